@@ -1,0 +1,135 @@
+/**
+ * Parses the command line of `gitops-rollback revert|restore` into an engine request.
+ * Throws UsageError with a message meant for the person at the terminal.
+ */
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Credentials } from '../git/remote.js';
+import type { RollbackRequest } from '../git/engine.js';
+
+export class UsageError extends Error {
+  readonly code = 'UsageError' as const;
+}
+
+export interface CliCommand {
+  request: RollbackRequest;
+  cacheDir: string;
+  output: 'text' | 'json';
+  timeoutMs: number;
+}
+
+export const USAGE = `Usage:
+  gitops-rollback revert  --repo <URL|PATH> [--branch main] (--commit <rev>... | --range <A>..<B>)
+                          [--mainline N] [--path <p>...] [--squash] [common options]
+  gitops-rollback restore --repo <URL|PATH> [--branch main] --revision <rev> --path <p> [--path <p>...]
+                          [common options]
+
+Common options:
+  --reason TEXT            why: written into the commit message
+  --incident ID            incident reference, written as an "Incident:" trailer
+  --author "Name <email>"  author and committer of the new commit(s)
+  --dry-run                compute and report; write no ref, push nothing
+  --cache-dir DIR          where bare caches of remote repositories live
+  --output text|json       json: one JSON object on the last line of stdout
+  --timeout SECONDS        per network call (default 60)
+
+--repo is a smart HTTP(S) URL (credentials from GIT_USERNAME/GIT_PASSWORD or GIT_BEARER_TOKEN)
+or the path of a local bare repository, whose branch is advanced in place.
+Exit status: 0 reverted/planned/already-reverted/empty, 1 conflict, 2 bad input or error.`;
+
+const OPTIONS = {
+  repo: { type: 'string' },
+  branch: { type: 'string', default: 'main' },
+  commit: { type: 'string', multiple: true },
+  range: { type: 'string' },
+  mainline: { type: 'string' },
+  path: { type: 'string', multiple: true },
+  squash: { type: 'boolean', default: false },
+  revision: { type: 'string' },
+  reason: { type: 'string' },
+  incident: { type: 'string' },
+  author: { type: 'string' },
+  'dry-run': { type: 'boolean', default: false },
+  'cache-dir': { type: 'string' },
+  output: { type: 'string', default: 'text' },
+  timeout: { type: 'string', default: '60' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+/** Parses argv (without node and script) and the environment (for credentials). */
+export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): CliCommand {
+  const [command, ...rest] = argv;
+  if (command !== 'revert' && command !== 'restore') {
+    throw new UsageError(command ? `Unknown command "${command}"` : 'Missing command');
+  }
+  let values;
+  try {
+    ({ values } = parseArgs({ args: rest, options: OPTIONS, allowPositionals: false, strict: true }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (!values.repo) throw new UsageError('--repo is required');
+  if (values.output !== 'text' && values.output !== 'json') throw new UsageError('--output must be text or json');
+  const timeoutSeconds = Number(values.timeout);
+  if (!(timeoutSeconds > 0)) throw new UsageError('--timeout must be a positive number of seconds');
+
+  const request: RollbackRequest = {
+    repository: { url: values.repo, branch: values.branch, credentials: readCredentials(env) },
+    action: command === 'revert' ? parseRevertAction(values) : parseRestoreAction(values),
+    reason: values.reason,
+    incident: values.incident,
+    author: values.author !== undefined ? parseAuthor(values.author) : undefined,
+    dryRun: values['dry-run'],
+  };
+  return {
+    request,
+    cacheDir: values['cache-dir'] ?? defaultCacheDir(env),
+    output: values.output,
+    timeoutMs: timeoutSeconds * 1000,
+  };
+}
+
+type Values = { commit?: string[]; range?: string; mainline?: string; path?: string[]; squash?: boolean; revision?: string };
+
+function parseRevertAction(values: Values): RollbackRequest['action'] {
+  if (values.revision) throw new UsageError('--revision belongs to restore; revert takes --commit or --range');
+  const commits = values.commit ?? [];
+  if (commits.length && values.range) throw new UsageError('Give --commit or --range, not both');
+  if (!commits.length && !values.range) throw new UsageError('revert needs --commit <rev> (repeatable) or --range <A>..<B>');
+  let range: { from: string; to: string } | undefined;
+  if (values.range) {
+    const match = /^([^.\s]+)\.\.([^.\s]+)$/.exec(values.range);
+    if (!match) throw new UsageError(`--range must look like <A>..<B>, got "${values.range}"`);
+    range = { from: match[1], to: match[2] };
+  }
+  let mainline: number | undefined;
+  if (values.mainline !== undefined) {
+    mainline = Number(values.mainline);
+    if (!Number.isInteger(mainline) || mainline < 1) throw new UsageError('--mainline must be a parent number (1, 2, ...)');
+  }
+  return { kind: 'revert', commits: commits.length ? commits : undefined, range, mainline, paths: values.path, squash: values.squash };
+}
+
+function parseRestoreAction(values: Values): RollbackRequest['action'] {
+  if (values.commit || values.range || values.mainline || values.squash) throw new UsageError('restore takes --revision and --path; --commit, --range, --mainline and --squash belong to revert');
+  if (!values.revision) throw new UsageError('restore needs --revision <rev>');
+  if (!values.path?.length) throw new UsageError('restore needs at least one --path');
+  return { kind: 'restore', revision: values.revision, paths: values.path };
+}
+
+function parseAuthor(text: string): { name: string; email: string } {
+  const match = /^\s*([^<>]+?)\s*<([^<>\s]+@[^<>\s]+)>\s*$/.exec(text);
+  if (!match) throw new UsageError(`--author must look like "Name <email>", got "${text}"`);
+  return { name: match[1], email: match[2] };
+}
+
+function readCredentials(env: NodeJS.ProcessEnv): Credentials | undefined {
+  if (env.GIT_BEARER_TOKEN) return { bearerToken: env.GIT_BEARER_TOKEN };
+  if (env.GIT_USERNAME || env.GIT_PASSWORD) return { username: env.GIT_USERNAME ?? 'git', password: env.GIT_PASSWORD ?? '' };
+  return undefined;
+}
+
+function defaultCacheDir(env: NodeJS.ProcessEnv): string {
+  return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'gitops-rollback');
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+/**
+ * The gitops-rollback CLI: the same engine as the operator, without a cluster.
+ * Exit status: 0 done (reverted, planned, already-reverted, empty), 1 conflict, 2 bad input or error.
+ */
+import { runRollback } from '../git/engine.js';
+import { GitRollbackError, RevertConflictError } from '../git/errors.js';
+import { USAGE, UsageError, parseCommandLine, type CliCommand } from './args.js';
+import { formatText, toFailureReport, toJsonReport } from './report.js';
+
+async function main(argv: string[]): Promise<number> {
+  if (!argv.length || argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    return argv.length ? 0 : 2;
+  }
+  let command: CliCommand;
+  try {
+    command = parseCommandLine(argv, process.env);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`gitops-rollback: ${error.message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  const branch = command.request.repository.branch;
+  const json = command.output === 'json';
+  try {
+    const result = await runRollback(command.request, {
+      cacheDir: command.cacheDir,
+      timeoutMs: command.timeoutMs,
+      onProgress: json ? undefined : reportProgress,
+    });
+    process.stdout.write(json ? `${JSON.stringify(toJsonReport(result))}\n` : `${formatText(result)}\n`);
+    return 0;
+  } catch (error) {
+    const known = error instanceof GitRollbackError;
+    const message = known ? error.message : `Unexpected error: ${(error as Error).message}`;
+    const conflicts = error instanceof RevertConflictError ? error.data.conflicts : [];
+    process.stderr.write(`gitops-rollback: ${message}\n${conflicts.length ? 'Nothing was written: the branch is unchanged.\n' : ''}`);
+    if (json) process.stdout.write(`${JSON.stringify(toFailureReport(branch, known ? error.code : 'Error', message, conflicts))}\n`);
+    return conflicts.length ? 1 : 2;
+  }
+}
+
+let lastProgress = 0;
+/** Progress on stderr for long fetches, at most a few lines a second. */
+function reportProgress(event: { phase: string; loaded: number; total?: number }): void {
+  const now = Date.now();
+  if (now - lastProgress < 500) return;
+  lastProgress = now;
+  const amount = event.total ? `${Math.round((100 * event.loaded) / event.total)}% (${event.loaded}/${event.total})` : `${event.loaded}`;
+  process.stderr.write(`${event.phase}: ${amount}\n`);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`gitops-rollback: ${(error as Error).message}\n`);
+    process.exitCode = 2;
+  },
+);

@@ -1,0 +1,72 @@
+/**
+ * What the CLI prints: a short text report for a person in an incident, or one JSON object on
+ * the last line of stdout for tools.
+ */
+import type { Conflict } from '../git/errors.js';
+import type { RollbackResult } from '../git/engine.js';
+import { getSubject } from '../git/message.js';
+
+export interface JsonReport {
+  result: RollbackResult['result'] | 'conflict' | 'error';
+  branch: string;
+  head: string | null;
+  previousHead?: string;
+  commits: { sha: string; tree: string; reverts: string[] }[];
+  alreadyReverted: string[];
+  empty: string[];
+  conflicts: Conflict[];
+  changedPaths: string[];
+  error?: { code: string; message: string };
+}
+
+export function toJsonReport(result: RollbackResult): JsonReport {
+  return {
+    result: result.result,
+    branch: result.branch,
+    head: result.head,
+    previousHead: result.previousHead,
+    commits: result.commits.map(({ sha, tree, reverts }) => ({ sha, tree, reverts })),
+    alreadyReverted: result.alreadyReverted,
+    empty: result.empty,
+    conflicts: [],
+    changedPaths: result.changedPaths,
+  };
+}
+
+export function toFailureReport(branch: string, code: string, message: string, conflicts: Conflict[] = []): JsonReport {
+  return {
+    result: conflicts.length ? 'conflict' : 'error',
+    branch,
+    head: null,
+    commits: [],
+    alreadyReverted: [],
+    empty: [],
+    conflicts,
+    changedPaths: [],
+    error: { code, message },
+  };
+}
+
+const HEADLINES: Record<RollbackResult['result'], string> = {
+  reverted: 'Rolled back',
+  planned: 'Dry run: this is what would be pushed (nothing was written)',
+  'already-reverted': 'Nothing to do: already reverted on the branch',
+  empty: 'Nothing to do: the rollback would not change anything on the branch',
+};
+
+/** The text report of a finished run. */
+export function formatText(result: RollbackResult): string {
+  const short = (sha: string) => sha.slice(0, 12);
+  const lines = [`${HEADLINES[result.result]} (${result.branch} at ${short(result.previousHead)})`];
+  for (const commit of result.commits) lines.push(`  ${short(commit.sha)} ${getSubject(commit.message)}`);
+  if (result.alreadyReverted.length) lines.push(`Already reverted: ${result.alreadyReverted.map(short).join(', ')}`);
+  if (result.existingCommit) lines.push(`This request already ran: ${short(result.existingCommit)}`);
+  if (result.empty.length) lines.push(`No effect on the current head: ${result.empty.map(short).join(', ')}`);
+  if (result.changedPaths.length) {
+    lines.push(`Changed paths (${result.changedPaths.length}):`);
+    for (const p of result.changedPaths.slice(0, 50)) lines.push(`  ${p}`);
+    if (result.changedPaths.length > 50) lines.push(`  ... and ${result.changedPaths.length - 50} more`);
+  }
+  if (result.head) lines.push(`${result.branch} is now at ${result.head}`);
+  return lines.join('\n');
+}

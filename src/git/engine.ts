@@ -1,0 +1,231 @@
+/**
+ * The rollback engine: resolve the repository, compute the rollback, publish it. Publishing is
+ * a push of only the new objects (remote URL) or a compare-and-swap of the branch ref (local bare
+ * repository); never a force. A push that loses a race is recomputed on the new head and
+ * retried, a bounded number of times. Knows nothing of Kubernetes.
+ */
+import git from 'isomorphic-git';
+import * as nodeFs from 'node:fs';
+import * as path from 'node:path';
+import { InvalidRequestError, PushRejectedError, RepositoryNotFoundError } from './errors.js';
+import { History, completeHistory, type HistorySource } from './history.js';
+import { withRepositoryLock } from './lock.js';
+import type { MessageContext } from './message.js';
+import { ObjectStore, type Fs } from './object-store.js';
+import { planRollback, type Plan, type PlannedCommit, type RollbackAction, type Signature } from './plan.js';
+import { deepenHistory, fetchBranch, openCacheRepo, pushBranch, type Credentials, type RemoteOptions } from './remote.js';
+
+export interface RepositoryTarget {
+  /** A smart-HTTP(S) URL, or a local path to a bare repository. */
+  url: string;
+  branch: string;
+  credentials?: Credentials;
+}
+
+export interface RollbackRequest extends MessageContext {
+  repository: RepositoryTarget;
+  action: RollbackAction;
+  author?: Signature;
+  dryRun?: boolean;
+}
+
+export interface EngineOptions {
+  cacheDir: string;
+  fs?: Fs;
+  /** Per network call. */
+  timeoutMs?: number;
+  /** Attempts when the branch moves under us (push race). */
+  maxAttempts?: number;
+  onProgress?: RemoteOptions['onProgress'];
+  /** Test seam for the backoff between attempts. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export type RollbackOutcome = 'reverted' | 'planned' | 'already-reverted' | 'empty';
+
+export interface RollbackResult {
+  result: RollbackOutcome;
+  branch: string;
+  /** The branch head the rollback was computed on. */
+  previousHead: string;
+  /** The branch head after the rollback; null when nothing was written. */
+  head: string | null;
+  commits: PlannedCommit[];
+  alreadyReverted: string[];
+  empty: string[];
+  /** A commit of this same request found on the branch (the request already ran). */
+  existingCommit?: string;
+  changedPaths: string[];
+  attempts: number;
+  /** Milliseconds spent per phase, summed over attempts. */
+  durations: { fetch: number; compute: number; push: number };
+}
+
+export const DEFAULT_AUTHOR: Signature = { name: 'gitops-rollback', email: 'gitops-rollback@localhost' };
+const DEFAULT_MAX_ATTEMPTS = 5;
+
+/** True when `repo` names a remote reached over smart HTTP(S) rather than a local path. */
+export function isRemoteUrl(repo: string): boolean {
+  return /^https?:\/\//i.test(repo);
+}
+
+/** A repository the engine reads and publishes to, remote or local. */
+interface Repository {
+  gitdir: string;
+  history: HistorySource;
+  /** Current branch head (fetching it for a remote). */
+  readHead(): Promise<string>;
+  /** Moves the branch from `oldHead` to `newHead`; PushRejectedError if it moved meanwhile. */
+  publish(oldHead: string, newHead: string, objects: Set<string>): Promise<void>;
+}
+
+/**
+ * Runs one rollback request end to end. Throws the typed errors of ./errors.ts; on any error the
+ * branch is unchanged. Writers to the same repository are serialized.
+ */
+export async function runRollback(request: RollbackRequest, options: EngineOptions): Promise<RollbackResult> {
+  const fs = options.fs ?? nodeFs;
+  const { branch } = request.repository;
+  if (!/^[A-Za-z0-9._/-]+$/.test(branch) || branch.includes('..') || branch.startsWith('/') || branch.endsWith('/')) {
+    throw new InvalidRequestError(`Invalid branch name "${branch}"`, { branch });
+  }
+  const repository = await openRepository(fs, request.repository, options);
+  const lockDir = path.join(options.cacheDir, 'locks');
+  return withRepositoryLock(`${repository.gitdir}#${branch}`, () => rollbackWithRetries(fs, repository, request, options), { lockDir });
+}
+
+async function rollbackWithRetries(fs: Fs, repository: Repository, request: RollbackRequest, options: EngineOptions): Promise<RollbackResult> {
+  const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const durations = { fetch: 0, compute: 0, push: 0 };
+  for (let attempt = 1; ; attempt++) {
+    let started = Date.now();
+    const head = await repository.readHead();
+    durations.fetch += Date.now() - started;
+
+    started = Date.now();
+    const store = new ObjectStore(fs, repository.gitdir);
+    const plan = await planRollback({
+      store,
+      history: new History(store, repository.history),
+      head,
+      action: request.action,
+      message: { reason: request.reason, incident: request.incident, requestId: request.requestId },
+      author: request.author ?? DEFAULT_AUTHOR,
+    });
+    durations.compute += Date.now() - started;
+    const result = (outcome: RollbackOutcome, newHead: string | null): RollbackResult =>
+      toResult(request, plan, outcome, newHead, attempt, durations);
+
+    if (plan.outcome !== 'rollback') return result(plan.outcome, null);
+    if (request.dryRun) return result('planned', null);
+
+    started = Date.now();
+    try {
+      await repository.publish(head, plan.newHead!, store.written);
+      durations.push += Date.now() - started;
+      return result('reverted', plan.newHead);
+    } catch (error) {
+      durations.push += Date.now() - started;
+      if (!(error instanceof PushRejectedError) || attempt >= maxAttempts) throw error;
+      // Only a moved branch is worth recomputing; a hook or a protection rule says no again.
+      const current = await repository.readHead();
+      if (current === head) throw error;
+      await sleep(backoffMs(attempt));
+    }
+  }
+}
+
+/** Exponential backoff with jitter: ~100 ms, 200 ms, 400 ms... capped at 5 s. */
+function backoffMs(attempt: number): number {
+  const base = Math.min(5000, 100 * 2 ** (attempt - 1));
+  return base / 2 + Math.random() * (base / 2);
+}
+
+function toResult(request: RollbackRequest, plan: Plan, outcome: RollbackOutcome, head: string | null, attempts: number, durations: RollbackResult['durations']): RollbackResult {
+  return {
+    result: outcome,
+    branch: request.repository.branch,
+    previousHead: plan.head,
+    head,
+    commits: plan.commits,
+    alreadyReverted: plan.alreadyReverted,
+    empty: plan.empty,
+    existingCommit: plan.existingCommit,
+    changedPaths: plan.changedPaths,
+    attempts,
+    durations: { ...durations },
+  };
+}
+
+async function openRepository(fs: Fs, target: RepositoryTarget, options: EngineOptions): Promise<Repository> {
+  return isRemoteUrl(target.url) ? openRemoteRepository(fs, target, options) : openLocalRepository(fs, target.url, target.branch);
+}
+
+async function openRemoteRepository(fs: Fs, target: RepositoryTarget, options: EngineOptions): Promise<Repository> {
+  const remote: RemoteOptions = {
+    url: target.url,
+    branch: target.branch,
+    credentials: target.credentials,
+    timeoutMs: options.timeoutMs,
+    onProgress: options.onProgress,
+  };
+  const gitdir = await openCacheRepo(fs, options.cacheDir, target.url);
+  let shallow: Set<string> | null = null;
+  return {
+    gitdir,
+    history: {
+      isBoundary: async (oid) => {
+        shallow ??= await readShallowFile(fs, gitdir);
+        return shallow.has(oid);
+      },
+      deepen: async () => {
+        shallow = null;
+        return deepenHistory(fs, gitdir, remote);
+      },
+    },
+    readHead: () => {
+      shallow = null;
+      return fetchBranch(fs, gitdir, remote);
+    },
+    publish: (oldHead, newHead, objects) => pushBranch(fs, gitdir, { ...remote, oldHead, newHead, objects }),
+  };
+}
+
+async function readShallowFile(fs: Fs, gitdir: string): Promise<Set<string>> {
+  try {
+    const text = await fs.promises.readFile(path.join(gitdir, 'shallow'), 'utf8');
+    return new Set(text.split('\n').filter(Boolean));
+  } catch {
+    return new Set();
+  }
+}
+
+async function openLocalRepository(fs: Fs, repoPath: string, branch: string): Promise<Repository> {
+  const gitdir = path.resolve(repoPath);
+  const isBare = fs.existsSync(path.join(gitdir, 'objects')) && fs.existsSync(path.join(gitdir, 'HEAD'));
+  if (!isBare) {
+    const detail = fs.existsSync(path.join(gitdir, '.git'))
+      ? 'it has a work tree; give a bare repository (git clone --bare) or a URL'
+      : 'not a bare git repository';
+    throw new RepositoryNotFoundError({ url: repoPath, detail });
+  }
+  const ref = `refs/heads/${branch}`;
+  const readHead = async (): Promise<string> => {
+    try {
+      return await git.resolveRef({ fs, gitdir, ref });
+    } catch {
+      throw new RepositoryNotFoundError({ url: repoPath, branch });
+    }
+  };
+  return {
+    gitdir,
+    history: completeHistory,
+    readHead,
+    publish: async (oldHead, newHead) => {
+      // Compare-and-swap under our lock: never move a branch someone else moved meanwhile.
+      if ((await readHead()) !== oldHead) throw new PushRejectedError({ ref, reason: 'stale: branch moved' });
+      await git.writeRef({ fs, gitdir, ref, value: newHead, force: true });
+    },
+  };
+}

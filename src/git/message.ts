@@ -1,0 +1,69 @@
+/**
+ * Commit messages, byte for byte as git writes them, plus the rollback's reason and trailers.
+ * The `This reverts commit <sha>.` line is also what idempotency detection reads back.
+ */
+import type { CommitData } from './object-store.js';
+
+export interface MessageContext {
+  reason?: string;
+  incident?: string;
+  /** Identifies the rollback request (e.g. namespace/name/uid) so a retry finds its own commit. */
+  requestId?: string;
+}
+
+export const REQUEST_TRAILER = 'Rollback-Request';
+export const INCIDENT_TRAILER = 'Incident';
+
+const REVERTS_LINE = /^This reverts commit ([0-9a-f]{40})[.,]/gm;
+const REQUEST_LINE = new RegExp(`^${REQUEST_TRAILER}: (.+)$`, 'm');
+
+/** First non-blank line of a commit message, as git's find_commit_subject takes it. */
+export function getSubject(message: string): string {
+  return message.split('\n').find((line) => line.trim() !== '') ?? '';
+}
+
+/** git revert's message for one commit (with `, reversing\nchanges made to <parent>` for merges). */
+export function formatRevertMessage(commit: CommitData, parent: string | null, ctx: MessageContext): string {
+  let text = `Revert "${getSubject(commit.message)}"\n\nThis reverts commit ${commit.oid}`;
+  if (commit.parents.length > 1 && parent) text += `, reversing\nchanges made to ${parent}`;
+  return appendContext(`${text}.\n`, ctx);
+}
+
+/** One commit reverting several: lists each (short sha + subject), then one reverts-line each. */
+export function formatSquashMessage(commits: CommitData[], ctx: MessageContext): string {
+  const list = commits.map((c) => `- ${c.oid.slice(0, 7)} ${getSubject(c.message)}`).join('\n');
+  const lines = commits.map((c) => `This reverts commit ${c.oid}.`).join('\n');
+  return appendContext(`Revert ${commits.length} commits\n\n${list}\n\n${lines}\n`, ctx);
+}
+
+/** Message of a restore: which paths were set back to which revision. */
+export function formatRestoreMessage(revision: CommitData, paths: string[], ctx: MessageContext): string {
+  const subject = `Restore ${paths.join(', ')} to ${revision.oid.slice(0, 7)}`;
+  const body = `Restores ${paths.join(', ')} as of commit ${revision.oid}\n("${getSubject(revision.message)}").`;
+  return appendContext(`${subject}\n\n${body}\n`, ctx);
+}
+
+function appendContext(message: string, ctx: MessageContext): string {
+  let text = message;
+  const reason = ctx.reason?.trim();
+  if (reason) text += `\n${reason}\n`;
+  const trailers: string[] = [];
+  if (ctx.incident) trailers.push(`${INCIDENT_TRAILER}: ${oneLine(ctx.incident)}`);
+  if (ctx.requestId) trailers.push(`${REQUEST_TRAILER}: ${oneLine(ctx.requestId)}`);
+  if (trailers.length) text += `\n${trailers.join('\n')}\n`;
+  return text;
+}
+
+function oneLine(value: string): string {
+  return value.replace(/\s+/g, ' ').trim();
+}
+
+/** Full SHAs a commit message says it reverts (one per line, several for squashed reverts). */
+export function parseRevertedCommits(message: string): string[] {
+  return [...message.matchAll(REVERTS_LINE)].map((m) => m[1]);
+}
+
+/** The Rollback-Request trailer of a message, if any. */
+export function parseRequestId(message: string): string | undefined {
+  return REQUEST_LINE.exec(message)?.[1]?.trim();
+}

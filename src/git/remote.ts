@@ -1,0 +1,563 @@
+/**
+ * Talks to git remotes over smart HTTP(S): a bare cache repository per remote URL, shallow then
+ * incremental fetches, deepening on demand, and a thin push that sends only the objects a
+ * revert wrote (no tree walks). Every HTTP request has an inactivity timeout; credentials travel
+ * only in the Authorization header and never appear in errors or logs.
+ */
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import git, { type GitHttpRequest, type GitHttpResponse, type HttpClient } from 'isomorphic-git';
+import nodeHttp from 'isomorphic-git/http/node';
+import {
+  AuthFailedError,
+  GitRollbackError,
+  GitTimeoutError,
+  InvalidRequestError,
+  PushRejectedError,
+  RemoteError,
+  RepositoryNotFoundError,
+  redactUrl,
+} from './errors.js';
+import type { Fs } from './object-store.js';
+
+export interface Credentials {
+  username?: string;
+  password?: string;
+  bearerToken?: string;
+}
+
+export interface ProgressEvent {
+  phase: string;
+  loaded: number;
+  total?: number;
+}
+
+export interface RemoteOptions {
+  /** Smart HTTP(S) URL; embedded `user:pass@` is stripped and used as credentials. */
+  url: string;
+  branch: string;
+  /** Take precedence over credentials embedded in the URL. */
+  credentials?: Credentials;
+  /**
+   * Inactivity timeout per HTTP request (default 60 s): a request is aborted with
+   * GitTimeoutError when no response, or no further body bytes, arrive for this long.
+   * Like git's http.lowSpeedTime, a large but progressing download is not cut off.
+   */
+  timeoutMs?: number;
+  onProgress?: (e: ProgressEvent) => void;
+}
+
+export const DEFAULT_TIMEOUT_MS = 60_000;
+export const DEFAULT_FETCH_DEPTH = 50;
+const REMOTE = 'origin';
+/** Where we remember the depth of the shallow cache, to double it on deepen. */
+const DEPTH_CONFIG_KEY = 'gitopsrollback.depth';
+const ZERO_OID = '0'.repeat(40);
+const OID_PATTERN = /^[0-9a-f]{40}$/;
+
+/** A remote with credentials separated from its URL; `url` is safe to show. */
+interface ResolvedRemote {
+  url: string;
+  branch: string;
+  headers: Record<string, string>;
+  secrets: string[];
+  timeoutMs: number;
+  onProgress?: (e: ProgressEvent) => void;
+}
+
+/** What one operation needs to time out and report errors without leaking secrets. */
+interface CallContext {
+  remote: ResolvedRemote;
+  operation: string;
+  timedOut: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cache repository
+
+/**
+ * Opens the bare cache repository for a remote URL: `<cacheDir>/<sha256 of the URL without
+ * credentials>`, created with `git init --bare` if missing. Returns its gitdir.
+ */
+export async function openCacheRepo(fs: Fs, cacheDir: string, url: string): Promise<string> {
+  const safeUrl = stripCredentials(url).url;
+  const gitdir = join(cacheDir, createHash('sha256').update(safeUrl).digest('hex'));
+  if (!fs.existsSync(join(gitdir, 'config'))) {
+    await fs.promises.mkdir(gitdir, { recursive: true });
+    await git.init({ fs, gitdir, bare: true });
+  }
+  await ensureRemoteConfig(fs, gitdir, safeUrl);
+  return gitdir;
+}
+
+/** isomorphic-git's fetch needs a fetch refspec to write refs/remotes/origin/<branch>. */
+async function ensureRemoteConfig(fs: Fs, gitdir: string, safeUrl: string): Promise<void> {
+  const wanted: Record<string, string> = {
+    [`remote.${REMOTE}.url`]: safeUrl,
+    [`remote.${REMOTE}.fetch`]: `+refs/heads/*:refs/remotes/${REMOTE}/*`,
+  };
+  for (const [path, value] of Object.entries(wanted)) {
+    if ((await git.getConfig({ fs, gitdir, path })) !== value) await git.setConfig({ fs, gitdir, path, value });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fetch and deepen
+
+/**
+ * Fetches `branch` into the cache and returns the remote head, also stored at
+ * `refs/remotes/origin/<branch>`. The first fetch is shallow (`depth`, default 50); later
+ * fetches send the known head as "have" and receive only new objects (`depth` applies to the
+ * first fetch only).
+ * Throws RepositoryNotFoundError (repository or branch missing), AuthFailedError (401/403),
+ * GitTimeoutError, RemoteError.
+ */
+export async function fetchBranch(fs: Fs, gitdir: string, opts: RemoteOptions & { depth?: number }): Promise<string> {
+  const remote = resolveRemote(opts);
+  if (await resolveTrackingRef(fs, gitdir, remote.branch)) {
+    return runFetch(fs, gitdir, remote, { depth: await chooseIncrementalDepth(fs, gitdir), operation: 'Fetch' });
+  }
+  const depth = opts.depth ?? DEFAULT_FETCH_DEPTH;
+  const head = await runFetch(fs, gitdir, remote, { depth, operation: 'Fetch' });
+  await writeDepth(fs, gitdir, depth);
+  return head;
+}
+
+/**
+ * Depth for a fetch into a cache that has the branch: our head goes as "have", so the server
+ * sends only new objects. A shallow cache asks for the depth it already has: a larger one would
+ * make the server deepen the old history too, and no depth at all would download the whole
+ * history if the remote was rewritten. A complete cache stays complete (no depth).
+ */
+async function chooseIncrementalDepth(fs: Fs, gitdir: string): Promise<number | undefined> {
+  if ((await readShallowOids(fs, gitdir)).length === 0) return undefined;
+  return (await readDepth(fs, gitdir)) ?? DEFAULT_FETCH_DEPTH;
+}
+
+/**
+ * Deepens a shallow cache by its current depth (doubling it). Returns false, fetching nothing,
+ * when the history is already complete; true when more history arrived.
+ * Throws like fetchBranch.
+ */
+export async function deepenHistory(fs: Fs, gitdir: string, opts: RemoteOptions): Promise<boolean> {
+  const remote = resolveRemote(opts);
+  const before = await readShallowOids(fs, gitdir);
+  if (before.length === 0) return false;
+  const depth = (await readDepth(fs, gitdir)) ?? DEFAULT_FETCH_DEPTH;
+  // deepen-relative: `depth` more commits below the current shallow boundary.
+  await runFetch(fs, gitdir, remote, { depth, relative: true, operation: 'Deepen' });
+  await writeDepth(fs, gitdir, depth * 2);
+  const after = await readShallowOids(fs, gitdir);
+  return !sameSet(before, after);
+}
+
+async function runFetch(
+  fs: Fs,
+  gitdir: string,
+  remote: ResolvedRemote,
+  args: { depth?: number; relative?: boolean; operation: string },
+): Promise<string> {
+  const ctx: CallContext = { remote, operation: args.operation, timedOut: false };
+  const trackingRef = `refs/remotes/${REMOTE}/${remote.branch}`;
+  try {
+    const result = await git.fetch({
+      fs,
+      gitdir,
+      http: createTimedHttpClient(ctx),
+      url: remote.url,
+      remote: REMOTE,
+      // A full ref so isomorphic-git offers our tracking head as "have" (a short name would
+      // look for refs/heads/<branch>, which a cache never has, and refetch everything).
+      ref: trackingRef,
+      remoteRef: `refs/heads/${remote.branch}`,
+      singleBranch: true,
+      tags: false,
+      depth: args.depth,
+      relative: args.relative,
+      headers: { ...remote.headers },
+      onProgress: remote.onProgress,
+      cache: {},
+    });
+    if (!result.fetchHead) throw new RepositoryNotFoundError({ url: remote.url, branch: remote.branch, detail: 'the repository is empty' });
+    await git.writeRef({ fs, gitdir, ref: trackingRef, value: result.fetchHead, force: true });
+    return result.fetchHead;
+  } catch (err) {
+    throw toTypedError(err, ctx);
+  }
+}
+
+async function resolveTrackingRef(fs: Fs, gitdir: string, branch: string): Promise<string | undefined> {
+  try {
+    return await git.resolveRef({ fs, gitdir, ref: `refs/remotes/${REMOTE}/${branch}` });
+  } catch {
+    return undefined;
+  }
+}
+
+async function readShallowOids(fs: Fs, gitdir: string): Promise<string[]> {
+  try {
+    const text = await fs.promises.readFile(join(gitdir, 'shallow'), 'utf8');
+    return text.split('\n').filter((line) => OID_PATTERN.test(line));
+  } catch {
+    return [];
+  }
+}
+
+async function readDepth(fs: Fs, gitdir: string): Promise<number | undefined> {
+  const value: unknown = await git.getConfig({ fs, gitdir, path: DEPTH_CONFIG_KEY });
+  const depth = Number(value);
+  return Number.isInteger(depth) && depth > 0 ? depth : undefined;
+}
+
+async function writeDepth(fs: Fs, gitdir: string, depth: number): Promise<void> {
+  await git.setConfig({ fs, gitdir, path: DEPTH_CONFIG_KEY, value: String(depth) });
+}
+
+function sameSet(a: string[], b: string[]): boolean {
+  const setA = new Set(a);
+  return a.length === b.length && b.every((x) => setA.has(x));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Push
+
+/**
+ * Pushes `newHead` to `refs/heads/<branch>`, expecting the remote at `oldHead` (never a force
+ * push: the command is always `<oldHead> <newHead> <ref>`). Sends only `objects` (the ones the
+ * revert wrote) as an undeltified pack, straight to git-receive-pack with report-status.
+ * First checks the advertised refs: if the branch moved, throws PushRejectedError
+ * ('stale: branch moved') without sending the pack. A refusal by the server ('ng' or unpack
+ * error: hook declined, fetch first, failed to update ref...) throws PushRejectedError, with
+ * the remote's messages (e.g. a hook's output) appended to the reason.
+ * On success, `refs/remotes/origin/<branch>` is moved to `newHead`.
+ */
+export async function pushBranch(
+  fs: Fs,
+  gitdir: string,
+  opts: RemoteOptions & { oldHead: string; newHead: string; objects: Iterable<string> },
+): Promise<void> {
+  const remote = resolveRemote(opts);
+  const ref = `refs/heads/${remote.branch}`;
+  assertOid(opts.oldHead, 'oldHead');
+  assertOid(opts.newHead, 'newHead');
+  const ctx: CallContext = { remote, operation: 'Push', timedOut: false };
+  try {
+    const advertised = await discoverReceivePack(ctx);
+    if ((advertised.refs.get(ref) ?? ZERO_OID) !== opts.oldHead) {
+      throw new PushRejectedError({ ref, reason: 'stale: branch moved' });
+    }
+    if (!advertised.capabilities.has('report-status')) {
+      throw new RemoteError({ url: remote.url, detail: 'the server does not offer report-status' });
+    }
+    const packfile = await buildPack(fs, gitdir, opts.objects);
+    const sideBand = advertised.capabilities.has('side-band-64k');
+    const body = buildReceivePackRequest({ ref, oldHead: opts.oldHead, newHead: opts.newHead, sideBand, packfile });
+    remote.onProgress?.({ phase: 'Sending pack', loaded: 0, total: packfile.length });
+    const report = await postReceivePack(ctx, body, sideBand);
+    remote.onProgress?.({ phase: 'Sending pack', loaded: packfile.length, total: packfile.length });
+    assertPushAccepted(report, ref);
+  } catch (err) {
+    throw toTypedError(err, ctx);
+  }
+  await git.writeRef({ fs, gitdir, ref: `refs/remotes/${REMOTE}/${remote.branch}`, value: opts.newHead, force: true });
+}
+
+/** An undeltified pack of exactly these objects (deltas would save little on a revert). */
+async function buildPack(fs: Fs, gitdir: string, objects: Iterable<string>): Promise<Uint8Array> {
+  const { packfile } = await git.packObjects({ fs, gitdir, oids: [...new Set(objects)], cache: {} });
+  if (!packfile) throw new InvalidRequestError('isomorphic-git built no pack for the pushed objects');
+  return packfile;
+}
+
+function assertOid(oid: string, name: string): void {
+  if (!OID_PATTERN.test(oid)) throw new InvalidRequestError(`${name} is not a full sha1: ${oid.slice(0, 64)}`, { [name]: oid.slice(0, 64) });
+}
+
+interface Advertisement {
+  refs: Map<string, string>;
+  capabilities: Set<string>;
+}
+
+/** GET info/refs?service=git-receive-pack: the refs the server has now, and its capabilities. */
+async function discoverReceivePack(ctx: CallContext): Promise<Advertisement> {
+  const res = await requestWithTimeout(
+    { method: 'GET', url: `${ctx.remote.url}/info/refs?service=git-receive-pack`, headers: { ...ctx.remote.headers } },
+    ctx,
+  );
+  const body = await readAll(res);
+  assertHttpOk(res, ctx);
+  if (!res.headers?.['content-type']?.startsWith('application/x-git-receive-pack-advertisement')) {
+    throw new RemoteError({ url: ctx.remote.url, detail: 'the server did not answer with the smart HTTP protocol' });
+  }
+  return parseAdvertisement(body);
+}
+
+function parseAdvertisement(body: Buffer): Advertisement {
+  const lines = parsePktLines(body);
+  // Smart HTTP prefixes "# service=..." and a flush before the refs.
+  if (lines[0]?.toString('utf8').startsWith('# service=')) lines.splice(0, 2);
+  const refs = new Map<string, string>();
+  let capabilities = new Set<string>();
+  for (const line of lines) {
+    if (!line) break;
+    const text = line.toString('utf8').replace(/\n$/, '');
+    const [refPart, caps] = text.split('\0');
+    if (caps !== undefined) capabilities = new Set(caps.split(' ').filter(Boolean));
+    const [oid, name] = refPart.split(' ');
+    if (name && !name.endsWith('^{}')) refs.set(name, oid);
+  }
+  return { refs, capabilities };
+}
+
+function buildReceivePackRequest(args: { ref: string; oldHead: string; newHead: string; sideBand: boolean; packfile: Uint8Array }): Buffer {
+  const capabilities = ['report-status', ...(args.sideBand ? ['side-band-64k'] : []), 'agent=gitops-rollback'];
+  const command = `${args.oldHead} ${args.newHead} ${args.ref}\0${capabilities.join(' ')}\n`;
+  return Buffer.concat([encodePktLine(command), Buffer.from('0000'), args.packfile]);
+}
+
+/** POSTs the pack to git-receive-pack; returns the report-status lines and remote messages. */
+async function postReceivePack(ctx: CallContext, body: Buffer, sideBand: boolean): Promise<PushReport> {
+  const res = await requestWithTimeout(
+    {
+      method: 'POST',
+      url: `${ctx.remote.url}/git-receive-pack`,
+      headers: {
+        ...ctx.remote.headers,
+        'Content-Type': 'application/x-git-receive-pack-request',
+        Accept: 'application/x-git-receive-pack-result',
+      },
+      // The node client sends an array body as one buffer, with a Content-Length.
+      body: [body] as unknown as AsyncIterableIterator<Uint8Array>,
+    },
+    ctx,
+  );
+  const raw = await readAll(res);
+  assertHttpOk(res, ctx);
+  return parsePushReport(raw, sideBand);
+}
+
+interface PushReport {
+  lines: string[];
+  messages: string[];
+  fatal?: string;
+}
+
+function parsePushReport(raw: Buffer, sideBand: boolean): PushReport {
+  if (!sideBand) return { lines: pktLinesToText(parsePktLines(raw)), messages: [] };
+  const data: Buffer[] = [];
+  const messages: string[] = [];
+  let fatal: string | undefined;
+  for (const packet of parsePktLines(raw)) {
+    if (!packet || packet.length === 0) continue;
+    const payload = packet.subarray(1);
+    if (packet[0] === 1) data.push(payload);
+    else if (packet[0] === 2) messages.push(payload.toString('utf8'));
+    else if (packet[0] === 3) fatal = payload.toString('utf8').trim();
+  }
+  return { lines: pktLinesToText(parsePktLines(Buffer.concat(data))), messages: remoteMessages(messages), fatal };
+}
+
+/** Keeps complete lines of remote output (drops \r progress meters), bounded in size. */
+function remoteMessages(chunks: string[]): string[] {
+  return chunks
+    .join('')
+    .split('\n')
+    .filter((line) => line.trim() && !line.includes('\r'))
+    .map((line) => line.trim().slice(0, 200))
+    .slice(0, 10);
+}
+
+function assertPushAccepted(report: PushReport, ref: string): void {
+  const suffix = report.messages.length ? ` (remote: ${report.messages.join('; ')})` : '';
+  if (report.fatal) throw new PushRejectedError({ ref, reason: report.fatal + suffix });
+  const unpack = report.lines.find((line) => line.startsWith('unpack '));
+  if (!unpack) throw new PushRejectedError({ ref, reason: `no report-status from the server${suffix}` });
+  if (unpack !== 'unpack ok') throw new PushRejectedError({ ref, reason: `unpack failed: ${unpack.slice(7)}${suffix}` });
+  const status = report.lines.find((line) => line.startsWith(`ok ${ref}`) || line.startsWith(`ng ${ref} `));
+  if (status === `ok ${ref}`) return;
+  const reason = status?.slice(`ng ${ref} `.length) ?? 'the server did not report on the ref';
+  throw new PushRejectedError({ ref, reason: reason + suffix });
+}
+
+// ---------------------------------------------------------------------------------------------
+// pkt-line
+
+function encodePktLine(text: string): Buffer {
+  const payload = Buffer.from(text, 'utf8');
+  return Buffer.concat([Buffer.from((payload.length + 4).toString(16).padStart(4, '0')), payload]);
+}
+
+/** Splits a pkt-line stream; `null` stands for flush (and the v2 delim/end) packets. */
+function parsePktLines(buf: Buffer): (Buffer | null)[] {
+  const packets: (Buffer | null)[] = [];
+  let offset = 0;
+  while (offset + 4 <= buf.length) {
+    const length = parseInt(buf.subarray(offset, offset + 4).toString('latin1'), 16);
+    if (Number.isNaN(length)) break;
+    if (length < 4) {
+      packets.push(null);
+      offset += 4;
+      continue;
+    }
+    packets.push(buf.subarray(offset + 4, offset + length));
+    offset += length;
+  }
+  return packets;
+}
+
+function pktLinesToText(packets: (Buffer | null)[]): string[] {
+  return packets.filter((p): p is Buffer => p !== null).map((p) => p.toString('utf8').replace(/\n$/, ''));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Credentials and URLs
+
+/** Separates credentials from the URL and turns them into an Authorization header. */
+function resolveRemote(opts: RemoteOptions): ResolvedRemote {
+  const { url, embedded } = stripCredentials(opts.url);
+  const credentials = opts.credentials ?? embedded;
+  return {
+    url,
+    branch: opts.branch,
+    headers: authorizationHeaders(credentials),
+    secrets: [credentials.password, credentials.bearerToken].filter((s): s is string => !!s),
+    timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    onProgress: opts.onProgress,
+  };
+}
+
+function stripCredentials(raw: string): { url: string; embedded: Credentials } {
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new RemoteError({ url: redactUrl(raw), detail: 'not a valid URL' });
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new RemoteError({ url: redactUrl(raw), detail: `unsupported transport ${parsed.protocol} (only smart HTTP(S))` });
+  }
+  const embedded: Credentials = {};
+  if (parsed.username) embedded.username = decodeURIComponent(parsed.username);
+  if (parsed.password) embedded.password = decodeURIComponent(parsed.password);
+  parsed.username = '';
+  parsed.password = '';
+  // No trailing slash, so "<url>/info/refs" stays well-formed.
+  return { url: parsed.toString().replace(/\/+$/, ''), embedded };
+}
+
+function authorizationHeaders(credentials: Credentials): Record<string, string> {
+  if (credentials.bearerToken) return { Authorization: `Bearer ${credentials.bearerToken}` };
+  if (credentials.username || credentials.password) {
+    // A token alone goes as the password, with a placeholder user (what GitHub/GitLab accept).
+    const user = credentials.username || 'x-access-token';
+    const basic = Buffer.from(`${user}:${credentials.password ?? ''}`).toString('base64');
+    return { Authorization: `Basic ${basic}` };
+  }
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP with timeouts
+
+/** An isomorphic-git HttpClient whose requests abort after `timeoutMs` of inactivity. */
+function createTimedHttpClient(ctx: CallContext): HttpClient {
+  return { request: (req) => requestWithTimeout(req, ctx) };
+}
+
+async function requestWithTimeout(req: GitHttpRequest, ctx: CallContext): Promise<GitHttpResponse> {
+  const { timeoutMs } = ctx.remote;
+  const controller = new AbortController();
+  const timeoutError = new GitTimeoutError({ operation: ctx.operation, url: ctx.remote.url, timeoutMs });
+  let timer: NodeJS.Timeout | undefined;
+  const disarm = () => clearTimeout(timer);
+  const arm = () => {
+    disarm();
+    timer = setTimeout(() => {
+      ctx.timedOut = true;
+      controller.abort(timeoutError);
+    }, timeoutMs);
+    // The socket keeps the process alive while needed; an unread body must not delay exit.
+    timer.unref();
+  };
+  const expired = new Promise<never>((_, reject) => {
+    controller.signal.addEventListener('abort', () => reject(timeoutError), { once: true });
+  });
+  expired.catch(() => {}); // observed through the races below
+  arm();
+  const pending = nodeHttp.request({ ...req, signal: controller.signal });
+  pending.catch(() => {}); // the race reports it; after a timeout nobody else listens
+  try {
+    const res = await Promise.race([pending, expired]);
+    if (!res.body) {
+      disarm();
+      return res;
+    }
+    return { ...res, body: guardBody(res.body, expired, arm, disarm) };
+  } catch (err) {
+    disarm();
+    throw err;
+  }
+}
+
+/** Re-arms the inactivity timer on each chunk; a stalled body rejects instead of hanging. */
+async function* guardBody(
+  body: AsyncIterableIterator<Uint8Array>,
+  expired: Promise<never>,
+  arm: () => void,
+  disarm: () => void,
+): AsyncIterableIterator<Uint8Array> {
+  const iterator = body[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const { value, done } = await Promise.race([iterator.next(), expired]);
+      if (done) return;
+      arm();
+      yield value;
+    }
+  } finally {
+    disarm();
+    await iterator.return?.();
+  }
+}
+
+async function readAll(res: GitHttpResponse): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  if (res.body) for await (const chunk of res.body) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+function assertHttpOk(res: GitHttpResponse, ctx: CallContext): void {
+  if (res.statusCode === 200) return;
+  throw httpStatusError(res.statusCode, ctx);
+}
+
+function httpStatusError(status: number, ctx: CallContext): GitRollbackError {
+  const { url } = ctx.remote;
+  if (status === 401 || status === 403) return new AuthFailedError({ url, status });
+  if (status === 404) return new RepositoryNotFoundError({ url });
+  return new RemoteError({ url, detail: `HTTP ${status}` });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/** Turns anything thrown during a network operation into one of our typed errors. */
+function toTypedError(err: unknown, ctx: CallContext): GitRollbackError {
+  const { url, branch } = ctx.remote;
+  if (ctx.timedOut) return new GitTimeoutError({ operation: ctx.operation, url, timeoutMs: ctx.remote.timeoutMs });
+  if (err instanceof GitRollbackError) return err;
+  const e = err as { code?: string; message?: string; data?: { statusCode?: number } };
+  if (e.code === 'HttpError' && e.data?.statusCode) return httpStatusError(e.data.statusCode, ctx);
+  // isomorphic-git's NotFoundError during fetch means the remote does not advertise the ref.
+  if (e.code === 'NotFoundError') return new RepositoryNotFoundError({ url, branch });
+  if (e.code === 'SmartHttpError') return new RemoteError({ url, detail: 'the server did not answer with the smart HTTP protocol' });
+  const detail = e.code && !e.message?.includes(e.code) ? `${e.code}: ${e.message ?? ''}` : (e.message ?? String(err));
+  return new RemoteError({ url, detail: scrubSecrets(detail, ctx.remote.secrets) });
+}
+
+/** Defense in depth: no message we build should contain a secret, but make sure. */
+function scrubSecrets(text: string, secrets: string[]): string {
+  let result = text;
+  for (const secret of secrets) result = result.split(secret).join('***');
+  return result.replace(/\/\/[^/@\s]*:[^/@\s]*@/g, '//');
+}

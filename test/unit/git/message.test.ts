@@ -1,0 +1,47 @@
+import { formatRevertMessage, formatSquashMessage, getSubject, parseRequestId, parseRevertedCommits } from '../../../src/git/message.js';
+import type { CommitData } from '../../../src/git/object-store.js';
+
+const person = { name: 'A', email: 'a@example.com', timestamp: 0, timezoneOffset: 0 };
+const commit = (oid: string, message: string, parents = ['p'.repeat(40)]): CommitData => ({ oid, tree: 't', parents, message, author: person, committer: person });
+const A = 'a'.repeat(40);
+const B = 'b'.repeat(40);
+
+describe('commit messages', () => {
+  test.each([
+    ['first line of a multi-paragraph message', 'Bump image\n\nbecause reasons\n', 'Bump image'],
+    ['leading blank lines are skipped, as git does', '\n\nSubject after blanks\n', 'Subject after blanks'],
+    ['a one-line message without newline', 'Only line', 'Only line'],
+  ])('subject: %s', (_name, message, subject) => {
+    expect(getSubject(message)).toBe(subject);
+  });
+
+  test('a plain revert is git revert message byte for byte', () => {
+    expect(formatRevertMessage(commit(A, 'Bump image\n'), 'p'.repeat(40), {})).toBe(`Revert "Bump image"\n\nThis reverts commit ${A}.\n`);
+  });
+
+  test('a merge revert names the mainline parent as git does', () => {
+    expect(formatRevertMessage(commit(A, 'Merge x\n', [B, 'c'.repeat(40)]), B, {})).toBe(
+      `Revert "Merge x"\n\nThis reverts commit ${A}, reversing\nchanges made to ${B}.\n`,
+    );
+  });
+
+  test('reason is a paragraph and incident and request id are trailers, each on one line', () => {
+    const text = formatRevertMessage(commit(A, 'x\n'), null, { reason: 'Errors\nspiking', incident: 'INC-1\n', requestId: 'ns/n/uid' });
+    expect(text).toBe(`Revert "x"\n\nThis reverts commit ${A}.\n\nErrors\nspiking\n\nIncident: INC-1\nRollback-Request: ns/n/uid\n`);
+    expect(parseRequestId(text)).toBe('ns/n/uid');
+  });
+
+  test('a squashed revert lists each commit and can be read back', () => {
+    const text = formatSquashMessage([commit(A, 'One\n'), commit(B, 'Two\n')], {});
+    expect(text).toBe(`Revert 2 commits\n\n- aaaaaaa One\n- bbbbbbb Two\n\nThis reverts commit ${A}.\nThis reverts commit ${B}.\n`);
+    expect(parseRevertedCommits(text)).toEqual([A, B]);
+  });
+
+  test('reverted commits are read from git own merge revert messages too', () => {
+    expect(parseRevertedCommits(`Revert "m"\n\nThis reverts commit ${A}, reversing\nchanges made to ${B}.\n`)).toEqual([A]);
+  });
+
+  test('a message without trailer has no request id', () => {
+    expect(parseRequestId('Revert "x"\n')).toBeUndefined();
+  });
+});
