@@ -72,7 +72,7 @@ async function planRevert(input: PlanInput, action: Extract<RollbackAction, { ki
   const existing = findRequestCommit(visited, input.message.requestId);
   if (existing) return finishedPlan(input, 'already-reverted', { existingCommit: existing });
 
-  const isReverted = buildRevertIndex(visited);
+  const isReverted = buildRevertIndex(visited, new Set(targets.map((c) => c.oid)));
   const alreadyReverted = targets.filter((c) => isReverted(c.oid)).map((c) => c.oid);
   const toRevert = targets.filter((c) => !isReverted(c.oid));
   if (!toRevert.length) return finishedPlan(input, 'already-reverted', { alreadyReverted });
@@ -216,10 +216,11 @@ async function restrictToPaths(store: ObjectStore, commitTree: string, parentTre
 }
 
 /**
- * A predicate "is this commit reverted on the branch": reverted when some later commit reverts
- * it and that revert is not itself reverted.
+ * A predicate "is this target already reverted on the branch": some later commit reverts it, and
+ * that revert is neither reverted itself nor among the commits this request reverts (reverting a
+ * revert R together with the commit R reverted must revert both, as git does).
  */
-function buildRevertIndex(history: CommitData[]): (oid: string) => boolean {
+function buildRevertIndex(history: CommitData[], requested: Set<string>): (oid: string) => boolean {
   const revertersOf = new Map<string, string[]>();
   for (const commit of history) {
     for (const target of parseRevertedCommits(commit.message)) {
@@ -227,15 +228,15 @@ function buildRevertIndex(history: CommitData[]): (oid: string) => boolean {
     }
   }
   const memo = new Map<string, boolean>();
-  const isReverted = (oid: string): boolean => {
+  const isRevertedInHistory = (oid: string): boolean => {
     const known = memo.get(oid);
     if (known !== undefined) return known;
     memo.set(oid, false);
-    const value = (revertersOf.get(oid) ?? []).some((reverter) => !isReverted(reverter));
+    const value = (revertersOf.get(oid) ?? []).some((reverter) => !isRevertedInHistory(reverter));
     memo.set(oid, value);
     return value;
   };
-  return isReverted;
+  return (oid) => (revertersOf.get(oid) ?? []).some((reverter) => !requested.has(reverter) && !isRevertedInHistory(reverter));
 }
 
 function findRequestCommit(history: CommitData[], requestId?: string): string | undefined {

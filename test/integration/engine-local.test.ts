@@ -132,6 +132,15 @@ describe('runRollback on a local bare repository', () => {
     expect(() => show(fx.bare, 'main', 'apps/frontend/config.yaml')).toThrow();
   });
 
+  test('a revert named together with the commit it reverted reverts both, as git does', async () => {
+    const first = await run(fx.bare, { action: { kind: 'revert', commits: [fx.c3] } });
+    git(fx.work, 'fetch', '-q', fx.bare, 'main');
+    git(fx.work, 'reset', '-q', '--hard', 'FETCH_HEAD');
+    const result = await run(fx.bare, { action: { kind: 'revert', commits: [fx.c3, first.head!] } });
+    expect(result.commits.map((c) => c.reverts)).toEqual([[first.head], [fx.c3]]);
+    expect(result.commits.map((c) => ({ tree: c.tree, message: c.message }))).toEqual(gitRevert(fx, first.head!, fx.c3));
+  });
+
   test('a revert with no effect on the head is empty and writes nothing', async () => {
     git(fx.work, 'rm', '-q', 'apps/frontend/config.yaml');
     git(fx.work, 'commit', '-q', '-m', 'Remove config by hand');
