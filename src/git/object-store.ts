@@ -1,9 +1,12 @@
 /**
- * Reads and writes git objects in a bare repository through isomorphic-git, with a shared
- * cache, and remembers every object it writes: those are exactly the objects a push must send.
+ * Reads and writes git objects in a bare repository, and remembers every object it writes:
+ * those are exactly the objects a push must send. Reads go through our own pack reader
+ * (./pack-reader.ts, shared per repository by the whole process) and parse trees and commits
+ * exactly as isomorphic-git does; writes go through isomorphic-git.
  */
-import git, { type TreeEntry } from 'isomorphic-git';
+import git, { Errors, type TreeEntry } from 'isomorphic-git';
 import type * as nodeFs from 'node:fs';
+import { EMPTY_TREE_OID, ObjectDatabase, type GitObject } from './pack-reader.js';
 
 export type Fs = typeof nodeFs;
 
@@ -21,43 +24,62 @@ export interface CommitData {
 }
 
 export class ObjectStore {
-  /** isomorphic-git's object cache (parsed packfile indexes); one per store. */
-  private readonly cache = {};
+  private readonly db: ObjectDatabase;
   private readonly trees = new Map<string, TreeEntry[]>();
   private readonly commits = new Map<string, CommitData>();
   /** OIDs of objects this store wrote, in write order. */
   readonly written = new Set<string>();
 
-  constructor(readonly fs: Fs, readonly gitdir: string) {}
+  constructor(readonly fs: Fs, readonly gitdir: string) {
+    this.db = ObjectDatabase.open(fs, gitdir);
+  }
 
+  /** The entries of a tree (a commit or tag is peeled to its tree), in isomorphic-git's order. */
   async readTree(oid: string): Promise<TreeEntry[]> {
     let entries = this.trees.get(oid);
     if (!entries) {
-      const result = await git.readTree({ fs: this.fs, gitdir: this.gitdir, oid, cache: this.cache });
-      entries = result.tree;
+      let target = oid;
+      for (;;) {
+        if (target === EMPTY_TREE_OID) {
+          entries = [];
+          break;
+        }
+        const object = this.read(target);
+        if (object.type === 'tag') target = parseTagTarget(object.body);
+        else if (object.type === 'commit') target = parseCommit(object.body).tree;
+        else if (object.type === 'tree') {
+          entries = parseTree(object.body);
+          break;
+        } else throw new Errors.ObjectTypeError(target, object.type, 'tree');
+      }
       this.trees.set(oid, entries);
     }
     return entries;
   }
 
   async readBlob(oid: string): Promise<Uint8Array> {
-    const { blob } = await git.readBlob({ fs: this.fs, gitdir: this.gitdir, oid, cache: this.cache });
-    return blob;
+    let target = oid;
+    for (;;) {
+      const object = this.read(target);
+      if (object.type === 'blob') return new Uint8Array(object.body);
+      if (object.type !== 'tag') throw new Errors.ObjectTypeError(target, object.type, 'blob');
+      target = parseTagTarget(object.body);
+    }
   }
 
+  /** A commit (a tag is peeled to its commit); `oid` of the result is the commit's. */
   async readCommit(oid: string): Promise<CommitData> {
     let commit = this.commits.get(oid);
     if (!commit) {
-      const result = await git.readCommit({ fs: this.fs, gitdir: this.gitdir, oid, cache: this.cache });
-      const c = result.commit;
-      commit = {
-        oid: result.oid,
-        tree: c.tree,
-        parents: c.parent,
-        message: c.message,
-        author: c.author,
-        committer: c.committer,
-      };
+      let target = oid;
+      for (;;) {
+        const object = this.read(target);
+        if (object.type === 'commit') break;
+        if (object.type !== 'tag') throw new Errors.ObjectTypeError(target, object.type, 'commit');
+        target = parseTagTarget(object.body);
+      }
+      const c = parseCommit(this.read(target).body);
+      commit = { oid: target, tree: c.tree, parents: c.parent, message: c.message, author: c.author!, committer: c.committer! };
       this.commits.set(oid, commit);
     }
     return commit;
@@ -65,12 +87,13 @@ export class ObjectStore {
 
   /** True when the object exists locally (loose or packed). */
   async has(oid: string): Promise<boolean> {
-    try {
-      await git.readObject({ fs: this.fs, gitdir: this.gitdir, oid, format: 'deflated', cache: this.cache });
-      return true;
-    } catch {
-      return false;
-    }
+    return this.db.has(oid);
+  }
+
+  private read(oid: string): GitObject {
+    const object = this.db.read(oid);
+    if (!object) throw new Errors.NotFoundError(oid);
+    return object;
   }
 
   async writeBlob(blob: Uint8Array): Promise<string> {
@@ -95,4 +118,163 @@ export class ObjectStore {
     this.written.add(oid);
     return oid;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing, exactly as isomorphic-git 1.44 does it (GitTree, GitCommit, GitAnnotatedTag), so
+// that results do not change with the reader.
+
+type Person = CommitData['author'];
+
+function mode2type(mode: string): TreeEntry['type'] {
+  switch (mode) {
+    case '040000':
+      return 'tree';
+    case '100644':
+    case '100755':
+    case '120000':
+      return 'blob';
+    case '160000':
+      return 'commit';
+  }
+  throw new Errors.InternalError(`Unexpected GitTree entry mode: ${mode}`);
+}
+
+/** Tree entries (mode SP name NUL 20-byte oid), sorted by path in code-point order. */
+export function parseTree(buffer: Buffer): TreeEntry[] {
+  const entries: TreeEntry[] = [];
+  let cursor = 0;
+  while (cursor < buffer.length) {
+    const space = buffer.indexOf(32, cursor);
+    if (space === -1) throw new Errors.InternalError(`GitTree: Error parsing buffer at byte location ${cursor}: Could not find the next space character.`);
+    const nul = buffer.indexOf(0, cursor);
+    if (nul === -1) throw new Errors.InternalError(`GitTree: Error parsing buffer at byte location ${cursor}: Could not find the next null character.`);
+    let mode = buffer.toString('utf8', cursor, space);
+    if (mode === '40000') mode = '040000';
+    const type = mode2type(mode);
+    const path = buffer.toString('utf8', space + 1, nul);
+    assertSafeEntryName(path);
+    const oid = buffer.toString('hex', nul + 1, nul + 21);
+    cursor = nul + 21;
+    entries.push({ mode, path, oid, type });
+  }
+  entries.sort((a, b) => compareStrings(a.path, b.path));
+  return entries;
+}
+
+/** isomorphic-git's check of git's verify_path() (UnsafeFilepathError). */
+function assertSafeEntryName(path: string): void {
+  const hfsClean = path.replace(/[\u200C-\u200F\u202A-\u202E\u206A-\u206F\uFEFF]/g, '');
+  const ntfsClean = hfsClean.split(':')[0];
+  const normalized = ntfsClean.toLowerCase().replace(/[. ]+$/, '');
+  if (
+    path.includes('\\') ||
+    path.includes('/') ||
+    hfsClean === '.' ||
+    hfsClean === '..' ||
+    normalized === '.git' ||
+    /^\.?git~[1-9]$/.test(normalized)
+  ) {
+    throw new Errors.UnsafeFilepathError(path);
+  }
+}
+
+const NEEDS_CODE_POINT_ORDER = /[\uD800-\uFFFF]/;
+
+function isLoneSurrogate(s: string, i: number, code: number): boolean {
+  if (code < 0xd800 || code > 0xdfff) return false;
+  if (code <= 0xdbff) {
+    const next = i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
+    return next < 0xdc00 || next > 0xdfff;
+  }
+  const prev = i > 0 ? s.charCodeAt(i - 1) : 0;
+  return prev < 0xd800 || prev > 0xdbff;
+}
+
+/** Compares by code point (the order of the UTF-8 bytes), as isomorphic-git's compareStrings. */
+function compareStrings(a: string, b: string): number {
+  if (!NEEDS_CODE_POINT_ORDER.test(a) && !NEEDS_CODE_POINT_ORDER.test(b)) return a < b ? -1 : a > b ? 1 : 0;
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x !== y) {
+      if (isLoneSurrogate(a, i, x)) x = 0xfffd;
+      if (isLoneSurrogate(b, i, y)) y = 0xfffd;
+      if (x === y) continue;
+      if (x >= 0xd800 && y >= 0xd800) {
+        x += x >= 0xe000 ? -0x800 : 0x2000;
+        y += y >= 0xe000 ? -0x800 : 0x2000;
+      }
+      return x < y ? -1 : 1;
+    }
+  }
+  return a.length < b.length ? -1 : a.length > b.length ? 1 : 0;
+}
+
+/** Removes CRs and leading newlines, and ends with exactly one newline. */
+function normalizeNewlines(text: string): string {
+  return text.replace(/\r/g, '').replace(/^\n+/, '').replace(/\n+$/, '') + '\n';
+}
+
+/** "Name <email> 1700000000 +0200" -> timezoneOffset -120 (isomorphic-git's sign: minutes west). */
+function parseAuthor(author: string): Person {
+  const match = author.match(/^(.*) <(.*)> (.*) (.*)$/);
+  if (!match) throw new Errors.ParseError('name <email> timestamp timezone', author);
+  const [, name, email, timestamp, offset] = match;
+  return { name, email, timestamp: Number(timestamp), timezoneOffset: parseTimezoneOffset(offset) };
+}
+
+function parseTimezoneOffset(offset: string): number {
+  const match = offset.match(/(\+|-)(\d\d)(\d\d)/);
+  if (!match) throw new Errors.ParseError('timezone offset like +0200', offset);
+  const [, sign, hours, minutes] = match;
+  const value = (sign === '+' ? 1 : -1) * (Number(hours) * 60 + Number(minutes));
+  // -0 stays -0 ("-0000"), as in isomorphic-git.
+  return value === 0 ? value : -value;
+}
+
+/** Headers (continuation lines joined with "\n") up to the first blank line. */
+function headerLines(text: string): string[] {
+  const lines: string[] = [];
+  for (const h of text.slice(0, text.indexOf('\n\n')).split('\n')) {
+    if (h[0] === ' ') lines[lines.length - 1] += '\n' + h.slice(1);
+    else lines.push(h);
+  }
+  return lines;
+}
+
+/**
+ * A commit's tree (the first header), the parent lines right after it, the first author and
+ * committer, and the message after the first blank line (gpgsig and other headers stay out).
+ */
+export function parseCommit(body: Buffer): { tree: string; parent: string[]; author?: Person; committer?: Person; message: string } {
+  const text = body.toString('utf8');
+  const hs = headerLines(text);
+  const keyOf = (h: string) => h.slice(0, h.indexOf(' '));
+  const valueOf = (h: string) => h.slice(h.indexOf(' ') + 1);
+  if (hs.length === 0 || keyOf(hs[0]) !== 'tree') throw new Errors.ParseError('tree as the first commit header', keyOf(hs[0] || ''));
+  const tree = valueOf(hs[0]);
+  const parent: string[] = [];
+  let index = 1;
+  while (index < hs.length && keyOf(hs[index]) === 'parent') parent.push(valueOf(hs[index++]));
+  let author: Person | undefined;
+  let committer: Person | undefined;
+  const seen = new Set(['tree', 'parent']);
+  for (; index < hs.length; index++) {
+    const key = keyOf(hs[index]);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    if (key === 'author') author = parseAuthor(valueOf(hs[index]));
+    else if (key === 'committer') committer = parseAuthor(valueOf(hs[index]));
+  }
+  const message = normalizeNewlines(text.slice(text.indexOf('\n\n') + 2));
+  return { tree, parent, author, committer, message };
+}
+
+/** The object an annotated tag points at (its first `object` header). */
+function parseTagTarget(body: Buffer): string {
+  const text = body.toString('utf8');
+  for (const h of headerLines(text)) if (h.startsWith('object ')) return h.slice('object '.length);
+  throw new Errors.ParseError('an object header in the tag', text.slice(0, 64));
 }

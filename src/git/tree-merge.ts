@@ -115,7 +115,7 @@ async function walkEntry(state: MergeState, path: string, [b, o, t]: Triple, rem
   // Deleted on both sides: still a possible rename source on each side (ort: sides never
   // "match" when absent), so files are planned and deleted directories walked.
   const bothDeleted = !o && !t && !!b;
-  if (!bothDeleted && sameEntry(o, t)) return void state.taken.set(path, o);
+  if (!bothDeleted && sameEntry(o, t) && !removesBaseFilesAlike(b, o)) return void state.taken.set(path, o);
   if (!bothDeleted && sameEntry(b, o)) return void state.taken.set(path, t);
   if (!bothDeleted && sameEntry(b, t)) return void state.taken.set(path, o);
   const trees = [b, o, t].map((e) => (isTree(e) ? e.oid : null));
@@ -126,6 +126,15 @@ async function walkEntry(state: MergeState, path: string, [b, o, t]: Triple, rem
   }
   const files = [b, o, t].map((e) => (e && !isTree(e) ? e : null)) as Triple;
   if (files.some((e) => e)) state.plan.set(path, files);
+}
+
+/**
+ * Both sides hold `o` where base held a different tree, or a file replaced by a tree: the
+ * base files missing from `o` were removed by both sides, and each side may have renamed them
+ * (ort recurses into matching trees for that reason), so the walk must see them.
+ */
+function removesBaseFilesAlike(b: Entry | null, o: Entry | null): boolean {
+  return !!b && !sameEntry(b, o) && (isTree(b) || isTree(o));
 }
 
 function noteAddUnderRemovedDir(state: MergeState, path: string, triple: Triple, removed: Record<Side, string[]>): void {
@@ -224,13 +233,20 @@ async function applyOneRenamed(state: MergeState, source: string, side: Side, re
     addConflict(state, rename.target, otherAtSource ? 'rename' : 'rename/delete');
     return;
   }
-  if (await entryAt(state, state.roots[other], rename.target) || await hasFileAncestor(state, state.roots[other], rename.target)) {
+  // Only a file at the target is a rename/add. A directory there, or a file at one of its
+  // parents, is settled like ort does once the result is known: it only conflicts if a file
+  // and a non-empty directory end up at one path (composeTree). Such a directory may well
+  // empty out, e.g. when it only held the rename's own source (case: revert of `a` -> `a/b`).
+  const otherAtTarget = await entryAt(state, state.roots[other], rename.target);
+  if (otherAtTarget && !isTree(otherAtTarget)) {
     addConflict(state, rename.target, 'rename/add');
     return;
   }
   const sideEntry = added.get(rename.target)!;
   const merged: Triple = side === OURS ? [triple[BASE], sideEntry, otherEntry] : [triple[BASE], otherEntry, sideEntry];
   state.plan.set(source, [null, null, null]);
+  // The walk may have taken the renaming side's file whole where the other side kept a base directory.
+  state.taken.delete(rename.target);
   state.plan.set(rename.target, merged);
 }
 
@@ -242,17 +258,6 @@ async function entryAt(state: MergeState, root: string | null, path: string): Pr
     entry = (await readTreeMap(state, entry.oid)).get(part) ?? null;
   }
   return entry;
-}
-
-/** True when some proper prefix of `path` is a file in `root` (a file/directory clash). */
-async function hasFileAncestor(state: MergeState, root: string | null, path: string): Promise<boolean> {
-  const parts = path.split('/');
-  for (let i = 1; i < parts.length; i++) {
-    const e = await entryAt(state, root, parts.slice(0, i).join('/'));
-    if (!e) return false;
-    if (!isTree(e)) return true;
-  }
-  return false;
 }
 
 // ---------------------------------------------------------------- phase 4: decide paths
@@ -373,7 +378,9 @@ async function expandNode(state: MergeState, node: Node): Promise<void> {
 
 /**
  * Turns a node into a tree entry. Empty directories vanish; a file and a non-empty
- * directory at one path is a file/directory conflict.
+ * directory at one path is a file/directory conflict. This is ort's rule (process_entry's
+ * df_conflict): a directory the merge empties, e.g. by renames out of it, lets a file take
+ * its path cleanly, so renames across file<->directory changes are only decided here.
  */
 function composeTree(state: MergeState, path: string, node: Node): Entry | null {
   let dir: Entry | null = null;

@@ -118,6 +118,69 @@ const cases: Case[] = [
     ours: { 'k': 'k\n' }, theirs: { 'old/a.yaml': long('a'), 'old/c.yaml': 'c\n', 'k': 'k\n' }, clean: true },
   { name: 'a revert of a renamed-then-renamed-again file conflicts as rename/rename', base: { 'mid.yaml': long('base') },
     ours: { 'final.yaml': long('base') }, theirs: { 'first.yaml': long('base') }, clean: false, reason: 'rename/rename' },
+  // Renames across a file<->directory change. ort only conflicts when a file and a non-empty
+  // directory meet in the result: a directory emptied by the rename itself is no obstacle.
+  { name: 'revert of a file-to-directory move keeps the later edit at the file path (git clean)',
+    base: { 'd/p.yaml/main.yaml': long('base'), 'k': 'k\n' }, ours: { 'd/p.yaml/main.yaml': long('edit'), 'k': 'k\n' },
+    theirs: { 'd/p.yaml': long('base'), 'k': 'k\n' }, clean: true, content: { 'd/p.yaml': long('edit') } },
+  { name: 'revert of a file-to-directory move with an inexact rename merges content at the file path',
+    base: { 'd/p.yaml/main.yaml': long('base'), 'k': 'k\n' }, ours: { 'd/p.yaml/main.yaml': long('base').replace('line 2 ', 'line two '), 'k': 'k\n' },
+    theirs: { 'd/p.yaml': long('base').replace('line 29 ', 'line 29 old '), 'k': 'k\n' }, clean: true },
+  { name: 'rename onto a directory whose other files the renaming side deleted unchanged merges cleanly',
+    base: { 'd/p.yaml/main.yaml': long('base'), 'd/p.yaml/extra.yaml': 'x\n', 'k': 'k\n' },
+    ours: { 'd/p.yaml/main.yaml': long('edit'), 'd/p.yaml/extra.yaml': 'x\n', 'k': 'k\n' },
+    theirs: { 'd/p.yaml': long('base'), 'k': 'k\n' }, clean: true },
+  { name: 'rename onto a directory that still holds a file added on the other side conflicts',
+    base: { 'd/p.yaml/main.yaml': long('base'), 'k': 'k\n' },
+    ours: { 'd/p.yaml/main.yaml': long('edit'), 'd/p.yaml/extra.yaml': 'x\n', 'k': 'k\n' },
+    theirs: { 'd/p.yaml': long('base'), 'k': 'k\n' }, clean: false },
+  { name: 'rename onto a directory that still holds a subtree added on the other side conflicts',
+    base: { 'd/p.yaml/main.yaml': long('base'), 'k': 'k\n' },
+    ours: { 'd/p.yaml/main.yaml': long('edit'), 'd/p.yaml/sub/x.yaml': 'x\n', 'k': 'k\n' },
+    theirs: { 'd/p.yaml': long('base'), 'k': 'k\n' }, clean: false },
+  { name: 'rename onto a directory whose other file the other side modified conflicts',
+    base: { 'd/p.yaml/main.yaml': long('base'), 'd/p.yaml/extra.yaml': 'x\n', 'k': 'k\n' },
+    ours: { 'd/p.yaml/main.yaml': long('edit'), 'd/p.yaml/extra.yaml': 'y\n', 'k': 'k\n' },
+    theirs: { 'd/p.yaml': long('base'), 'k': 'k\n' }, clean: false },
+  { name: 'rename onto a directory the other side left untouched merges cleanly',
+    base: { 'x/a': 'a\n', 's.yaml': long('base'), 'k': 'k\n' }, ours: { 'x/a': 'a\n', 's.yaml': long('edit'), 'k': 'k\n' },
+    theirs: { 'x': long('base'), 'k': 'k\n' }, clean: true },
+  { name: 'rename onto a directory whose file the other side modified conflicts',
+    base: { 'x/a': 'a\n', 's.yaml': long('base'), 'k': 'k\n' }, ours: { 'x/a': 'b\n', 's.yaml': long('edit'), 'k': 'k\n' },
+    theirs: { 'x': long('base'), 'k': 'k\n' }, clean: false },
+  { name: 'revert of an edit to a file later moved into a directory of its name undoes it there (git clean)',
+    base: { 'p.yaml': long('edit'), 'k': 'k\n' }, ours: { 'p.yaml/main.yaml': long('edit'), 'k': 'k\n' },
+    theirs: { 'p.yaml': long('base'), 'k': 'k\n' }, clean: true, content: { 'p.yaml/main.yaml': long('base') } },
+  { name: 'file moved into a directory of its name with a sibling added merges cleanly',
+    base: { 'p.yaml': long('edit'), 'k': 'k\n' }, ours: { 'p.yaml/main.yaml': long('edit'), 'p.yaml/extra.yaml': 'x\n', 'k': 'k\n' },
+    theirs: { 'p.yaml': long('base'), 'k': 'k\n' }, clean: true },
+  { name: 'file replaced by a directory of its name without a detected rename conflicts',
+    base: { 'p.yaml': long('edit'), 'k': 'k\n' }, ours: { 'p.yaml/main.yaml': 'unrelated\n', 'k': 'k\n' },
+    theirs: { 'p.yaml': long('base'), 'k': 'k\n' }, clean: false },
+  { name: 'rename below a path whose file the renaming side deleted and the other kept merges cleanly',
+    base: { 'p.yaml': 'p\n', 'q.yaml': long('base'), 'k': 'k\n' }, ours: { 'p.yaml/q.yaml': long('base'), 'k': 'k\n' },
+    theirs: { 'p.yaml': 'p\n', 'q.yaml': long('edit'), 'k': 'k\n' }, clean: true },
+  { name: 'rename below a path whose file the other side modified conflicts',
+    base: { 'p.yaml': 'p\n', 'q.yaml': long('base'), 'k': 'k\n' }, ours: { 'p.yaml/q.yaml': long('base'), 'k': 'k\n' },
+    theirs: { 'p.yaml': 'P\n', 'q.yaml': long('edit'), 'k': 'k\n' }, clean: false },
+  { name: 'rename out of a directory onto its own path conflicts when the other side added a file there',
+    base: { 'a/b': long('base'), 'k': 'k\n' }, ours: { 'a': long('base').replace('line 3 ', 'x'), 'k': 'k\n' },
+    theirs: { 'a/b': long('edit'), 'a/c': 'c\n', 'k': 'k\n' }, clean: false },
+  { name: "rename out of a directory onto its own path merges the other side's edit there",
+    base: { 'a/b/c': long('base'), 'k': 'k\n' }, ours: { 'a/b': long('base'), 'k': 'k\n' },
+    theirs: { 'a/b/c': long('edit'), 'k': 'k\n' }, clean: true },
+  // ort recurses into trees both sides changed alike: files they both removed are rename sources.
+  { name: 'a file both sides renamed differently out of a directory they changed alike conflicts as rename/rename',
+    base: { 'apps/web/a.yaml': long('base'), 'apps/web/keep': 'k\n' },
+    ours: { 'apps/web/keep': 'k\n', 'apps/api/b.yaml': long('base') },
+    theirs: { 'apps/web/keep': 'k\n', 'staging/c.yaml': long('base').replace('line 3 ', 'line three ') }, clean: false, reason: 'rename/rename' },
+  { name: 'a file both sides renamed alike out of a directory they changed alike merges at the target',
+    base: { 'apps/web/a.yaml': long('base'), 'apps/web/keep': 'k\n' },
+    ours: { 'apps/web/keep': 'k\n', 'x/a.yaml': long('base').replace('line 1 ', 'line one ') },
+    theirs: { 'apps/web/keep': 'k\n', 'x/a.yaml': long('base').replace('line 28 ', 'line 28th ') }, clean: true },
+  { name: 'a file both sides replaced by the same directory and renamed differently conflicts as rename/rename',
+    base: { 'p.yaml': long('base') }, ours: { 'p.yaml/a': 'a\n', 'q.yaml': long('base') },
+    theirs: { 'p.yaml/a': 'a\n', 'r.yaml': long('base') }, clean: false, reason: 'rename/rename' },
 ];
 
 describe('mergeTrees agrees with git merge-tree', () => {
@@ -127,6 +190,7 @@ describe('mergeTrees agrees with git merge-tree', () => {
     expect(engine.conflicts.length === 0).toBe(git.clean);
     if (git.clean) expect(engine.tree).toBe(git.tree);
     if (c.reason) expect(engine.conflicts.map((x) => x.reason)).toContain(c.reason);
+    for (const [p, text] of Object.entries(c.content ?? {})) expect(fx.show(git.tree, p)).toBe(text.trimEnd());
   });
 });
 

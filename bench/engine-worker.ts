@@ -1,0 +1,93 @@
+/**
+ * Runs one engine operation in its own process, so the benchmark can measure its whole-process
+ * time and peak RSS like a git command's. Prints one JSON line: the in-process milliseconds of
+ * each run (and the engine's own phase durations where it reports them).
+ *
+ *   engine-worker compute-warm <bare repo> <sha> <runs> <cacheDir>
+ *   engine-worker push-warm    <url> <sha> <runs> <cacheDir> <server gitdir> <head>
+ *   engine-worker clone        <url> <cacheDir>
+ *   engine-worker fetch        <url> <cacheDir>
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { runRollback, type RollbackResult } from '../src/git/engine.js';
+import { fetchBranch, openCacheRepo } from '../src/git/remote.js';
+
+const AUTHOR = { name: 'Bench', email: 'bench@example.com' };
+
+interface WorkerOutput {
+  ms: number[];
+  durations?: RollbackResult['durations'][];
+  head?: string;
+}
+
+async function revert(url: string, sha: string, cacheDir: string, dryRun: boolean): Promise<RollbackResult> {
+  return runRollback(
+    { repository: { url, branch: 'main' }, action: { kind: 'revert', commits: [sha] }, author: AUTHOR, dryRun },
+    { cacheDir },
+  );
+}
+
+async function main(argv: string[]): Promise<WorkerOutput> {
+  const [command, ...args] = argv;
+  switch (command) {
+    case 'compute-warm': {
+      const [bare, sha, runs, cacheDir] = args;
+      const expect = (r: RollbackResult): void => {
+        if (r.result !== 'planned') throw new Error(`expected planned, got ${r.result}`);
+      };
+      expect(await revert(bare, sha, cacheDir, true)); // warm-up
+      const out: WorkerOutput = { ms: [], durations: [] };
+      for (let i = 0; i < Number(runs); i++) {
+        const started = performance.now();
+        const result = await revert(bare, sha, cacheDir, true);
+        out.ms.push(performance.now() - started);
+        expect(result);
+        out.durations!.push(result.durations);
+      }
+      return out;
+    }
+    case 'push-warm': {
+      const [url, sha, runs, cacheDir, serverGitdir, head] = args;
+      const cacheGitdir = await openCacheRepo(fs, cacheDir, url);
+      const reset = (): void => {
+        execFileSync('git', ['update-ref', 'refs/heads/main', head], { cwd: serverGitdir });
+        execFileSync('git', ['update-ref', 'refs/remotes/origin/main', head], { cwd: cacheGitdir });
+      };
+      const expect = (r: RollbackResult): void => {
+        if (r.result !== 'reverted') throw new Error(`expected reverted, got ${r.result}`);
+      };
+      expect(await revert(url, sha, cacheDir, false)); // warm-up
+      reset();
+      const out: WorkerOutput = { ms: [], durations: [] };
+      for (let i = 0; i < Number(runs); i++) {
+        const started = performance.now();
+        const result = await revert(url, sha, cacheDir, false);
+        out.ms.push(performance.now() - started);
+        reset();
+        expect(result);
+        out.durations!.push(result.durations);
+      }
+      return out;
+    }
+    case 'clone':
+    case 'fetch': {
+      const [url, cacheDir] = args;
+      const started = performance.now();
+      const gitdir = await openCacheRepo(fs, cacheDir, url);
+      const head = await fetchBranch(fs, gitdir, { url, branch: 'main' });
+      return { ms: [performance.now() - started], head };
+    }
+    default:
+      throw new Error(`unknown command ${command}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (out) => process.stdout.write(`${JSON.stringify(out)}\n`),
+  (error: unknown) => {
+    process.stderr.write(`engine-worker: ${(error as Error).stack ?? String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,523 @@
+/**
+ * Reads git objects straight from a repository's object directory: packfiles through their v2
+ * `.idx` (binary search over the raw index, no per-entry parsing) and loose objects. Only the
+ * object asked for is inflated, with its delta chain (OFS_DELTA and REF_DELTA); recently
+ * resolved objects are kept in a small LRU shared by the whole process.
+ *
+ * One `ObjectDatabase` per gitdir per process: pack indexes are opened once and reused by every
+ * ObjectStore, so repeated rollbacks do not re-read them. Packs that appear later (a fetch) are
+ * found by rescanning `objects/pack` when an object is missing.
+ *
+ * Reads are synchronous (positioned reads of the bytes of one object, page-cache hot): an
+ * asynchronous read per object costs more in thread-pool round trips than the read itself.
+ * Every object returned is checked against its id (SHA-1 of "<type> <size>\0<body>").
+ */
+import { createHash } from 'node:crypto';
+import type * as nodeFs from 'node:fs';
+import { join, resolve } from 'node:path';
+import { inflateSync } from 'node:zlib';
+
+type Fs = typeof nodeFs;
+
+export type GitObjectType = 'commit' | 'tree' | 'blob' | 'tag';
+
+export interface GitObject {
+  type: GitObjectType;
+  body: Buffer;
+}
+
+export const EMPTY_TREE_OID = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
+
+const OID_PATTERN = /^[0-9a-f]{40}$/;
+const TYPE_NAMES: Record<number, GitObjectType> = { 1: 'commit', 2: 'tree', 3: 'blob', 4: 'tag' };
+const OFS_DELTA = 6;
+const REF_DELTA = 7;
+/** A corrupt pack could make a delta chain loop; git's own limit is far below this. */
+const MAX_DELTA_DEPTH = 10_000;
+/** Bytes read at an object's offset first: the header plus most small objects. */
+const FIRST_READ = 4096;
+
+/** Thrown on a malformed repository file (index, pack or loose object). */
+export class CorruptObjectError extends Error {
+  readonly code = 'CorruptObjectError';
+  constructor(message: string) {
+    super(message);
+    this.name = 'CorruptObjectError';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// LRU of resolved objects, shared by the process and bounded in bytes
+
+const CACHE_BUDGET_BYTES = 32 << 20;
+/** Larger objects are not cached: one would evict everything else. */
+const CACHE_MAX_OBJECT_BYTES = 4 << 20;
+
+class ObjectCache {
+  private readonly entries = new Map<string, GitObject>();
+  private bytes = 0;
+
+  constructor(private readonly budget: number) {}
+
+  get(key: string): GitObject | undefined {
+    const hit = this.entries.get(key);
+    if (hit) {
+      // Most recently used goes last.
+      this.entries.delete(key);
+      this.entries.set(key, hit);
+    }
+    return hit;
+  }
+
+  set(key: string, object: GitObject): void {
+    if (object.body.length > CACHE_MAX_OBJECT_BYTES || this.entries.has(key)) return;
+    // zlib hands out small results as views of a 64 KiB buffer: keep only the bytes.
+    this.entries.set(key, { type: object.type, body: compact(object.body) });
+    this.bytes += object.body.length + 64;
+    for (const [oldest, value] of this.entries) {
+      if (this.bytes <= this.budget) break;
+      this.entries.delete(oldest);
+      this.bytes -= value.body.length + 64;
+    }
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.bytes = 0;
+  }
+}
+
+const objectCache = new ObjectCache(CACHE_BUDGET_BYTES);
+
+function compact(buf: Buffer): Buffer {
+  if (buf.byteOffset === 0 && buf.buffer.byteLength === buf.length) return buf;
+  const copy = Buffer.allocUnsafeSlow(buf.length);
+  buf.copy(copy);
+  return copy;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pack index (v2)
+
+let nextPackId = 1;
+
+/**
+ * A v2 pack index, kept as the raw file: 8-byte header, 256 fanout counts, the sorted ids,
+ * CRCs, 32-bit offsets and the 64-bit offsets of entries past 2 GiB, then two checksums.
+ */
+export class PackIndex {
+  readonly count: number;
+  private readonly oidsAt = 8 + 256 * 4;
+  private readonly offsetsAt: number;
+  private readonly largeOffsetsAt: number;
+
+  constructor(readonly idx: Buffer, readonly path: string) {
+    if (idx.length < 8 + 256 * 4 + 40 || idx.readUInt32BE(0) !== 0xff744f63) {
+      throw new CorruptObjectError(`${path}: not a version 2 pack index`);
+    }
+    const version = idx.readUInt32BE(4);
+    if (version !== 2) throw new CorruptObjectError(`${path}: unsupported pack index version ${version}`);
+    this.count = idx.readUInt32BE(8 + 255 * 4);
+    this.offsetsAt = this.oidsAt + this.count * 24;
+    this.largeOffsetsAt = this.offsetsAt + this.count * 4;
+    const extra = idx.length - (this.largeOffsetsAt + 40);
+    // A short or oddly sized file is one still being written, or a damaged one.
+    if (extra < 0 || extra % 8 !== 0) throw new CorruptObjectError(`${path}: truncated pack index`);
+  }
+
+  /** The pack's checksum, as recorded in the index (must equal the pack's trailer). */
+  get packChecksum(): Buffer {
+    return this.idx.subarray(this.idx.length - 40, this.idx.length - 20);
+  }
+
+  /** Offset of the object in the pack, or -1 when this pack does not hold it. */
+  find(oid: Buffer): number {
+    const idx = this.idx;
+    const first = oid[0];
+    let lo = first === 0 ? 0 : idx.readUInt32BE(8 + (first - 1) * 4);
+    let hi = idx.readUInt32BE(8 + first * 4);
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const at = this.oidsAt + mid * 20;
+      const cmp = idx.compare(oid, 0, 20, at, at + 20);
+      if (cmp === 0) return this.offsetOf(mid);
+      // idx.compare compares the index's bytes (target) with the oid (source) reversed:
+      // cmp > 0 means the index entry sorts after the oid.
+      if (cmp > 0) hi = mid;
+      else lo = mid + 1;
+    }
+    return -1;
+  }
+
+  private offsetOf(position: number): number {
+    const small = this.idx.readUInt32BE(this.offsetsAt + position * 4);
+    if (!(small & 0x80000000)) return small;
+    const at = this.largeOffsetsAt + (small & 0x7fffffff) * 8;
+    return this.idx.readUInt32BE(at) * 2 ** 32 + this.idx.readUInt32BE(at + 4);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pack file
+
+interface PackEntry {
+  /** 1-4 for a whole object, 6 or 7 for a delta. */
+  kind: number;
+  /** The inflated data: the object's body, or the delta instructions. */
+  data: Buffer;
+  /** OFS_DELTA: offset of the base in this pack. */
+  baseOffset?: number;
+  /** REF_DELTA: id of the base. */
+  baseOid?: string;
+}
+
+class Pack {
+  readonly id = nextPackId++;
+  private fd: number | null = null;
+
+  constructor(private readonly fs: Fs, readonly name: string, readonly packPath: string, readonly index: PackIndex) {}
+
+  close(): void {
+    if (this.fd !== null) this.fs.closeSync(this.fd);
+    this.fd = null;
+  }
+
+  /**
+   * Opens the pack and checks it against its index: the "PACK" header, and the trailer equal
+   * to the checksum the index records (a torn or half-written index fails this).
+   */
+  open(): number {
+    if (this.fd !== null) return this.fd;
+    const fd = this.fs.openSync(this.packPath, 'r');
+    try {
+      const size = this.fs.fstatSync(fd).size;
+      const header = Buffer.alloc(12);
+      const trailer = Buffer.alloc(20);
+      this.fs.readSync(fd, header, 0, 12, 0);
+      this.fs.readSync(fd, trailer, 0, 20, size - 20);
+      const version = header.readUInt32BE(4);
+      if (header.toString('latin1', 0, 4) !== 'PACK' || (version !== 2 && version !== 3)) {
+        throw new CorruptObjectError(`${this.packPath}: not a packfile`);
+      }
+      if (!trailer.equals(this.index.packChecksum)) {
+        throw new CorruptObjectError(`${this.packPath}: the pack does not match its index (checksum mismatch)`);
+      }
+    } catch (error) {
+      this.fs.closeSync(fd);
+      throw error;
+    }
+    this.fd = fd;
+    return fd;
+  }
+
+  private read(position: number, length: number): Buffer {
+    const buf = Buffer.allocUnsafe(length);
+    const n = this.fs.readSync(this.open(), buf, 0, length, position);
+    return n === length ? buf : buf.subarray(0, n);
+  }
+
+  /** Reads and inflates the entry at `offset` (one object or one delta). */
+  readEntry(offset: number): PackEntry {
+    const chunk = this.read(offset, FIRST_READ);
+    let c = chunk[0];
+    const kind = (c >> 4) & 7;
+    let size = c & 15;
+    let shift = 4;
+    let i = 1;
+    while (c & 0x80) {
+      if (i >= chunk.length || shift > 49) throw this.corrupt(offset, 'bad object header');
+      c = chunk[i++];
+      size += (c & 0x7f) * 2 ** shift;
+      shift += 7;
+    }
+    const entry: PackEntry = { kind, data: Buffer.alloc(0) };
+    if (kind === OFS_DELTA) {
+      c = chunk[i++];
+      let distance = c & 0x7f;
+      while (c & 0x80) {
+        if (i >= chunk.length) throw this.corrupt(offset, 'bad delta base offset');
+        c = chunk[i++];
+        distance = (distance + 1) * 128 + (c & 0x7f);
+      }
+      entry.baseOffset = offset - distance;
+      if (entry.baseOffset < 12) throw this.corrupt(offset, 'delta base offset out of range');
+    } else if (kind === REF_DELTA) {
+      entry.baseOid = chunk.toString('hex', i, i + 20);
+      i += 20;
+    } else if (!TYPE_NAMES[kind]) {
+      throw this.corrupt(offset, `unknown object type ${kind}`);
+    }
+    // zlib's worst case (stored blocks) is a few bytes per 16 KiB plus headers; read that much
+    // at once, and more only if the stream turns out longer.
+    let want = size + (size >>> 9) + 64;
+    let data = chunk.subarray(i);
+    if (data.length < want && chunk.length === FIRST_READ) {
+      data = this.read(offset + i, want);
+    }
+    for (;;) {
+      try {
+        entry.data = inflateSync(data);
+        break;
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        if (code !== 'Z_BUF_ERROR' || data.length < want) throw this.corrupt(offset, (error as Error).message);
+        want *= 2;
+        data = this.read(offset + i, want);
+      }
+    }
+    if (entry.data.length !== size) throw this.corrupt(offset, `size mismatch: header says ${size}, inflated ${entry.data.length}`);
+    return entry;
+  }
+
+  private corrupt(offset: number, detail: string): CorruptObjectError {
+    return new CorruptObjectError(`${this.packPath} at offset ${offset}: ${detail}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delta
+
+function readVarint(delta: Buffer, state: { pos: number }): number {
+  let result = 0;
+  let shift = 0;
+  let c: number;
+  do {
+    c = delta[state.pos++];
+    result += (c & 0x7f) * 2 ** shift;
+    shift += 7;
+  } while (c & 0x80);
+  return result;
+}
+
+/** Applies a git delta (copy/insert instructions) to `base`. */
+export function applyDelta(delta: Buffer, base: Buffer): Buffer {
+  const state = { pos: 0 };
+  const baseSize = readVarint(delta, state);
+  if (baseSize !== base.length) throw new CorruptObjectError(`delta base size mismatch: expected ${baseSize}, got ${base.length}`);
+  const targetSize = readVarint(delta, state);
+  // Its own memory (not a slice of Node's shared pool), since it may be cached.
+  const out = Buffer.allocUnsafeSlow(targetSize);
+  let written = 0;
+  let pos = state.pos;
+  while (pos < delta.length) {
+    const cmd = delta[pos++];
+    if (cmd & 0x80) {
+      let copyOffset = 0;
+      let copySize = 0;
+      if (cmd & 0x01) copyOffset = delta[pos++];
+      if (cmd & 0x02) copyOffset |= delta[pos++] << 8;
+      if (cmd & 0x04) copyOffset |= delta[pos++] << 16;
+      if (cmd & 0x08) copyOffset += delta[pos++] * 2 ** 24;
+      if (cmd & 0x10) copySize = delta[pos++];
+      if (cmd & 0x20) copySize |= delta[pos++] << 8;
+      if (cmd & 0x40) copySize |= delta[pos++] << 16;
+      if (copySize === 0) copySize = 0x10000;
+      if (copyOffset + copySize > base.length || written + copySize > targetSize) throw new CorruptObjectError('delta copy out of range');
+      base.copy(out, written, copyOffset, copyOffset + copySize);
+      written += copySize;
+    } else if (cmd !== 0) {
+      if (pos + cmd > delta.length || written + cmd > targetSize) throw new CorruptObjectError('delta insert out of range');
+      delta.copy(out, written, pos, pos + cmd);
+      written += cmd;
+      pos += cmd;
+    } else {
+      throw new CorruptObjectError('delta opcode 0 is reserved');
+    }
+  }
+  if (written !== targetSize) throw new CorruptObjectError(`delta result size mismatch: expected ${targetSize}, got ${written}`);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Object database
+
+const databases = new Map<Fs, Map<string, ObjectDatabase>>();
+
+/** The objects of one repository: its packs and its loose objects. */
+export class ObjectDatabase {
+  /** Packs by file name (pack-<sha>.idx). */
+  private readonly packs = new Map<string, Pack>();
+  private scanned = false;
+
+  private constructor(private readonly fs: Fs, readonly gitdir: string) {}
+
+  /** The process-wide database of `gitdir`: its pack indexes are opened once and reused. */
+  static open(fs: Fs, gitdir: string): ObjectDatabase {
+    const key = resolve(gitdir);
+    let byDir = databases.get(fs);
+    if (!byDir) databases.set(fs, (byDir = new Map()));
+    let db = byDir.get(key);
+    if (!db) byDir.set(key, (db = new ObjectDatabase(fs, key)));
+    return db;
+  }
+
+  /** Closes every database's pack files (tests; a long-running process never needs to). */
+  static closeAll(): void {
+    for (const byDir of databases.values()) for (const db of byDir.values()) db.close();
+    databases.clear();
+    objectCache.clear();
+  }
+
+  close(): void {
+    for (const pack of this.packs.values()) pack.close();
+    this.packs.clear();
+    this.scanned = false;
+  }
+
+  /** The object, or null when the repository does not have it. Checks the object's id. */
+  read(oid: string): GitObject | null {
+    if (!OID_PATTERN.test(oid)) return null;
+    if (oid === EMPTY_TREE_OID) return { type: 'tree', body: Buffer.alloc(0) };
+    const object = this.readUnverified(oid, 0);
+    if (object) verifyOid(oid, object);
+    return object;
+  }
+
+  /** True when the object is in a pack or loose (nothing is inflated). */
+  has(oid: string): boolean {
+    if (!OID_PATTERN.test(oid)) return false;
+    if (oid === EMPTY_TREE_OID) return true;
+    const raw = Buffer.from(oid, 'hex');
+    if (this.findPacked(raw)) return true;
+    if (this.fs.existsSync(this.loosePath(oid))) return true;
+    return this.rescan() && this.findPacked(raw) !== null;
+  }
+
+  private readUnverified(oid: string, depth: number): GitObject | null {
+    const raw = Buffer.from(oid, 'hex');
+    let found = this.findPacked(raw);
+    if (found) return this.readPacked(found.pack, found.offset, depth);
+    const loose = this.readLoose(oid);
+    if (loose) return loose;
+    // A fetch may have added a pack since we last looked.
+    if (!this.rescan()) return null;
+    found = this.findPacked(raw);
+    return found ? this.readPacked(found.pack, found.offset, depth) : null;
+  }
+
+  private findPacked(raw: Buffer): { pack: Pack; offset: number } | null {
+    if (!this.scanned) this.rescan();
+    for (const pack of this.packs.values()) {
+      const offset = pack.index.find(raw);
+      if (offset >= 0) return { pack, offset };
+    }
+    return null;
+  }
+
+  /**
+   * Syncs the open packs with objects/pack: opens new indexes, drops packs that are gone.
+   * Returns true when a pack was added.
+   */
+  private rescan(): boolean {
+    this.scanned = true;
+    const dir = join(this.gitdir, 'objects', 'pack');
+    let names: string[];
+    try {
+      names = this.fs.readdirSync(dir).filter((name) => name.endsWith('.idx'));
+    } catch {
+      names = [];
+    }
+    const present = new Set(names);
+    for (const [name, pack] of this.packs) {
+      if (!present.has(name)) {
+        pack.close();
+        this.packs.delete(name);
+      }
+    }
+    let added = false;
+    for (const name of names) {
+      if (this.packs.has(name)) continue;
+      const idxPath = join(dir, name);
+      const packPath = join(dir, `${name.slice(0, -'.idx'.length)}.pack`);
+      let index: PackIndex;
+      try {
+        index = new PackIndex(this.fs.readFileSync(idxPath), idxPath);
+      } catch (error) {
+        // An index being written right now looks truncated: skip it until the next scan.
+        if (error instanceof CorruptObjectError || (error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw error;
+      }
+      const pack = new Pack(this.fs, name, packPath, index);
+      try {
+        pack.open();
+      } catch (error) {
+        // A pack and index that do not match yet (one still being written): next scan.
+        if (error instanceof CorruptObjectError || (error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw error;
+      }
+      this.packs.set(name, pack);
+      added = true;
+    }
+    return added;
+  }
+
+  private readPacked(pack: Pack, offset: number, depth: number): GitObject {
+    // Walk down the delta chain to a whole object (or a cached one), then apply the deltas
+    // back up, caching each step: neighbouring objects often share their bases.
+    const deltas: { offset: number; data: Buffer }[] = [];
+    let base: GitObject | undefined;
+    let at = offset;
+    for (;;) {
+      const key = `${pack.id}:${at}`;
+      base = objectCache.get(key);
+      if (base) break;
+      if (deltas.length + depth > MAX_DELTA_DEPTH) throw new CorruptObjectError(`${pack.packPath}: delta chain too deep at offset ${offset}`);
+      const entry = pack.readEntry(at);
+      if (entry.kind === OFS_DELTA) {
+        deltas.push({ offset: at, data: entry.data });
+        at = entry.baseOffset!;
+      } else if (entry.kind === REF_DELTA) {
+        deltas.push({ offset: at, data: entry.data });
+        const external = this.readUnverified(entry.baseOid!, depth + deltas.length);
+        if (!external) throw new CorruptObjectError(`${pack.packPath} at offset ${at}: delta base ${entry.baseOid} not found`);
+        base = external;
+        break;
+      } else {
+        base = { type: TYPE_NAMES[entry.kind], body: entry.data };
+        objectCache.set(key, base);
+        break;
+      }
+    }
+    for (let k = deltas.length - 1; k >= 0; k--) {
+      base = { type: base.type, body: applyDelta(deltas[k].data, base.body) };
+      objectCache.set(`${pack.id}:${deltas[k].offset}`, base);
+    }
+    return base;
+  }
+
+  private loosePath(oid: string): string {
+    return join(this.gitdir, 'objects', oid.slice(0, 2), oid.slice(2));
+  }
+
+  private readLoose(oid: string): GitObject | null {
+    let file: Buffer;
+    try {
+      file = this.fs.readFileSync(this.loosePath(oid));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+    let raw: Buffer;
+    try {
+      raw = inflateSync(file);
+    } catch (error) {
+      throw new CorruptObjectError(`loose object ${oid}: ${(error as Error).message}`);
+    }
+    const space = raw.indexOf(0x20);
+    const nul = raw.indexOf(0);
+    const type = raw.toString('latin1', 0, space) as GitObjectType;
+    const size = Number(raw.toString('latin1', space + 1, nul));
+    if (space < 0 || nul < space || !Object.values(TYPE_NAMES).includes(type) || size !== raw.length - nul - 1) {
+      throw new CorruptObjectError(`loose object ${oid}: bad header`);
+    }
+    return { type, body: raw.subarray(nul + 1) };
+  }
+}
+
+function verifyOid(oid: string, object: GitObject): void {
+  const hash = createHash('sha1');
+  hash.update(`${object.type} ${object.body.length}\0`, 'latin1');
+  hash.update(object.body);
+  const actual = hash.digest('hex');
+  if (actual !== oid) throw new CorruptObjectError(`object ${oid} is corrupt: its content hashes to ${actual}`);
+}

@@ -1,0 +1,356 @@
+/**
+ * The pack reader against the git CLI: every object of a repository (packed whole, deltified
+ * with OFS_DELTA and REF_DELTA, and loose) must read back byte for byte as `git cat-file` gives
+ * it, and ObjectStore must parse trees and commits exactly as isomorphic-git does.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { deflateSync } from 'node:zlib';
+import git from 'isomorphic-git';
+import { ObjectStore } from '../../../src/git/object-store.js';
+import { CorruptObjectError, EMPTY_TREE_OID, ObjectDatabase, PackIndex, applyDelta } from '../../../src/git/pack-reader.js';
+
+const BASE_ENV = {
+  ...process.env,
+  GIT_AUTHOR_NAME: 'A U Thor', GIT_AUTHOR_EMAIL: 'author@example.com',
+  GIT_COMMITTER_NAME: 'C O Mitter', GIT_COMMITTER_EMAIL: 'committer@example.com',
+  GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1',
+};
+
+function run(cwd: string, args: string[], opts: { input?: string | Buffer; env?: Record<string, string> } = {}): string {
+  return execFileSync('git', args, { cwd, env: { ...BASE_ENV, ...opts.env }, input: opts.input, encoding: 'utf8', maxBuffer: 1 << 28 }).trim();
+}
+
+interface CatFileObject {
+  type: string;
+  body: Buffer;
+}
+
+/** Every object of the repository, as `git cat-file --batch` prints it. */
+function catAll(gitdir: string): Map<string, CatFileObject> {
+  const oids = run(gitdir, ['cat-file', '--batch-all-objects', '--batch-check=%(objectname)']).split('\n').filter(Boolean);
+  const out = execFileSync('git', ['cat-file', '--batch'], { cwd: gitdir, env: BASE_ENV, input: oids.join('\n') + '\n', maxBuffer: 1 << 28 });
+  const objects = new Map<string, CatFileObject>();
+  let at = 0;
+  while (at < out.length) {
+    const nl = out.indexOf(0x0a, at);
+    const [oid, type, size] = out.toString('latin1', at, nl).split(' ');
+    const body = out.subarray(nl + 1, nl + 1 + Number(size));
+    objects.set(oid, { type, body: Buffer.from(body) });
+    at = nl + 1 + Number(size) + 1;
+  }
+  return objects;
+}
+
+/** Objects stored as deltas in the repository's packs, by `git verify-pack -v`. */
+function deltified(gitdir: string): Set<string> {
+  const result = new Set<string>();
+  for (const idx of fs.readdirSync(path.join(gitdir, 'objects/pack')).filter((n) => n.endsWith('.idx'))) {
+    const text = run(gitdir, ['verify-pack', '-v', path.join('objects/pack', idx)]);
+    for (const line of text.split('\n')) {
+      const fields = line.split(/\s+/);
+      // "<oid> <type> <size> <size-in-pack> <offset> <depth> <base-oid>" for a delta.
+      if (/^[0-9a-f]{40}$/.test(fields[0]) && fields.length >= 7) result.add(fields[0]);
+    }
+  }
+  return result;
+}
+
+function looseOids(gitdir: string): string[] {
+  const dir = path.join(gitdir, 'objects');
+  return fs
+    .readdirSync(dir)
+    .filter((d) => /^[0-9a-f]{2}$/.test(d))
+    .flatMap((d) => fs.readdirSync(path.join(dir, d)).map((f) => d + f));
+}
+
+/** Writes a raw commit with `git hash-object` (for headers git commit never writes). */
+function rawCommit(dir: string, text: string): string {
+  return run(dir, ['hash-object', '-t', 'commit', '-w', '--stdin', '--literally'], { input: text });
+}
+
+/**
+ * A repository with history worth deltifying: files edited a little in each commit, a large
+ * file, binary data, an executable, a symlink, nested directories, an annotated tag, commits in
+ * several time zones, and raw commits with a gpgsig header, extra headers and CRLF messages.
+ */
+function buildRepo(root: string): { dir: string; gitdir: string; head: string; tag: string; raw: string[] } {
+  const dir = path.join(root, 'work');
+  fs.mkdirSync(dir, { recursive: true });
+  run(dir, ['init', '-q', '-b', 'main']);
+  const write = (p: string, content: string | Buffer, mode?: number) => {
+    fs.mkdirSync(path.dirname(path.join(dir, p)), { recursive: true });
+    fs.writeFileSync(path.join(dir, p), content);
+    if (mode) fs.chmodSync(path.join(dir, p), mode);
+  };
+  const lines = (n: number, salt: string) => Array.from({ length: n }, (_, i) => `line ${i} ${i % 7 === 0 ? salt : 'same'}`).join('\n') + '\n';
+  const zones = ['+0000', '+0530', '-0800', '-0000', '+1245', '-0130'];
+  for (let i = 0; i < 24; i++) {
+    write('apps/web/deployment.yaml', lines(200, `v${i}`));
+    write(`apps/api/config-${i % 4}.yaml`, lines(80, `c${i}`));
+    write('big/data.txt', lines(6000, `big${i % 3}`));
+    if (i % 5 === 0) write('bin/blob.bin', Buffer.from(Array.from({ length: 70_000 }, (_, k) => (k * 31 + i) & 0xff)));
+    if (i === 0) {
+      write('bin/run.sh', '#!/bin/sh\necho hi\n', 0o755);
+      fs.symlinkSync('apps/web/deployment.yaml', path.join(dir, 'link'));
+      write('ünïcödé/file name.txt', 'unicode path\n');
+      write('\u{1F600}.txt', 'emoji path\n');
+      write('\uFFFD.txt', 'replacement char path\n');
+    }
+    run(dir, ['add', '-A']);
+    const date = `${1_700_000_000 + i * 3600} ${zones[i % zones.length]}`;
+    const message = i % 3 === 0 ? `change ${i}\n\nA body line.\n\nAnother paragraph.` : `change ${i}`;
+    run(dir, ['commit', '-q', '-m', message], { env: { GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date } });
+  }
+  run(dir, ['tag', '-a', 'v1', '-m', 'release v1'], { env: { GIT_COMMITTER_DATE: '1700100000 +0200' } });
+  const head = run(dir, ['rev-parse', 'HEAD']);
+  const tree = run(dir, ['rev-parse', 'HEAD^{tree}']);
+  const raw = [
+    rawCommit(
+      dir,
+      `tree ${tree}\nparent ${head}\nauthor A <a@example.com> 1700000000 +0100\ncommitter C <c@example.com> 1700000001 -0230\n` +
+        `gpgsig -----BEGIN PGP SIGNATURE-----\n \n iQEzBAABCAAdFiEE\n =abcd\n -----END PGP SIGNATURE-----\n\nsigned commit\n`,
+    ),
+    rawCommit(
+      dir,
+      `tree ${tree}\nparent ${head}\nparent ${head}\nauthor A <a@example.com> 1700000000 +0000\ncommitter C <c@example.com> 1700000000 +0000\n` +
+        `encoding ISO-8859-1\nmergetag object ${head}\n type commit\n\n\n\r\nCRLF message\r\nsecond line\r\n\n\n`,
+    ),
+    rawCommit(dir, `tree ${tree}\nauthor Odd Name <> 0 -0000\ncommitter  <x@y> 42 -1200\n\nno parents`),
+  ];
+  return { dir, gitdir: path.join(dir, '.git'), head, tag: run(dir, ['rev-parse', 'v1']), raw };
+}
+
+/** Copies the raw commits (unreachable from branches, so a clone lacks them) under refs/raw/. */
+function copyRawCommits(gitdir: string): void {
+  for (const [i, oid] of repo.raw.entries()) {
+    const body = execFileSync('git', ['cat-file', 'commit', oid], { cwd: repo.gitdir });
+    execFileSync('git', ['hash-object', '-t', 'commit', '-w', '--stdin', '--literally'], { cwd: gitdir, input: body });
+    run(gitdir, ['update-ref', `refs/raw/${i}`, oid]);
+  }
+}
+
+function cloneWithRawCommits(name: string): string {
+  const copy = path.join(root, name);
+  run(root, ['clone', '-q', '--bare', '--no-local', repo.gitdir, copy]);
+  copyRawCommits(copy);
+  return copy;
+}
+
+let root: string;
+let repo: ReturnType<typeof buildRepo>;
+
+beforeAll(() => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'pack-reader-'));
+  repo = buildRepo(root);
+});
+
+afterAll(() => {
+  ObjectDatabase.closeAll();
+  fs.rmSync(root, { recursive: true, force: true });
+});
+
+afterEach(() => {
+  // Each test may rewrite the packs: start from closed handles and an empty cache.
+  ObjectDatabase.closeAll();
+});
+
+function expectAllObjectsMatchGit(gitdir: string): number {
+  const expected = catAll(gitdir);
+  const db = ObjectDatabase.open(fs, gitdir);
+  for (const [oid, { type, body }] of expected) {
+    const object = db.read(oid);
+    expect({ oid, type: object?.type }).toEqual({ oid, type });
+    expect(object!.body.equals(body)).toBe(true);
+    expect(db.has(oid)).toBe(true);
+  }
+  return expected.size;
+}
+
+describe('ObjectDatabase against git cat-file', () => {
+  it('reads loose objects', () => {
+    expect(looseOids(repo.gitdir).length).toBeGreaterThan(100);
+    expect(expectAllObjectsMatchGit(repo.gitdir)).toBeGreaterThan(100);
+  });
+
+  it('reads packed, deltified objects (git gc --aggressive: OFS_DELTA)', () => {
+    const copy = cloneWithRawCommits('aggressive.git');
+    run(copy, ['gc', '-q', '--aggressive', '--prune=now']);
+    expect(looseOids(copy)).toEqual([]);
+    const deltas = deltified(copy);
+    expect(deltas.size).toBeGreaterThan(20);
+    expectAllObjectsMatchGit(copy);
+  });
+
+  it('reads REF_DELTA packs and several packs at once', () => {
+    const copy = path.join(root, 'refdelta.git');
+    run(root, ['clone', '-q', '--bare', '--no-local', repo.gitdir, copy]);
+    run(copy, ['-c', 'repack.useDeltaBaseOffset=false', 'repack', '-q', '-a', '-d', '-f', '--depth=50', '--window=50']);
+    const first = fs.readdirSync(path.join(copy, 'objects/pack')).filter((n) => n.endsWith('.pack'));
+    const verify = run(copy, ['verify-pack', '-v', path.join('objects/pack', first[0])]);
+    expect(verify).toMatch(/chain length = [1-9]/);
+    // A second pack with the raw commits (incremental repack of loose objects).
+    copyRawCommits(copy);
+    run(copy, ['repack', '-q', '-d']);
+    expect(fs.readdirSync(path.join(copy, 'objects/pack')).filter((n) => n.endsWith('.idx')).length).toBe(2);
+    expectAllObjectsMatchGit(copy);
+  });
+
+  it('finds a pack that appears after the database was opened (a fetch)', () => {
+    const copy = path.join(root, 'later.git');
+    run(root, ['clone', '-q', '--bare', '--no-local', repo.gitdir, copy]);
+    run(copy, ['repack', '-q', '-a', '-d']);
+    const db = ObjectDatabase.open(fs, copy);
+    expect(db.read(repo.head)?.type).toBe('commit');
+    const newer = rawCommit(repo.dir, `tree ${EMPTY_TREE_OID}\nparent ${repo.head}\nauthor A <a@b> 1 +0000\ncommitter A <a@b> 1 +0000\n\nlater\n`);
+    const body = execFileSync('git', ['cat-file', 'commit', newer], { cwd: repo.gitdir });
+    expect(db.read(newer)).toBeNull();
+    execFileSync('git', ['hash-object', '-t', 'commit', '-w', '--stdin', '--literally'], { cwd: copy, input: body });
+    run(copy, ['update-ref', 'refs/heads/later', newer]);
+    run(copy, ['repack', '-q', '-d']); // packs the new loose commit into a second pack
+    expect(looseOids(copy)).toEqual([]);
+    expect(ObjectDatabase.open(fs, copy)).toBe(db); // shared per gitdir
+    expect(db.read(newer)?.body.equals(body)).toBe(true);
+    // And a pack that went away (repack -a) is dropped, its objects found in the new one.
+    run(copy, ['repack', '-q', '-a', '-d']);
+    expect(db.read(newer)?.body.equals(body)).toBe(true);
+    expect(db.read(repo.head)?.type).toBe('commit');
+  });
+
+  it('reports a missing object as null (read) and false (has)', () => {
+    const db = ObjectDatabase.open(fs, repo.gitdir);
+    const missing = 'deadbeef'.repeat(5);
+    expect(db.read(missing)).toBeNull();
+    expect(db.has(missing)).toBe(false);
+    expect(db.read('abc')).toBeNull();
+    expect(db.read(EMPTY_TREE_OID)).toEqual({ type: 'tree', body: Buffer.alloc(0) });
+    expect(db.has(EMPTY_TREE_OID)).toBe(true);
+  });
+
+  it('rejects an object whose content does not hash to its id', () => {
+    const copy = path.join(root, 'corrupt.git');
+    run(root, ['clone', '-q', '--bare', '--no-local', repo.gitdir, copy]);
+    const blob = run(copy, ['hash-object', '-w', '--stdin'], { input: 'original\n' });
+    const file = path.join(copy, 'objects', blob.slice(0, 2), blob.slice(2));
+    fs.chmodSync(file, 0o644);
+    fs.writeFileSync(file, deflateSync(Buffer.from('blob 9\0tampered\n')));
+    expect(() => ObjectDatabase.open(fs, copy).read(blob)).toThrow(CorruptObjectError);
+  });
+});
+
+describe('ObjectStore parses like isomorphic-git', () => {
+  it('reads every tree, commit and blob exactly as isomorphic-git does (packed and loose)', async () => {
+    const packed = cloneWithRawCommits('parse.git');
+    run(packed, ['gc', '-q', '--aggressive']);
+    for (const gitdir of [repo.gitdir, packed]) {
+      const store = new ObjectStore(fs, gitdir);
+      const cache = {};
+      const objects = catAll(gitdir);
+      let counts = { tree: 0, commit: 0, blob: 0 };
+      for (const [oid, { type }] of objects) {
+        if (type === 'tree') {
+          expect(await store.readTree(oid)).toEqual((await git.readTree({ fs, gitdir, oid, cache })).tree);
+        } else if (type === 'commit') {
+          const { commit, oid: commitOid } = await git.readCommit({ fs, gitdir, oid, cache });
+          const ours = await store.readCommit(oid);
+          expect(ours).toEqual({ oid: commitOid, tree: commit.tree, parents: commit.parent, message: commit.message, author: commit.author, committer: commit.committer });
+          // -0000 stays -0, as isomorphic-git reports it.
+          expect(Object.is(ours.author.timezoneOffset, -0)).toBe(Object.is(commit.author.timezoneOffset, -0));
+        } else if (type === 'blob') {
+          const ours = await store.readBlob(oid);
+          const theirs = (await git.readBlob({ fs, gitdir, oid, cache })).blob;
+          expect(Buffer.from(ours).equals(Buffer.from(theirs))).toBe(true);
+          expect(ours.constructor).toBe(Uint8Array);
+        } else continue;
+        counts = { ...counts, [type]: counts[type as keyof typeof counts] + 1 };
+      }
+      expect(counts.commit).toBeGreaterThanOrEqual(24);
+      expect(counts.tree).toBeGreaterThan(24);
+    }
+  });
+
+  it('reports time zones in minutes, east negative (isomorphic-git convention)', async () => {
+    const store = new ObjectStore(fs, repo.gitdir);
+    const zones: number[] = [];
+    let oid: string | undefined = repo.head;
+    while (oid) {
+      const c = await store.readCommit(oid);
+      zones.push(c.committer.timezoneOffset);
+      oid = c.parents[0];
+    }
+    // Newest first: commit i has zone i % 6 of +0000 +0530 -0800 -0000 +1245 -0130 (git
+    // itself writes -0000 from GIT_COMMITTER_DATE as +0000).
+    expect(zones.slice(-6).reverse()).toEqual([0, -330, 480, 0, -765, 90]);
+  });
+
+  it('keeps gpgsig and other headers out of the message, and normalizes newlines', async () => {
+    const store = new ObjectStore(fs, repo.gitdir);
+    const signed = await store.readCommit(repo.raw[0]);
+    expect(signed.message).toBe('signed commit\n');
+    expect(signed.author).toEqual({ name: 'A', email: 'a@example.com', timestamp: 1700000000, timezoneOffset: -60 });
+    expect(signed.committer.timezoneOffset).toBe(150);
+    const crlf = await store.readCommit(repo.raw[1]);
+    expect(crlf.message).toBe('CRLF message\nsecond line\n');
+    expect(crlf.parents).toEqual([repo.head, repo.head]);
+    const odd = await store.readCommit(repo.raw[2]);
+    expect(odd.parents).toEqual([]);
+    expect(odd.author).toEqual({ name: 'Odd Name', email: '', timestamp: 0, timezoneOffset: -0 });
+    expect(Object.is(odd.author.timezoneOffset, -0)).toBe(true);
+    expect(odd.committer).toEqual({ name: '', email: 'x@y', timestamp: 42, timezoneOffset: 720 });
+  });
+
+  it('peels tags and commits, reads the empty tree, and throws NotFoundError for a missing object', async () => {
+    const store = new ObjectStore(fs, repo.gitdir);
+    const commit = await store.readCommit(repo.tag);
+    expect(commit.oid).toBe(repo.head);
+    expect(await store.readTree(repo.tag)).toEqual(await store.readTree(commit.tree));
+    expect(await store.readTree(repo.head)).toEqual(await store.readTree(commit.tree));
+    expect(await store.readTree(EMPTY_TREE_OID)).toEqual([]);
+    const missing = '0123456789'.repeat(4);
+    await expect(store.readBlob(missing)).rejects.toMatchObject({ code: 'NotFoundError' });
+    await expect(store.readCommit(missing)).rejects.toMatchObject({ code: 'NotFoundError' });
+    await expect(store.readCommit(commit.tree)).rejects.toMatchObject({ code: 'ObjectTypeError' });
+    expect(await store.has(missing)).toBe(false);
+    expect(await store.has(repo.head)).toBe(true);
+  });
+
+  it('reads objects it wrote itself (loose, after the packs were opened)', async () => {
+    const store = new ObjectStore(fs, repo.gitdir);
+    await store.readCommit(repo.head);
+    const blob = await store.writeBlob(new TextEncoder().encode('written by the store\n'));
+    expect(Buffer.from(await store.readBlob(blob)).toString()).toBe('written by the store\n');
+    expect(run(repo.gitdir, ['cat-file', '-p', blob])).toBe('written by the store');
+  });
+});
+
+describe('PackIndex and applyDelta', () => {
+  it('finds entries past 2 GiB through the large offset table', () => {
+    const oids = ['00'.repeat(20), '11'.repeat(19) + '22', 'ff'.repeat(20)].map((h) => Buffer.from(h, 'hex'));
+    const offsets = [12, 2 ** 33 + 5, 999];
+    const fanout = Buffer.alloc(1024);
+    for (let b = 0; b < 256; b++) fanout.writeUInt32BE(oids.filter((o) => o[0] <= b).length, b * 4);
+    const small = Buffer.alloc(12);
+    small.writeUInt32BE(12, 0);
+    small.writeUInt32BE(0x80000000, 4); // large offset #0
+    small.writeUInt32BE(999, 8);
+    const large = Buffer.alloc(8);
+    large.writeUInt32BE(2, 0);
+    large.writeUInt32BE(5, 4);
+    const idx = Buffer.concat([Buffer.from('ff744f6300000002', 'hex'), fanout, ...oids, Buffer.alloc(12), small, large, Buffer.alloc(40)]);
+    const index = new PackIndex(idx, 'test.idx');
+    expect(oids.map((o) => index.find(o))).toEqual(offsets);
+    expect(index.find(Buffer.from('11'.repeat(20), 'hex'))).toBe(-1);
+    expect(() => new PackIndex(idx.subarray(0, idx.length - 3), 'short.idx')).toThrow(CorruptObjectError);
+  });
+
+  it('applies copy and insert instructions', () => {
+    const base = Buffer.from('hello, world');
+    // base size 12, target size 13: copy "hello" (offset 0, size 5), insert " there", copy ", wo"... as bytes.
+    const delta = Buffer.from([12, 13, 0x90, 5, 6, ...Buffer.from(' there'), 0x91, 5, 2]);
+    expect(applyDelta(delta, base).toString()).toBe('hello there, ');
+    expect(() => applyDelta(delta, Buffer.from('short'))).toThrow(CorruptObjectError);
+  });
+});
+
