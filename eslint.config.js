@@ -6,7 +6,7 @@ import tseslint from 'typescript-eslint';
 const kubernetesCode = ['@kubernetes/*', '**/kube/**', '**/controller/**', '**/flux/**', '**/webhook/**', '**/metrics/**', '**/cli/**'];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'dist-bench/**', 'node_modules/**', 'coverage/**', '.cache/**'] },
+  { ignores: ['dist/**', 'dist-tools/**', 'dist-bench/**', 'node_modules/**', 'coverage/**', '.cache/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

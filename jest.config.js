@@ -10,4 +10,7 @@ export default {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   testTimeout: 60_000,
+  // One real etcd + kube-apiserver for the whole run (test/envtest); tests call connectToControlPlane().
+  globalSetup: '<rootDir>/test/envtest/global-setup.ts',
+  globalTeardown: '<rootDir>/test/envtest/global-teardown.ts',
 };

@@ -24,6 +24,11 @@ export const USAGE = `Usage:
                           [--mainline N] [--path <p>...] [--squash] [common options]
   gitops-rollback restore --repo <URL|PATH> [--branch main] --revision <rev> --path <p> [--path <p>...]
                           [common options]
+  gitops-rollback request revert|restore (--source-ref [<namespace>/]<name> | --repo <URL> [--branch main] [--secret NAME])
+                          [--name NAME | --generate-name PREFIX] [--namespace NS] [revert or restore options]
+                          [--reason TEXT] [--incident ID] [--author "Name <email>"] [--dry-run]
+                          prints a GitOpsRollback manifest (YAML) instead of rolling back, for kubectl apply -f -
+                          or the GitOps repository; revisions are 7 to 40 hex characters
 
 Common options:
   --reason TEXT            why: written into the commit message
@@ -38,9 +43,8 @@ Common options:
 or the path of a local bare repository, whose branch is advanced in place.
 Exit status: 0 reverted/planned/already-reverted/empty, 1 conflict, 2 bad input or error.`;
 
-const OPTIONS = {
-  repo: { type: 'string' },
-  branch: { type: 'string', default: 'main' },
+/** What to roll back and how: the options `revert`, `restore` and `request` share. */
+export const ACTION_OPTIONS = {
   commit: { type: 'string', multiple: true },
   range: { type: 'string' },
   mainline: { type: 'string' },
@@ -51,6 +55,12 @@ const OPTIONS = {
   incident: { type: 'string' },
   author: { type: 'string' },
   'dry-run': { type: 'boolean', default: false },
+} as const;
+
+const OPTIONS = {
+  repo: { type: 'string' },
+  branch: { type: 'string', default: 'main' },
+  ...ACTION_OPTIONS,
   'cache-dir': { type: 'string' },
   output: { type: 'string', default: 'text' },
   timeout: { type: 'string', default: '60' },
@@ -90,9 +100,10 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): CliCom
   };
 }
 
-type Values = { commit?: string[]; range?: string; mainline?: string; path?: string[]; squash?: boolean; revision?: string };
+export type Values = { commit?: string[]; range?: string; mainline?: string; path?: string[]; squash?: boolean; revision?: string };
 
-function parseRevertAction(values: Values): RollbackRequest['action'] {
+/** The revert action of `revert` (and of `request revert`). */
+export function parseRevertAction(values: Values): RollbackRequest['action'] {
   if (values.revision) throw new UsageError('--revision belongs to restore; revert takes --commit or --range');
   const commits = values.commit ?? [];
   if (commits.length && values.range) throw new UsageError('Give --commit or --range, not both');
@@ -111,14 +122,16 @@ function parseRevertAction(values: Values): RollbackRequest['action'] {
   return { kind: 'revert', commits: commits.length ? commits : undefined, range, mainline, paths: values.path, squash: values.squash };
 }
 
-function parseRestoreAction(values: Values): RollbackRequest['action'] {
+/** The restore action of `restore` (and of `request restore`). */
+export function parseRestoreAction(values: Values): RollbackRequest['action'] {
   if (values.commit || values.range || values.mainline || values.squash) throw new UsageError('restore takes --revision and --path; --commit, --range, --mainline and --squash belong to revert');
   if (!values.revision) throw new UsageError('restore needs --revision <rev>');
   if (!values.path?.length) throw new UsageError('restore needs at least one --path');
   return { kind: 'restore', revision: values.revision, paths: values.path };
 }
 
-function parseAuthor(text: string): { name: string; email: string } {
+/** "Name <email>". */
+export function parseAuthor(text: string): { name: string; email: string } {
   const match = /^\s*([^<>]+?)\s*<([^<>\s]+@[^<>\s]+)>\s*$/.exec(text);
   if (!match) throw new UsageError(`--author must look like "Name <email>", got "${text}"`);
   return { name: match[1], email: match[2] };

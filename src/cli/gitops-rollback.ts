@@ -13,6 +13,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return argv.length ? 0 : 2;
   }
+  if (argv[0] === 'request') return printRequest(argv.slice(1));
   let command: CliCommand;
   try {
     command = parseCommandLine(argv, process.env);
@@ -38,6 +39,24 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`gitops-rollback: ${message}\n${conflicts.length ? 'Nothing was written: the branch is unchanged.\n' : ''}`);
     if (json) process.stdout.write(`${JSON.stringify(toFailureReport(branch, known ? error.code : 'Error', message, conflicts))}\n`);
     return conflicts.length ? 1 : 2;
+  }
+}
+
+/**
+ * `request`: prints the GitOpsRollback manifest on stdout; nothing is rolled back. Its module
+ * (and the `yaml` package) is loaded only for this command, to keep `revert` start-up short.
+ */
+async function printRequest(args: string[]): Promise<number> {
+  const { buildRequestManifest, formatManifest } = await import('./request.js');
+  try {
+    const manifest = buildRequestManifest(args);
+    process.stdout.write(formatManifest(manifest));
+    if (manifest.metadata.generateName) process.stderr.write('gitops-rollback: with --generate-name, use kubectl create -f - (kubectl apply needs a --name)\n');
+    return 0;
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`gitops-rollback: ${error.message}\n\n${USAGE}\n`);
+    return 2;
   }
 }
 

@@ -18,6 +18,8 @@ export interface GitHttpServerOptions {
   root: string;
   /** When set, every request needs HTTP basic auth with these credentials. */
   auth?: { username: string; password: string };
+  /** A fixed port (e.g. to bring a stopped server back at the same URL); default: a free one. */
+  port?: number;
 }
 
 /** One request the server received, kept so tests can inspect what a client sent. */
@@ -48,7 +50,7 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
     });
   });
   const sockets = trackSockets(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const baseUrl = `http://127.0.0.1:${port}`;
   return {

@@ -1,0 +1,60 @@
+/**
+ * Sorts every error a reconcile can meet into stalling (the user must act: Stalled=True, no
+ * retry) or transient (Reconciling=True, retried with backoff), with a one-word reason and a
+ * message fit for a condition. Messages never contain credentials (the engine's errors redact
+ * URLs; API errors are summarized, not dumped).
+ */
+import { Reason, type ReasonValue } from '../api/v1alpha1/conditions.js';
+import {
+  AuthFailedError,
+  CommitNotFoundError,
+  GitTimeoutError,
+  InvalidRequestError,
+  MergeWithoutMainlineError,
+  PushRejectedError,
+  RemoteError,
+  RepositoryNotFoundError,
+  RevertConflictError,
+} from '../git/errors.js';
+
+/** A problem with the request or its references that only a person can fix. */
+export class StallingError extends Error {
+  constructor(readonly reason: ReasonValue, message: string) {
+    super(message);
+  }
+}
+
+export interface ClassifiedError {
+  stalling: boolean;
+  reason: ReasonValue;
+  message: string;
+}
+
+/** Push rejections that mean "the branch moved": worth another try. */
+const RACE_REJECTION = /stale|fetch first|non-fast-forward|failed to update ref|failed to lock|cannot lock/i;
+
+export function classifyError(error: unknown): ClassifiedError {
+  const stall = (reason: ReasonValue, message = (error as Error).message): ClassifiedError => ({ stalling: true, reason, message });
+  const retry = (reason: ReasonValue, message = (error as Error).message): ClassifiedError => ({ stalling: false, reason, message });
+
+  if (error instanceof StallingError) return stall(error.reason);
+  if (error instanceof InvalidRequestError) return stall(Reason.InvalidSpec);
+  if (error instanceof CommitNotFoundError) return stall(Reason.CommitNotFound);
+  if (error instanceof MergeWithoutMainlineError) return stall(Reason.MergeWithoutMainline);
+  if (error instanceof RevertConflictError) return stall(Reason.RevertConflict);
+  if (error instanceof AuthFailedError) return stall(Reason.AuthenticationFailed);
+  if (error instanceof RepositoryNotFoundError) return stall(Reason.RepositoryNotFound);
+  if (error instanceof PushRejectedError) {
+    return RACE_REJECTION.test(error.data.reason) ? retry(Reason.PushRaced) : stall(Reason.PushRejected);
+  }
+  if (error instanceof GitTimeoutError || error instanceof RemoteError) return retry(Reason.GitOperationFailed);
+  const status = apiStatus(error);
+  if (status !== undefined) return retry(Reason.ClusterApiFailed, `Kubernetes API request failed with HTTP ${status}`);
+  return retry(Reason.InternalError, `Unexpected error: ${error instanceof Error ? error.message : String(error)}`);
+}
+
+/** The HTTP status of a client-node ApiException, without importing client-node here. */
+function apiStatus(error: unknown): number | undefined {
+  if (error && typeof error === 'object' && 'code' in error && typeof error.code === 'number' && 'body' in error) return error.code;
+  return undefined;
+}

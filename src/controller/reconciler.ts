@@ -1,0 +1,209 @@
+/**
+ * Reconciles one GitOpsRollback: a one-shot request, like a Job. Steps: skip finished objects,
+ * mark Reconciling, resolve the repository, run the engine, record the outcome. A finished
+ * rollback (Ready=True, or Stalled=True) is never acted on again, whatever happens later.
+ *
+ * Conditions set: Ready (summary), Reconciling (while working or retrying), Stalled (terminal
+ * failure), Reverted (computed without conflict), Pushed (on the branch).
+ */
+import { ConditionType, Reason } from '../api/v1alpha1/conditions.js';
+import type { Condition, GitOpsRollback, GitOpsRollbackStatus } from '../api/v1alpha1/types.js';
+import type { RollbackRequest, RollbackResult } from '../git/engine.js';
+import { RevertConflictError } from '../git/errors.js';
+import type { RollbackAction } from '../git/plan.js';
+import { classifyError, type ClassifiedError } from './classify-error.js';
+import { findCondition, removeConditions, setCondition, type ConditionUpdate } from './conditions.js';
+import type { ClusterPort, RunEngine } from './ports.js';
+import { resolveRepository } from './resolve-repository.js';
+import type { ProcessResult } from './work-queue.js';
+
+export interface Logger {
+  info(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
+export interface ReconcilerOptions {
+  cluster: ClusterPort;
+  runEngine: RunEngine;
+  allowCrossNamespaceRefs?: boolean;
+  logger?: Logger;
+  now?: () => Date;
+}
+
+const { Ready, Reconciling, Stalled, Reverted, Pushed } = ConditionType;
+
+/** The id written into each rollback commit's trailer: finds our own commit after a crash. */
+export function requestIdOf(rollback: GitOpsRollback): string {
+  const { namespace, name, uid } = rollback.metadata;
+  return `${namespace}/${name}/${uid}`;
+}
+
+/** True once the rollback reached a terminal state for its current generation. */
+export function isFinished(rollback: GitOpsRollback): boolean {
+  const conditions = rollback.status?.conditions;
+  const generation = rollback.metadata.generation ?? 0;
+  const done = (type: string) => {
+    const c = findCondition(conditions, type);
+    return c?.status === 'True' && (c.observedGeneration ?? generation) >= generation;
+  };
+  return done(Stalled) || (done(Ready) && findCondition(conditions, Ready)?.reason !== Reason.Progressing);
+}
+
+export class RollbackReconciler {
+  private readonly now: () => Date;
+
+  constructor(private readonly options: ReconcilerOptions) {
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /** Reconciles the object with key `namespace/name`. */
+  async reconcile(key: string): Promise<ProcessResult> {
+    const [namespace, name] = key.split('/');
+    const rollback = await this.options.cluster.getRollback(namespace, name);
+    if (!rollback || rollback.metadata.deletionTimestamp || isFinished(rollback)) return {};
+
+    const log = { object: key, uid: rollback.metadata.uid };
+    let status = await this.markReconciling(rollback);
+    try {
+      const repository = await resolveRepository(this.options.cluster, rollback, this.options.allowCrossNamespaceRefs ?? false);
+      const result = await this.options.runEngine(buildRequest(rollback, repository));
+      status = await this.recordSuccess(rollback, status, result);
+      this.options.logger?.info({ ...log, result: result.result, head: result.head }, 'Rollback finished');
+      return {};
+    } catch (error) {
+      const classified = classifyError(error);
+      await this.recordFailure(rollback, status, classified, error);
+      this.options.logger?.error({ ...log, reason: classified.reason, stalling: classified.stalling, err: classified.message }, 'Rollback failed');
+      return classified.stalling ? {} : { error, retry: true };
+    }
+  }
+
+  /** Reconciling=True and Ready=Unknown before any work; an Event on the first transition. */
+  private async markReconciling(rollback: GitOpsRollback): Promise<GitOpsRollbackStatus> {
+    const previous = rollback.status ?? {};
+    const wasReconciling = findCondition(previous.conditions, Reconciling)?.status === 'True';
+    const message = `Rolling back ${describeAction(rollback)}`;
+    let conditions = previous.conditions ?? [];
+    conditions = this.set(conditions, rollback, { type: Reconciling, status: 'True', reason: Reason.Progressing, message });
+    if (!wasReconciling) conditions = this.set(conditions, rollback, { type: Ready, status: 'Unknown', reason: Reason.Progressing, message });
+    const status: GitOpsRollbackStatus = { ...previous, conditions, observedGeneration: rollback.metadata.generation, startTime: previous.startTime ?? this.timestamp() };
+    await this.options.cluster.patchRollbackStatus(rollback, status);
+    if (!wasReconciling) await this.options.cluster.recordEvent(rollback, 'Normal', Reason.Progressing, message);
+    return status;
+  }
+
+  private async recordSuccess(rollback: GitOpsRollback, previous: GitOpsRollbackStatus, result: RollbackResult): Promise<GitOpsRollbackStatus> {
+    const outcome = describeOutcome(result);
+    let conditions = removeConditions(previous.conditions ?? [], Reconciling, Stalled);
+    conditions = this.set(conditions, rollback, { type: Ready, status: 'True', reason: outcome.reason, message: outcome.message });
+    conditions = this.set(conditions, rollback, { type: Reverted, status: 'True', reason: outcome.reason, message: outcome.message });
+    const pushed = result.result === 'reverted' || result.existingCommit !== undefined;
+    conditions = this.set(conditions, rollback, {
+      type: Pushed,
+      status: pushed ? 'True' : 'False',
+      reason: pushed ? Reason.Succeeded : outcome.reason,
+      message: pushed ? `${outcome.pushedHead} is on ${result.branch}` : 'Nothing was pushed',
+    });
+    const status: GitOpsRollbackStatus = {
+      ...previous,
+      conditions,
+      observedGeneration: rollback.metadata.generation,
+      revertedCommits: [...new Set(result.commits.flatMap((c) => c.reverts))],
+      revertCommits: result.result === 'reverted' ? result.commits.map((c) => c.sha) : result.existingCommit ? [result.existingCommit] : [],
+      alreadyReverted: result.alreadyReverted,
+      changedPaths: result.changedPaths,
+      conflicts: undefined,
+      headBefore: result.previousHead,
+      headAfter: outcome.pushedHead,
+      completionTime: this.timestamp(),
+    };
+    await this.options.cluster.patchRollbackStatus(rollback, status);
+    await this.options.cluster.recordEvent(rollback, 'Normal', outcome.reason, outcome.message);
+    return status;
+  }
+
+  private async recordFailure(rollback: GitOpsRollback, previous: GitOpsRollbackStatus, failure: ClassifiedError, error: unknown): Promise<void> {
+    let conditions = previous.conditions ?? [];
+    const update = { reason: failure.reason, message: failure.message };
+    conditions = this.set(conditions, rollback, { type: Ready, status: 'False', ...update });
+    if (failure.stalling) {
+      conditions = removeConditions(conditions, Reconciling);
+      conditions = this.set(conditions, rollback, { type: Stalled, status: 'True', ...update });
+      if (error instanceof RevertConflictError) conditions = this.set(conditions, rollback, { type: Reverted, status: 'False', ...update });
+    } else {
+      conditions = this.set(conditions, rollback, { type: Reconciling, status: 'True', ...update });
+    }
+    const status: GitOpsRollbackStatus = {
+      ...previous,
+      conditions,
+      observedGeneration: rollback.metadata.generation,
+      conflicts: error instanceof RevertConflictError ? error.data.conflicts : previous.conflicts,
+      completionTime: failure.stalling ? this.timestamp() : previous.completionTime,
+    };
+    try {
+      await this.options.cluster.patchRollbackStatus(rollback, status);
+    } finally {
+      await this.options.cluster.recordEvent(rollback, 'Warning', failure.reason, failure.message);
+    }
+  }
+
+  private set(conditions: Condition[], rollback: GitOpsRollback, update: ConditionUpdate): Condition[] {
+    return setCondition(conditions, update, rollback.metadata.generation ?? 0, this.now());
+  }
+
+  private timestamp(): string {
+    return this.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  }
+}
+
+/** The engine request for a rollback object. */
+export function buildRequest(rollback: GitOpsRollback, repository: RollbackRequest['repository']): RollbackRequest {
+  const { spec } = rollback;
+  return {
+    repository,
+    action: toAction(rollback),
+    reason: spec.reason,
+    incident: spec.incident,
+    requestId: requestIdOf(rollback),
+    author: spec.author,
+    dryRun: spec.dryRun ?? false,
+  };
+}
+
+function toAction(rollback: GitOpsRollback): RollbackAction {
+  const { revert, restore } = rollback.spec;
+  if (restore) return { kind: 'restore', revision: restore.revision, paths: restore.paths };
+  return {
+    kind: 'revert',
+    commits: revert?.commits,
+    range: revert?.range,
+    mainline: revert?.mainline,
+    paths: revert?.paths,
+    squash: revert?.squash,
+  };
+}
+
+function describeAction(rollback: GitOpsRollback): string {
+  const { revert, restore } = rollback.spec;
+  if (restore) return `${restore.paths.join(', ')} to ${restore.revision.slice(0, 12)}`;
+  if (revert?.range) return `commits ${revert.range.from.slice(0, 12)}..${revert.range.to.slice(0, 12)}`;
+  const commits = revert?.commits ?? [];
+  return commits.length === 1 ? `commit ${commits[0].slice(0, 12)}` : `${commits.length} commits`;
+}
+
+function describeOutcome(result: RollbackResult): { reason: string; message: string; pushedHead?: string } {
+  const short = (sha: string) => sha.slice(0, 12);
+  if (result.existingCommit) {
+    return { reason: Reason.Succeeded, message: `Rollback commit ${short(result.existingCommit)} is already on ${result.branch}`, pushedHead: result.existingCommit };
+  }
+  switch (result.result) {
+    case 'reverted':
+      return { reason: Reason.Succeeded, message: `Pushed ${result.commits.length} commit(s) to ${result.branch}; head is now ${short(result.head!)}`, pushedHead: result.head! };
+    case 'planned':
+      return { reason: Reason.DryRunSucceeded, message: `Dry run: would push ${result.commits.length} commit(s) changing ${result.changedPaths.length} path(s)` };
+    case 'already-reverted':
+      return { reason: Reason.AlreadyReverted, message: `Already reverted on ${result.branch}: ${result.alreadyReverted.map(short).join(', ')}` };
+    case 'empty':
+      return { reason: Reason.NothingToRevert, message: `Reverting changes nothing on ${result.branch}` };
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * Turns a rollback's `sourceRef` or `repository` into what the engine needs: URL, branch and
+ * credentials. Secrets are read only from the namespace the reference lives in, and a
+ * `sourceRef` into another namespace is refused unless the operator allows it.
+ */
+import { Reason } from '../api/v1alpha1/conditions.js';
+import type { GitOpsRollback } from '../api/v1alpha1/types.js';
+import type { RepositoryTarget } from '../git/engine.js';
+import type { Credentials } from '../git/remote.js';
+import { StallingError } from './classify-error.js';
+import type { ClusterPort } from './ports.js';
+
+/** Flux's default when a GitRepository has no ref. */
+const FLUX_DEFAULT_BRANCH = 'master';
+
+export async function resolveRepository(cluster: ClusterPort, rollback: GitOpsRollback, allowCrossNamespaceRefs: boolean): Promise<RepositoryTarget> {
+  const namespace = rollback.metadata.namespace!;
+  const { sourceRef, repository } = rollback.spec;
+  if (repository) {
+    const credentials = repository.secretRef ? await readCredentials(cluster, namespace, repository.secretRef.name) : undefined;
+    return checkUrl({ url: repository.url, branch: repository.branch, credentials });
+  }
+  if (!sourceRef) throw new StallingError(Reason.InvalidSpec, 'Exactly one of spec.sourceRef and spec.repository is required');
+  if (sourceRef.kind !== 'GitRepository') throw new StallingError(Reason.UnsupportedSourceRef, `sourceRef kind ${sourceRef.kind} is not supported; use GitRepository`);
+  const sourceNamespace = sourceRef.namespace ?? namespace;
+  if (sourceNamespace !== namespace && !allowCrossNamespaceRefs) {
+    throw new StallingError(
+      Reason.CrossNamespaceRefForbidden,
+      `sourceRef to GitRepository ${sourceNamespace}/${sourceRef.name} crosses namespaces; the operator does not allow cross-namespace references`,
+    );
+  }
+  const source = await cluster.getGitRepository(sourceNamespace, sourceRef.name);
+  if (!source) throw new StallingError(Reason.SourceNotFound, `GitRepository ${sourceNamespace}/${sourceRef.name} was not found`);
+  const ref = source.ref ?? {};
+  const pinned = ref.tag ?? ref.semver ?? ref.commit ?? ref.name;
+  if (!ref.branch && pinned) {
+    throw new StallingError(
+      Reason.UnsupportedSourceRef,
+      `GitRepository ${sourceNamespace}/${sourceRef.name} follows ${ref.tag ? 'tag' : ref.semver ? 'semver range' : ref.commit ? 'commit' : 'ref'} ${pinned}, not a branch; a rollback commits to a branch`,
+    );
+  }
+  const credentials = source.secretRef ? await readCredentials(cluster, sourceNamespace, source.secretRef.name) : undefined;
+  return checkUrl({ url: source.url, branch: ref.branch ?? FLUX_DEFAULT_BRANCH, credentials });
+}
+
+/** Credentials from a Secret in Flux's format (bearerToken, or username/password). */
+async function readCredentials(cluster: ClusterPort, namespace: string, name: string): Promise<Credentials> {
+  const data = await cluster.getSecretData(namespace, name);
+  if (!data) throw new StallingError(Reason.SecretNotFound, `Secret ${namespace}/${name} was not found`);
+  if (data.bearerToken) return { bearerToken: data.bearerToken };
+  if (data.username || data.password) return { username: data.username, password: data.password };
+  throw new StallingError(Reason.InvalidSpec, `Secret ${namespace}/${name} has none of the keys bearerToken, username, password`);
+}
+
+function checkUrl(target: RepositoryTarget): RepositoryTarget {
+  if (!/^https?:\/\//i.test(target.url)) {
+    throw new StallingError(Reason.InvalidSpec, 'Only HTTP(S) repository URLs are supported so far (SSH is planned)');
+  }
+  return target;
+}

@@ -1,0 +1,86 @@
+/**
+ * Reads and writes the cluster objects the controller uses, through @kubernetes/client-node:
+ * GitOpsRollbacks and their status, Flux GitRepositories, Secrets.
+ */
+import { ApiException, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { GROUP, PLURAL, VERSION, type GitOpsRollback, type GitOpsRollbackStatus } from '../api/v1alpha1/types.js';
+
+export const FLUX_SOURCE_GROUP = 'source.toolkit.fluxcd.io';
+export const FLUX_SOURCE_VERSION = 'v1';
+
+export interface GitRepositoryObject {
+  spec: {
+    url: string;
+    ref?: { branch?: string; tag?: string; semver?: string; commit?: string; name?: string };
+    secretRef?: { name: string };
+  };
+}
+
+/** True for an API error with this HTTP status. */
+export function isStatus(error: unknown, code: number): boolean {
+  return error instanceof ApiException && error.code === code;
+}
+
+async function orNullOn404<T>(read: Promise<T>): Promise<T | null> {
+  try {
+    return await read;
+  } catch (error) {
+    if (isStatus(error, 404)) return null;
+    throw error;
+  }
+}
+
+export class ClusterResources {
+  private readonly custom: CustomObjectsApi;
+  private readonly core: CoreV1Api;
+
+  constructor(kubeConfig: KubeConfig) {
+    this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
+    this.core = kubeConfig.makeApiClient(CoreV1Api);
+  }
+
+  async getRollback(namespace: string, name: string): Promise<GitOpsRollback | null> {
+    return orNullOn404(this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name }) as Promise<GitOpsRollback>);
+  }
+
+  /**
+   * Replaces the status with a merge patch on the status subresource. Guarded by the uid so a
+   * deleted and re-created object of the same name never gets its predecessor's status.
+   */
+  async patchRollbackStatus(rollback: GitOpsRollback, status: GitOpsRollbackStatus): Promise<void> {
+    const { namespace, name, uid } = rollback.metadata;
+    // Lists are replaced whole by a merge patch; null clears fields we no longer report.
+    const body = { metadata: { uid }, status: { ...nullFields(status) } };
+    await this.custom.patchNamespacedCustomObjectStatus(
+      { group: GROUP, version: VERSION, namespace: namespace!, plural: PLURAL, name: name!, body },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+  }
+
+  async getGitRepository(namespace: string, name: string): Promise<GitRepositoryObject['spec'] | null> {
+    const object = await orNullOn404(
+      this.custom.getNamespacedCustomObject({ group: FLUX_SOURCE_GROUP, version: FLUX_SOURCE_VERSION, namespace, plural: 'gitrepositories', name }) as Promise<GitRepositoryObject>,
+    );
+    return object?.spec ?? null;
+  }
+
+  async getSecretData(namespace: string, name: string): Promise<Record<string, string> | null> {
+    const secret = await orNullOn404(this.core.readNamespacedSecret({ namespace, name }));
+    if (!secret) return null;
+    const data: Record<string, string> = {};
+    for (const [key, value] of Object.entries(secret.data ?? {})) data[key] = Buffer.from(value, 'base64').toString('utf8');
+    for (const [key, value] of Object.entries(secret.stringData ?? {})) data[key] = value;
+    return data;
+  }
+}
+
+/** Status fields absent from `status` become null so the merge patch removes them. */
+function nullFields(status: GitOpsRollbackStatus): Record<string, unknown> {
+  const all: (keyof GitOpsRollbackStatus)[] = [
+    'observedGeneration', 'conditions', 'revertedCommits', 'revertCommits', 'alreadyReverted', 'changedPaths',
+    'conflicts', 'headBefore', 'headAfter', 'startTime', 'completionTime',
+  ];
+  const patch: Record<string, unknown> = {};
+  for (const key of all) patch[key] = status[key] ?? null;
+  return patch;
+}

@@ -1,0 +1,48 @@
+/**
+ * Finds (or builds) kube-apiserver, etcd and kubectl by running provide-binaries.sh.
+ *
+ * Erasable TypeScript only: Jest's global setup loads this file with Node's type stripping.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SCRIPT_NAME = 'provide-binaries.sh';
+const SCRIPT = locateScript();
+
+/**
+ * provide-binaries.sh next to this module (run from source: Jest, Node's type stripping), else
+ * `<repo>/test/envtest/provide-binaries.sh`, the repository root being the first directory above
+ * this module that holds a package.json (compiled into dist-tools/, where no script is copied).
+ */
+function locateScript(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const besideModule = join(here, SCRIPT_NAME);
+  if (existsSync(besideModule)) return besideModule;
+  for (let dir = here; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'test', 'envtest', SCRIPT_NAME);
+    if (existsSync(join(dir, 'package.json')) && existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) return besideModule; // not found: the error names the expected path
+  }
+}
+
+/**
+ * Runs provide-binaries.sh and resolves with the directory holding the three binaries. Uses
+ * KUBEBUILDER_ASSETS / TEST_ASSET_* or the version-keyed cache; on a cold machine it builds them
+ * from the Go module proxy (several minutes), its progress going to our stderr. Rejects when the
+ * script fails: tests never skip silently for want of a control plane.
+ */
+export function provideBinaries(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [SCRIPT], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString('utf8'); });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const dir = stdout.trimEnd().split('\n').pop() ?? '';
+      if (code === 0 && dir !== '') resolve(dir);
+      else reject(new Error(`${SCRIPT} failed (exit ${code}); see its output above. Set KUBEBUILDER_ASSETS to a directory with kube-apiserver, etcd and kubectl, or install Go so it can build them.`));
+    });
+  });
+}

@@ -1,0 +1,61 @@
+/**
+ * Jest globalSetup: provides the binaries and starts the one control plane shared by the whole
+ * test run; global-teardown.ts stops it. Test files reach it with connectToControlPlane().
+ *
+ * Jest loads global setup files outside its module system: with this package's ESM config the
+ * file ends up in Node's own loader, which strips the types but does not map the './x.js'
+ * specifiers of our sources to './x.ts' (Jest's moduleNameMapper applies to test files only).
+ * So this file imports nothing of ours statically: it first registers a resolve hook doing that
+ * mapping, then imports the harness dynamically.
+ */
+import { registerHooks, type ResolveFnOutput, type ResolveHookContext } from 'node:module';
+import type { ControlPlane } from './control-plane.js';
+
+/** Where global-teardown.ts finds the control plane (globals of global setup reach global teardown). */
+export const SHARED_CONTROL_PLANE_KEY = '__gitopsRollbackSharedControlPlane';
+
+/** Starts the shared control plane and publishes its connection file in the environment. */
+export default async function startSharedControlPlane(): Promise<void> {
+  registerTypeScriptResolution();
+  const { provideBinaries } = await import('./binaries.js');
+  const { startControlPlane } = await import('./control-plane.js');
+  const { CONNECTION_FILE_ENV, writeConnectionFile } = await import('./shared-control-plane.js');
+
+  const began = Date.now();
+  // provide-binaries.sh announces a cold build (several minutes) on stderr itself.
+  const binDir = await provideBinaries();
+  const binariesMs = Date.now() - began;
+  const plane = await startControlPlane({ binDir });
+  process.env[CONNECTION_FILE_ENV] = await writeConnectionFile(plane.info);
+  (globalThis as Record<string, unknown>)[SHARED_CONTROL_PLANE_KEY] = plane;
+  process.stderr.write(`\nenvtest: control plane at ${plane.server} ready in ${Date.now() - began - binariesMs} ms (binaries ${binariesMs} ms); ${CONNECTION_FILE_ENV}=${process.env[CONNECTION_FILE_ENV]}\n`);
+}
+
+/** Stops the control plane started by {@link startSharedControlPlane}, if any. */
+export async function stopSharedControlPlane(): Promise<void> {
+  const holder = globalThis as Record<string, unknown>;
+  const plane = holder[SHARED_CONTROL_PLANE_KEY] as ControlPlane | undefined;
+  delete holder[SHARED_CONTROL_PLANE_KEY];
+  await plane?.stop();
+}
+
+let resolutionRegistered = false;
+
+/**
+ * Lets Node's loader resolve a relative './x.js' that does not exist to './x.ts', so plain Node
+ * (24+, which strips types) can import the harness: Jest's global setup, or a child process.
+ */
+export function registerTypeScriptResolution(): void {
+  if (resolutionRegistered) return;
+  resolutionRegistered = true;
+  registerHooks({
+    resolve(specifier: string, context: ResolveHookContext, nextResolve): ResolveFnOutput {
+      try {
+        return nextResolve(specifier, context);
+      } catch (err) {
+        if (!/^\.\.?\/.*\.js$/.test(specifier)) throw err;
+        return nextResolve(specifier.slice(0, -'.js'.length) + '.ts', context);
+      }
+    },
+  });
+}

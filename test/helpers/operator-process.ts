@@ -1,0 +1,70 @@
+/**
+ * Runs the built operator (dist/cli/main.js) as its own process, as it runs in a cluster: with a
+ * kubeconfig for its ServiceAccount, a cache directory, and health probes on a free port.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { makeTempDir } from './git-cli.js';
+
+export const OPERATOR_ENTRY = path.resolve('dist/cli/main.js');
+
+export interface OperatorProcess {
+  child: ChildProcess;
+  /** Everything the operator printed so far (JSON log lines). */
+  logs(): string;
+  healthUrl: string;
+  /** SIGTERM, then wait for exit (graceful shutdown). */
+  stop(): Promise<number | null>;
+  /** SIGKILL: a crash. */
+  kill(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Starts the operator and resolves once /readyz answers 200. */
+export async function startOperator(options: { kubeconfigPath: string; args?: string[]; cacheDir?: string; env?: Record<string, string> }): Promise<OperatorProcess> {
+  if (!fs.existsSync(OPERATOR_ENTRY)) throw new Error(`${OPERATOR_ENTRY} is missing: run npm run build first`);
+  const port = await freePort();
+  const healthUrl = `http://127.0.0.1:${port}`;
+  const child = spawn(
+    process.execPath,
+    [OPERATOR_ENTRY, `--kubeconfig=${options.kubeconfigPath}`, `--health-probe-bind-address=127.0.0.1:${port}`, `--cache-dir=${options.cacheDir ?? makeTempDir()}`, ...(options.args ?? [])],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env } },
+  );
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const operator: OperatorProcess = {
+    child,
+    logs: () => output,
+    healthUrl,
+    stop: async () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+    kill: async () => {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`Operator exited with ${child.exitCode}:\n${output}`);
+    const ready = await fetch(`${healthUrl}/readyz`).then((r) => r.ok, () => false);
+    if (ready) return operator;
+    if (Date.now() > deadline) {
+      await operator.kill();
+      throw new Error(`Operator not ready after 30 s:\n${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

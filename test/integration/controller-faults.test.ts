@@ -1,0 +1,143 @@
+/**
+ * The operator under faults, on a private control plane (so restarts disturb no other test):
+ * the API server and etcd restarting, the git server down for a while, and a leader stopping
+ * while a standby waits.
+ */
+import * as path from 'node:path';
+import { CRD_MANIFEST_PATH } from '../../src/api/v1alpha1/generate-manifests.js';
+import type { GitOpsRollback } from '../../src/api/v1alpha1/types.js';
+import { startControlPlane, waitForCrdsEstablished, type ControlPlane } from '../envtest/control-plane.js';
+import { commitFiles, git, initRepo, makeTempDir } from '../helpers/git-cli.js';
+import { startGitHttpServer, type GitHttpServer } from '../helpers/git-http-server.js';
+import { freePort, startOperator, type OperatorProcess } from '../helpers/operator-process.js';
+
+const SYSTEM_NAMESPACE = 'gitops-rollback-system';
+const NAMESPACE = 'faults';
+
+describe('the operator under faults', () => {
+  let plane: ControlPlane;
+  let kubeconfig: string;
+  let root: string;
+  let work: string;
+  let commits: string[];
+  const operators: OperatorProcess[] = [];
+  let repoCount = 0;
+
+  beforeAll(async () => {
+    plane = await startControlPlane();
+    await plane.kubectl(['apply', '--server-side', '-f', CRD_MANIFEST_PATH]);
+    await waitForCrdsEstablished(plane, ['gitopsrollbacks.rollback.gitops.dev']);
+    await plane.kubectl(['apply', '--server-side', '-f', '-'], { input: `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${SYSTEM_NAMESPACE}\n` });
+    await plane.kubectl(['apply', '--server-side', '-k', 'config/default']);
+    await plane.kubectl(['create', 'namespace', NAMESPACE]);
+    kubeconfig = (await plane.createServiceAccountKubeconfig(SYSTEM_NAMESPACE, 'gitops-rollback-controller')).kubeconfigPath;
+    root = makeTempDir();
+    work = initRepo();
+    commits = [];
+    for (let i = 0; i < 6; i++) commits.push(commitFiles(work, `Deploy service ${i}`, { [`apps/svc-${i}/deploy.yaml`]: `image: svc-${i}:2\n` }));
+  });
+
+  afterAll(async () => {
+    for (const operator of operators) if (operator.child.exitCode === null) await operator.kill();
+    await plane?.stop();
+  });
+
+  async function launch(leaderElection = true): Promise<OperatorProcess> {
+    const election = leaderElection ? ['--leader-elect', `--leader-election-namespace=${SYSTEM_NAMESPACE}`] : [];
+    const operator = await startOperator({ kubeconfigPath: kubeconfig, args: [...election, '--git-timeout=5'] });
+    operators.push(operator);
+    return operator;
+  }
+
+  function publishRepo(): { name: string; bare: string } {
+    const name = `fleet-${++repoCount}.git`;
+    git(root, 'clone', '-q', '--bare', work, name);
+    git(path.join(root, name), 'config', 'http.receivepack', 'true');
+    return { name, bare: path.join(root, name) };
+  }
+
+  async function createRollback(name: string, url: string, commit: string): Promise<void> {
+    await plane.kubectl(['apply', '-f', '-'], {
+      input: `apiVersion: rollback.gitops.dev/v1alpha1\nkind: GitOpsRollback\nmetadata:\n  name: ${name}\n  namespace: ${NAMESPACE}\nspec:\n  repository: {url: "${url}", branch: main}\n  revert: {commits: [${commit}]}\n`,
+    });
+  }
+
+  async function readRollback(name: string): Promise<GitOpsRollback> {
+    return JSON.parse(await plane.kubectl(['get', 'gitopsrollback', name, '-n', NAMESPACE, '-o', 'json'])) as GitOpsRollback;
+  }
+
+  async function waitFor(name: string, predicate: (r: GitOpsRollback) => boolean, timeoutMs = 90_000): Promise<GitOpsRollback> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const rollback = await readRollback(name).catch(() => null);
+      if (rollback && predicate(rollback)) return rollback;
+      if (Date.now() > deadline) throw new Error(`${name}: condition not reached: ${JSON.stringify(rollback?.status)}\n${operators.map((o) => o.logs().slice(-2000)).join('\n---\n')}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  const isReady = (r: GitOpsRollback) => r.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+
+  test('the git server down for a while: Reconciling with retries, then success', async () => {
+    const operator = await launch();
+    const { name, bare } = publishRepo();
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}/${name}`;
+    await createRollback('git-down', url, commits[4]);
+    const waiting = await waitFor('git-down', (r) => r.status?.conditions?.some((c) => c.type === 'Reconciling' && c.status === 'True' && c.reason !== 'Progressing') ?? false);
+    expect(waiting.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'GitOperationFailed' });
+    let server: GitHttpServer | undefined;
+    try {
+      server = await startGitHttpServer({ root, port });
+      const done = await waitFor('git-down', isReady);
+      expect(done.status?.conditions?.find((c) => c.type === 'Ready')?.reason).toBe('Succeeded');
+      expect(git(bare, 'log', '-1', '--format=%s', 'main')).toBe('Revert "Deploy service 4"');
+    } finally {
+      await server?.stop();
+    }
+    expect(await operator.stop()).toBe(0);
+  });
+
+  // Without leader election: a leader that cannot renew its lease exits on purpose (a new pod
+  // takes over); what is tested here is that the informer itself recovers.
+  test('the API server and etcd restart: the operator recovers and handles new rollbacks', async () => {
+    const operator = await launch(false);
+    const server = await startGitHttpServer({ root });
+    try {
+      const { name, bare } = publishRepo();
+      await plane.stopApiServer();
+      await plane.stopEtcd();
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      await plane.startEtcd();
+      await plane.startApiServer();
+      await createRollback('after-restart', server.urlFor(name), commits[3]);
+      await waitFor('after-restart', isReady, 120_000);
+      expect(git(bare, 'log', '-1', '--format=%s', 'main')).toBe('Revert "Deploy service 3"');
+      expect(operator.child.exitCode).toBeNull();
+    } finally {
+      await server.stop();
+      if (operator.child.exitCode === null) await operator.stop();
+    }
+  }, 180_000);
+
+  test('a leader stopped: the standby takes over and reconciles', async () => {
+    const server = await startGitHttpServer({ root });
+    try {
+      const first = await launch();
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      const second = await launch();
+      const lease = JSON.parse(await plane.kubectl(['get', 'lease', 'gitops-rollback-leader', '-n', SYSTEM_NAMESPACE, '-o', 'json'])) as { spec: { holderIdentity: string } };
+      expect(lease.spec.holderIdentity).toContain(`_${first.child.pid}`);
+      expect(await first.stop()).toBe(0);
+      const { name, bare } = publishRepo();
+      await createRollback('takeover', server.urlFor(name), commits[2]);
+      await waitFor('takeover', isReady, 60_000);
+      const after = JSON.parse(await plane.kubectl(['get', 'lease', 'gitops-rollback-leader', '-n', SYSTEM_NAMESPACE, '-o', 'json'])) as { spec: { holderIdentity: string } };
+      expect(after.spec.holderIdentity).toContain(`_${second.child.pid}`);
+      expect(git(bare, 'log', '-1', '--format=%s', 'main')).toBe('Revert "Deploy service 2"');
+      await second.stop();
+    } finally {
+      await server.stop();
+    }
+  });
+});
