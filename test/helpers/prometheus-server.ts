@@ -1,0 +1,82 @@
+/**
+ * Runs Debian's Prometheus (/usr/bin/prometheus) on loopback for tests: a temporary config that
+ * scrapes the given targets every second and evaluates the given rule files every second,
+ * temporary storage, and a small client for its HTTP query API.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { makeTempDir } from './git-cli.js';
+import { freePort } from './operator-process.js';
+
+export const PROMETHEUS_BINARY = '/usr/bin/prometheus';
+
+export interface PrometheusSample {
+  metric: Record<string, string>;
+  value: [number, string];
+}
+
+export interface PrometheusServer {
+  url: string;
+  /** An instant query; rejects unless Prometheus answers status "success" with a vector. */
+  query(expr: string): Promise<PrometheusSample[]>;
+  /** Everything Prometheus printed. */
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+/** Starts Prometheus scraping `targets` (host:port) as job `job`; resolves once /-/ready answers. */
+export async function startPrometheus(options: { job: string; targets: string[]; ruleFiles?: string[] }): Promise<PrometheusServer> {
+  const dir = makeTempDir();
+  const config = [
+    'global:',
+    '  scrape_interval: 1s',
+    '  scrape_timeout: 1s',
+    '  evaluation_interval: 1s',
+    'rule_files:',
+    ...(options.ruleFiles ?? []).map((file) => `  - ${JSON.stringify(path.resolve(file))}`),
+    'scrape_configs:',
+    `  - job_name: ${JSON.stringify(options.job)}`,
+    '    static_configs:',
+    `      - targets: ${JSON.stringify(options.targets)}`,
+    '',
+  ].join('\n');
+  fs.writeFileSync(path.join(dir, 'prometheus.yml'), config);
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(
+    PROMETHEUS_BINARY,
+    [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const server: PrometheusServer = {
+    url,
+    logs: () => output,
+    query: async (expr) => {
+      const response = await fetch(`${url}/api/v1/query`, { method: 'POST', body: new URLSearchParams({ query: expr }) });
+      const body = (await response.json()) as { status: string; error?: string; data?: { resultType: string; result: PrometheusSample[] } };
+      if (body.status !== 'success') throw new Error(`Query failed: ${body.error}\n${expr}`);
+      if (body.data!.resultType !== 'vector') throw new Error(`Expected a vector, got ${body.data!.resultType}: ${expr}`);
+      return body.data!.result;
+    },
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`Prometheus exited with ${child.exitCode}:\n${output}`);
+    if (await fetch(`${url}/-/ready`).then((r) => r.ok, () => false)) return server;
+    if (Date.now() > deadline) {
+      await server.stop();
+      throw new Error(`Prometheus not ready after 30 s:\n${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
