@@ -7,6 +7,8 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Credentials } from '../git/remote.js';
 import type { RollbackRequest } from '../git/engine.js';
+import { isSshUrl } from '../git/ssh-url.js';
+import { readSshCredentials } from './ssh-credentials.js';
 
 export class UsageError extends Error {
   readonly code = 'UsageError' as const;
@@ -17,6 +19,8 @@ export interface CliCommand {
   cacheDir: string;
   output: 'text' | 'json';
   timeoutMs: number;
+  /** Protected kinds this run may delete or change (--allow-kind). */
+  allowKinds: string[];
 }
 
 export const USAGE = `Usage:
@@ -35,13 +39,19 @@ Common options:
   --incident ID            incident reference, written as an "Incident:" trailer
   --author "Name <email>"  author and committer of the new commit(s)
   --dry-run                compute and report; write no ref, push nothing
+  --allow-kind KIND        let the rollback delete or change objects of a protected kind
+                           (CustomResourceDefinition, PersistentVolumeClaim, PersistentVolume,
+                           Namespace); repeatable. Without it such a rollback is blocked (exit 2)
   --cache-dir DIR          where bare caches of remote repositories live
   --output text|json       json: one JSON object on the last line of stdout
   --timeout SECONDS        per network call (default 60)
 
---repo is a smart HTTP(S) URL (credentials from GIT_USERNAME/GIT_PASSWORD or GIT_BEARER_TOKEN)
-or the path of a local bare repository, whose branch is advanced in place.
-Exit status: 0 reverted/planned/already-reverted/empty, 1 conflict, 2 bad input or error.`;
+--repo is a smart HTTP(S) URL (credentials from GIT_USERNAME/GIT_PASSWORD or GIT_BEARER_TOKEN),
+an SSH address, ssh://[user@]host[:port]/path or [user@]host:path (key from GIT_SSH_KEY_FILE,
+passphrase GIT_SSH_KEY_PASSPHRASE, host keys checked against GIT_SSH_KNOWN_HOSTS_FILE, default
+~/.ssh/known_hosts), or the path of a local bare repository, whose branch is advanced in place.
+Exit status: 0 reverted/planned/already-reverted/empty, 1 conflict, 2 bad input, error, or blocked
+by the safety check (nothing written).`;
 
 /** What to roll back and how: the options `revert`, `restore` and `request` share. */
 export const ACTION_OPTIONS = {
@@ -55,6 +65,7 @@ export const ACTION_OPTIONS = {
   incident: { type: 'string' },
   author: { type: 'string' },
   'dry-run': { type: 'boolean', default: false },
+  'allow-kind': { type: 'string', multiple: true },
 } as const;
 
 const OPTIONS = {
@@ -85,7 +96,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): CliCom
   if (!(timeoutSeconds > 0)) throw new UsageError('--timeout must be a positive number of seconds');
 
   const request: RollbackRequest = {
-    repository: { url: values.repo, branch: values.branch, credentials: readCredentials(env) },
+    repository: { url: values.repo, branch: values.branch, credentials: isSshUrl(values.repo) ? readSshCredentials(env) : readCredentials(env) },
     action: command === 'revert' ? parseRevertAction(values) : parseRestoreAction(values),
     reason: values.reason,
     incident: values.incident,
@@ -97,6 +108,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): CliCom
     cacheDir: values['cache-dir'] ?? defaultCacheDir(env),
     output: values.output,
     timeoutMs: timeoutSeconds * 1000,
+    allowKinds: values['allow-kind'] ?? [],
   };
 }
 

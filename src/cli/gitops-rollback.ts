@@ -5,6 +5,8 @@
  */
 import { runRollback } from '../git/engine.js';
 import { GitRollbackError, RevertConflictError } from '../git/errors.js';
+import { formatVerdictLines, listBlockedKinds } from '../safety/evaluate-safety.js';
+import { createSafetyGate, SafetyCheckFailedError } from '../safety/safety-gate.js';
 import { USAGE, UsageError, parseCommandLine, type CliCommand } from './args.js';
 import { formatText, toFailureReport, toJsonReport } from './report.js';
 
@@ -24,15 +26,18 @@ async function main(argv: string[]): Promise<number> {
   }
   const branch = command.request.repository.branch;
   const json = command.output === 'json';
+  const gate = createSafetyGate({ allow: command.allowKinds });
   try {
     const result = await runRollback(command.request, {
       cacheDir: command.cacheDir,
       timeoutMs: command.timeoutMs,
       onProgress: json ? undefined : reportProgress,
+      inspect: gate.inspect,
     });
-    process.stdout.write(json ? `${JSON.stringify(toJsonReport(result))}\n` : `${formatText(result)}\n`);
+    process.stdout.write(json ? `${JSON.stringify(toJsonReport(result, gate.verdict))}\n` : `${formatText(result, gate.verdict)}\n`);
     return 0;
   } catch (error) {
+    if (error instanceof SafetyCheckFailedError) return reportBlocked(error, branch, json);
     const known = error instanceof GitRollbackError;
     const message = known ? error.message : `Unexpected error: ${(error as Error).message}`;
     const conflicts = error instanceof RevertConflictError ? error.data.conflicts : [];
@@ -40,6 +45,16 @@ async function main(argv: string[]): Promise<number> {
     if (json) process.stdout.write(`${JSON.stringify(toFailureReport(branch, known ? error.code : 'Error', message, conflicts))}\n`);
     return conflicts.length ? 1 : 2;
   }
+}
+
+/** A rollback the safety check blocked: the verdict, how to allow it, exit 2; nothing written. */
+function reportBlocked(error: SafetyCheckFailedError, branch: string, json: boolean): number {
+  const { verdict } = error.data;
+  const allow = listBlockedKinds(verdict).map((kind) => `--allow-kind ${kind}`).join(' ');
+  process.stderr.write(`gitops-rollback: ${error.message}\nNothing was written: the branch is unchanged. To allow it, run again with ${allow}\n`);
+  if (json) process.stdout.write(`${JSON.stringify(toFailureReport(branch, error.code, error.message, [], verdict))}\n`);
+  else process.stdout.write(`${formatVerdictLines(verdict).join('\n')}\n`);
+  return 2;
 }
 
 /**

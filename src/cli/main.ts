@@ -14,15 +14,25 @@ import { WorkQueue } from '../controller/work-queue.js';
 import { runRollback } from '../git/engine.js';
 import { loadKubeConfig } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
+import { FluxResources } from '../kube/flux-resources.js';
 import { Informer } from '../kube/informer.js';
 import { LeaderElector } from '../kube/leader-election.js';
 import { ClusterResources } from '../kube/resources.js';
 import { createLogger } from '../logging/logger.js';
+import { instrumentEngine } from '../metrics/engine-metrics.js';
+import { startMetricsServer } from '../metrics/metrics-server.js';
+import { OperatorMetrics } from '../metrics/operator-metrics.js';
+import { RollbackMetrics } from '../metrics/rollback-metrics.js';
+import { recordWebhookRequest } from '../metrics/trigger-metrics.js';
+import { createWorkQueueHooks, observeWorkQueue } from '../metrics/work-queue-metrics.js';
+import { startAutomatedTriggers } from './automated-triggers.js';
 
 const FLAGS = {
   kubeconfig: { type: 'string' },
   'health-probe-bind-address': { type: 'string', default: ':8081' },
   'metrics-bind-address': { type: 'string', default: ':8080' },
+  /** The webhook receiver for automated rollback triggers (Flux, Alertmanager); 0 disables it. */
+  'webhook-bind-address': { type: 'string', default: ':9292' },
   'leader-elect': { type: 'boolean', default: false },
   'leader-election-namespace': { type: 'string' },
   'leader-election-id': { type: 'string', default: 'gitops-rollback-leader' },
@@ -30,6 +40,10 @@ const FLAGS = {
   'cache-dir': { type: 'string', default: '/var/cache/gitops-rollback' },
   'watch-namespace': { type: 'string' },
   'allow-cross-namespace-refs': { type: 'boolean', default: false },
+  /** Seconds between reads of the Kustomizations while a rollback waits for Flux to apply it. */
+  'apply-poll-interval': { type: 'string', default: '2' },
+  /** Comma-separated kinds the safety gate protects besides CRD, PVC, PV and Namespace. */
+  'safety-protected-kinds': { type: 'string', default: '' },
   'git-timeout': { type: 'string', default: '60' },
   'shutdown-timeout': { type: 'string', default: '30' },
   'log-level': { type: 'string', default: 'info' },
@@ -57,14 +71,24 @@ async function main(): Promise<void> {
     recordEvent: (rollback, type, reason, message) => recorder.record(rollback, type, reason, message),
   };
   const cacheDir = flags['cache-dir'];
+  // One private registry; /metrics is served before the informer syncs, like controller-runtime.
+  const metrics = new OperatorMetrics();
+  const metricsAddress = flags['metrics-bind-address'];
+  const metricsServer = metricsAddress === '0' ? undefined : await startMetricsServer(metrics, parseAddress(metricsAddress));
   const gitTimeoutMs = Number(flags['git-timeout']) * 1000;
   const reconciler = new RollbackReconciler({
     cluster,
-    runEngine: (request) => runRollback(request, { cacheDir, timeoutMs: gitTimeoutMs }),
+    runEngine: instrumentEngine(metrics, (request, hooks) => runRollback(request, { cacheDir, timeoutMs: gitTimeoutMs, ...hooks })),
     allowCrossNamespaceRefs: flags['allow-cross-namespace-refs'],
+    flux: new FluxResources(kubeConfig),
+    applyPollIntervalMs: Number(flags['apply-poll-interval']) * 1000,
+    protectedKinds: flags['safety-protected-kinds'].split(',').map((k) => k.trim()).filter(Boolean),
     logger: logger.child({ controller: CONTROLLER_NAME }),
+    observer: new RollbackMetrics(metrics),
   });
-  const queue = new WorkQueue({ concurrency: Number(flags.concurrent), process: (key) => reconciler.reconcile(key) });
+  const concurrency = Number(flags.concurrent);
+  const queue = new WorkQueue({ concurrency, process: (key) => reconciler.reconcile(key), hooks: createWorkQueueHooks(metrics, CONTROLLER_NAME, concurrency) });
+  observeWorkQueue(metrics, CONTROLLER_NAME, queue);
 
   const namespace = flags['watch-namespace'];
   const informer = new Informer<GitOpsRollback>({
@@ -84,6 +108,15 @@ async function main(): Promise<void> {
   await informer.start();
   ready = true;
   logger.info({ apiVersion: API_VERSION, namespace: namespace ?? '(all)' }, 'Informer synced');
+
+  const webhookAddress = flags['webhook-bind-address'];
+  const triggers = webhookAddress === '0' ? undefined : await startAutomatedTriggers({
+    kubeConfig, logger, cluster, recorder, cacheDir, gitTimeoutMs,
+    address: parseAddress(webhookAddress),
+    watchNamespace: namespace,
+    allowCrossNamespaceRefs: flags['allow-cross-namespace-refs'],
+    onRequest: (source, code) => recordWebhookRequest(metrics, source, code),
+  });
 
   let elector: LeaderElector | undefined;
   if (flags['leader-elect']) {
@@ -114,9 +147,11 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'Shutting down: draining work in flight');
     ready = false;
     await queue.shutDown({ drainTimeoutMs: Number(flags['shutdown-timeout']) * 1000 });
+    await triggers?.stop();
     await elector?.stop();
     await informer.stop();
     health.close();
+    metricsServer?.close();
     logger.info({}, 'Stopped');
     process.exit(0);
   };

@@ -5,9 +5,10 @@
 import type { Conflict } from '../git/errors.js';
 import type { RollbackResult } from '../git/engine.js';
 import { getSubject } from '../git/message.js';
+import { formatVerdictLines, summarizeVerdict, type SafetyReport, type SafetyVerdict } from '../safety/evaluate-safety.js';
 
 export interface JsonReport {
-  result: RollbackResult['result'] | 'conflict' | 'error';
+  result: RollbackResult['result'] | 'conflict' | 'blocked' | 'error';
   branch: string;
   head: string | null;
   previousHead?: string;
@@ -16,10 +17,12 @@ export interface JsonReport {
   empty: string[];
   conflicts: Conflict[];
   changedPaths: string[];
+  /** The safety check's verdict; absent when nothing was computed to check. */
+  safety?: SafetyReport;
   error?: { code: string; message: string };
 }
 
-export function toJsonReport(result: RollbackResult): JsonReport {
+export function toJsonReport(result: RollbackResult, safety?: SafetyVerdict): JsonReport {
   return {
     result: result.result,
     branch: result.branch,
@@ -30,19 +33,21 @@ export function toJsonReport(result: RollbackResult): JsonReport {
     empty: result.empty,
     conflicts: [],
     changedPaths: result.changedPaths,
+    ...(safety ? { safety: summarizeVerdict(safety) } : {}),
   };
 }
 
-export function toFailureReport(branch: string, code: string, message: string, conflicts: Conflict[] = []): JsonReport {
+export function toFailureReport(branch: string, code: string, message: string, conflicts: Conflict[] = [], safety?: SafetyVerdict): JsonReport {
   return {
-    result: conflicts.length ? 'conflict' : 'error',
+    result: conflicts.length ? 'conflict' : safety?.verdict === 'Blocked' ? 'blocked' : 'error',
     branch,
     head: null,
     commits: [],
     alreadyReverted: [],
     empty: [],
     conflicts,
-    changedPaths: [],
+    changedPaths: safety?.changedPaths ?? [],
+    ...(safety ? { safety: summarizeVerdict(safety) } : {}),
     error: { code, message },
   };
 }
@@ -55,7 +60,7 @@ const HEADLINES: Record<RollbackResult['result'], string> = {
 };
 
 /** The text report of a finished run. */
-export function formatText(result: RollbackResult): string {
+export function formatText(result: RollbackResult, safety?: SafetyVerdict): string {
   const short = (sha: string) => sha.slice(0, 12);
   const lines = [`${HEADLINES[result.result]} (${result.branch} at ${short(result.previousHead)})`];
   for (const commit of result.commits) lines.push(`  ${short(commit.sha)} ${getSubject(commit.message)}`);
@@ -67,6 +72,7 @@ export function formatText(result: RollbackResult): string {
     for (const p of result.changedPaths.slice(0, 50)) lines.push(`  ${p}`);
     if (result.changedPaths.length > 50) lines.push(`  ... and ${result.changedPaths.length - 50} more`);
   }
+  if (safety) lines.push(...formatVerdictLines(safety));
   if (result.head) lines.push(`${result.branch} is now at ${result.head}`);
   return lines.join('\n');
 }

@@ -77,6 +77,7 @@ export function buildRequestManifest(argv: string[]): GitOpsRollbackManifest {
     spec.author = { name: checkLength('--author name', author.name, 256), email: checkLength('--author email', author.email, 256) };
   }
   if (values['dry-run']) spec.dryRun = true;
+  if (values['allow-kind']?.length) spec.safety = { allow: values['allow-kind'] };
 
   return { apiVersion: API_VERSION, kind: KIND, metadata: readMetadata(values, spec), spec };
 }

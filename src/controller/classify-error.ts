@@ -9,6 +9,7 @@ import {
   AuthFailedError,
   CommitNotFoundError,
   GitTimeoutError,
+  HostKeyVerificationError,
   InvalidRequestError,
   MergeWithoutMainlineError,
   PushRejectedError,
@@ -16,6 +17,8 @@ import {
   RepositoryNotFoundError,
   RevertConflictError,
 } from '../git/errors.js';
+import { SafetyCheckFailedError } from '../safety/safety-gate.js';
+import { formatSafetyFailure } from './safety-status.js';
 
 /** A problem with the request or its references that only a person can fix. */
 export class StallingError extends Error {
@@ -42,7 +45,9 @@ export function classifyError(error: unknown): ClassifiedError {
   if (error instanceof CommitNotFoundError) return stall(Reason.CommitNotFound);
   if (error instanceof MergeWithoutMainlineError) return stall(Reason.MergeWithoutMainline);
   if (error instanceof RevertConflictError) return stall(Reason.RevertConflict);
+  if (error instanceof SafetyCheckFailedError) return stall(Reason.SafetyCheckFailed, formatSafetyFailure(error.data.verdict));
   if (error instanceof AuthFailedError) return stall(Reason.AuthenticationFailed);
+  if (error instanceof HostKeyVerificationError) return stall(Reason.HostKeyVerificationFailed);
   if (error instanceof RepositoryNotFoundError) return stall(Reason.RepositoryNotFound);
   if (error instanceof PushRejectedError) {
     return RACE_REJECTION.test(error.data.reason) ? retry(Reason.PushRaced) : stall(Reason.PushRejected);

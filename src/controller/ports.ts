@@ -4,7 +4,7 @@
  * side; unit tests use fakes at exactly this boundary.
  */
 import type { GitOpsRollback, GitOpsRollbackStatus } from '../api/v1alpha1/types.js';
-import type { RollbackRequest, RollbackResult } from '../git/engine.js';
+import type { EngineOptions, RollbackRequest, RollbackResult } from '../git/engine.js';
 
 /** The parts of a Flux GitRepository (source.toolkit.fluxcd.io/v1) a rollback uses. */
 export interface GitRepositoryView {
@@ -24,4 +24,5 @@ export interface ClusterPort {
   recordEvent(rollback: GitOpsRollback, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
 }
 
-export type RunEngine = (request: RollbackRequest) => Promise<RollbackResult>;
+/** Runs the engine; `hooks.inspect` sees the computed change before anything is published. */
+export type RunEngine = (request: RollbackRequest, hooks?: Pick<EngineOptions, 'inspect'>) => Promise<RollbackResult>;

@@ -4,17 +4,27 @@
  * rollback (Ready=True, or Stalled=True) is never acted on again, whatever happens later.
  *
  * Conditions set: Ready (summary), Reconciling (while working or retrying), Stalled (terminal
- * failure), Reverted (computed without conflict), Pushed (on the branch).
+ * failure; reason SafetyCheckFailed when the change deletes or changes a protected kind, with
+ * status.safety naming the objects and files), Reverted (computed without conflict), Pushed (on
+ * the branch), Applied (Flux applied the push: see apply-wait.ts; while it waits, Ready=Unknown
+ * and later reconciles only read the Kustomizations, never running the engine again).
  */
+import { randomUUID } from 'node:crypto';
 import { ConditionType, Reason } from '../api/v1alpha1/conditions.js';
 import type { Condition, GitOpsRollback, GitOpsRollbackStatus } from '../api/v1alpha1/types.js';
 import type { RollbackRequest, RollbackResult } from '../git/engine.js';
 import { RevertConflictError } from '../git/errors.js';
 import type { RollbackAction } from '../git/plan.js';
+import type { SafetyVerdict } from '../safety/evaluate-safety.js';
+import { createSafetyGate, SafetyCheckFailedError } from '../safety/safety-gate.js';
+import type { FluxPort } from '../flux/flux-port.js';
+import { ApplyWait, isWaitingForApply, markPushed, shouldWaitForApply } from './apply-wait.js';
 import { classifyError, type ClassifiedError } from './classify-error.js';
 import { findCondition, removeConditions, setCondition, type ConditionUpdate } from './conditions.js';
 import type { ClusterPort, RunEngine } from './ports.js';
 import { resolveRepository } from './resolve-repository.js';
+import { notifyObserver, type RollbackObserver } from './rollback-observer.js';
+import { toSafetyStatus } from './safety-status.js';
 import type { ProcessResult } from './work-queue.js';
 
 export interface Logger {
@@ -26,7 +36,15 @@ export interface ReconcilerOptions {
   cluster: ClusterPort;
   runEngine: RunEngine;
   allowCrossNamespaceRefs?: boolean;
+  /** Kinds the safety gate protects besides the defaults (CRD, PVC, PV, Namespace). */
+  protectedKinds?: string[];
   logger?: Logger;
+  /** Told when a rollback progresses and finishes (the operator's metrics). */
+  observer?: RollbackObserver;
+  /** Flux in the loop (suspend image updates, request reconcile, wait for apply); off without it. */
+  flux?: FluxPort;
+  /** How often Kustomizations are read while waiting for apply. */
+  applyPollIntervalMs?: number;
   now?: () => Date;
 }
 
@@ -52,27 +70,56 @@ export function isFinished(rollback: GitOpsRollback): boolean {
 export class RollbackReconciler {
   private readonly now: () => Date;
 
+  private readonly applyWait?: ApplyWait;
+
   constructor(private readonly options: ReconcilerOptions) {
     this.now = options.now ?? (() => new Date());
+    if (options.flux) {
+      const { flux, cluster, allowCrossNamespaceRefs = false, applyPollIntervalMs: pollIntervalMs } = options;
+      this.applyWait = new ApplyWait({ flux, cluster, allowCrossNamespaceRefs, pollIntervalMs, now: this.now });
+    }
   }
 
   /** Reconciles the object with key `namespace/name`. */
   async reconcile(key: string): Promise<ProcessResult> {
     const [namespace, name] = key.split('/');
     const rollback = await this.options.cluster.getRollback(namespace, name);
-    if (!rollback || rollback.metadata.deletionTimestamp || isFinished(rollback)) return {};
+    const observer = this.options.observer;
+    if (!rollback || rollback.metadata.deletionTimestamp || isFinished(rollback)) {
+      notifyObserver(() => observer?.onForgotten?.(key));
+      return {};
+    }
 
-    const log = { object: key, uid: rollback.metadata.uid };
+    const log = { object: key, uid: rollback.metadata.uid, reconcileID: randomUUID() };
+    if (this.applyWait && isWaitingForApply(rollback)) return this.checkApply(this.applyWait, rollback, log);
     let status = await this.markReconciling(rollback);
+    notifyObserver(() => observer?.onProgress?.({ ...rollback, status }));
+    let repositoryUrl = rollback.spec.repository?.url;
+    const gate = createSafetyGate({ protectedKinds: this.options.protectedKinds, allow: rollback.spec.safety?.allow });
     try {
+      const resolveStart = Date.now();
       const repository = await resolveRepository(this.options.cluster, rollback, this.options.allowCrossNamespaceRefs ?? false);
-      const result = await this.options.runEngine(buildRequest(rollback, repository));
-      status = await this.recordSuccess(rollback, status, result);
+      repositoryUrl = repository.url;
+      if (this.applyWait) status = await this.applyWait.prepare(rollback, status);
+      const resolveMs = Date.now() - resolveStart;
+      const result = await this.options.runEngine(buildRequest(rollback, repository), { inspect: gate.inspect });
+      const waiting = this.applyWait !== undefined && shouldWaitForApply(rollback, result);
+      status = await this.recordSuccess(rollback, status, result, gate.verdict, (s) => markPushed(rollback, s, { resolveMs, result, waiting }, this.now()));
+      if (waiting) {
+        this.options.logger?.info({ ...log, head: result.head }, 'Rollback pushed; waiting for Flux to apply it');
+        return await this.checkApply(this.applyWait!, { ...rollback, status }, log);
+      }
+      const finished = { ...rollback, status };
+      if (isFinished(finished)) {
+        const reason = findCondition(status.conditions, Ready)?.reason ?? Reason.Succeeded;
+        notifyObserver(() => observer?.onFinished?.({ rollback: finished, reason, ready: true, repositoryUrl, result }));
+      }
       this.options.logger?.info({ ...log, result: result.result, head: result.head }, 'Rollback finished');
       return {};
     } catch (error) {
       const classified = classifyError(error);
-      await this.recordFailure(rollback, status, classified, error);
+      await this.recordFailure(rollback, status, classified, error, gate.verdict);
+      if (classified.stalling) notifyObserver(() => observer?.onFinished?.({ rollback: { ...rollback, status }, reason: classified.reason, ready: false, repositoryUrl }));
       this.options.logger?.error({ ...log, reason: classified.reason, stalling: classified.stalling, err: classified.message }, 'Rollback failed');
       return classified.stalling ? {} : { error, retry: true };
     }
@@ -92,7 +139,32 @@ export class RollbackReconciler {
     return status;
   }
 
-  private async recordSuccess(rollback: GitOpsRollback, previous: GitOpsRollbackStatus, result: RollbackResult): Promise<GitOpsRollbackStatus> {
+  /** Waits for Flux without blocking: one look at the Kustomizations, then a requeue or the end. */
+  private async checkApply(applyWait: ApplyWait, rollback: GitOpsRollback, log: object): Promise<ProcessResult> {
+    const status = rollback.status ?? {};
+    try {
+      const check = await applyWait.check(rollback, status);
+      if (check.finished) {
+        const { reason, ready } = check.finished;
+        notifyObserver(() => this.options.observer?.onFinished?.({ rollback: { ...rollback, status: check.status }, reason, ready, repositoryUrl: rollback.spec.repository?.url }));
+        this.options.logger?.[ready ? 'info' : 'error']({ ...log, reason }, ready ? 'Rollback applied' : 'Rollback not applied');
+      }
+      return check.result;
+    } catch (error) {
+      const classified = classifyError(error);
+      await this.recordFailure(rollback, status, classified, error);
+      this.options.logger?.error({ ...log, reason: classified.reason, stalling: classified.stalling, err: classified.message }, 'Waiting for apply failed');
+      return classified.stalling ? {} : { error, retry: true };
+    }
+  }
+
+  private async recordSuccess(
+    rollback: GitOpsRollback,
+    previous: GitOpsRollbackStatus,
+    result: RollbackResult,
+    safety?: SafetyVerdict,
+    adjust: (status: GitOpsRollbackStatus) => GitOpsRollbackStatus = (s) => s,
+  ): Promise<GitOpsRollbackStatus> {
     const outcome = describeOutcome(result);
     let conditions = removeConditions(previous.conditions ?? [], Reconciling, Stalled);
     conditions = this.set(conditions, rollback, { type: Ready, status: 'True', reason: outcome.reason, message: outcome.message });
@@ -104,7 +176,7 @@ export class RollbackReconciler {
       reason: pushed ? Reason.Succeeded : outcome.reason,
       message: pushed ? `${outcome.pushedHead} is on ${result.branch}` : 'Nothing was pushed',
     });
-    const status: GitOpsRollbackStatus = {
+    let status: GitOpsRollbackStatus = {
       ...previous,
       conditions,
       observedGeneration: rollback.metadata.generation,
@@ -116,13 +188,15 @@ export class RollbackReconciler {
       headBefore: result.previousHead,
       headAfter: outcome.pushedHead,
       completionTime: this.timestamp(),
+      safety: safety ? toSafetyStatus(safety) : previous.safety,
     };
+    status = adjust(status);
     await this.options.cluster.patchRollbackStatus(rollback, status);
     await this.options.cluster.recordEvent(rollback, 'Normal', outcome.reason, outcome.message);
     return status;
   }
 
-  private async recordFailure(rollback: GitOpsRollback, previous: GitOpsRollbackStatus, failure: ClassifiedError, error: unknown): Promise<void> {
+  private async recordFailure(rollback: GitOpsRollback, previous: GitOpsRollbackStatus, failure: ClassifiedError, error: unknown, safety?: SafetyVerdict): Promise<void> {
     let conditions = previous.conditions ?? [];
     const update = { reason: failure.reason, message: failure.message };
     conditions = this.set(conditions, rollback, { type: Ready, status: 'False', ...update });
@@ -138,7 +212,9 @@ export class RollbackReconciler {
       conditions,
       observedGeneration: rollback.metadata.generation,
       conflicts: error instanceof RevertConflictError ? error.data.conflicts : previous.conflicts,
+      changedPaths: error instanceof SafetyCheckFailedError ? error.data.verdict.changedPaths : previous.changedPaths,
       completionTime: failure.stalling ? this.timestamp() : previous.completionTime,
+      safety: safety ? toSafetyStatus(safety) : previous.safety,
     };
     try {
       await this.options.cluster.patchRollbackStatus(rollback, status);

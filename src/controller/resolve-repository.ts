@@ -7,8 +7,10 @@ import { Reason } from '../api/v1alpha1/conditions.js';
 import type { GitOpsRollback } from '../api/v1alpha1/types.js';
 import type { RepositoryTarget } from '../git/engine.js';
 import type { Credentials } from '../git/remote.js';
+import { isSshUrl } from '../git/ssh-url.js';
 import { StallingError } from './classify-error.js';
 import type { ClusterPort } from './ports.js';
+import { readSshCredentials } from './ssh-credentials.js';
 
 /** Flux's default when a GitRepository has no ref. */
 const FLUX_DEFAULT_BRANCH = 'master';
@@ -17,7 +19,7 @@ export async function resolveRepository(cluster: ClusterPort, rollback: GitOpsRo
   const namespace = rollback.metadata.namespace!;
   const { sourceRef, repository } = rollback.spec;
   if (repository) {
-    const credentials = repository.secretRef ? await readCredentials(cluster, namespace, repository.secretRef.name) : undefined;
+    const credentials = repository.secretRef ? await readCredentials(cluster, namespace, repository.secretRef.name, repository.url) : undefined;
     return checkUrl({ url: repository.url, branch: repository.branch, credentials });
   }
   if (!sourceRef) throw new StallingError(Reason.InvalidSpec, 'Exactly one of spec.sourceRef and spec.repository is required');
@@ -39,22 +41,27 @@ export async function resolveRepository(cluster: ClusterPort, rollback: GitOpsRo
       `GitRepository ${sourceNamespace}/${sourceRef.name} follows ${ref.tag ? 'tag' : ref.semver ? 'semver range' : ref.commit ? 'commit' : 'ref'} ${pinned}, not a branch; a rollback commits to a branch`,
     );
   }
-  const credentials = source.secretRef ? await readCredentials(cluster, sourceNamespace, source.secretRef.name) : undefined;
+  const credentials = source.secretRef ? await readCredentials(cluster, sourceNamespace, source.secretRef.name, source.url) : undefined;
   return checkUrl({ url: source.url, branch: ref.branch ?? FLUX_DEFAULT_BRANCH, credentials });
 }
 
-/** Credentials from a Secret in Flux's format (bearerToken, or username/password). */
-async function readCredentials(cluster: ClusterPort, namespace: string, name: string): Promise<Credentials> {
+/** Credentials from a Secret in Flux's format (bearerToken, or username/password; for SSH identity/known_hosts/password). */
+async function readCredentials(cluster: ClusterPort, namespace: string, name: string, url: string): Promise<Credentials> {
   const data = await cluster.getSecretData(namespace, name);
   if (!data) throw new StallingError(Reason.SecretNotFound, `Secret ${namespace}/${name} was not found`);
+  if (isSshUrl(url)) return readSshCredentials(data, `${namespace}/${name}`);
   if (data.bearerToken) return { bearerToken: data.bearerToken };
   if (data.username || data.password) return { username: data.username, password: data.password };
   throw new StallingError(Reason.InvalidSpec, `Secret ${namespace}/${name} has none of the keys bearerToken, username, password`);
 }
 
 function checkUrl(target: RepositoryTarget): RepositoryTarget {
+  if (isSshUrl(target.url)) {
+    if (!target.credentials) throw new StallingError(Reason.InvalidSpec, 'An SSH repository URL needs a secretRef to a Secret with identity and known_hosts');
+    return target;
+  }
   if (!/^https?:\/\//i.test(target.url)) {
-    throw new StallingError(Reason.InvalidSpec, 'Only HTTP(S) repository URLs are supported so far (SSH is planned)');
+    throw new StallingError(Reason.InvalidSpec, 'Only HTTP(S) and SSH (ssh://) repository URLs are supported');
   }
   return target;
 }

@@ -9,14 +9,16 @@ import * as nodeFs from 'node:fs';
 import * as path from 'node:path';
 import { InvalidRequestError, PushRejectedError, RepositoryNotFoundError } from './errors.js';
 import { History, completeHistory, type HistorySource } from './history.js';
+import { describePlannedChange, type InspectedChange } from './inspected-change.js';
 import { withRepositoryLock } from './lock.js';
 import type { MessageContext } from './message.js';
 import { ObjectStore, type Fs } from './object-store.js';
 import { planRollback, type Plan, type PlannedCommit, type RollbackAction, type Signature } from './plan.js';
 import { deepenHistory, fetchBranch, openCacheRepo, pushBranch, type Credentials, type RemoteOptions } from './remote.js';
+import { isSshUrl } from './ssh-url.js';
 
 export interface RepositoryTarget {
-  /** A smart-HTTP(S) URL, or a local path to a bare repository. */
+  /** A smart-HTTP(S) URL, an SSH address (ssh:// or scp-like), or a local path to a bare repository. */
   url: string;
   branch: string;
   credentials?: Credentials;
@@ -39,6 +41,11 @@ export interface EngineOptions {
   onProgress?: RemoteOptions['onProgress'];
   /** Test seam for the backoff between attempts. */
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Called with the computed change after planning and before anything is published, on every
+   * attempt and in a dry run too. Throwing aborts the run with that error; the branch is unchanged.
+   */
+  inspect?: (change: InspectedChange) => Promise<void>;
 }
 
 export type RollbackOutcome = 'reverted' | 'planned' | 'already-reverted' | 'empty';
@@ -64,13 +71,13 @@ export interface RollbackResult {
 export const DEFAULT_AUTHOR: Signature = { name: 'gitops-rollback', email: 'gitops-rollback@localhost' };
 const DEFAULT_MAX_ATTEMPTS = 5;
 
-/** True when `repo` names a remote reached over smart HTTP(S) rather than a local path. */
+/** True when `repo` names a remote reached over smart HTTP(S) or SSH rather than a local path. */
 export function isRemoteUrl(repo: string): boolean {
-  return /^https?:\/\//i.test(repo);
+  return /^https?:\/\//i.test(repo) || isSshUrl(repo);
 }
 
 /** A repository the engine reads and publishes to, remote or local. */
-interface Repository {
+export interface Repository {
   gitdir: string;
   history: HistorySource;
   /** Current branch head (fetching it for a remote). */
@@ -118,6 +125,7 @@ async function rollbackWithRetries(fs: Fs, repository: Repository, request: Roll
       toResult(request, plan, outcome, newHead, attempt, durations);
 
     if (plan.outcome !== 'rollback') return result(plan.outcome, null);
+    if (options.inspect) await options.inspect(await describePlannedChange(store, plan));
     if (request.dryRun) return result('planned', null);
 
     started = Date.now();
@@ -158,7 +166,7 @@ function toResult(request: RollbackRequest, plan: Plan, outcome: RollbackOutcome
   };
 }
 
-async function openRepository(fs: Fs, target: RepositoryTarget, options: EngineOptions): Promise<Repository> {
+export async function openRepository(fs: Fs, target: RepositoryTarget, options: EngineOptions): Promise<Repository> {
   return isRemoteUrl(target.url) ? openRemoteRepository(fs, target, options) : openLocalRepository(fs, target.url, target.branch);
 }
 

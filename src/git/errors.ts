@@ -77,11 +77,34 @@ export class PushRejectedError extends GitRollbackError {
   }
 }
 
-/** The remote refused our credentials (HTTP 401/403). */
+/** The remote refused our credentials (HTTP 401/403, or SSH: no key accepted, unusable key). */
 export class AuthFailedError extends GitRollbackError {
   readonly code = 'AuthFailedError' as const;
-  constructor(readonly data: { url: string; status: number }) {
-    super(`Authentication failed for ${data.url} (HTTP ${data.status})`);
+  constructor(readonly data: { url: string; status?: number; detail?: string }) {
+    super(`Authentication failed for ${data.url} (${data.status !== undefined ? `HTTP ${data.status}` : (data.detail ?? 'refused')})`);
+  }
+}
+
+/** SSH: the server's host key is not in known_hosts, differs from it, or is revoked. */
+export class HostKeyVerificationError extends GitRollbackError {
+  readonly code = 'HostKeyVerificationError' as const;
+  constructor(readonly data: { url: string; host: string; reason: 'no-known-hosts' | 'unknown-host' | 'mismatch' | 'revoked' | 'unsupported-key-type' }) {
+    super(`Host key verification failed for ${data.url}: ${describeHostKeyProblem(data.host, data.reason)}`);
+  }
+}
+
+function describeHostKeyProblem(host: string, reason: HostKeyVerificationError['data']['reason']): string {
+  switch (reason) {
+    case 'no-known-hosts':
+      return 'no known_hosts were given, and no host key is accepted without them';
+    case 'unknown-host':
+      return `known_hosts has no key for ${host}`;
+    case 'mismatch':
+      return `the key ${host} presented does not match known_hosts (it may have changed, or someone may be intercepting the connection)`;
+    case 'revoked':
+      return `the key ${host} presented is marked @revoked in known_hosts`;
+    case 'unsupported-key-type':
+      return `known_hosts lists ${host} only with key types this client does not support`;
   }
 }
 

@@ -1,13 +1,13 @@
 /**
- * Talks to git remotes over smart HTTP(S): a bare cache repository per remote URL, shallow then
- * incremental fetches, deepening on demand, and a thin push that sends only the objects a
- * revert wrote (no tree walks). Every HTTP request has an inactivity timeout; credentials travel
- * only in the Authorization header and never appear in errors or logs.
+ * Talks to git remotes over smart HTTP(S), or over SSH presented as smart HTTP
+ * (./ssh-transport.ts): a bare cache repository per remote URL, shallow then incremental
+ * fetches, deepening on demand, and a thin push that sends only the objects a revert wrote (no
+ * tree walks). Every request has an inactivity timeout; credentials travel only in the
+ * Authorization header (or the SSH handshake) and never appear in errors or logs.
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import git, { type GitHttpRequest, type GitHttpResponse, type HttpClient } from 'isomorphic-git';
-import nodeHttp from 'isomorphic-git/http/node';
 import {
   AuthFailedError,
   GitRollbackError,
@@ -19,11 +19,19 @@ import {
   redactUrl,
 } from './errors.js';
 import type { Fs } from './object-store.js';
+import { openSshTransport } from './ssh-transport.js';
+import { isSshUrl, parseSshUrl } from './ssh-url.js';
+import { createHttpTransport, type GitTransport } from './transport.js';
 
 export interface Credentials {
   username?: string;
+  /** HTTP password or token; for SSH, the passphrase of `identity`. */
   password?: string;
   bearerToken?: string;
+  /** SSH private key, PEM or OpenSSH format (Flux Secret key `identity`). */
+  identity?: string;
+  /** SSH known_hosts lines the server's host key must match (Flux Secret key `known_hosts`). */
+  knownHosts?: string;
 }
 
 export interface ProgressEvent {
@@ -33,7 +41,10 @@ export interface ProgressEvent {
 }
 
 export interface RemoteOptions {
-  /** Smart HTTP(S) URL; embedded `user:pass@` is stripped and used as credentials. */
+  /**
+   * Smart HTTP(S) URL (embedded `user:pass@` is stripped and used as credentials), or an SSH
+   * address (`ssh://[user@]host[:port]/path` or `[user@]host:path`, see ./ssh-transport.ts).
+   */
   url: string;
   branch: string;
   /** Take precedence over credentials embedded in the URL. */
@@ -58,6 +69,10 @@ const OID_PATTERN = /^[0-9a-f]{40}$/;
 /** A remote with credentials separated from its URL; `url` is safe to show. */
 interface ResolvedRemote {
   url: string;
+  /** The URL isomorphic-git is given: `url` for HTTP(S), a placeholder the SSH transport ignores. */
+  protocolUrl: string;
+  /** Opens the transport for one operation. */
+  connect(): GitTransport;
   branch: string;
   headers: Record<string, string>;
   secrets: string[];
@@ -68,6 +83,7 @@ interface ResolvedRemote {
 /** What one operation needs to time out and report errors without leaking secrets. */
 interface CallContext {
   remote: ResolvedRemote;
+  transport: GitTransport;
   operation: string;
   timedOut: boolean;
 }
@@ -80,7 +96,7 @@ interface CallContext {
  * credentials>`, created with `git init --bare` if missing. Returns its gitdir.
  */
 export async function openCacheRepo(fs: Fs, cacheDir: string, url: string): Promise<string> {
-  const safeUrl = stripCredentials(url).url;
+  const safeUrl = isSshUrl(url) ? parseSshUrl(url).displayUrl : stripCredentials(url).url;
   const gitdir = join(cacheDir, createHash('sha256').update(safeUrl).digest('hex'));
   if (!fs.existsSync(join(gitdir, 'config'))) {
     await fs.promises.mkdir(gitdir, { recursive: true });
@@ -157,14 +173,14 @@ async function runFetch(
   remote: ResolvedRemote,
   args: { depth?: number; relative?: boolean; operation: string },
 ): Promise<string> {
-  const ctx: CallContext = { remote, operation: args.operation, timedOut: false };
+  const ctx: CallContext = { remote, operation: args.operation, timedOut: false, transport: remote.connect() };
   const trackingRef = `refs/remotes/${REMOTE}/${remote.branch}`;
   try {
     const result = await git.fetch({
       fs,
       gitdir,
       http: createTimedHttpClient(ctx),
-      url: remote.url,
+      url: remote.protocolUrl,
       remote: REMOTE,
       // A full ref so isomorphic-git offers our tracking head as "have" (a short name would
       // look for refs/heads/<branch>, which a cache never has, and refetch everything).
@@ -183,6 +199,8 @@ async function runFetch(
     return result.fetchHead;
   } catch (err) {
     throw toTypedError(err, ctx);
+  } finally {
+    ctx.transport.close();
   }
 }
 
@@ -240,7 +258,7 @@ export async function pushBranch(
   const ref = `refs/heads/${remote.branch}`;
   assertOid(opts.oldHead, 'oldHead');
   assertOid(opts.newHead, 'newHead');
-  const ctx: CallContext = { remote, operation: 'Push', timedOut: false };
+  const ctx: CallContext = { remote, operation: 'Push', timedOut: false, transport: remote.connect() };
   try {
     const advertised = await discoverReceivePack(ctx);
     if ((advertised.refs.get(ref) ?? ZERO_OID) !== opts.oldHead) {
@@ -258,6 +276,8 @@ export async function pushBranch(
     assertPushAccepted(report, ref);
   } catch (err) {
     throw toTypedError(err, ctx);
+  } finally {
+    ctx.transport.close();
   }
   await git.writeRef({ fs, gitdir, ref: `refs/remotes/${REMOTE}/${remote.branch}`, value: opts.newHead, force: true });
 }
@@ -414,14 +434,34 @@ function pktLinesToText(packets: (Buffer | null)[]): string[] {
 
 /** Separates credentials from the URL and turns them into an Authorization header. */
 function resolveRemote(opts: RemoteOptions): ResolvedRemote {
+  if (isSshUrl(opts.url)) return resolveSshRemote(opts);
   const { url, embedded } = stripCredentials(opts.url);
   const credentials = opts.credentials ?? embedded;
   return {
     url,
+    protocolUrl: url,
+    connect: createHttpTransport,
     branch: opts.branch,
     headers: authorizationHeaders(credentials),
     secrets: [credentials.password, credentials.bearerToken].filter((s): s is string => !!s),
     timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    onProgress: opts.onProgress,
+  };
+}
+
+/** SSH: keys instead of headers; the identity and its passphrase are the secrets to scrub. */
+function resolveSshRemote(opts: RemoteOptions): ResolvedRemote {
+  const endpoint = parseSshUrl(opts.url);
+  const { identity, knownHosts, password } = opts.credentials ?? {};
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  return {
+    url: endpoint.displayUrl,
+    protocolUrl: 'https://ssh-transport.invalid/repository',
+    connect: () => openSshTransport({ endpoint, identity, passphrase: password, knownHosts, timeoutMs }),
+    branch: opts.branch,
+    headers: {},
+    secrets: [identity, password].filter((s): s is string => !!s),
+    timeoutMs,
     onProgress: opts.onProgress,
   };
 }
@@ -434,7 +474,7 @@ function stripCredentials(raw: string): { url: string; embedded: Credentials } {
     throw new RemoteError({ url: redactUrl(raw), detail: 'not a valid URL' });
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new RemoteError({ url: redactUrl(raw), detail: `unsupported transport ${parsed.protocol} (only smart HTTP(S))` });
+    throw new RemoteError({ url: redactUrl(raw), detail: `unsupported transport ${parsed.protocol} (only smart HTTP(S) and SSH)` });
   }
   const embedded: Credentials = {};
   if (parsed.username) embedded.username = decodeURIComponent(parsed.username);
@@ -484,7 +524,7 @@ async function requestWithTimeout(req: GitHttpRequest, ctx: CallContext): Promis
   });
   expired.catch(() => {}); // observed through the races below
   arm();
-  const pending = nodeHttp.request({ ...req, signal: controller.signal });
+  const pending = ctx.transport.request({ ...req, signal: controller.signal });
   pending.catch(() => {}); // the race reports it; after a timeout nobody else listens
   try {
     const res = await Promise.race([pending, expired]);

@@ -79,6 +79,8 @@ function nullFields(status: GitOpsRollbackStatus): Record<string, unknown> {
   const all: (keyof GitOpsRollbackStatus)[] = [
     'observedGeneration', 'conditions', 'revertedCommits', 'revertCommits', 'alreadyReverted', 'changedPaths',
     'conflicts', 'headBefore', 'headAfter', 'startTime', 'completionTime',
+    'pushTime', 'kustomizations', 'suspendedImageUpdates', 'phases',
+    'safety',
   ];
   const patch: Record<string, unknown> = {};
   for (const key of all) patch[key] = status[key] ?? null;

@@ -15,6 +15,10 @@ export interface OperatorProcess {
   /** Everything the operator printed so far (JSON log lines). */
   logs(): string;
   healthUrl: string;
+  /** Where the webhook receiver listens (a free loopback port unless args set another). */
+  webhookUrl: string;
+  /** Where the operator serves /metrics (a free loopback port unless args set another). */
+  metricsUrl: string;
   /** SIGTERM, then wait for exit (graceful shutdown). */
   stop(): Promise<number | null>;
   /** SIGKILL: a crash. */
@@ -34,9 +38,13 @@ export async function startOperator(options: { kubeconfigPath: string; args?: st
   if (!fs.existsSync(OPERATOR_ENTRY)) throw new Error(`${OPERATOR_ENTRY} is missing: run npm run build first`);
   const port = await freePort();
   const healthUrl = `http://127.0.0.1:${port}`;
+  const webhookPort = await freePort();
+  const webhookUrl = `http://127.0.0.1:${webhookPort}`;
+  const metricsPort = await freePort();
+  const metricsUrl = `http://127.0.0.1:${metricsPort}`;
   const child = spawn(
     process.execPath,
-    [OPERATOR_ENTRY, `--kubeconfig=${options.kubeconfigPath}`, `--health-probe-bind-address=127.0.0.1:${port}`, `--cache-dir=${options.cacheDir ?? makeTempDir()}`, ...(options.args ?? [])],
+    [OPERATOR_ENTRY, `--kubeconfig=${options.kubeconfigPath}`, `--health-probe-bind-address=127.0.0.1:${port}`, `--metrics-bind-address=127.0.0.1:${metricsPort}`, `--webhook-bind-address=127.0.0.1:${webhookPort}`, `--cache-dir=${options.cacheDir ?? makeTempDir()}`, ...(options.args ?? [])],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env } },
   );
   let output = '';
@@ -47,6 +55,8 @@ export async function startOperator(options: { kubeconfigPath: string; args?: st
     child,
     logs: () => output,
     healthUrl,
+    webhookUrl,
+    metricsUrl,
     stop: async () => {
       child.kill('SIGTERM');
       return exited;

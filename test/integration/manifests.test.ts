@@ -87,10 +87,17 @@ describe('config/ on a real API server', () => {
     ['patch', 'source.toolkit.fluxcd.io', 'gitrepositories', 'flux-system', true],
     ['patch', 'kustomize.toolkit.fluxcd.io', 'kustomizations', 'flux-system', true],
     ['patch', 'image.toolkit.fluxcd.io', 'imageupdateautomations', 'flux-system', true],
+    ['get', 'image.toolkit.fluxcd.io', 'imageupdateautomations', 'flux-system', true],
+    ['get', 'kustomize.toolkit.fluxcd.io', 'kustomizations', 'flux-system', true],
+    ['list', 'kustomize.toolkit.fluxcd.io', 'kustomizations', 'flux-system', true],
     ['update', 'coordination.k8s.io', 'leases', SYSTEM_NAMESPACE, true],
+    // Automated rollbacks: policies create rollbacks and record healthy revisions in their status.
+    ['create', 'rollback.gitops.dev', 'gitopsrollbacks', 'team-a', true],
+    ['watch', 'rollback.gitops.dev', 'gitopsrollbackpolicies', 'team-a', true],
+    ['patch', 'rollback.gitops.dev', 'gitopsrollbackpolicies/status', 'team-a', true],
+    ['update', 'rollback.gitops.dev', 'gitopsrollbackpolicies', 'team-a', false],
     // ...and nothing more: the spec is never written, Secrets are never listed, leases only at home.
     ['update', 'rollback.gitops.dev', 'gitopsrollbacks', 'team-a', false],
-    ['create', 'rollback.gitops.dev', 'gitopsrollbacks', 'team-a', false],
     ['delete', 'rollback.gitops.dev', 'gitopsrollbacks', 'team-a', false],
     ['list', 'core', 'secrets', 'team-a', false],
     ['watch', 'core', 'secrets', 'team-a', false],
@@ -98,6 +105,7 @@ describe('config/ on a real API server', () => {
     ['update', 'source.toolkit.fluxcd.io', 'gitrepositories', 'flux-system', false],
     ['delete', 'kustomize.toolkit.fluxcd.io', 'kustomizations', 'flux-system', false],
     ['update', 'image.toolkit.fluxcd.io', 'imageupdateautomations', 'flux-system', false],
+    ['list', 'image.toolkit.fluxcd.io', 'imageupdateautomations', 'flux-system', false],
     ['create', 'core', 'pods', SYSTEM_NAMESPACE, false],
   ])('the controller ServiceAccount may %s %s %s in %s: %s', async (verb, group, resource, ns, allowed) => {
     // A SubjectAccessReview asks the authorizer directly: no discovery, so Flux's CRDs need not exist.
@@ -134,7 +142,7 @@ describe('config/ on a real API server', () => {
     const listed = (await plane.kubectl(['get', 'gitopsrollbacks', '-n', namespace, '-o', 'name'])).split('\n').filter(Boolean);
     expect(listed.sort()).toEqual(sampleNames.map((name) => `gitopsrollback.rollback.gitops.dev/${name}`).sort());
     const table = await plane.kubectl(['get', 'gor', '-n', namespace]);
-    expect(table.split('\n')[0]).toMatch(/^NAME\s+READY\s+REASON\s+REVERT COMMIT\s+AGE$/);
+    expect(table.split('\n')[0]).toMatch(/^NAME\s+READY\s+REASON\s+APPLIED\s+REVERT COMMIT\s+AGE$/);
   });
 
   test('a sample cannot be changed once created', async () => {

@@ -12,12 +12,16 @@ export const ConditionType = {
   Reverted: 'Reverted',
   /** The result is on the remote branch. */
   Pushed: 'Pushed',
+  /** Flux applied the pushed commit: every awaited Kustomization reports it and is Ready. */
+  Applied: 'Applied',
 } as const;
 
 export const Reason = {
   // Progress and success.
   Progressing: 'Progressing',
   Succeeded: 'Succeeded',
+  /** Pushed; Flux was asked to reconcile and the Kustomizations have not applied it yet. */
+  WaitingForApply: 'WaitingForApply',
   AlreadyReverted: 'AlreadyReverted',
   NothingToRevert: 'NothingToRevert',
   DryRunSucceeded: 'DryRunSucceeded',
@@ -28,11 +32,23 @@ export const Reason = {
   CrossNamespaceRefForbidden: 'CrossNamespaceRefForbidden',
   SecretNotFound: 'SecretNotFound',
   AuthenticationFailed: 'AuthenticationFailed',
+  /** SSH: the server's host key is not in the Secret's known_hosts, differs from it, or is revoked. */
+  HostKeyVerificationFailed: 'HostKeyVerificationFailed',
   RepositoryNotFound: 'RepositoryNotFound',
   CommitNotFound: 'CommitNotFound',
   MergeWithoutMainline: 'MergeWithoutMainline',
   RevertConflict: 'RevertConflict',
   PushRejected: 'PushRejected',
+  /** A Kustomization named in spec.reconcile does not exist (checked before the push). */
+  KustomizationNotFound: 'KustomizationNotFound',
+  /** An ImageUpdateAutomation named in spec.suspendImageUpdates does not exist (nothing pushed). */
+  ImageUpdateAutomationNotFound: 'ImageUpdateAutomationNotFound',
+  /** A Kustomization failed on the rollback's commit (Applied=False, Stalled=True). */
+  ApplyFailed: 'ApplyFailed',
+  /** The Kustomizations did not apply the commit within spec.reconcile.timeout. */
+  ApplyTimeout: 'ApplyTimeout',
+  /** The rollback deletes or changes protected objects (CRDs, PVCs, PVs, Namespaces...). */
+  SafetyCheckFailed: 'SafetyCheckFailed',
   // Waiting: retried with backoff.
   GitOperationFailed: 'GitOperationFailed',
   PushRaced: 'PushRaced',

@@ -25,9 +25,23 @@ const paths = (description: string): Schema => ({
   ],
 });
 
+/** Go durations as Flux writes them (the pattern of src/flux/duration.ts; src/api imports nothing). */
+const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$';
+
+/** A Flux object by name, in the rollback's namespace unless `namespace` says otherwise. */
+const fluxObjectReference = (kind: string): Schema => ({
+  type: 'object',
+  description: `A ${kind}.`,
+  required: ['name'],
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: 253, description: `Name of the ${kind}.` },
+    namespace: { type: 'string', maxLength: 63, description: "Defaults to the rollback's namespace; other namespaces need --allow-cross-namespace-refs." },
+  },
+});
+
 const conditionSchema: Schema = {
   type: 'object',
-  description: 'A metav1.Condition: Ready, Reconciling, Stalled, Reverted, Pushed.',
+  description: 'A metav1.Condition: Ready, Reconciling, Stalled, Reverted, Pushed, Applied.',
   required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'],
   properties: {
     type: { type: 'string', maxLength: 316 },
@@ -63,11 +77,12 @@ export const specSchema: Schema = {
       description: 'A repository given directly instead of through Flux.',
       required: ['url', 'branch'],
       properties: {
-        url: { type: 'string', minLength: 1, maxLength: 2048, pattern: '^(https?|ssh)://', description: 'Smart HTTP(S) URL of the repository.' },
+        url: { type: 'string', minLength: 1, maxLength: 2048, pattern: '^(https?|ssh)://', description: 'Smart HTTP(S) or ssh:// URL of the repository.' },
         branch: { type: 'string', minLength: 1, maxLength: 255, description: 'Branch to roll back.' },
         secretRef: {
           type: 'object',
-          description: "Secret in the rollback's namespace, in Flux's format: username/password, or bearerToken.",
+          description:
+            "Secret in the rollback's namespace, in Flux's format: username/password, or bearerToken; for ssh:// URLs identity, known_hosts and optionally password (the key's passphrase).",
           required: ['name'],
           properties: { name: { type: 'string', minLength: 1, maxLength: 253 } },
         },
@@ -105,6 +120,69 @@ export const specSchema: Schema = {
       properties: { name: text('Author name.', 256), email: text('Author email.', 256) },
     },
     dryRun: { type: 'boolean', description: 'Compute and report everything; push nothing.' },
+    reconcile: {
+      type: 'object',
+      description:
+        'Wait for Flux after the push: request a reconcile of the GitRepository and the Kustomizations, then wait until each Kustomization has applied the rollback commit and is Ready (condition Applied). Without kustomizations, those whose sourceRef is the GitRepository and whose spec.path covers a changed path.',
+      properties: {
+        kustomizations: { type: 'array', maxItems: 50, items: fluxObjectReference('Kustomization (kustomize.toolkit.fluxcd.io/v1)'), description: 'Kustomizations to wait for.' },
+        timeout: { type: 'string', pattern: DURATION_PATTERN, default: '5m', description: 'How long to wait after the push (Go duration: 30s, 5m, 1h). Default 5m.' },
+      },
+    },
+    suspendImageUpdates: {
+      type: 'array',
+      maxItems: 50,
+      items: fluxObjectReference('ImageUpdateAutomation (image.toolkit.fluxcd.io)'),
+      description: 'ImageUpdateAutomations to suspend (spec.suspend=true) before the push, so they do not push the newer image straight back. They stay suspended: resuming is a decision for after the incident.',
+    },
+    safety: {
+      type: 'object',
+      description: 'Safety gates: deleting or changing a protected kind (CustomResourceDefinition, PersistentVolumeClaim, PersistentVolume, Namespace, plus the operator\'s --safety-protected-kinds) blocks the rollback unless allowed here.',
+      properties: {
+        allow: { type: 'array', maxItems: 50, items: { type: 'string', minLength: 1, maxLength: 253 }, description: 'Kinds this rollback may delete or change (e.g. CustomResourceDefinition).' },
+      },
+    },
+  },
+};
+
+const objectChangeSchema: Schema = {
+  type: 'object',
+  required: ['kind', 'name', 'file', 'change'],
+  properties: {
+    kind: { type: 'string' },
+    apiVersion: { type: 'string' },
+    name: { type: 'string' },
+    namespace: { type: 'string' },
+    file: { type: 'string' },
+    change: { type: 'string', enum: ['added', 'removed', 'changed'] },
+  },
+};
+
+const safetyStatusSchema: Schema = {
+  type: 'object',
+  description: 'The safety check: verdict, blocked and allowed objects, objects added/removed/changed per kind.',
+  required: ['verdict'],
+  properties: {
+    verdict: { type: 'string', enum: ['Passed', 'Blocked'] },
+    blocked: { type: 'array', items: objectChangeSchema, description: 'Protected objects removed or changed without an allow.' },
+    allowed: { type: 'array', items: objectChangeSchema, description: 'Protected objects removed or changed, allowed by spec.safety.allow.' },
+    summary: {
+      type: 'array',
+      description: 'Objects added, removed and changed, per kind.',
+      items: {
+        type: 'object',
+        required: ['kind', 'added', 'removed', 'changed'],
+        properties: { kind: { type: 'string' }, added: { type: 'integer' }, removed: { type: 'integer' }, changed: { type: 'integer' } },
+      },
+    },
+    objects: { type: 'array', items: objectChangeSchema, description: 'The objects added, removed and changed (the first 100).' },
+    objectCount: { type: 'integer', description: 'How many objects in all.' },
+    unparsable: {
+      type: 'array',
+      description: 'Changed manifest files that did not parse; not judged.',
+      items: { type: 'object', required: ['file', 'error'], properties: { file: { type: 'string' }, version: { type: 'string' }, error: { type: 'string' } } },
+    },
+    protectedKinds: { type: 'array', items: { type: 'string' } },
   },
 };
 
@@ -132,6 +210,33 @@ export const statusSchema: Schema = {
     headAfter: { type: 'string', description: 'Branch head after the rollback.' },
     startTime: { type: 'string', format: 'date-time' },
     completionTime: { type: 'string', format: 'date-time' },
+    pushTime: { type: 'string', format: 'date-time', description: 'When the rollback commit was pushed; the wait for apply starts here.' },
+    kustomizations: {
+      type: 'array',
+      description: 'The Kustomizations waited for, and whether each applied the rollback commit.',
+      items: {
+        type: 'object',
+        required: ['name', 'namespace', 'ready'],
+        properties: {
+          name: { type: 'string' },
+          namespace: { type: 'string' },
+          revision: { type: 'string', description: 'Its status.lastAppliedRevision.' },
+          ready: { type: 'boolean', description: 'Applied the rollback commit and Ready.' },
+          message: { type: 'string' },
+        },
+      },
+    },
+    suspendedImageUpdates: {
+      type: 'array',
+      description: 'ImageUpdateAutomations this rollback suspended (still suspended: resume them after the incident).',
+      items: { type: 'object', required: ['name', 'namespace'], properties: { name: { type: 'string' }, namespace: { type: 'string' } } },
+    },
+    phases: {
+      type: 'object',
+      description: 'Seconds per phase: resolve (repository and Secret), revert (fetch and compute), push, apply (push to Applied), total (creation to Applied, or to the push when nothing is awaited).',
+      properties: Object.fromEntries(['resolve', 'revert', 'push', 'apply', 'total'].map((phase) => [phase, { type: 'number', minimum: 0 }])),
+    },
+    safety: safetyStatusSchema,
   },
 };
 
@@ -154,6 +259,7 @@ export function buildCustomResourceDefinition(): Schema {
           additionalPrinterColumns: [
             { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
             { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason' },
+            { name: 'Applied', type: 'string', jsonPath: '.status.conditions[?(@.type=="Applied")].status' },
             { name: 'Revert commit', type: 'string', jsonPath: '.status.headAfter' },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],

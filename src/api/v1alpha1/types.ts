@@ -69,6 +69,81 @@ export interface GitOpsRollbackSpec {
   incident?: string;
   author?: Author;
   dryRun?: boolean;
+  /** Flux Kustomizations to wait for after the push (see ReconcileSpec). */
+  reconcile?: ReconcileSpec;
+  /** ImageUpdateAutomations to suspend before the push; resuming them is left to people. */
+  suspendImageUpdates?: NamespacedObjectReference[];
+  safety?: SafetySpec;
+}
+
+/** Safety gates: protected kinds (CRDs, PVCs, PVs, Namespaces by default) block a rollback. */
+export interface SafetySpec {
+  /** Kinds this rollback may delete or change despite being protected. */
+  allow?: string[];
+}
+
+/** A Kubernetes object the rollback adds, removes or changes, and the file declaring it. */
+export interface ObjectChangeStatus {
+  kind: string;
+  apiVersion: string;
+  name: string;
+  namespace?: string;
+  file: string;
+  change: 'added' | 'removed' | 'changed';
+}
+
+/** The safety check's verdict and what it looked at. */
+export interface SafetyStatus {
+  verdict: 'Passed' | 'Blocked';
+  /** Protected objects removed or changed without an allow. */
+  blocked?: ObjectChangeStatus[];
+  /** Protected objects removed or changed, allowed by spec.safety.allow. */
+  allowed?: ObjectChangeStatus[];
+  /** Counts per kind. */
+  summary?: { kind: string; added: number; removed: number; changed: number }[];
+  /** The objects added, removed and changed (the first 100). */
+  objects?: ObjectChangeStatus[];
+  /** How many objects in all (objects may be cut short). */
+  objectCount?: number;
+  /** Changed manifest files that did not parse (not judged). */
+  unparsable?: { file: string; version: string; error: string }[];
+  protectedKinds?: string[];
+}
+
+/** A Flux object by name; `namespace` defaults to the GitOpsRollback's namespace. */
+export interface NamespacedObjectReference {
+  name: string;
+  namespace?: string;
+}
+
+/**
+ * Waiting for Flux after the push. Without `kustomizations`, the Kustomizations whose sourceRef is
+ * the rollback's GitRepository and whose spec.path covers a changed path are waited for.
+ */
+export interface ReconcileSpec {
+  kustomizations?: NamespacedObjectReference[];
+  /** How long to wait for them after the push (Go duration: 30s, 5m, 1h). Default 5m. */
+  timeout?: string;
+}
+
+/** One Kustomization the rollback waits for, and where it stands. */
+export interface KustomizationApplyStatus {
+  name: string;
+  namespace: string;
+  /** Its status.lastAppliedRevision. */
+  revision?: string;
+  /** True once it applied the rollback's head and is Ready. */
+  ready: boolean;
+  message?: string;
+}
+
+/** Seconds spent per phase; `total` runs from the object's creation to the end (Applied, or the push). */
+export interface PhaseDurations {
+  resolve?: number;
+  revert?: number;
+  push?: number;
+  apply?: number;
+  total?: number;
 }
 
 /** metav1.Condition. */
@@ -102,6 +177,14 @@ export interface GitOpsRollbackStatus {
   headAfter?: string;
   startTime?: string;
   completionTime?: string;
+  /** When the rollback's head was pushed (the wait for apply starts here). */
+  pushTime?: string;
+  /** The Kustomizations waited for after the push. */
+  kustomizations?: KustomizationApplyStatus[];
+  /** ImageUpdateAutomations this rollback suspended (they stay suspended). */
+  suspendedImageUpdates?: { name: string; namespace: string }[];
+  phases?: PhaseDurations;
+  safety?: SafetyStatus;
 }
 
 export interface ObjectMeta {

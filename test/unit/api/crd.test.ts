@@ -99,8 +99,8 @@ describe('the GitOpsRollback schema', () => {
     }
   });
 
-  test('printer columns are Ready, Reason, Revert commit, Age', () => {
-    expect(version.additionalPrinterColumns.map((c) => c.name)).toEqual(['Ready', 'Reason', 'Revert commit', 'Age']);
+  test('printer columns are Ready, Reason, Applied, Revert commit, Age', () => {
+    expect(version.additionalPrinterColumns.map((c) => c.name)).toEqual(['Ready', 'Reason', 'Applied', 'Revert commit', 'Age']);
     expect(version.additionalPrinterColumns.find((c) => c.name === 'Age')).toMatchObject({ type: 'date', jsonPath: '.metadata.creationTimestamp' });
     for (const column of version.additionalPrinterColumns) expect(column.jsonPath).toMatch(/^\.(status|metadata)\./);
   });

@@ -1,0 +1,173 @@
+/**
+ * The OpenAPI v3 schema of GitOpsRollbackPolicy: the source of its CRD YAML (`npm run manifests`).
+ * Descriptions show in `kubectl explain`.
+ */
+import { DEFAULT_COOLDOWN, DEFAULT_KUSTOMIZATION_LABEL, DEFAULT_TRIGGER_REASONS, POLICY_KIND, POLICY_PLURAL, POLICY_SHORT_NAMES, POLICY_SINGULAR } from './policy-types.js';
+import { GROUP, VERSION } from './types.js';
+
+type Schema = Record<string, unknown>;
+
+/** Go durations as Flux writes them: `30s`, `15m`, `1h30m`. */
+const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$';
+const duration = (description: string): Schema => ({ type: 'string', pattern: DURATION_PATTERN, description });
+const name = (description: string): Schema => ({ type: 'string', minLength: 1, maxLength: 253, description });
+const stringMap = (description: string): Schema => ({ type: 'object', additionalProperties: { type: 'string' }, description });
+
+const labelSelector: Schema = {
+  type: 'object',
+  description: 'A label selector (metav1.LabelSelector) over the Kustomizations.',
+  'x-kubernetes-map-type': 'atomic',
+  properties: {
+    matchLabels: stringMap('Labels a Kustomization must carry.'),
+    matchExpressions: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['key', 'operator'],
+        properties: {
+          key: { type: 'string' },
+          operator: { type: 'string', enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'] },
+          values: { type: 'array', items: { type: 'string' } },
+        },
+      },
+    },
+  },
+};
+
+export const policySpecSchema: Schema = {
+  type: 'object',
+  description: 'Which Flux Kustomizations may be rolled back automatically, on which signals, how often.',
+  required: ['kustomizations'],
+  properties: {
+    kustomizations: {
+      type: 'object',
+      description: 'The Kustomizations covered: those named, and those the selector matches.',
+      'x-kubernetes-validations': [{ rule: 'has(self.names) || has(self.selector)', message: 'name Kustomizations or give a selector' }],
+      properties: {
+        namespace: { type: 'string', maxLength: 63, description: "Namespace of the Kustomizations; defaults to the policy's namespace." },
+        names: { type: 'array', maxItems: 100, items: name('A Kustomization name.'), description: 'Kustomizations by name.' },
+        selector: labelSelector,
+      },
+    },
+    reasons: {
+      type: 'array',
+      maxItems: 20,
+      items: { type: 'string', minLength: 1, maxLength: 128 },
+      description: `Flux event reasons that trigger a rollback (default ${DEFAULT_TRIGGER_REASONS.join(', ')}).`,
+    },
+    squash: { type: 'boolean', description: 'One revert commit for the whole range (default true); false for one per reverted commit.' },
+    cooldown: duration(`Minimum time between two automatic rollbacks of one Kustomization (default ${DEFAULT_COOLDOWN}).`),
+    rateLimit: {
+      type: 'object',
+      description: 'At most maxRollbacks automatic rollbacks by this policy within window.',
+      required: ['maxRollbacks', 'window'],
+      properties: {
+        maxRollbacks: { type: 'integer', minimum: 1, maximum: 1000, description: 'Rollbacks allowed per window.' },
+        window: duration('The window, e.g. 1h.'),
+      },
+    },
+    alertmanager: {
+      type: 'object',
+      description: 'How Prometheus Alertmanager alerts (POST /hook/alertmanager/<namespace>/<policy>) map to Kustomizations.',
+      properties: {
+        matchLabels: stringMap('Alerts must carry all these labels with these values.'),
+        kustomizationLabel: { type: 'string', minLength: 1, maxLength: 316, description: `The alert label naming the Kustomization (default ${DEFAULT_KUSTOMIZATION_LABEL}).` },
+      },
+    },
+    secretRef: {
+      type: 'object',
+      description: "A Secret in the policy's namespace whose `token` key verifies requests: Flux generic-hmac X-Signature, or an Alertmanager bearer token. Without it, requests are not authenticated.",
+      required: ['name'],
+      properties: { name: name('Name of the Secret.') },
+    },
+    incident: { type: 'string', maxLength: 256, description: 'Written as the "Incident:" trailer of the rollbacks.' },
+    suspend: { type: 'boolean', description: 'Ignore triggers without deleting the policy.' },
+  },
+};
+
+export const policyStatusSchema: Schema = {
+  type: 'object',
+  description: 'The healthy revisions the operator saw, and the last rollback the policy created.',
+  properties: {
+    observedGeneration: { type: 'integer', format: 'int64' },
+    conditions: {
+      type: 'array',
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['type'],
+      items: {
+        type: 'object',
+        required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'],
+        properties: {
+          type: { type: 'string', maxLength: 316 },
+          status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
+          observedGeneration: { type: 'integer', format: 'int64', minimum: 0 },
+          lastTransitionTime: { type: 'string', format: 'date-time' },
+          reason: { type: 'string', maxLength: 1024, minLength: 1 },
+          message: { type: 'string', maxLength: 32768 },
+        },
+      },
+    },
+    kustomizations: {
+      type: 'array',
+      description: 'Per covered Kustomization: the revisions it last applied healthy (Ready=True).',
+      items: {
+        type: 'object',
+        required: ['namespace', 'name', 'lastHealthyRevision', 'lastHealthyTime'],
+        properties: {
+          namespace: { type: 'string' },
+          name: { type: 'string' },
+          lastHealthyRevision: { type: 'string', description: 'Revision applied at the last Ready=True.' },
+          previousHealthyRevision: { type: 'string', description: 'The healthy revision before it.' },
+          lastHealthyTime: { type: 'string', format: 'date-time' },
+        },
+      },
+    },
+    lastRollback: {
+      type: 'object',
+      description: 'The last GitOpsRollback this policy created.',
+      required: ['name', 'time'],
+      properties: { name: { type: 'string' }, time: { type: 'string', format: 'date-time' } },
+    },
+  },
+};
+
+/** The CustomResourceDefinition object (apiextensions.k8s.io/v1) of GitOpsRollbackPolicy. */
+export function buildPolicyCustomResourceDefinition(): Schema {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${POLICY_PLURAL}.${GROUP}` },
+    spec: {
+      group: GROUP,
+      names: { kind: POLICY_KIND, listKind: `${POLICY_KIND}List`, plural: POLICY_PLURAL, singular: POLICY_SINGULAR, shortNames: POLICY_SHORT_NAMES, categories: ['gitops'] },
+      scope: 'Namespaced',
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: [
+            { name: 'Suspended', type: 'boolean', jsonPath: '.spec.suspend' },
+            { name: 'Last rollback', type: 'string', jsonPath: '.status.lastRollback.name' },
+            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+          ],
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              description: 'GitOpsRollbackPolicy lets Flux and Alertmanager notifications roll Kustomizations back automatically, through GitOpsRollbacks it owns.',
+              required: ['spec'],
+              properties: {
+                apiVersion: { type: 'string' },
+                kind: { type: 'string' },
+                metadata: { type: 'object' },
+                spec: policySpecSchema,
+                status: policyStatusSchema,
+              },
+            },
+          },
+        },
+      ],
+    },
+  };
+}

@@ -1,0 +1,287 @@
+/**
+ * Flux in the loop: the steps of a rollback around the push that involve Flux.
+ *
+ * - {@link ApplyWait.prepare}, before the engine: checks the Flux references of the spec and
+ *   suspends the ImageUpdateAutomations of `spec.suspendImageUpdates` (recorded in
+ *   `status.suspendedImageUpdates`), so image automation cannot push the newer image straight
+ *   back. Sets no condition; a missing object stalls the rollback before anything is pushed
+ *   (KustomizationNotFound, ImageUpdateAutomationNotFound, CrossNamespaceRefForbidden).
+ * - {@link markPushed}, with the push's status: Pushed=True, Applied=Unknown
+ *   WaitingForApply, Reconciling=True, Ready=Unknown; `status.pushTime` and the phases so far.
+ * - {@link ApplyWait.check}, on that reconcile and every later one (the engine never runs again):
+ *   picks the Kustomizations once (`spec.reconcile.kustomizations`, or those fed by the
+ *   GitRepository whose path covers a changed path), requests a reconcile as `flux reconcile
+ *   --with-source` does, then reads their status without blocking a worker: Applied=True and
+ *   Ready=True when all applied the commit; Stalled=True ApplyFailed when one failed on it;
+ *   Stalled=True ApplyTimeout after `spec.reconcile.timeout`; otherwise a requeue to poll again.
+ *   With no Kustomization to wait for, Ready=True as without Flux.
+ */
+import { ConditionType, Reason } from '../api/v1alpha1/conditions.js';
+import type { Condition, GitOpsRollback, GitOpsRollbackStatus, KustomizationApplyStatus, NamespacedObjectReference, PhaseDurations } from '../api/v1alpha1/types.js';
+import { assessKustomization, summarizeApply, type ApplySummary } from '../flux/assess-apply.js';
+import { parseDuration } from '../flux/duration.js';
+import type { FluxPort, ObjectKey } from '../flux/flux-port.js';
+import { requestReconcileWithSource, uniqueKeys } from '../flux/request-reconcile.js';
+import { selectKustomizations } from '../flux/select-kustomizations.js';
+import type { RollbackResult } from '../git/engine.js';
+import { StallingError } from './classify-error.js';
+import { findCondition, removeConditions, setCondition, type ConditionUpdate } from './conditions.js';
+import type { ClusterPort } from './ports.js';
+import type { ProcessResult } from './work-queue.js';
+
+const { Ready, Reconciling, Stalled, Pushed, Applied } = ConditionType;
+
+/** `spec.reconcile.timeout` when not given. */
+export const DEFAULT_APPLY_TIMEOUT = '5m';
+/** How often Kustomizations are read while waiting (the `flux` CLI polls every 2 s too). */
+export const DEFAULT_APPLY_POLL_INTERVAL_MS = 2000;
+
+export interface ApplyWaitOptions {
+  flux: FluxPort;
+  cluster: Pick<ClusterPort, 'patchRollbackStatus' | 'recordEvent'>;
+  allowCrossNamespaceRefs: boolean;
+  pollIntervalMs?: number;
+  now: () => Date;
+}
+
+/** What a check decided: the queue result, the status written, and the end when it ended. */
+export interface ApplyCheck {
+  result: ProcessResult;
+  status: GitOpsRollbackStatus;
+  finished?: { reason: string; ready: boolean };
+}
+
+/** True while a pushed rollback waits for Flux: Pushed=True and Applied=Unknown. */
+export function isWaitingForApply(rollback: GitOpsRollback): boolean {
+  const conditions = rollback.status?.conditions;
+  return findCondition(conditions, Pushed)?.status === 'True' && findCondition(conditions, Applied)?.status === 'Unknown';
+}
+
+/** True when this rollback waits for Flux after pushing `result`. */
+export function shouldWaitForApply(rollback: GitOpsRollback, result: RollbackResult): boolean {
+  const pushed = result.result === 'reverted' || result.existingCommit !== undefined;
+  return pushed && !rollback.spec.dryRun && (rollback.spec.reconcile !== undefined || rollback.spec.sourceRef !== undefined);
+}
+
+/** The wait's timeout in milliseconds; a malformed duration stalls with InvalidSpec. */
+export function readApplyTimeoutMs(rollback: GitOpsRollback): number {
+  const timeout = rollback.spec.reconcile?.timeout ?? DEFAULT_APPLY_TIMEOUT;
+  try {
+    return parseDuration(timeout);
+  } catch {
+    throw new StallingError(Reason.InvalidSpec, `spec.reconcile.timeout "${timeout}" is not a duration such as 30s, 5m or 1h`);
+  }
+}
+
+const seconds = (ms: number) => Math.max(0, Math.round(ms) / 1000);
+
+/**
+ * Adds the phase durations of the engine run (resolve, revert, push; `total` since creation when
+ * nothing will be awaited) and, when `waiting`, turns the push's status into the waiting one:
+ * Pushed=True stays, Applied=Unknown WaitingForApply, Reconciling=True, Ready=Unknown, no
+ * completionTime, `pushTime` now.
+ */
+export function markPushed(
+  rollback: GitOpsRollback,
+  status: GitOpsRollbackStatus,
+  timing: { resolveMs: number; result: RollbackResult; waiting: boolean },
+  now: Date,
+): GitOpsRollbackStatus {
+  const { durations } = timing.result;
+  const phases: PhaseDurations = { ...status.phases, resolve: seconds(timing.resolveMs), revert: seconds(durations.fetch + durations.compute), push: seconds(durations.push) };
+  if (!timing.waiting) return { ...status, phases: { ...phases, total: sinceCreation(rollback, now) } };
+  const message = `Pushed ${shortSha(status.headAfter)}; waiting for Flux to apply it`;
+  const generation = rollback.metadata.generation ?? 0;
+  let conditions = status.conditions ?? [];
+  for (const update of [
+    { type: Reconciling, status: 'True', reason: Reason.WaitingForApply, message },
+    { type: Ready, status: 'Unknown', reason: Reason.WaitingForApply, message },
+    { type: Applied, status: 'Unknown', reason: Reason.WaitingForApply, message },
+  ] as ConditionUpdate[]) {
+    conditions = setCondition(conditions, update, generation, now);
+  }
+  return { ...status, conditions, completionTime: undefined, pushTime: now.toISOString(), kustomizations: undefined, phases };
+}
+
+export class ApplyWait {
+  private readonly pollIntervalMs: number;
+
+  constructor(private readonly options: ApplyWaitOptions) {
+    this.pollIntervalMs = options.pollIntervalMs ?? DEFAULT_APPLY_POLL_INTERVAL_MS;
+  }
+
+  /**
+   * Before the engine runs: the timeout parses, the named Kustomizations exist, and (unless a dry
+   * run) each ImageUpdateAutomation of `spec.suspendImageUpdates` is suspended, recorded in
+   * `status.suspendedImageUpdates` before the push. Throws StallingError when something is missing.
+   */
+  async prepare(rollback: GitOpsRollback, status: GitOpsRollbackStatus): Promise<GitOpsRollbackStatus> {
+    const { flux } = this.options;
+    readApplyTimeoutMs(rollback);
+    for (const key of this.keysOf(rollback, rollback.spec.reconcile?.kustomizations, 'Kustomization')) {
+      if (!(await flux.getKustomization(key))) throw new StallingError(Reason.KustomizationNotFound, `Kustomization ${key.namespace}/${key.name} was not found`);
+    }
+    const automations = this.keysOf(rollback, rollback.spec.suspendImageUpdates, 'ImageUpdateAutomation');
+    if (rollback.spec.dryRun || automations.length === 0) return status;
+    const suspended: ObjectKey[] = [];
+    for (const key of automations) {
+      const outcome = await flux.suspendImageUpdateAutomation(key);
+      if (outcome === 'not-found') {
+        throw new StallingError(Reason.ImageUpdateAutomationNotFound, `ImageUpdateAutomation ${key.namespace}/${key.name} was not found; nothing was pushed`);
+      }
+      suspended.push(key);
+    }
+    const next: GitOpsRollbackStatus = { ...status, suspendedImageUpdates: suspended.map(({ name, namespace }) => ({ name, namespace })) };
+    if (!isSameValue(next.suspendedImageUpdates, status.suspendedImageUpdates)) {
+      await this.options.cluster.patchRollbackStatus(rollback, next);
+      const names = suspended.map((k) => `${k.namespace}/${k.name}`).join(', ');
+      await this.options.cluster.recordEvent(rollback, 'Normal', 'ImageUpdatesSuspended', `Suspended ImageUpdateAutomation(s) ${names} before the push; resume them after the incident`);
+    }
+    return next;
+  }
+
+  /**
+   * One look at Flux for a pushed rollback (`status` is what the last reconcile wrote). The first
+   * look picks the Kustomizations and requests the reconcile; every look judges their status.
+   * Conditions: see the file comment. Writes status only when something changed.
+   */
+  async check(rollback: GitOpsRollback, status: GitOpsRollbackStatus): Promise<ApplyCheck> {
+    const now = this.options.now();
+    const commit = status.headAfter;
+    if (!commit) throw new StallingError(Reason.InternalError, 'The rollback is marked pushed but status.headAfter is empty');
+    let current = status;
+    if (current.kustomizations === undefined) {
+      const targets = await this.chooseTargets(rollback, current);
+      if (targets.kustomizations.length === 0) return this.finishWithoutWaiting(rollback, current, targets.sources, now);
+      const requests = await requestReconcileWithSource(this.options.flux, targets.sources, targets.kustomizations, now);
+      current = { ...current, kustomizations: targets.kustomizations.map(({ name, namespace }) => ({ name, namespace, ready: false })) };
+      const asked = requests.filter((r) => r.found).map((r) => `${r.kind} ${r.key.namespace}/${r.key.name}`);
+      await this.options.cluster.recordEvent(rollback, 'Normal', Reason.WaitingForApply, `Requested a reconcile of ${asked.join(', ') || 'nothing (objects not found)'}; waiting for ${shortSha(commit)} to be applied`);
+    }
+
+    const keys = current.kustomizations ?? [];
+    const assessed = await Promise.all(keys.map(async (key) => assessKustomization(key, await this.options.flux.getKustomization(key), commit)));
+    const summary = summarizeApply(assessed, commit);
+    const kustomizations: KustomizationApplyStatus[] = summary.kustomizations.map(({ name, namespace, revision, ready, message }) => ({ name, namespace, ...(revision ? { revision } : {}), ready, message }));
+    const deadline = Date.parse(current.pushTime ?? now.toISOString()) + readApplyTimeoutMs(rollback);
+
+    if (summary.state === 'applied') return this.finish(rollback, { ...current, kustomizations }, summary, now, { ready: true, reason: Reason.Succeeded });
+    if (summary.state === 'failed') return this.finish(rollback, { ...current, kustomizations }, summary, now, { ready: false, reason: Reason.ApplyFailed });
+    if (now.getTime() >= deadline) {
+      const timeout = rollback.spec.reconcile?.timeout ?? DEFAULT_APPLY_TIMEOUT;
+      const timedOut = { ...summary, message: `Not applied within ${timeout}: ${summary.message}` };
+      return this.finish(rollback, { ...current, kustomizations }, timedOut, now, { ready: false, reason: Reason.ApplyTimeout });
+    }
+
+    let conditions = current.conditions ?? [];
+    const message = `Waiting for ${shortSha(commit)}: ${summary.message}`;
+    conditions = this.set(conditions, rollback, { type: Applied, status: 'Unknown', reason: Reason.WaitingForApply, message });
+    conditions = this.set(conditions, rollback, { type: Ready, status: 'Unknown', reason: Reason.WaitingForApply, message });
+    conditions = this.set(conditions, rollback, { type: Reconciling, status: 'True', reason: Reason.WaitingForApply, message });
+    const next: GitOpsRollbackStatus = { ...current, conditions, kustomizations };
+    if (!isSameValue(next, status)) await this.options.cluster.patchRollbackStatus(rollback, next);
+    return { result: { requeueAfterMs: Math.max(1, Math.min(this.pollIntervalMs, deadline - now.getTime())) }, status: next };
+  }
+
+  /** Applied=True and Ready=True, or Applied=False and Stalled=True with the reason; an Event. */
+  private async finish(rollback: GitOpsRollback, status: GitOpsRollbackStatus, summary: ApplySummary, now: Date, end: { ready: boolean; reason: string }): Promise<ApplyCheck> {
+    let conditions = removeConditions(status.conditions ?? [], Reconciling);
+    const update = { reason: end.reason, message: summary.message };
+    conditions = this.set(conditions, rollback, { type: Applied, status: end.ready ? 'True' : 'False', ...update });
+    conditions = this.set(conditions, rollback, { type: Ready, status: end.ready ? 'True' : 'False', ...update });
+    if (!end.ready) conditions = this.set(conditions, rollback, { type: Stalled, status: 'True', ...update });
+    const pushedAt = status.pushTime ? Date.parse(status.pushTime) : now.getTime();
+    const next: GitOpsRollbackStatus = {
+      ...status,
+      conditions,
+      completionTime: timestamp(now),
+      phases: { ...status.phases, apply: seconds(now.getTime() - pushedAt), ...(end.ready ? { total: sinceCreation(rollback, now) } : {}) },
+    };
+    await this.options.cluster.patchRollbackStatus(rollback, next);
+    await this.options.cluster.recordEvent(rollback, end.ready ? 'Normal' : 'Warning', end.ready ? 'Applied' : end.reason, summary.message);
+    return { result: {}, status: next, finished: end };
+  }
+
+  /** No Kustomization to wait for: the GitRepository is still asked to reconcile; Ready=True. */
+  private async finishWithoutWaiting(rollback: GitOpsRollback, status: GitOpsRollbackStatus, sources: ObjectKey[], now: Date): Promise<ApplyCheck> {
+    if (sources.length > 0) await requestReconcileWithSource(this.options.flux, sources, [], now);
+    const message = `Pushed ${shortSha(status.headAfter)}; no Kustomization to wait for`;
+    let conditions = removeConditions(status.conditions ?? [], Reconciling, Applied);
+    conditions = this.set(conditions, rollback, { type: Ready, status: 'True', reason: Reason.Succeeded, message });
+    const pushedAt = status.pushTime ? Date.parse(status.pushTime) : now.getTime();
+    const next: GitOpsRollbackStatus = {
+      ...status,
+      conditions,
+      kustomizations: [],
+      completionTime: timestamp(new Date(pushedAt)),
+      phases: { ...status.phases, total: sinceCreation(rollback, new Date(pushedAt)) },
+    };
+    await this.options.cluster.patchRollbackStatus(rollback, next);
+    return { result: {}, status: next, finished: { ready: true, reason: Reason.Succeeded } };
+  }
+
+  /** The Kustomizations to wait for, and the GitRepositories feeding them. */
+  private async chooseTargets(rollback: GitOpsRollback, status: GitOpsRollbackStatus): Promise<{ kustomizations: ObjectKey[]; sources: ObjectKey[] }> {
+    const namespace = rollback.metadata.namespace!;
+    const { sourceRef, reconcile } = rollback.spec;
+    const source = sourceRef ? { namespace: sourceRef.namespace ?? namespace, name: sourceRef.name } : undefined;
+    const named = this.keysOf(rollback, reconcile?.kustomizations, 'Kustomization');
+    if (named.length > 0) {
+      // As `flux reconcile ks --with-source`: each Kustomization's own GitRepository too.
+      const views = await Promise.all(named.map((key) => this.options.flux.getKustomization(key)));
+      const fed = views.flatMap((view) => (view?.sourceRef.kind === 'GitRepository' ? [{ namespace: view.sourceRef.namespace ?? view.namespace, name: view.sourceRef.name }] : []));
+      return { kustomizations: named, sources: uniqueKeys([...(source ? [source] : []), ...fed]) };
+    }
+    if (!source) return { kustomizations: [], sources: [] };
+    const all = await this.options.flux.listKustomizations(this.options.allowCrossNamespaceRefs ? undefined : namespace);
+    // A commit recorded after a crash comes without its changed paths: every Kustomization of the source.
+    const changedPaths = status.changedPaths?.length ? status.changedPaths : [''];
+    const selected = selectKustomizations(all, source, changedPaths);
+    return { kustomizations: selected.map(({ namespace: ns, name }) => ({ namespace: ns, name })), sources: [source] };
+  }
+
+  /** References with their namespace filled in; another namespace needs --allow-cross-namespace-refs. */
+  private keysOf(rollback: GitOpsRollback, references: NamespacedObjectReference[] | undefined, kind: string): ObjectKey[] {
+    const namespace = rollback.metadata.namespace!;
+    const keys = (references ?? []).map((ref) => ({ namespace: ref.namespace ?? namespace, name: ref.name }));
+    const crossing = keys.find((key) => key.namespace !== namespace);
+    if (crossing && !this.options.allowCrossNamespaceRefs) {
+      throw new StallingError(
+        Reason.CrossNamespaceRefForbidden,
+        `${kind} ${crossing.namespace}/${crossing.name} is in another namespace; the operator does not allow cross-namespace references`,
+      );
+    }
+    return uniqueKeys(keys);
+  }
+
+  private set(conditions: Condition[], rollback: GitOpsRollback, update: ConditionUpdate): Condition[] {
+    return setCondition(conditions, update, rollback.metadata.generation ?? 0, this.options.now());
+  }
+}
+
+/** Deep equality of JSON values whatever the key order (the API server returns keys sorted). */
+export function isSameValue(a: unknown, b: unknown): boolean {
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+}
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)).map(([k, v]) => [k, canonical(v)]));
+  }
+  return value;
+}
+
+function shortSha(sha: string | undefined): string {
+  return sha ? sha.slice(0, 12) : '(unknown)';
+}
+
+function timestamp(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** Seconds from the object's creation to `end` (creationTimestamp has whole seconds). */
+function sinceCreation(rollback: GitOpsRollback, end: Date): number | undefined {
+  const created = rollback.metadata.creationTimestamp;
+  return created ? seconds(end.getTime() - Date.parse(created)) : undefined;
+}

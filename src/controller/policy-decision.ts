@@ -1,0 +1,176 @@
+/**
+ * The pure decisions of automated rollbacks: which Kustomizations a policy covers, the last
+ * good revision, cooldown and rate limit, the loop guard, and the GitOpsRollback to create.
+ * No I/O: the trigger processor and the revision tracker call these with what they read.
+ */
+import { createHash } from 'node:crypto';
+import { parseDuration } from '../flux/duration.js';
+import {
+  DEFAULT_COOLDOWN,
+  KUSTOMIZATION_ANNOTATION,
+  POLICY_KIND,
+  POLICY_UID_LABEL,
+  TRIGGER_ANNOTATION,
+  type GitOpsRollbackPolicy,
+  type KustomizationRevisions,
+  type LabelSelector,
+} from '../api/v1alpha1/policy-types.js';
+import { API_VERSION, KIND, type GitOpsRollback } from '../api/v1alpha1/types.js';
+import type { RangeCommit } from '../git/read-range.js';
+import type { KustomizationView } from './policy-ports.js';
+
+/** A reason not to act, as an Event reason and message. */
+export interface Refusal {
+  reason: string;
+  message: string;
+}
+
+/** Whether `labels` satisfy a metav1.LabelSelector (an empty selector matches everything). */
+export function matchesLabelSelector(selector: LabelSelector, labels: Record<string, string> = {}): boolean {
+  const byLabels = Object.entries(selector.matchLabels ?? {}).every(([key, value]) => labels[key] === value);
+  return byLabels && (selector.matchExpressions ?? []).every(({ key, operator, values = [] }) => {
+    switch (operator) {
+      case 'In': return key in labels && values.includes(labels[key]);
+      case 'NotIn': return !(key in labels) || !values.includes(labels[key]);
+      case 'Exists': return key in labels;
+      case 'DoesNotExist': return !(key in labels);
+      default: return false;
+    }
+  });
+}
+
+/** The namespace of the Kustomizations a policy covers. */
+export function kustomizationNamespaceOf(policy: GitOpsRollbackPolicy): string {
+  return policy.spec.kustomizations.namespace ?? policy.metadata.namespace!;
+}
+
+/** Whether the policy covers the Kustomization: its namespace, and named or selected. */
+export function selectsKustomization(policy: GitOpsRollbackPolicy, kustomization: KustomizationView): boolean {
+  const { names, selector } = policy.spec.kustomizations;
+  if (kustomization.metadata.namespace !== kustomizationNamespaceOf(policy)) return false;
+  if (names?.includes(kustomization.metadata.name!)) return true;
+  return selector !== undefined && matchesLabelSelector(selector, kustomization.metadata.labels);
+}
+
+/** Ready=True for the current generation: the applied revision passed Flux's health checks. */
+export function isHealthy(kustomization: KustomizationView): boolean {
+  const status = kustomization.status;
+  const ready = status?.conditions?.find((c) => c.type === 'Ready');
+  const generation = kustomization.metadata.generation;
+  return ready?.status === 'True' && Boolean(status?.lastAppliedRevision) && (generation === undefined || status?.observedGeneration === generation);
+}
+
+/**
+ * The policy's record for a Kustomization after it was seen healthy at `revision`: unchanged
+ * (same object) when the revision is the recorded one; otherwise the previous one moves down.
+ */
+export function recordHealthyRevision(previous: KustomizationRevisions | undefined, namespace: string, name: string, revision: string, now: Date): KustomizationRevisions {
+  if (previous && previous.lastHealthyRevision === revision) return previous;
+  const entry: KustomizationRevisions = { namespace, name, lastHealthyRevision: revision, lastHealthyTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z') };
+  if (previous) entry.previousHealthyRevision = previous.lastHealthyRevision;
+  return entry;
+}
+
+/**
+ * The last revision seen healthy that is not the failing one (on HealthCheckFailed Flux already
+ * reports the failing revision as lastAppliedRevision; after an alert on a healthy revision, the
+ * one before it). Shas, via `toSha`.
+ */
+export function findLastGoodRevision(entry: KustomizationRevisions | undefined, failingSha: string, toSha: (revision: string | undefined) => string | undefined): string | undefined {
+  if (!entry) return undefined;
+  for (const revision of [entry.lastHealthyRevision, entry.previousHealthyRevision]) {
+    const sha = toSha(revision);
+    if (sha && sha !== failingSha) return sha;
+  }
+  return undefined;
+}
+
+/**
+ * Cooldown (per Kustomization) and rate limit (per policy) over the rollbacks the policy already
+ * created. Undefined when a new rollback is allowed.
+ */
+export function checkRateLimits(policy: GitOpsRollbackPolicy, kustomizationKey: string, rollbacks: GitOpsRollback[], now: Date): Refusal | undefined {
+  const created = (rollback: GitOpsRollback) => Date.parse(rollback.metadata.creationTimestamp ?? '') || now.getTime();
+  const cooldownMs = parseDuration(policy.spec.cooldown ?? DEFAULT_COOLDOWN);
+  const last = rollbacks
+    .filter((r) => r.metadata.annotations?.[KUSTOMIZATION_ANNOTATION] === kustomizationKey)
+    .map(created)
+    .sort((a, b) => b - a)[0];
+  if (last !== undefined && now.getTime() - last < cooldownMs) {
+    const waitS = Math.ceil((cooldownMs - (now.getTime() - last)) / 1000);
+    return { reason: 'CooldownActive', message: `Kustomization ${kustomizationKey} was rolled back ${Math.round((now.getTime() - last) / 1000)}s ago; cooldown ${policy.spec.cooldown ?? DEFAULT_COOLDOWN} (${waitS}s left)` };
+  }
+  const limit = policy.spec.rateLimit;
+  if (limit) {
+    const windowMs = parseDuration(limit.window);
+    const recent = rollbacks.filter((r) => now.getTime() - created(r) < windowMs).length;
+    if (recent >= limit.maxRollbacks) {
+      return { reason: 'RateLimited', message: `The policy created ${recent} rollback(s) within ${limit.window}; the limit is ${limit.maxRollbacks}` };
+    }
+  }
+  return undefined;
+}
+
+/** A commit that is itself a rollback (a Rollback-Request trailer, or git's revert line), if any. */
+export function findRollbackCommit(commits: RangeCommit[]): RangeCommit | undefined {
+  return commits.find((c) => /^Rollback-Request:\s*\S/m.test(c.message) || /^This reverts commit [0-9a-f]{7,40}/m.test(c.message));
+}
+
+/** Kustomization `spec.path` as a repository path; undefined for the whole repository. */
+export function normalizeKustomizationPath(path: string | undefined): string | undefined {
+  const parts = (path ?? '').split('/').filter((part) => part !== '' && part !== '.');
+  if (parts.includes('..')) throw new Error(`Kustomization path "${path}" leaves the repository root`);
+  return parts.length ? parts.join('/') : undefined;
+}
+
+/**
+ * The deterministic name of the rollback of one failing revision of one Kustomization: every
+ * replica, every retry and every re-sent event computes the same, so the API server itself
+ * refuses duplicates (409).
+ */
+export function computeRollbackName(kustomization: KustomizationView, failingSha: string): string {
+  const { namespace, name, uid } = kustomization.metadata;
+  const hash = createHash('sha256').update(`${namespace}/${name}/${uid ?? ''}@${failingSha}`).digest('hex').slice(0, 10);
+  const prefix = (name ?? 'kustomization').slice(0, 40).replace(/[-.]+$/, '');
+  return `${prefix}-rollback-${hash}`;
+}
+
+export interface AutomatedRollbackInput {
+  policy: GitOpsRollbackPolicy;
+  kustomization: KustomizationView;
+  source: { namespace: string; name: string };
+  lastGoodSha: string;
+  failingSha: string;
+  failingRevision: string;
+  trigger: { source: string; reason: string; message?: string };
+}
+
+/**
+ * The GitOpsRollback for a trigger: revert lastGood..failing limited to the Kustomization's
+ * path, owned by the policy (so it is garbage-collected with it and listed by its uid label).
+ */
+export function buildAutomatedRollback(input: AutomatedRollbackInput): GitOpsRollback {
+  const { policy, kustomization, source, lastGoodSha, failingSha, trigger } = input;
+  const policyNamespace = policy.metadata.namespace!;
+  const kustomizationKey = `${kustomization.metadata.namespace}/${kustomization.metadata.name}`;
+  const path = normalizeKustomizationPath(kustomization.spec?.path);
+  const detail = trigger.message ? `: ${trigger.message}` : '';
+  const reason = `Automated rollback by GitOpsRollbackPolicy ${policyNamespace}/${policy.metadata.name}: Kustomization ${kustomizationKey} reported ${trigger.reason} (${trigger.source}) for revision ${input.failingRevision}${detail}`;
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: {
+      name: computeRollbackName(kustomization, failingSha),
+      namespace: policyNamespace,
+      labels: { [POLICY_UID_LABEL]: policy.metadata.uid! },
+      annotations: { [KUSTOMIZATION_ANNOTATION]: kustomizationKey, [TRIGGER_ANNOTATION]: `${trigger.source}/${trigger.reason}` },
+      ownerReferences: [{ apiVersion: API_VERSION, kind: POLICY_KIND, name: policy.metadata.name!, uid: policy.metadata.uid!, controller: true }],
+    },
+    spec: {
+      sourceRef: { kind: 'GitRepository', name: source.name, ...(source.namespace !== policyNamespace ? { namespace: source.namespace } : {}) },
+      revert: { range: { from: lastGoodSha, to: failingSha }, ...(path ? { paths: [path] } : {}), squash: policy.spec.squash ?? true },
+      reason: reason.length > 4000 ? `${reason.slice(0, 3997)}...` : reason,
+      ...(policy.spec.incident ? { incident: policy.spec.incident } : {}),
+    },
+  };
+}

@@ -1,0 +1,41 @@
+/**
+ * What the automated-trigger side of the controller needs from the outside world, as plain
+ * interfaces: policies, Flux Kustomizations, the rollbacks a policy created, Events, and the
+ * commits of a range. src/kube and src/git implement them; unit tests use fakes here.
+ */
+import type { GitOpsRollbackPolicy, GitOpsRollbackPolicyStatus } from '../api/v1alpha1/policy-types.js';
+import type { Condition, GitOpsRollback } from '../api/v1alpha1/types.js';
+import type { RangeCommit } from '../git/read-range.js';
+
+/** The parts of a Flux Kustomization (kustomize.toolkit.fluxcd.io/v1) a policy uses. */
+export interface KustomizationView {
+  metadata: { name?: string; namespace?: string; uid?: string; generation?: number; labels?: Record<string, string> };
+  spec?: { path?: string; sourceRef?: { kind: string; name: string; namespace?: string } };
+  status?: { lastAppliedRevision?: string; lastAttemptedRevision?: string; observedGeneration?: number; conditions?: Condition[] };
+}
+
+/** Flux's GitRepository reference, with its namespace resolved. */
+export interface GitRepositoryRef {
+  namespace: string;
+  name: string;
+}
+
+export interface PolicyClusterPort {
+  getPolicy(namespace: string, name: string): Promise<GitOpsRollbackPolicy | null>;
+  /**
+   * Replaces the status, guarded by the resourceVersion the policy was read at: 'conflict' when
+   * someone wrote it meanwhile (read it again and retry).
+   */
+  replacePolicyStatus(policy: GitOpsRollbackPolicy, status: GitOpsRollbackPolicyStatus): Promise<'replaced' | 'conflict'>;
+  /** Every policy (in the watched namespace, or all). */
+  listPolicies(): Promise<GitOpsRollbackPolicy[]>;
+  getKustomization(namespace: string, name: string): Promise<KustomizationView | null>;
+  /** The GitOpsRollbacks the policy created (by label), newest or not. */
+  listPolicyRollbacks(policy: GitOpsRollbackPolicy): Promise<GitOpsRollback[]>;
+  /** Creates the rollback; 'exists' when one of that name is already there (a duplicate). */
+  createRollback(rollback: GitOpsRollback): Promise<'created' | 'exists'>;
+  recordEvent(policy: GitOpsRollbackPolicy, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
+}
+
+/** The commits of `from..to` on the GitRepository's branch, newest first. */
+export type ReadCommitRange = (source: GitRepositoryRef, from: string, to: string) => Promise<RangeCommit[]>;

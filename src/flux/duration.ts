@@ -1,0 +1,17 @@
+/**
+ * Durations written as Flux and Go write them (`30s`, `5m`, `1h30m`, `1.5m`, `500ms`): the
+ * format of `spec.reconcile.timeout`.
+ */
+
+/** The pattern the CRD enforces (the same as Flux's `spec.timeout`). */
+export const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$';
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Milliseconds in `value`; throws a RangeError on anything that is not such a duration. */
+export function parseDuration(value: string): number {
+  if (!new RegExp(DURATION_PATTERN).test(value)) throw new RangeError(`Invalid duration "${value}" (expected e.g. 30s, 5m, 1h30m)`);
+  let total = 0;
+  for (const [, amount, unit] of value.matchAll(/([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/g)) total += Number(amount) * UNIT_MS[unit];
+  return Math.round(total);
+}

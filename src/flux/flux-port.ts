@@ -1,0 +1,57 @@
+/**
+ * What the Flux integration needs from the cluster, as plain data and one interface:
+ * src/kube/flux-resources.ts implements it with client-node; unit tests use fakes.
+ */
+
+/** An object named by namespace and name. */
+export interface ObjectKey {
+  namespace: string;
+  name: string;
+}
+
+/** A condition as Flux reports it (metav1.Condition). */
+export interface FluxCondition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason?: string;
+  message?: string;
+  observedGeneration?: number;
+}
+
+/** The parts of a Kustomization (kustomize.toolkit.fluxcd.io/v1) the wait for apply reads. */
+export interface KustomizationView extends ObjectKey {
+  generation?: number;
+  /** spec.sourceRef; `namespace` defaults to the Kustomization's own. */
+  sourceRef: { kind: string; name: string; namespace?: string };
+  /** spec.path: the directory applied, relative to the source root (`./apps`, `apps/`, `./`). */
+  path?: string;
+  /** spec.suspend. */
+  suspend?: boolean;
+  status?: {
+    observedGeneration?: number;
+    lastAppliedRevision?: string;
+    lastAttemptedRevision?: string;
+    lastHandledReconcileAt?: string;
+    conditions?: FluxCondition[];
+  };
+}
+
+/** Kinds a reconcile can be requested for. */
+export type ReconcilableKind = 'GitRepository' | 'Kustomization';
+
+/** The outcome of suspending one ImageUpdateAutomation. */
+export type SuspendOutcome = 'suspended' | 'already-suspended' | 'not-found';
+
+export interface FluxPort {
+  /** Kustomizations in `namespace`, or in every namespace when it is undefined. */
+  listKustomizations(namespace?: string): Promise<KustomizationView[]>;
+  /** The Kustomization as stored now, or null when it does not exist. */
+  getKustomization(key: ObjectKey): Promise<KustomizationView | null>;
+  /**
+   * Merge-patches `metadata.annotations["reconcile.fluxcd.io/requestedAt"] = requestedAt` on the
+   * object, as `flux reconcile` does. Returns false when the object does not exist.
+   */
+  requestReconcile(kind: ReconcilableKind, key: ObjectKey, requestedAt: string): Promise<boolean>;
+  /** Sets `spec.suspend: true` on an ImageUpdateAutomation (image.toolkit.fluxcd.io). */
+  suspendImageUpdateAutomation(key: ObjectKey): Promise<SuspendOutcome>;
+}

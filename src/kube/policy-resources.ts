@@ -1,0 +1,103 @@
+/**
+ * Reads and writes what automated rollbacks use, through @kubernetes/client-node:
+ * GitOpsRollbackPolicies and their status, Flux Kustomizations, and the GitOpsRollbacks a policy
+ * creates. Implements the controller's PolicyClusterPort (with an EventRecorder for Events).
+ */
+import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { POLICY_PLURAL, POLICY_UID_LABEL, type GitOpsRollbackPolicy, type GitOpsRollbackPolicyStatus } from '../api/v1alpha1/policy-types.js';
+import { GROUP, PLURAL, VERSION, type GitOpsRollback } from '../api/v1alpha1/types.js';
+import { createApiClient } from './client.js';
+import { isStatus } from './resources.js';
+
+export const FLUX_KUSTOMIZE_GROUP = 'kustomize.toolkit.fluxcd.io';
+export const FLUX_KUSTOMIZE_VERSION = 'v1';
+
+const REQUEST_TIMEOUT_MS = 15_000;
+
+/** The status fields of a policy, so a merge patch can remove the absent ones. */
+const POLICY_STATUS_FIELDS: (keyof GitOpsRollbackPolicyStatus)[] = ['observedGeneration', 'conditions', 'kustomizations', 'lastRollback'];
+
+/** A Flux Kustomization as the API returns it (the fields automated rollbacks read). */
+export interface KustomizationObject {
+  metadata: { name?: string; namespace?: string; uid?: string; generation?: number; labels?: Record<string, string> };
+  spec?: { path?: string; sourceRef?: { kind: string; name: string; namespace?: string } };
+  status?: Record<string, unknown>;
+}
+
+export class PolicyResources {
+  private readonly custom: CustomObjectsApi;
+
+  /** @param watchNamespace limits listPolicies to one namespace, as the operator's flag does. */
+  constructor(kubeConfig: KubeConfig, private readonly watchNamespace?: string) {
+    this.custom = createApiClient(kubeConfig, CustomObjectsApi, { timeoutMs: REQUEST_TIMEOUT_MS });
+  }
+
+  async getPolicy(namespace: string, name: string): Promise<GitOpsRollbackPolicy | null> {
+    return orNull(this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: POLICY_PLURAL, name }) as Promise<GitOpsRollbackPolicy>);
+  }
+
+  async listPolicies(): Promise<GitOpsRollbackPolicy[]> {
+    const list = (this.watchNamespace
+      ? await this.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: this.watchNamespace, plural: POLICY_PLURAL })
+      : await this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: POLICY_PLURAL })) as { items: GitOpsRollbackPolicy[] };
+    return list.items;
+  }
+
+  /**
+   * Replaces the status with a merge patch on the status subresource that carries the
+   * resourceVersion read: the API server applies it only if nobody wrote the policy since.
+   */
+  async replacePolicyStatus(policy: GitOpsRollbackPolicy, status: GitOpsRollbackPolicyStatus): Promise<'replaced' | 'conflict'> {
+    const { namespace, name, uid, resourceVersion } = policy.metadata;
+    const fields: Record<string, unknown> = {};
+    for (const key of POLICY_STATUS_FIELDS) fields[key] = status[key] ?? null;
+    try {
+      await this.custom.patchNamespacedCustomObjectStatus(
+        { group: GROUP, version: VERSION, namespace: namespace!, plural: POLICY_PLURAL, name: name!, body: { metadata: { uid, resourceVersion }, status: fields } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+      return 'replaced';
+    } catch (error) {
+      if (isStatus(error, 409)) return 'conflict';
+      throw error;
+    }
+  }
+
+  async getKustomization(namespace: string, name: string): Promise<KustomizationObject | null> {
+    return orNull(
+      this.custom.getNamespacedCustomObject({ group: FLUX_KUSTOMIZE_GROUP, version: FLUX_KUSTOMIZE_VERSION, namespace, plural: 'kustomizations', name }) as Promise<KustomizationObject>,
+    );
+  }
+
+  /** The rollbacks carrying the policy's uid label, in the policy's namespace. */
+  async listPolicyRollbacks(policy: GitOpsRollbackPolicy): Promise<GitOpsRollback[]> {
+    const list = (await this.custom.listNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: policy.metadata.namespace!,
+      plural: PLURAL,
+      labelSelector: `${POLICY_UID_LABEL}=${policy.metadata.uid}`,
+    })) as { items: GitOpsRollback[] };
+    return list.items;
+  }
+
+  /** Creates a rollback; 'exists' when the name is taken (the API server's duplicate check). */
+  async createRollback(rollback: GitOpsRollback): Promise<'created' | 'exists'> {
+    try {
+      await this.custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: rollback.metadata.namespace!, plural: PLURAL, body: rollback });
+      return 'created';
+    } catch (error) {
+      if (isStatus(error, 409)) return 'exists';
+      throw error;
+    }
+  }
+}
+
+async function orNull<T>(read: Promise<T>): Promise<T | null> {
+  try {
+    return await read;
+  } catch (error) {
+    if (isStatus(error, 404)) return null;
+    throw error;
+  }
+}

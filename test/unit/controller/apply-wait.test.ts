@@ -1,0 +1,265 @@
+/**
+ * Flux in the loop, with fakes at the reconciler's boundary (ClusterPort, FluxPort, RunEngine):
+ * suspension before the push, the reconcile request, the non-blocking wait, and how it ends.
+ * The same paths run against a real API server in test/integration/flux-loop.test.ts.
+ */
+import type { GitOpsRollback, GitOpsRollbackSpec, GitOpsRollbackStatus } from '../../../src/api/v1alpha1/types.js';
+import type { ClusterPort, GitRepositoryView } from '../../../src/controller/ports.js';
+import { RollbackReconciler } from '../../../src/controller/reconciler.js';
+import type { FluxPort, KustomizationView, ObjectKey, ReconcilableKind, SuspendOutcome } from '../../../src/flux/flux-port.js';
+import type { RollbackResult } from '../../../src/git/engine.js';
+
+const SHA = 'a'.repeat(40);
+const HEAD = 'b'.repeat(40);
+const NEW = 'c'.repeat(40);
+const T0 = Date.parse('2026-11-26T10:00:00.000Z');
+
+function makeRollback(spec: Partial<GitOpsRollbackSpec> = {}): GitOpsRollback {
+  return {
+    apiVersion: 'rollback.gitops.dev/v1alpha1',
+    kind: 'GitOpsRollback',
+    metadata: { name: 'rb', namespace: 'flux-system', uid: 'uid-1', generation: 1, creationTimestamp: '2026-11-26T09:59:59Z' },
+    spec: { sourceRef: { kind: 'GitRepository', name: 'fleet' }, revert: { commits: [SHA] }, ...spec },
+  };
+}
+
+function makeResult(overrides: Partial<RollbackResult> = {}): RollbackResult {
+  return {
+    result: 'reverted',
+    branch: 'main',
+    previousHead: HEAD,
+    head: NEW,
+    commits: [{ sha: NEW, tree: 't', reverts: [SHA], message: 'Revert "x"' }],
+    alreadyReverted: [],
+    empty: [],
+    changedPaths: ['apps/frontend/deploy.yaml'],
+    attempts: 1,
+    durations: { fetch: 100, compute: 50, push: 200 },
+    ...overrides,
+  };
+}
+
+/** Keeps the rollback's status as the API server would, so later reconciles see it. */
+class FakeCluster implements ClusterPort {
+  statuses: GitOpsRollbackStatus[] = [];
+  events: string[] = [];
+  constructor(public rollback: GitOpsRollback, private readonly log: string[]) {}
+  async getRollback() {
+    return structuredClone(this.rollback);
+  }
+  async patchRollbackStatus(_r: GitOpsRollback, status: GitOpsRollbackStatus) {
+    this.statuses.push(status);
+    this.rollback = { ...this.rollback, status: JSON.parse(JSON.stringify(status)) };
+    this.log.push('status');
+  }
+  async getGitRepository(): Promise<GitRepositoryView> {
+    return { url: 'https://git.example/fleet.git', ref: { branch: 'main' } };
+  }
+  async getSecretData() {
+    return null;
+  }
+  async recordEvent(_r: GitOpsRollback, type: string, reason: string) {
+    this.events.push(`${type}/${reason}`);
+  }
+  condition(type: string) {
+    return this.rollback.status?.conditions?.find((c) => c.type === type);
+  }
+}
+
+class FakeFlux implements FluxPort {
+  kustomizations = new Map<string, KustomizationView>();
+  automations = new Map<string, boolean>();
+  requests: string[] = [];
+  constructor(private readonly log: string[]) {}
+  add(name: string, path: string, namespace = 'flux-system') {
+    this.kustomizations.set(`${namespace}/${name}`, { namespace, name, generation: 1, path, sourceRef: { kind: 'GitRepository', name: 'fleet' }, status: { observedGeneration: 1 } });
+  }
+  report(name: string, status: KustomizationView['status']) {
+    const k = this.kustomizations.get(`flux-system/${name}`)!;
+    this.kustomizations.set(`flux-system/${name}`, { ...k, status: { observedGeneration: 1, ...status } });
+  }
+  async listKustomizations(namespace?: string) {
+    return [...this.kustomizations.values()].filter((k) => namespace === undefined || k.namespace === namespace);
+  }
+  async getKustomization(key: ObjectKey) {
+    return this.kustomizations.get(`${key.namespace}/${key.name}`) ?? null;
+  }
+  async requestReconcile(kind: ReconcilableKind, key: ObjectKey) {
+    this.requests.push(`${kind} ${key.namespace}/${key.name}`);
+    return true;
+  }
+  async suspendImageUpdateAutomation(key: ObjectKey): Promise<SuspendOutcome> {
+    const id = `${key.namespace}/${key.name}`;
+    if (!this.automations.has(id)) return 'not-found';
+    const was = this.automations.get(id);
+    this.automations.set(id, true);
+    this.log.push(`suspend ${id}`);
+    return was ? 'already-suspended' : 'suspended';
+  }
+}
+
+function setup(spec: Partial<GitOpsRollbackSpec> = {}, result = makeResult()) {
+  const log: string[] = [];
+  const cluster = new FakeCluster(makeRollback(spec), log);
+  const flux = new FakeFlux(log);
+  let now = T0;
+  let engineRuns = 0;
+  const reconciler = new RollbackReconciler({
+    cluster,
+    flux,
+    runEngine: async () => {
+      engineRuns++;
+      log.push('push');
+      return result;
+    },
+    applyPollIntervalMs: 2000,
+    now: () => new Date(now),
+  });
+  return {
+    cluster,
+    flux,
+    log,
+    engineRuns: () => engineRuns,
+    advance: (ms: number) => (now += ms),
+    reconcile: () => reconciler.reconcile('flux-system/rb'),
+  };
+}
+
+const APPLIED = { lastAppliedRevision: `main@sha1:${NEW}`, lastAttemptedRevision: `main@sha1:${NEW}`, conditions: [{ type: 'Ready', status: 'True' as const, reason: 'ReconciliationSucceeded' }] };
+
+describe('Flux in the loop', () => {
+  test('after the push: Pushed=True, Applied=Unknown, Ready=Unknown, a reconcile request, and a requeue instead of a blocked worker', async () => {
+    const { cluster, flux, reconcile } = setup({ reconcile: { kustomizations: [{ name: 'apps' }] } });
+    flux.add('apps', './apps');
+    expect(await reconcile()).toEqual({ requeueAfterMs: 2000 });
+    expect(cluster.condition('Pushed')).toMatchObject({ status: 'True' });
+    expect(cluster.condition('Applied')).toMatchObject({ status: 'Unknown', reason: 'WaitingForApply' });
+    expect(cluster.condition('Ready')).toMatchObject({ status: 'Unknown', reason: 'WaitingForApply' });
+    expect(cluster.condition('Reconciling')).toMatchObject({ status: 'True', reason: 'WaitingForApply' });
+    expect(flux.requests).toEqual(['GitRepository flux-system/fleet', 'Kustomization flux-system/apps']);
+    expect(cluster.rollback.status).toMatchObject({ pushTime: '2026-11-26T10:00:00.000Z', kustomizations: [{ name: 'apps', namespace: 'flux-system', ready: false }], phases: { revert: 0.15, push: 0.2 } });
+    expect(cluster.rollback.status?.completionTime).toBeUndefined();
+    expect(cluster.events).toContain('Normal/WaitingForApply');
+  });
+
+  test('a later look finds the commit applied: Applied=True, Ready=True, the engine never ran again', async () => {
+    const { cluster, flux, reconcile, advance, engineRuns } = setup({ reconcile: { kustomizations: [{ name: 'apps' }] } });
+    flux.add('apps', './apps');
+    await reconcile();
+    advance(1500);
+    flux.report('apps', APPLIED);
+    expect(await reconcile()).toEqual({});
+    expect(engineRuns()).toBe(1);
+    expect(cluster.condition('Applied')).toMatchObject({ status: 'True', reason: 'Succeeded' });
+    expect(cluster.condition('Ready')).toMatchObject({ status: 'True', reason: 'Succeeded' });
+    expect(cluster.condition('Reconciling')).toBeUndefined();
+    expect(cluster.rollback.status).toMatchObject({ kustomizations: [{ name: 'apps', ready: true, revision: `main@sha1:${NEW}` }], phases: { apply: 1.5, total: 2.5 }, completionTime: '2026-11-26T10:00:01Z' });
+    expect(cluster.events.at(-1)).toBe('Normal/Applied');
+    expect(flux.requests).toHaveLength(2);
+  });
+
+  test('a look with nothing new writes no status and polls again', async () => {
+    const { cluster, flux, reconcile, advance } = setup({ reconcile: { kustomizations: [{ name: 'apps' }] } });
+    flux.add('apps', './apps');
+    await reconcile();
+    const writes = cluster.statuses.length;
+    advance(2000);
+    expect(await reconcile()).toEqual({ requeueAfterMs: 2000 });
+    expect(cluster.statuses).toHaveLength(writes);
+  });
+
+  test('a Kustomization failing on the commit makes Stalled=True ApplyFailed with its message', async () => {
+    const { cluster, flux, reconcile } = setup({ reconcile: { kustomizations: [{ name: 'apps' }] } });
+    flux.add('apps', './apps');
+    await reconcile();
+    flux.report('apps', { lastAttemptedRevision: `main@sha1:${NEW}`, conditions: [{ type: 'Ready', status: 'False', reason: 'HealthCheckFailed', message: 'Deployment/shop/web timed out' }] });
+    expect(await reconcile()).toEqual({});
+    expect(cluster.condition('Stalled')).toMatchObject({ status: 'True', reason: 'ApplyFailed', message: expect.stringContaining('Deployment/shop/web timed out') });
+    expect(cluster.condition('Applied')).toMatchObject({ status: 'False', reason: 'ApplyFailed' });
+    expect(cluster.condition('Ready')).toMatchObject({ status: 'False', reason: 'ApplyFailed' });
+    expect(cluster.events.at(-1)).toBe('Warning/ApplyFailed');
+  });
+
+  test('no apply within the timeout makes Stalled=True ApplyTimeout; the last poll waits only until the deadline', async () => {
+    const { cluster, flux, reconcile, advance } = setup({ reconcile: { kustomizations: [{ name: 'apps' }], timeout: '3s' } });
+    flux.add('apps', './apps');
+    await reconcile();
+    advance(2000);
+    expect(await reconcile()).toEqual({ requeueAfterMs: 1000 });
+    advance(1000);
+    expect(await reconcile()).toEqual({});
+    expect(cluster.condition('Stalled')).toMatchObject({ status: 'True', reason: 'ApplyTimeout', message: expect.stringContaining('Not applied within 3s') });
+  });
+
+  test('without spec.reconcile, the Kustomizations of the GitRepository whose path covers a change are awaited', async () => {
+    const { cluster, flux, reconcile } = setup();
+    flux.add('frontend', './apps/frontend');
+    flux.add('infra', './infra');
+    flux.add('elsewhere', './apps', 'team-b');
+    await reconcile();
+    expect(cluster.rollback.status?.kustomizations?.map((k) => k.name)).toEqual(['frontend']);
+    expect(flux.requests).toEqual(['GitRepository flux-system/fleet', 'Kustomization flux-system/frontend']);
+  });
+
+  test('with no Kustomization to wait for: Ready=True after the push, no Applied condition', async () => {
+    const { cluster, flux, reconcile } = setup();
+    flux.add('infra', './infra');
+    expect(await reconcile()).toEqual({});
+    expect(cluster.condition('Ready')).toMatchObject({ status: 'True', reason: 'Succeeded' });
+    expect(cluster.condition('Applied')).toBeUndefined();
+    expect(flux.requests).toEqual(['GitRepository flux-system/fleet']);
+  });
+
+  test('an inline repository without spec.reconcile keeps Ready=True after the push and asks Flux nothing', async () => {
+    const { cluster, flux, reconcile } = setup({ sourceRef: undefined, repository: { url: 'https://git.example/fleet.git', branch: 'main' } });
+    expect(await reconcile()).toEqual({});
+    expect(cluster.condition('Ready')).toMatchObject({ status: 'True', reason: 'Succeeded' });
+    expect(cluster.rollback.status?.phases).toMatchObject({ revert: 0.15, push: 0.2, total: 1 });
+    expect(flux.requests).toEqual([]);
+  });
+
+  test('image automations are suspended and recorded before the push', async () => {
+    const { cluster, flux, log, reconcile } = setup({ suspendImageUpdates: [{ name: 'fleet-images' }] });
+    flux.automations.set('flux-system/fleet-images', false);
+    await reconcile();
+    expect(log.indexOf('suspend flux-system/fleet-images')).toBeLessThan(log.indexOf('push'));
+    const writtenBeforePush = cluster.statuses.slice(0, log.slice(0, log.indexOf('push')).filter((l) => l === 'status').length);
+    expect(writtenBeforePush.some((s) => s.suspendedImageUpdates?.length === 1)).toBe(true);
+    expect(cluster.rollback.status?.suspendedImageUpdates).toEqual([{ name: 'fleet-images', namespace: 'flux-system' }]);
+    expect(cluster.events).toContain('Normal/ImageUpdatesSuspended');
+  });
+
+  test.each([
+    ['a missing ImageUpdateAutomation', 'ImageUpdateAutomationNotFound', { suspendImageUpdates: [{ name: 'nope' }] }],
+    ['a missing named Kustomization', 'KustomizationNotFound', { reconcile: { kustomizations: [{ name: 'nope' }] } }],
+    ['a Kustomization in another namespace', 'CrossNamespaceRefForbidden', { reconcile: { kustomizations: [{ name: 'apps', namespace: 'team-b' }] } }],
+    ['a malformed timeout', 'InvalidSpec', { reconcile: { timeout: 'soon' } }],
+  ])('%s makes Stalled=True %s before anything is pushed', async (_name, reason, spec) => {
+    const { cluster, reconcile, engineRuns } = setup(spec as Partial<GitOpsRollbackSpec>);
+    expect(await reconcile()).toEqual({});
+    expect(engineRuns()).toBe(0);
+    expect(cluster.condition('Stalled')).toMatchObject({ status: 'True', reason });
+  });
+
+  test('a dry run neither suspends nor waits', async () => {
+    const { cluster, flux, reconcile } = setup({ dryRun: true, suspendImageUpdates: [{ name: 'fleet-images' }] }, makeResult({ result: 'planned', head: null }));
+    flux.automations.set('flux-system/fleet-images', false);
+    expect(await reconcile()).toEqual({});
+    expect(flux.automations.get('flux-system/fleet-images')).toBe(false);
+    expect(cluster.condition('Ready')).toMatchObject({ status: 'True', reason: 'DryRunSucceeded' });
+  });
+
+  test('an API error while waiting is retried with backoff and the wait goes on', async () => {
+    const { cluster, flux, reconcile } = setup({ reconcile: { kustomizations: [{ name: 'apps' }] } });
+    flux.add('apps', './apps');
+    await reconcile();
+    const get = flux.getKustomization.bind(flux);
+    flux.getKustomization = async () => Promise.reject(Object.assign(new Error('boom'), { code: 503, body: {} }));
+    expect(await reconcile()).toMatchObject({ retry: true });
+    expect(cluster.condition('Applied')).toMatchObject({ status: 'Unknown' });
+    flux.getKustomization = get;
+    flux.report('apps', APPLIED);
+    expect(await reconcile()).toEqual({});
+    expect(cluster.condition('Ready')).toMatchObject({ status: 'True' });
+  });
+});
