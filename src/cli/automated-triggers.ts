@@ -33,6 +33,8 @@ export interface AutomatedTriggersOptions {
   gitTimeoutMs: number;
   allowCrossNamespaceRefs: boolean;
   onRequest?: WebhookReceiverOptions['onRequest'];
+  /** Told of each GitOpsRollback a trigger created (for gitops_rollback_automatic_total). */
+  onRollbackCreated?: (policy: string, reason: string) => void;
 }
 
 export interface AutomatedTriggers {
@@ -72,7 +74,10 @@ export async function startAutomatedTriggers(options: AutomatedTriggersOptions):
     },
   });
   const triggers = new TriggerQueue({
-    process: async (trigger) => void (await processor.process(trigger)),
+    process: async (trigger) => {
+      const outcome = await processor.process(trigger);
+      if (outcome.action === 'created') options.onRollbackCreated?.(`${trigger.policy.namespace}/${trigger.policy.name}`, trigger.reason);
+    },
     onError: (trigger, error, willRetry) => log.warn({ policy: `${trigger.policy.namespace}/${trigger.policy.name}`, err: (error as Error).message, willRetry }, 'Trigger processing failed'),
   });
 

@@ -23,7 +23,7 @@ import { instrumentEngine } from '../metrics/engine-metrics.js';
 import { startMetricsServer } from '../metrics/metrics-server.js';
 import { OperatorMetrics } from '../metrics/operator-metrics.js';
 import { RollbackMetrics } from '../metrics/rollback-metrics.js';
-import { recordWebhookRequest } from '../metrics/trigger-metrics.js';
+import { recordAutomaticRollback, recordWebhookRequest } from '../metrics/trigger-metrics.js';
 import { createWorkQueueHooks, observeWorkQueue } from '../metrics/work-queue-metrics.js';
 import { startAutomatedTriggers } from './automated-triggers.js';
 
@@ -116,6 +116,7 @@ async function main(): Promise<void> {
     watchNamespace: namespace,
     allowCrossNamespaceRefs: flags['allow-cross-namespace-refs'],
     onRequest: (source, code) => recordWebhookRequest(metrics, source, code),
+    onRollbackCreated: (policy, reason) => recordAutomaticRollback(metrics, policy, reason),
   });
 
   let elector: LeaderElector | undefined;

@@ -202,6 +202,12 @@ spec: {interval: 10m, path: ./apps/frontend, prune: true, sourceRef: {kind: GitR
     expect(events.filter((e) => e.reason === 'RollbackCreated')).toHaveLength(1);
     const status = (await getJson<GitOpsRollbackPolicy>('gitopsrollbackpolicy', 'apps')).status;
     expect(status?.lastRollback?.name).toBe(pushed.metadata.name);
+
+    // The metrics count one automatic rollback and every accepted request.
+    const exposition = await (await fetch(`${operator.metricsUrl}/metrics`)).text();
+    expect(exposition).toContain(`gitops_rollback_automatic_total{policy="${namespace}/apps",reason="HealthCheckFailed"} 1`);
+    expect(exposition).toMatch(/gitops_rollback_webhook_requests_total\{source="flux",code="202"\} (\d+)/);
+    expect(Number(/gitops_rollback_webhook_requests_total\{source="flux",code="202"\} (\d+)/.exec(exposition)![1])).toBeGreaterThanOrEqual(102);
   });
 
   test('loop guard: an alert on the rollback\'s own revision does not revert the rollback', async () => {
