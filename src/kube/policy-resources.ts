@@ -7,7 +7,7 @@ import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } fr
 import { POLICY_PLURAL, POLICY_UID_LABEL, type GitOpsRollbackPolicy, type GitOpsRollbackPolicyStatus } from '../api/v1alpha1/policy-types.js';
 import { GROUP, PLURAL, VERSION, type GitOpsRollback } from '../api/v1alpha1/types.js';
 import { createApiClient } from './client.js';
-import { isStatus } from './resources.js';
+import { isStatus, orNullOn404 } from './resources.js';
 
 export const FLUX_KUSTOMIZE_GROUP = 'kustomize.toolkit.fluxcd.io';
 export const FLUX_KUSTOMIZE_VERSION = 'v1';
@@ -33,7 +33,7 @@ export class PolicyResources {
   }
 
   async getPolicy(namespace: string, name: string): Promise<GitOpsRollbackPolicy | null> {
-    return orNull(this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: POLICY_PLURAL, name }) as Promise<GitOpsRollbackPolicy>);
+    return orNullOn404(this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: POLICY_PLURAL, name }) as Promise<GitOpsRollbackPolicy>);
   }
 
   async listPolicies(): Promise<GitOpsRollbackPolicy[]> {
@@ -64,7 +64,7 @@ export class PolicyResources {
   }
 
   async getKustomization(namespace: string, name: string): Promise<KustomizationObject | null> {
-    return orNull(
+    return orNullOn404(
       this.custom.getNamespacedCustomObject({ group: FLUX_KUSTOMIZE_GROUP, version: FLUX_KUSTOMIZE_VERSION, namespace, plural: 'kustomizations', name }) as Promise<KustomizationObject>,
     );
   }
@@ -90,14 +90,5 @@ export class PolicyResources {
       if (isStatus(error, 409)) return 'exists';
       throw error;
     }
-  }
-}
-
-async function orNull<T>(read: Promise<T>): Promise<T | null> {
-  try {
-    return await read;
-  } catch (error) {
-    if (isStatus(error, 404)) return null;
-    throw error;
   }
 }

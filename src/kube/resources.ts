@@ -21,7 +21,8 @@ export function isStatus(error: unknown, code: number): boolean {
   return error instanceof ApiException && error.code === code;
 }
 
-async function orNullOn404<T>(read: Promise<T>): Promise<T | null> {
+/** What `read` resolves with, or null when the API answers 404 Not Found. */
+export async function orNullOn404<T>(read: Promise<T>): Promise<T | null> {
   try {
     return await read;
   } catch (error) {

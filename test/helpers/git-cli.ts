@@ -80,3 +80,10 @@ export function cloneBare(repo: string, dest = path.join(makeTempDir(), 'repo.gi
   git(path.dirname(dest), 'clone', '-q', '--bare', repo, dest);
   return dest;
 }
+
+/** A bare clone of `repo` at `<root>/<name>` that pushes over HTTP are accepted into; returns its path. */
+export function publishBare(repo: string, root: string, name: string): string {
+  const bare = cloneBare(repo, path.join(root, name));
+  git(bare, 'config', 'http.receivepack', 'true');
+  return bare;
+}

@@ -3,15 +3,14 @@
  * the API server and etcd restarting, the git server down for a while, and a leader stopping
  * while a standby waits.
  */
-import * as path from 'node:path';
-import { CRD_MANIFEST_PATH } from '../../src/api/v1alpha1/generate-manifests.js';
 import type { GitOpsRollback } from '../../src/api/v1alpha1/types.js';
-import { startControlPlane, waitForCrdsEstablished, type ControlPlane } from '../envtest/control-plane.js';
-import { commitFiles, git, initRepo, makeTempDir } from '../helpers/git-cli.js';
+import { startControlPlane, type ControlPlane } from '../envtest/control-plane.js';
+import { commitFiles, git, initRepo, makeTempDir, publishBare } from '../helpers/git-cli.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/git-http-server.js';
+import { installOperator, LEADER_ELECTION_ARGS, SYSTEM_NAMESPACE } from '../helpers/operator-install.js';
 import { freePort, startOperator, type OperatorProcess } from '../helpers/operator-process.js';
+import { waitForRollback } from '../helpers/rollback-status.js';
 
-const SYSTEM_NAMESPACE = 'gitops-rollback-system';
 const NAMESPACE = 'faults';
 
 describe('the operator under faults', () => {
@@ -25,12 +24,8 @@ describe('the operator under faults', () => {
 
   beforeAll(async () => {
     plane = await startControlPlane();
-    await plane.kubectl(['apply', '--server-side', '-f', CRD_MANIFEST_PATH]);
-    await waitForCrdsEstablished(plane, ['gitopsrollbacks.rollback.gitops.dev']);
-    await plane.kubectl(['apply', '--server-side', '-f', '-'], { input: `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${SYSTEM_NAMESPACE}\n` });
-    await plane.kubectl(['apply', '--server-side', '-k', 'config/default']);
+    kubeconfig = await installOperator(plane);
     await plane.kubectl(['create', 'namespace', NAMESPACE]);
-    kubeconfig = (await plane.createServiceAccountKubeconfig(SYSTEM_NAMESPACE, 'gitops-rollback-controller')).kubeconfigPath;
     root = makeTempDir();
     work = initRepo();
     commits = [];
@@ -43,7 +38,7 @@ describe('the operator under faults', () => {
   });
 
   async function launch(leaderElection = true): Promise<OperatorProcess> {
-    const election = leaderElection ? ['--leader-elect', `--leader-election-namespace=${SYSTEM_NAMESPACE}`] : [];
+    const election = leaderElection ? LEADER_ELECTION_ARGS : [];
     const operator = await startOperator({ kubeconfigPath: kubeconfig, args: [...election, '--git-timeout=5'] });
     operators.push(operator);
     return operator;
@@ -51,9 +46,7 @@ describe('the operator under faults', () => {
 
   function publishRepo(): { name: string; bare: string } {
     const name = `fleet-${++repoCount}.git`;
-    git(root, 'clone', '-q', '--bare', work, name);
-    git(path.join(root, name), 'config', 'http.receivepack', 'true');
-    return { name, bare: path.join(root, name) };
+    return { name, bare: publishBare(work, root, name) };
   }
 
   async function createRollback(name: string, url: string, commit: string): Promise<void> {
@@ -62,19 +55,9 @@ describe('the operator under faults', () => {
     });
   }
 
-  async function readRollback(name: string): Promise<GitOpsRollback> {
-    return JSON.parse(await plane.kubectl(['get', 'gitopsrollback', name, '-n', NAMESPACE, '-o', 'json'])) as GitOpsRollback;
-  }
-
-  async function waitFor(name: string, predicate: (r: GitOpsRollback) => boolean, timeoutMs = 90_000): Promise<GitOpsRollback> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const rollback = await readRollback(name).catch(() => null);
-      if (rollback && predicate(rollback)) return rollback;
-      if (Date.now() > deadline) throw new Error(`${name}: condition not reached: ${JSON.stringify(rollback?.status)}\n${operators.map((o) => o.logs().slice(-2000)).join('\n---\n')}`);
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
+  /** Reads through API server restarts until `predicate` holds. */
+  const waitFor = (name: string, predicate: (r: GitOpsRollback) => boolean, timeoutMs = 90_000): Promise<GitOpsRollback> =>
+    waitForRollback(plane, NAMESPACE, name, predicate, { timeoutMs, diagnostics: () => operators.map((o) => o.logs().slice(-2000)).join('\n---\n') });
 
   const isReady = (r: GitOpsRollback) => r.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 

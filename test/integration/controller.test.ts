@@ -5,18 +5,14 @@
  * Events and the commits on the server branch.
  */
 import { randomBytes } from 'node:crypto';
-import * as path from 'node:path';
-import { CRD_MANIFEST_PATH } from '../../src/api/v1alpha1/generate-manifests.js';
 import type { GitOpsRollback } from '../../src/api/v1alpha1/types.js';
 import { runRollback } from '../../src/git/engine.js';
-import { connectToControlPlane, waitForCrdsEstablished, type ControlPlaneClient } from '../envtest/control-plane.js';
-import { commitFiles, git, initRepo, makeTempDir } from '../helpers/git-cli.js';
+import { connectToControlPlane, type ControlPlaneClient } from '../envtest/control-plane.js';
+import { commitFiles, git, initRepo, makeTempDir, publishBare } from '../helpers/git-cli.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/git-http-server.js';
+import { createGitAuthSecret, FLUX_GIT_REPOSITORIES, GIT_AUTH as AUTH, installOperator, LEADER_ELECTION_ARGS } from '../helpers/operator-install.js';
 import { startOperator, type OperatorProcess } from '../helpers/operator-process.js';
-import { execFileSync } from 'node:child_process';
-
-const AUTH = { username: 'flux', password: 'g1t-s3cret-pw' };
-const SYSTEM_NAMESPACE = 'gitops-rollback-system';
+import { conditionOf as condition, getRollback as readRollback, waitForRollback } from '../helpers/rollback-status.js';
 
 interface History {
   work: string;
@@ -55,17 +51,12 @@ describe('GitOpsRollback controller on a real API server', () => {
 
   beforeAll(async () => {
     plane = connectToControlPlane();
-    const fluxCrds = execFileSync('bash', ['test/envtest/provide-flux-crds.sh'], { encoding: 'utf8' }).trim().split('\n').at(-1)!;
-    await kubectl(['apply', '--server-side', '-f', CRD_MANIFEST_PATH, '-f', path.join(fluxCrds, 'source.toolkit.fluxcd.io_gitrepositories.yaml')]);
-    await waitForCrdsEstablished(plane, ['gitopsrollbacks.rollback.gitops.dev', 'gitrepositories.source.toolkit.fluxcd.io']);
-    await kubectl(['apply', '--server-side', '-f', '-'], `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${SYSTEM_NAMESPACE}\n`);
-    await kubectl(['apply', '--server-side', '-k', 'config/default']);
-    operatorKubeconfig = (await plane.createServiceAccountKubeconfig(SYSTEM_NAMESPACE, 'gitops-rollback-controller')).kubeconfigPath;
+    operatorKubeconfig = await installOperator(plane, { fluxCrds: [FLUX_GIT_REPOSITORIES] });
 
     root = makeTempDir();
     server = await startGitHttpServer({ root, auth: AUTH });
     history = buildHistory();
-    operator = await startOperator({ kubeconfigPath: operatorKubeconfig, args: ['--leader-elect', `--leader-election-namespace=${SYSTEM_NAMESPACE}`] });
+    operator = await startOperator({ kubeconfigPath: operatorKubeconfig, args: LEADER_ELECTION_ARGS });
   });
 
   afterAll(async () => {
@@ -76,15 +67,13 @@ describe('GitOpsRollback controller on a real API server', () => {
   beforeEach(async () => {
     namespace = `rb-${randomBytes(3).toString('hex')}`;
     await kubectl(['create', 'namespace', namespace]);
-    await kubectl(['create', 'secret', 'generic', 'git-auth', '-n', namespace, `--from-literal=username=${AUTH.username}`, `--from-literal=password=${AUTH.password}`]);
+    await createGitAuthSecret(plane, namespace);
   });
 
   /** A fresh server-side copy of the history; returns its URL and bare path. */
   function publishRepo(): { url: string; bare: string } {
     const name = `fleet-${++repoCount}.git`;
-    git(root, 'clone', '-q', '--bare', history.work, name);
-    git(path.join(root, name), 'config', 'http.receivepack', 'true');
-    return { url: server.urlFor(name), bare: path.join(root, name) };
+    return { url: server.urlFor(name), bare: publishBare(history.work, root, name) };
   }
 
   function rollbackYaml(name: string, url: string, what: string, extra = ''): string {
@@ -104,23 +93,11 @@ ${what}
 ${extra}`;
   }
 
-  async function getRollback(name: string): Promise<GitOpsRollback> {
-    return JSON.parse(await kubectl(['get', 'gitopsrollback', name, '-n', namespace, '-o', 'json'])) as GitOpsRollback;
-  }
+  const getRollback = (name: string): Promise<GitOpsRollback> => readRollback(plane, namespace, name);
 
   /** Waits until the rollback is finished (Ready=True or Stalled=True) and returns it. */
-  async function waitFinished(name: string, timeoutMs = 60_000): Promise<GitOpsRollback> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const rollback = await getRollback(name);
-      const conditions = rollback.status?.conditions ?? [];
-      if (conditions.some((c) => (c.type === 'Ready' && c.status === 'True') || (c.type === 'Stalled' && c.status === 'True'))) return rollback;
-      if (Date.now() > deadline) throw new Error(`Rollback ${name} not finished: ${JSON.stringify(rollback.status)}\n${operator.logs().slice(-3000)}`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
-
-  const condition = (rollback: GitOpsRollback, type: string) => rollback.status?.conditions?.find((c) => c.type === type);
+  const waitFinished = (name: string, timeoutMs?: number): Promise<GitOpsRollback> =>
+    waitForRollback(plane, namespace, name, undefined, { timeoutMs, diagnostics: () => operator.logs().slice(-3000) });
 
   async function eventReasons(name: string): Promise<string[]> {
     const list = JSON.parse(await kubectl(['get', 'events', '-n', namespace, '--field-selector', `involvedObject.name=${name}`, '-o', 'json'])) as { items: { reason: string; type: string }[] };
@@ -265,16 +242,14 @@ spec:
     const commits: string[] = [];
     for (let i = 0; i < 20; i++) commits.push(commitFiles(work, `Deploy service ${i}`, { [`apps/svc-${i}/deploy.yaml`]: `image: svc-${i}:2\n` }));
     const name = `many-${++repoCount}.git`;
-    git(root, 'clone', '-q', '--bare', work, name);
-    git(path.join(root, name), 'config', 'http.receivepack', 'true');
-    const bare = path.join(root, name);
+    const bare = publishBare(work, root, name);
     const manifests = commits.map((sha, i) => rollbackYaml(`svc-${i}`, server.urlFor(name), `  revert:\n    commits: [${sha}]`)).join('---\n');
     await kubectl(['apply', '-f', '-'], manifests);
     for (let i = 0; i < 20; i++) expect(condition(await waitFinished(`svc-${i}`, 120_000), 'Ready')).toMatchObject({ status: 'True', reason: 'Succeeded' });
     const subjects = git(bare, 'log', '--format=%s', `${commits.at(-1)}..main`).split('\n');
     expect(subjects).toHaveLength(20);
     expect(new Set(subjects).size).toBe(20);
-  });
+  }, 180_000);
 
   test('deleted and re-created with the same spec: AlreadyReverted, still one commit', async () => {
     const { url, bare } = publishRepo();
@@ -301,11 +276,11 @@ spec:
       );
       expect(pushed.result).toBe('reverted');
     } finally {
-      operator = await startOperator({ kubeconfigPath: operatorKubeconfig, args: ['--leader-elect', `--leader-election-namespace=${SYSTEM_NAMESPACE}`] });
+      operator = await startOperator({ kubeconfigPath: operatorKubeconfig, args: LEADER_ELECTION_ARGS });
     }
     const rollback = await waitFinished('crash', 90_000);
     expect(condition(rollback, 'Ready')).toMatchObject({ status: 'True', reason: 'Succeeded' });
     expect(rollback.status?.headAfter).toBe(git(bare, 'rev-parse', 'main'));
     expect(git(bare, 'rev-list', '--count', `${history.merge}..main`)).toBe('1');
-  });
+  }, 180_000);
 });

@@ -3,9 +3,8 @@
  * deepening, races between writers, rejected pushes and bad credentials. The branch on the server
  * is checked with the git CLI after every case.
  */
-import * as path from 'node:path';
 import { runRollback, type RollbackRequest } from '../../src/git/engine.js';
-import { commitFiles, git, initRepo, makeTempDir } from '../helpers/git-cli.js';
+import { commitFiles, git, initRepo, makeTempDir, publishBare } from '../helpers/git-cli.js';
 import { installRejectingHook, startGitHttpServer, type GitHttpServer } from '../helpers/git-http-server.js';
 
 const AUTH = { username: 'flux', password: 's3cr3t-Pa55' };
@@ -34,9 +33,7 @@ describe('runRollback over smart HTTP', () => {
   /** A fresh server-side copy of the work repository; returns its URL and bare path. */
   function publishRepo(): { url: string; bare: string } {
     const name = `fleet-${++repoCount}.git`;
-    git(root, 'clone', '-q', '--bare', work, name);
-    git(path.join(root, name), 'config', 'http.receivepack', 'true');
-    return { url: server.urlFor(name), bare: path.join(root, name) };
+    return { url: server.urlFor(name), bare: publishBare(work, root, name) };
   }
 
   function request(url: string, action: RollbackRequest['action'], extra: Partial<RollbackRequest> = {}): RollbackRequest {

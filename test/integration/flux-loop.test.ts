@@ -7,16 +7,16 @@
  */
 import { writeFileSync, chmodSync } from 'node:fs';
 import * as path from 'node:path';
-import { CRD_MANIFEST_PATH } from '../../src/api/v1alpha1/generate-manifests.js';
-import type { Condition, GitOpsRollback } from '../../src/api/v1alpha1/types.js';
-import { startControlPlane, waitForCrdsEstablished, type ControlPlane } from '../envtest/control-plane.js';
-import { commitFiles, git, initRepo, makeTempDir } from '../helpers/git-cli.js';
+import type { GitOpsRollback } from '../../src/api/v1alpha1/types.js';
+import { startControlPlane, type ControlPlane } from '../envtest/control-plane.js';
+import { commitFiles, git, initRepo, makeTempDir, publishBare } from '../helpers/git-cli.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/git-http-server.js';
+import {
+  createGitAuthSecret, FLUX_GIT_REPOSITORIES, FLUX_IMAGE_UPDATE_AUTOMATIONS, FLUX_KUSTOMIZATIONS, GIT_AUTH as AUTH, installOperator,
+} from '../helpers/operator-install.js';
 import { startOperator, type OperatorProcess } from '../helpers/operator-process.js';
-import { execFileSync } from 'node:child_process';
+import { conditionOf as condition, isFinished, waitForRollback } from '../helpers/rollback-status.js';
 
-const AUTH = { username: 'flux', password: 'g1t-s3cret-pw' };
-const SYSTEM_NAMESPACE = 'gitops-rollback-system';
 const NAMESPACE = 'flux-loop';
 const REQUESTED_AT = 'reconcile.fluxcd.io/requestedAt';
 
@@ -52,20 +52,9 @@ describe('Flux in the loop on a real API server', () => {
 
   beforeAll(async () => {
     plane = await startControlPlane();
-    const fluxCrds = execFileSync('bash', ['test/envtest/provide-flux-crds.sh'], { encoding: 'utf8' }).trim().split('\n').at(-1)!;
-    const crds = ['source.toolkit.fluxcd.io_gitrepositories.yaml', 'kustomize.toolkit.fluxcd.io_kustomizations.yaml', 'image.toolkit.fluxcd.io_imageupdateautomations.yaml'];
-    await kubectl(['apply', '--server-side', '-f', CRD_MANIFEST_PATH, ...crds.flatMap((file) => ['-f', path.join(fluxCrds, file)])]);
-    await waitForCrdsEstablished(plane, [
-      'gitopsrollbacks.rollback.gitops.dev',
-      'gitrepositories.source.toolkit.fluxcd.io',
-      'kustomizations.kustomize.toolkit.fluxcd.io',
-      'imageupdateautomations.image.toolkit.fluxcd.io',
-    ]);
-    await kubectl(['apply', '--server-side', '-f', '-'], `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${SYSTEM_NAMESPACE}\n`);
-    await kubectl(['apply', '--server-side', '-k', 'config/default']);
+    const kubeconfig = await installOperator(plane, { fluxCrds: [FLUX_GIT_REPOSITORIES, FLUX_KUSTOMIZATIONS, FLUX_IMAGE_UPDATE_AUTOMATIONS] });
     await kubectl(['create', 'namespace', NAMESPACE]);
-    await kubectl(['create', 'secret', 'generic', 'git-auth', '-n', NAMESPACE, `--from-literal=username=${AUTH.username}`, `--from-literal=password=${AUTH.password}`]);
-    const kubeconfig = (await plane.createServiceAccountKubeconfig(SYSTEM_NAMESPACE, 'gitops-rollback-controller')).kubeconfigPath;
+    await createGitAuthSecret(plane, NAMESPACE);
     root = makeTempDir();
     server = await startGitHttpServer({ root, auth: AUTH });
     history = buildHistory();
@@ -82,9 +71,7 @@ describe('Flux in the loop on a real API server', () => {
   async function publishSource(): Promise<{ id: string; source: string; bare: string }> {
     const id = `t${++count}`;
     const name = `fleet-${id}.git`;
-    git(root, 'clone', '-q', '--bare', history.work, name);
-    const bare = path.join(root, name);
-    git(bare, 'config', 'http.receivepack', 'true');
+    const bare = publishBare(history.work, root, name);
     const source = `${id}-fleet`;
     await kubectl(['apply', '-f', '-'], `apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository
@@ -125,20 +112,10 @@ ${extra}`);
     return JSON.parse(await kubectl(['get', kind, name, '-n', NAMESPACE, '-o', 'json'])) as T;
   }
 
-  const condition = (rollback: GitOpsRollback, type: string): Condition | undefined => rollback.status?.conditions?.find((c) => c.type === type);
-
   /** Polls the rollback until `done` holds; fails with its status and the operator's logs. */
-  async function waitRollback(name: string, done: (r: GitOpsRollback) => boolean, timeoutMs = 60_000): Promise<GitOpsRollback> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const rollback = await getObject<GitOpsRollback>('gitopsrollback', name);
-      if (done(rollback)) return rollback;
-      if (Date.now() > deadline) throw new Error(`Rollback ${name}: ${JSON.stringify(rollback.status, null, 1)}\n${operator.logs().slice(-3000)}`);
-      await new Promise((resolve) => setTimeout(resolve, 150));
-    }
-  }
+  const waitRollback = (name: string, done: (r: GitOpsRollback) => boolean): Promise<GitOpsRollback> =>
+    waitForRollback(plane, NAMESPACE, name, done, { diagnostics: () => operator.logs().slice(-3000) });
   const isPushed = (r: GitOpsRollback) => condition(r, 'Pushed')?.status === 'True' || condition(r, 'Stalled')?.status === 'True';
-  const isFinished = (r: GitOpsRollback) => condition(r, 'Stalled')?.status === 'True' || (condition(r, 'Ready')?.status === 'True');
 
   /** Writes what kustomize-controller would: revisions, Ready, observedGeneration (status subresource). */
   async function reportKustomization(name: string, status: { applied?: string; attempted: string; ready: 'True' | 'False' | 'Unknown'; reason: string; message?: string; stalled?: boolean }): Promise<void> {

@@ -9,9 +9,9 @@ import { parseAllDocuments } from 'yaml';
 import { CRD_MANIFEST_PATH } from '../../src/api/v1alpha1/generate-manifests.js';
 import { buildRequestManifest, formatManifest } from '../../src/cli/request.js';
 import { connectToControlPlane, KubectlError, waitForCrdsEstablished, type ControlPlaneClient } from '../envtest/control-plane.js';
+import { CONTROLLER_SERVICE_ACCOUNT, SYSTEM_NAMESPACE } from '../helpers/operator-install.js';
 
-const SYSTEM_NAMESPACE = 'gitops-rollback-system';
-const CONTROLLER = `system:serviceaccount:${SYSTEM_NAMESPACE}:gitops-rollback-controller`;
+const CONTROLLER = `system:serviceaccount:${SYSTEM_NAMESPACE}:${CONTROLLER_SERVICE_ACCOUNT}`;
 
 /** The kubectl error text of a rejected call (fails the test when the call succeeds). */
 async function rejectionOf(call: Promise<unknown>): Promise<string> {

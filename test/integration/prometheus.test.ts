@@ -9,18 +9,16 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { parse } from 'yaml';
-import { CRD_MANIFEST_PATH } from '../../src/api/v1alpha1/generate-manifests.js';
 import type { GitOpsRollback } from '../../src/api/v1alpha1/types.js';
-import { connectToControlPlane, waitForCrdsEstablished, type ControlPlaneClient } from '../envtest/control-plane.js';
-import { commitFiles, git, initRepo, makeTempDir } from '../helpers/git-cli.js';
+import { connectToControlPlane, type ControlPlaneClient } from '../envtest/control-plane.js';
+import { commitFiles, git, initRepo, makeTempDir, publishBare } from '../helpers/git-cli.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/git-http-server.js';
+import { createGitAuthSecret, GIT_AUTH as AUTH, installOperator } from '../helpers/operator-install.js';
 import { startOperator, type OperatorProcess } from '../helpers/operator-process.js';
 import { startPrometheus, type PrometheusSample, type PrometheusServer } from '../helpers/prometheus-server.js';
+import { conditionOf as condition, getRollback as readRollback, waitForRollback } from '../helpers/rollback-status.js';
 
-const AUTH = { username: 'flux', password: 'g1t-s3cret-pw' };
-const SYSTEM_NAMESPACE = 'gitops-rollback-system';
 const RULES = 'config/prometheus/gitops-rollback.rules.yaml';
 const DASHBOARD = 'config/grafana/gitops-rollback-dashboard.json';
 /** Grafana's variables as "All" and a range that covers the whole test. */
@@ -47,20 +45,9 @@ describe('metrics, rules and dashboard against a real Prometheus', () => {
 
   const kubectl = (args: string[], input?: string) => plane.kubectl(args, input === undefined ? undefined : { input });
 
-  async function getRollback(name: string): Promise<GitOpsRollback> {
-    return JSON.parse(await kubectl(['get', 'gitopsrollback', name, '-n', namespace, '-o', 'json'])) as GitOpsRollback;
-  }
-
-  async function waitFinished(name: string, timeoutMs = 60_000): Promise<GitOpsRollback> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const rollback = await getRollback(name);
-      const conditions = rollback.status?.conditions ?? [];
-      if (conditions.some((c) => (c.type === 'Ready' || c.type === 'Stalled') && c.status === 'True')) return rollback;
-      if (Date.now() > deadline) throw new Error(`Rollback ${name} not finished: ${JSON.stringify(rollback.status)}\n${operator.logs().slice(-3000)}`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
+  const getRollback = (name: string): Promise<GitOpsRollback> => readRollback(plane, namespace, name);
+  const waitFinished = (name: string): Promise<GitOpsRollback> =>
+    waitForRollback(plane, namespace, name, undefined, { diagnostics: () => operator.logs().slice(-3000) });
 
   /** Polls a query until it returns samples (scrapes and rule evaluations run every second). */
   async function queryUntilData(expr: string, timeoutMs = 20_000): Promise<PrometheusSample[]> {
@@ -92,11 +79,7 @@ ${what}
 
   beforeAll(async () => {
     plane = connectToControlPlane();
-    await kubectl(['apply', '--server-side', '-f', CRD_MANIFEST_PATH]);
-    await waitForCrdsEstablished(plane, ['gitopsrollbacks.rollback.gitops.dev']);
-    await kubectl(['apply', '--server-side', '-f', '-'], `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${SYSTEM_NAMESPACE}\n`);
-    await kubectl(['apply', '--server-side', '-k', 'config/default']);
-    const operatorKubeconfig = (await plane.createServiceAccountKubeconfig(SYSTEM_NAMESPACE, 'gitops-rollback-controller')).kubeconfigPath;
+    const operatorKubeconfig = await installOperator(plane);
 
     const root = makeTempDir();
     server = await startGitHttpServer({ root, auth: AUTH });
@@ -105,18 +88,19 @@ ${what}
     commitFiles(work, 'Add the shop namespace', { 'infra/namespace.yaml': 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n' });
     commitFiles(work, 'Deploy frontend 1.1 and backend 1.1', { 'apps/frontend/deploy.yaml': 'image: frontend:1.1\n', 'apps/backend/deploy.yaml': 'image: backend:1.1\n' });
     commitFiles(work, 'Add frontend flags', { 'apps/frontend/flags.yaml': 'checkout-v2: true\n' });
-    git(root, 'clone', '-q', '--bare', work, 'fleet.git');
-    git(path.join(root, 'fleet.git'), 'config', 'http.receivepack', 'true');
+    publishBare(work, root, 'fleet.git');
     repoUrl = server.urlFor('fleet.git');
 
-    operator = await startOperator({ kubeconfigPath: operatorKubeconfig });
+    namespace = `metrics-${randomBytes(3).toString('hex')}`;
+    await kubectl(['create', 'namespace', namespace]);
+    // Only this file's namespace: rollbacks other test files leave on the shared API server must
+    // not reach these metrics.
+    operator = await startOperator({ kubeconfigPath: operatorKubeconfig, args: [`--watch-namespace=${namespace}`] });
     prometheus = await startPrometheus({ job: 'gitops-rollback', targets: [new URL(operator.metricsUrl).host], ruleFiles: [RULES] });
     // The first scrape sees every zero-initialized series before any rollback changes it.
     expect(await queryUntilData('up{job="gitops-rollback"} == 1')).toHaveLength(1);
 
-    namespace = `metrics-${randomBytes(3).toString('hex')}`;
-    await kubectl(['create', 'namespace', namespace]);
-    await kubectl(['create', 'secret', 'generic', 'git-auth', '-n', namespace, `--from-literal=username=${AUTH.username}`, `--from-literal=password=${AUTH.password}`]);
+    await createGitAuthSecret(plane, namespace);
     await kubectl(['create', 'secret', 'generic', 'wrong', '-n', namespace, '--from-literal=username=flux', '--from-literal=password=not-it']);
 
     const [flags, v11, nsCommit, v10] = git(work, 'log', '--format=%H', 'main').split('\n');
@@ -140,8 +124,6 @@ ${what}
     await operator?.stop();
     await server?.stop();
   });
-
-  const condition = (rollback: GitOpsRollback, type: string) => rollback.status?.conditions?.find((c) => c.type === type);
 
   test('each rollback ends with the expected reason, and its Events match the conditions', async () => {
     const expected: Record<string, string> = {

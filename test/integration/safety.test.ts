@@ -5,16 +5,14 @@
  * files in the message and status.safety, and the branch untouched; spec.safety.allow lets them
  * through; a dry run reports everything without pushing.
  */
-import * as path from 'node:path';
-import { CRD_MANIFEST_PATH } from '../../src/api/v1alpha1/generate-manifests.js';
 import type { GitOpsRollback } from '../../src/api/v1alpha1/types.js';
-import { startControlPlane, waitForCrdsEstablished, type ControlPlane } from '../envtest/control-plane.js';
-import { commitFiles, git, initRepo, makeTempDir } from '../helpers/git-cli.js';
+import { startControlPlane, type ControlPlane } from '../envtest/control-plane.js';
+import { commitFiles, git, initRepo, makeTempDir, publishBare } from '../helpers/git-cli.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/git-http-server.js';
+import { createGitAuthSecret, GIT_AUTH as AUTH, installOperator } from '../helpers/operator-install.js';
 import { startOperator, type OperatorProcess } from '../helpers/operator-process.js';
+import { conditionOf as condition, waitForRollback } from '../helpers/rollback-status.js';
 
-const AUTH = { username: 'flux', password: 'g1t-s3cret-pw' };
-const SYSTEM_NAMESPACE = 'gitops-rollback-system';
 const NAMESPACE = 'safety';
 
 const CRD = 'apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  scope: Namespaced\n';
@@ -54,13 +52,9 @@ describe('safety gates on a real API server', () => {
 
   beforeAll(async () => {
     plane = await startControlPlane();
-    await plane.kubectl(['apply', '--server-side', '-f', CRD_MANIFEST_PATH]);
-    await waitForCrdsEstablished(plane, ['gitopsrollbacks.rollback.gitops.dev']);
-    await plane.kubectl(['apply', '--server-side', '-f', '-'], { input: `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${SYSTEM_NAMESPACE}\n` });
-    await plane.kubectl(['apply', '--server-side', '-k', 'config/default']);
+    const kubeconfig = await installOperator(plane);
     await plane.kubectl(['create', 'namespace', NAMESPACE]);
-    await plane.kubectl(['create', 'secret', 'generic', 'git-auth', '-n', NAMESPACE, `--from-literal=username=${AUTH.username}`, `--from-literal=password=${AUTH.password}`]);
-    const kubeconfig = (await plane.createServiceAccountKubeconfig(SYSTEM_NAMESPACE, 'gitops-rollback-controller')).kubeconfigPath;
+    await createGitAuthSecret(plane, NAMESPACE);
     root = makeTempDir();
     server = await startGitHttpServer({ root, auth: AUTH });
     history = buildHistory();
@@ -75,9 +69,7 @@ describe('safety gates on a real API server', () => {
 
   function publishRepo(): { url: string; bare: string } {
     const name = `fleet-${++repoCount}.git`;
-    git(root, 'clone', '-q', '--bare', history.work, name);
-    git(path.join(root, name), 'config', 'http.receivepack', 'true');
-    return { url: server.urlFor(name), bare: path.join(root, name) };
+    return { url: server.urlFor(name), bare: publishBare(history.work, root, name) };
   }
 
   async function createRollback(name: string, url: string, commits: string[], extra = ''): Promise<void> {
@@ -94,18 +86,8 @@ ${extra}`,
     });
   }
 
-  async function waitFinished(name: string, timeoutMs = 60_000): Promise<GitOpsRollback> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const rollback = JSON.parse(await plane.kubectl(['get', 'gitopsrollback', name, '-n', NAMESPACE, '-o', 'json'])) as GitOpsRollback;
-      const conditions = rollback.status?.conditions ?? [];
-      if (conditions.some((c) => (c.type === 'Ready' || c.type === 'Stalled') && c.status === 'True')) return rollback;
-      if (Date.now() > deadline) throw new Error(`Rollback ${name} not finished: ${JSON.stringify(rollback.status)}\n${operator.logs().slice(-3000)}`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
-
-  const condition = (rollback: GitOpsRollback, type: string) => rollback.status?.conditions?.find((c) => c.type === type);
+  const waitFinished = (name: string): Promise<GitOpsRollback> =>
+    waitForRollback(plane, NAMESPACE, name, undefined, { diagnostics: () => operator.logs().slice(-3000) });
 
   async function warningReasons(name: string): Promise<string[]> {
     const list = JSON.parse(await plane.kubectl(['get', 'events', '-n', NAMESPACE, '--field-selector', `involvedObject.name=${name}`, '-o', 'json'])) as { items: { reason: string; type: string }[] };

@@ -10,16 +10,17 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CRD_MANIFEST_PATH } from '../../src/api/v1alpha1/generate-manifests.js';
 import type { GitOpsRollback } from '../../src/api/v1alpha1/types.js';
 import { runRollback, type RollbackRequest } from '../../src/git/engine.js';
 import { AuthFailedError, GitTimeoutError, HostKeyVerificationError, PushRejectedError, RepositoryNotFoundError } from '../../src/git/errors.js';
 import type { Credentials } from '../../src/git/remote.js';
-import { commitFiles, git, initRepo, makeTempDir } from '../helpers/git-cli.js';
+import { cloneBare, commitFiles, git, initRepo, makeTempDir } from '../helpers/git-cli.js';
 import { installRejectingHook, startSilentServer } from '../helpers/git-http-server.js';
+import { FLUX_GIT_REPOSITORIES, FLUX_KUSTOMIZATIONS, installOperator, LEADER_ELECTION_ARGS } from '../helpers/operator-install.js';
 import { startOperator, type OperatorProcess } from '../helpers/operator-process.js';
+import { conditionOf as condition, waitForRollback } from '../helpers/rollback-status.js';
 import { generateKeyPair, startSshServer, type KeyPair, type SshServer } from '../helpers/ssh-server.js';
-import { connectToControlPlane, waitForCrdsEstablished, type ControlPlaneClient } from '../envtest/control-plane.js';
+import { connectToControlPlane, type ControlPlaneClient } from '../envtest/control-plane.js';
 
 const PASSPHRASE = 'deploy-key-Pa55phrase';
 
@@ -74,8 +75,7 @@ describe('runRollback over SSH (OpenSSH server)', () => {
   /** A fresh server-side copy of the work repository: its ssh:// URL and bare path. */
   function publishRepo(): { url: string; bare: string } {
     const name = `fleet-${++repoCount}.git`;
-    git(root, 'clone', '-q', '--bare', work, name);
-    const bare = path.join(root, name);
+    const bare = cloneBare(work, path.join(root, name));
     return { url: server.urlFor(bare), bare };
   }
 
@@ -207,7 +207,6 @@ describe('runRollback over SSH (OpenSSH server)', () => {
 });
 
 describe('the operator rolls back an ssh:// repository (real API server, OpenSSH server)', () => {
-  const SYSTEM_NAMESPACE = 'gitops-rollback-system';
   let plane: ControlPlaneClient;
   let server: SshServer;
   let deployKey: KeyPair;
@@ -222,14 +221,8 @@ describe('the operator rolls back an ssh:// repository (real API server, OpenSSH
 
   beforeAll(async () => {
     plane = connectToControlPlane();
-    const fluxCrds = execFileSync('bash', ['test/envtest/provide-flux-crds.sh'], { encoding: 'utf8' }).trim().split('\n').at(-1)!;
     // A Flux installation has both: after a push the operator looks for the GitRepository's Kustomizations.
-    const fluxKinds = ['source.toolkit.fluxcd.io_gitrepositories.yaml', 'kustomize.toolkit.fluxcd.io_kustomizations.yaml'];
-    await kubectl(['apply', '--server-side', '-f', CRD_MANIFEST_PATH, ...fluxKinds.flatMap((file) => ['-f', path.join(fluxCrds, file)])]);
-    await waitForCrdsEstablished(plane, ['gitopsrollbacks.rollback.gitops.dev', 'gitrepositories.source.toolkit.fluxcd.io', 'kustomizations.kustomize.toolkit.fluxcd.io']);
-    await kubectl(['apply', '--server-side', '-f', '-'], `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${SYSTEM_NAMESPACE}\n`);
-    await kubectl(['apply', '--server-side', '-k', 'config/default']);
-    const kubeconfig = (await plane.createServiceAccountKubeconfig(SYSTEM_NAMESPACE, 'gitops-rollback-controller')).kubeconfigPath;
+    const kubeconfig = await installOperator(plane, { fluxCrds: [FLUX_GIT_REPOSITORIES, FLUX_KUSTOMIZATIONS] });
 
     deployKey = generateKeyPair('ed25519');
     server = await startSshServer({ authorizedKeys: [deployKey.publicKey] });
@@ -237,7 +230,7 @@ describe('the operator rolls back an ssh:// repository (real API server, OpenSSH
     work = initRepo();
     commitFiles(work, 'Deploy frontend 1.0', { 'apps/frontend/deploy.yaml': 'image: frontend:1.0\n' });
     bad = commitFiles(work, 'Deploy frontend 1.1', { 'apps/frontend/deploy.yaml': 'image: frontend:1.1\n' });
-    operator = await startOperator({ kubeconfigPath: kubeconfig, args: ['--leader-elect', `--leader-election-namespace=${SYSTEM_NAMESPACE}`] });
+    operator = await startOperator({ kubeconfigPath: kubeconfig, args: LEADER_ELECTION_ARGS });
   });
 
   afterAll(async () => {
@@ -253,8 +246,7 @@ describe('the operator rolls back an ssh:// repository (real API server, OpenSSH
 
   function publishRepo(): { url: string; bare: string } {
     const name = `fleet-${++repoCount}.git`;
-    git(root, 'clone', '-q', '--bare', work, name);
-    const bare = path.join(root, name);
+    const bare = cloneBare(work, path.join(root, name));
     return { url: server.urlFor(bare), bare };
   }
 
@@ -271,18 +263,8 @@ describe('the operator rolls back an ssh:// repository (real API server, OpenSSH
     }
   }
 
-  async function waitFinished(name: string, timeoutMs = 45_000): Promise<GitOpsRollback> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const rollback = JSON.parse(await kubectl(['get', 'gitopsrollback', name, '-n', namespace, '-o', 'json'])) as GitOpsRollback;
-      const conditions = rollback.status?.conditions ?? [];
-      if (conditions.some((c) => (c.type === 'Ready' || c.type === 'Stalled') && c.status === 'True')) return rollback;
-      if (Date.now() > deadline) throw new Error(`Rollback ${name} not finished: ${JSON.stringify(rollback.status)}\n${operator.logs().slice(-3000)}`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
-
-  const condition = (rollback: GitOpsRollback, type: string) => rollback.status?.conditions?.find((c) => c.type === type);
+  const waitFinished = (name: string): Promise<GitOpsRollback> =>
+    waitForRollback(plane, namespace, name, undefined, { timeoutMs: 45_000, diagnostics: () => operator.logs().slice(-3000) });
 
   test('an inline ssh:// repository with an identity/known_hosts Secret: Ready=True and the revert on the branch', async () => {
     const { url, bare } = publishRepo();

@@ -4,22 +4,20 @@
  * holds the repository, and the test plays Flux: it writes the Kustomization's status and posts
  * notification-controller's event payloads (generic-hmac signed) to the receiver over HTTP.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import * as path from 'node:path';
-import { CRD_MANIFEST_PATH, POLICY_CRD_MANIFEST_PATH } from '../../src/api/v1alpha1/generate-manifests.js';
 import type { GitOpsRollbackPolicy } from '../../src/api/v1alpha1/policy-types.js';
 import type { GitOpsRollback } from '../../src/api/v1alpha1/types.js';
 import { signBody } from '../../src/webhook/signature.js';
-import { connectToControlPlane, waitForCrdsEstablished, type ControlPlaneClient } from '../envtest/control-plane.js';
-import { commitFiles, git, initRepo, makeTempDir } from '../helpers/git-cli.js';
+import { connectToControlPlane, type ControlPlaneClient } from '../envtest/control-plane.js';
+import { commitFiles, git, initRepo, makeTempDir, publishBare } from '../helpers/git-cli.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/git-http-server.js';
+import {
+  createGitAuthSecret, FLUX_ALERTS, FLUX_GIT_REPOSITORIES, FLUX_KUSTOMIZATIONS, FLUX_PROVIDERS, GIT_AUTH as AUTH, installOperator, LEADER_ELECTION_ARGS,
+} from '../helpers/operator-install.js';
 import { startOperator, type OperatorProcess } from '../helpers/operator-process.js';
+import { waitFor as poll } from '../helpers/rollback-status.js';
 
-const AUTH = { username: 'flux', password: 'g1t-s3cret-pw' };
 const TOKEN = 'hmac-t0ken-for-flux';
-const SYSTEM_NAMESPACE = 'gitops-rollback-system';
-const FLUX_CRDS = ['source.toolkit.fluxcd.io_gitrepositories.yaml', 'kustomize.toolkit.fluxcd.io_kustomizations.yaml', 'notification.toolkit.fluxcd.io_providers.yaml', 'notification.toolkit.fluxcd.io_alerts.yaml'];
 
 describe('automated rollback triggers on a real API server', () => {
   let plane: ControlPlaneClient;
@@ -33,15 +31,7 @@ describe('automated rollback triggers on a real API server', () => {
   const getJson = async <T>(...args: string[]): Promise<T> => JSON.parse(await kubectl(['get', ...args, '-n', namespace, '-o', 'json'])) as T;
   const hook = (policy: string, source = 'flux') => `${operator.webhookUrl}/hook/${source}/${namespace}/${policy}`;
 
-  async function waitFor<T>(what: string, read: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await read();
-      if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}\n${operator.logs().slice(-4000)}`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
+  const waitFor = <T>(what: string, read: () => Promise<T | undefined>): Promise<T> => poll(what, read, { diagnostics: () => operator.logs().slice(-4000) });
 
   /** Flux's event for the Kustomization, as the generic provider posts it. */
   function fluxEvent(reason: string, revision: string, uid: string, legacyKey = false): string {
@@ -83,12 +73,7 @@ describe('automated rollback triggers on a real API server', () => {
 
   beforeAll(async () => {
     plane = connectToControlPlane();
-    const fluxCrds = execFileSync('bash', ['test/envtest/provide-flux-crds.sh'], { encoding: 'utf8' }).trim().split('\n').at(-1)!;
-    await kubectl(['apply', '--server-side', '-f', CRD_MANIFEST_PATH, '-f', POLICY_CRD_MANIFEST_PATH, ...FLUX_CRDS.flatMap((file) => ['-f', path.join(fluxCrds, file)])]);
-    await waitForCrdsEstablished(plane, ['gitopsrollbacks.rollback.gitops.dev', 'gitopsrollbackpolicies.rollback.gitops.dev', 'gitrepositories.source.toolkit.fluxcd.io', 'kustomizations.kustomize.toolkit.fluxcd.io', 'providers.notification.toolkit.fluxcd.io', 'alerts.notification.toolkit.fluxcd.io']);
-    await kubectl(['apply', '--server-side', '-f', '-'], `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${SYSTEM_NAMESPACE}\n`);
-    await kubectl(['apply', '--server-side', '-k', 'config/default']);
-    const operatorKubeconfig = (await plane.createServiceAccountKubeconfig(SYSTEM_NAMESPACE, 'gitops-rollback-controller')).kubeconfigPath;
+    const operatorKubeconfig = await installOperator(plane, { fluxCrds: [FLUX_GIT_REPOSITORIES, FLUX_KUSTOMIZATIONS, FLUX_PROVIDERS, FLUX_ALERTS] });
 
     const root = makeTempDir();
     server = await startGitHttpServer({ root, auth: AUTH });
@@ -96,13 +81,11 @@ describe('automated rollback triggers on a real API server', () => {
     commits.good = commitFiles(work, 'Deploy frontend 1.0 and backend 1.0', { 'apps/frontend/deploy.yaml': 'image: frontend:1.0\n', 'apps/backend/deploy.yaml': 'image: backend:1.0\n' });
     commits.bad = commitFiles(work, 'Deploy frontend 2.0 and backend 2.0', { 'apps/frontend/deploy.yaml': 'image: frontend:2.0\n', 'apps/backend/deploy.yaml': 'image: backend:2.0\n' });
     commits.config = commitFiles(work, 'Turn on checkout v2', { 'apps/frontend/flags.yaml': 'checkout-v2: true\n' });
-    git(root, 'clone', '-q', '--bare', work, 'fleet.git');
-    bare = path.join(root, 'fleet.git');
-    git(bare, 'config', 'http.receivepack', 'true');
+    bare = publishBare(work, root, 'fleet.git');
 
     namespace = `hook-${randomBytes(3).toString('hex')}`;
     await kubectl(['create', 'namespace', namespace]);
-    await kubectl(['create', 'secret', 'generic', 'git-auth', '-n', namespace, `--from-literal=username=${AUTH.username}`, `--from-literal=password=${AUTH.password}`]);
+    await createGitAuthSecret(plane, namespace);
     await kubectl(['apply', '-n', namespace, '-f', '-'], `apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository
 metadata: {name: fleet}
@@ -121,7 +104,7 @@ spec: {interval: 10m, path: ./apps/frontend, prune: true, sourceRef: {kind: GitR
     // A short cooldown so one case can follow another.
     await kubectl(['patch', 'gitopsrollbackpolicy', 'apps', '-n', namespace, '--type=merge', '-p', '{"spec":{"cooldown":"1s"}}']);
 
-    operator = await startOperator({ kubeconfigPath: operatorKubeconfig, args: ['--leader-elect', `--leader-election-namespace=${SYSTEM_NAMESPACE}`] });
+    operator = await startOperator({ kubeconfigPath: operatorKubeconfig, args: LEADER_ELECTION_ARGS });
   });
 
   afterAll(async () => {

@@ -3,12 +3,9 @@
  * Descriptions show in `kubectl explain`.
  */
 import { DEFAULT_COOLDOWN, DEFAULT_KUSTOMIZATION_LABEL, DEFAULT_TRIGGER_REASONS, POLICY_KIND, POLICY_PLURAL, POLICY_SHORT_NAMES, POLICY_SINGULAR } from './policy-types.js';
-import { GROUP, VERSION } from './types.js';
-
-type Schema = Record<string, unknown>;
+import { conditionSchema, customResourceDefinition, DURATION_PATTERN, type Schema } from './schema.js';
 
 /** Go durations as Flux writes them: `30s`, `15m`, `1h30m`. */
-const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$';
 const duration = (description: string): Schema => ({ type: 'string', pattern: DURATION_PATTERN, description });
 const name = (description: string): Schema => ({ type: 'string', minLength: 1, maxLength: 253, description });
 const stringMap = (description: string): Schema => ({ type: 'object', additionalProperties: { type: 'string' }, description });
@@ -94,18 +91,7 @@ export const policyStatusSchema: Schema = {
       type: 'array',
       'x-kubernetes-list-type': 'map',
       'x-kubernetes-list-map-keys': ['type'],
-      items: {
-        type: 'object',
-        required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'],
-        properties: {
-          type: { type: 'string', maxLength: 316 },
-          status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
-          observedGeneration: { type: 'integer', format: 'int64', minimum: 0 },
-          lastTransitionTime: { type: 'string', format: 'date-time' },
-          reason: { type: 'string', maxLength: 1024, minLength: 1 },
-          message: { type: 'string', maxLength: 32768 },
-        },
-      },
+      items: conditionSchema(),
     },
     kustomizations: {
       type: 'array',
@@ -133,41 +119,18 @@ export const policyStatusSchema: Schema = {
 
 /** The CustomResourceDefinition object (apiextensions.k8s.io/v1) of GitOpsRollbackPolicy. */
 export function buildPolicyCustomResourceDefinition(): Schema {
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: `${POLICY_PLURAL}.${GROUP}` },
-    spec: {
-      group: GROUP,
-      names: { kind: POLICY_KIND, listKind: `${POLICY_KIND}List`, plural: POLICY_PLURAL, singular: POLICY_SINGULAR, shortNames: POLICY_SHORT_NAMES, categories: ['gitops'] },
-      scope: 'Namespaced',
-      versions: [
-        {
-          name: VERSION,
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          additionalPrinterColumns: [
-            { name: 'Suspended', type: 'boolean', jsonPath: '.spec.suspend' },
-            { name: 'Last rollback', type: 'string', jsonPath: '.status.lastRollback.name' },
-            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-          ],
-          schema: {
-            openAPIV3Schema: {
-              type: 'object',
-              description: 'GitOpsRollbackPolicy lets Flux and Alertmanager notifications roll Kustomizations back automatically, through GitOpsRollbacks it owns.',
-              required: ['spec'],
-              properties: {
-                apiVersion: { type: 'string' },
-                kind: { type: 'string' },
-                metadata: { type: 'object' },
-                spec: policySpecSchema,
-                status: policyStatusSchema,
-              },
-            },
-          },
-        },
-      ],
-    },
-  };
+  return customResourceDefinition({
+    kind: POLICY_KIND,
+    plural: POLICY_PLURAL,
+    singular: POLICY_SINGULAR,
+    shortNames: POLICY_SHORT_NAMES,
+    printerColumns: [
+      { name: 'Suspended', type: 'boolean', jsonPath: '.spec.suspend' },
+      { name: 'Last rollback', type: 'string', jsonPath: '.status.lastRollback.name' },
+      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ],
+    description: 'GitOpsRollbackPolicy lets Flux and Alertmanager notifications roll Kustomizations back automatically, through GitOpsRollbacks it owns.',
+    spec: policySpecSchema,
+    status: policyStatusSchema,
+  });
 }

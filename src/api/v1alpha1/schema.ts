@@ -5,7 +5,7 @@
  */
 import { GROUP, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION } from './types.js';
 
-type Schema = Record<string, unknown>;
+export type Schema = Record<string, unknown>;
 
 const REVISION_PATTERN = '^[0-9a-fA-F]{7,40}$';
 const revision = (description: string): Schema => ({ type: 'string', pattern: REVISION_PATTERN, description });
@@ -26,7 +26,7 @@ const paths = (description: string): Schema => ({
 });
 
 /** Go durations as Flux writes them (the pattern of src/flux/duration.ts; src/api imports nothing). */
-const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$';
+export const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$';
 
 /** A Flux object by name, in the rollback's namespace unless `namespace` says otherwise. */
 const fluxObjectReference = (kind: string): Schema => ({
@@ -39,19 +39,25 @@ const fluxObjectReference = (kind: string): Schema => ({
   },
 });
 
-const conditionSchema: Schema = {
-  type: 'object',
-  description: 'A metav1.Condition: Ready, Reconciling, Stalled, Reverted, Pushed, Applied.',
-  required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'],
-  properties: {
-    type: { type: 'string', maxLength: 316 },
-    status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
-    observedGeneration: { type: 'integer', format: 'int64', minimum: 0 },
-    lastTransitionTime: { type: 'string', format: 'date-time' },
-    reason: { type: 'string', maxLength: 1024, minLength: 1, pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$' },
-    message: { type: 'string', maxLength: 32768 },
-  },
-};
+/**
+ * A metav1.Condition. The GitOpsRollback CRD also publishes a description and the reason's
+ * pattern; the GitOpsRollbackPolicy CRD neither.
+ */
+export function conditionSchema(published: { description?: string; reasonPattern?: boolean } = {}): Schema {
+  return {
+    type: 'object',
+    ...(published.description === undefined ? {} : { description: published.description }),
+    required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'],
+    properties: {
+      type: { type: 'string', maxLength: 316 },
+      status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
+      observedGeneration: { type: 'integer', format: 'int64', minimum: 0 },
+      lastTransitionTime: { type: 'string', format: 'date-time' },
+      reason: { type: 'string', maxLength: 1024, minLength: 1, ...(published.reasonPattern ? { pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$' } : {}) },
+      message: { type: 'string', maxLength: 32768 },
+    },
+  };
+}
 
 export const specSchema: Schema = {
   type: 'object',
@@ -193,7 +199,7 @@ export const statusSchema: Schema = {
     observedGeneration: { type: 'integer', format: 'int64' },
     conditions: {
       type: 'array',
-      items: conditionSchema,
+      items: conditionSchema({ description: 'A metav1.Condition: Ready, Reconciling, Stalled, Reverted, Pushed, Applied.', reasonPattern: true }),
       'x-kubernetes-list-type': 'map',
       'x-kubernetes-list-map-keys': ['type'],
     },
@@ -240,15 +246,27 @@ export const statusSchema: Schema = {
   },
 };
 
-/** The CustomResourceDefinition object (apiextensions.k8s.io/v1). */
-export function buildCustomResourceDefinition(): Schema {
+/** What tells one of this group's CRDs from another. */
+export interface CustomResourceDefinitionParts {
+  kind: string;
+  plural: string;
+  singular: string;
+  shortNames: string[];
+  printerColumns: Schema[];
+  description: string;
+  spec: Schema;
+  status: Schema;
+}
+
+/** A namespaced CRD (apiextensions.k8s.io/v1) of GROUP serving VERSION, with a status subresource. */
+export function customResourceDefinition(parts: CustomResourceDefinitionParts): Schema {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
-    metadata: { name: `${PLURAL}.${GROUP}` },
+    metadata: { name: `${parts.plural}.${GROUP}` },
     spec: {
       group: GROUP,
-      names: { kind: KIND, listKind: `${KIND}List`, plural: PLURAL, singular: SINGULAR, shortNames: SHORT_NAMES, categories: ['gitops'] },
+      names: { kind: parts.kind, listKind: `${parts.kind}List`, plural: parts.plural, singular: parts.singular, shortNames: parts.shortNames, categories: ['gitops'] },
       scope: 'Namespaced',
       versions: [
         {
@@ -256,24 +274,18 @@ export function buildCustomResourceDefinition(): Schema {
           served: true,
           storage: true,
           subresources: { status: {} },
-          additionalPrinterColumns: [
-            { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
-            { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason' },
-            { name: 'Applied', type: 'string', jsonPath: '.status.conditions[?(@.type=="Applied")].status' },
-            { name: 'Revert commit', type: 'string', jsonPath: '.status.headAfter' },
-            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-          ],
+          additionalPrinterColumns: parts.printerColumns,
           schema: {
             openAPIV3Schema: {
               type: 'object',
-              description: 'GitOpsRollback reverts commits (or restores paths) in a GitOps repository, safely and auditably.',
+              description: parts.description,
               required: ['spec'],
               properties: {
                 apiVersion: { type: 'string' },
                 kind: { type: 'string' },
                 metadata: { type: 'object' },
-                spec: specSchema,
-                status: statusSchema,
+                spec: parts.spec,
+                status: parts.status,
               },
             },
           },
@@ -281,4 +293,24 @@ export function buildCustomResourceDefinition(): Schema {
       ],
     },
   };
+}
+
+/** The CustomResourceDefinition object (apiextensions.k8s.io/v1). */
+export function buildCustomResourceDefinition(): Schema {
+  return customResourceDefinition({
+    kind: KIND,
+    plural: PLURAL,
+    singular: SINGULAR,
+    shortNames: SHORT_NAMES,
+    printerColumns: [
+      { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+      { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason' },
+      { name: 'Applied', type: 'string', jsonPath: '.status.conditions[?(@.type=="Applied")].status' },
+      { name: 'Revert commit', type: 'string', jsonPath: '.status.headAfter' },
+      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ],
+    description: 'GitOpsRollback reverts commits (or restores paths) in a GitOps repository, safely and auditably.',
+    spec: specSchema,
+    status: statusSchema,
+  });
 }

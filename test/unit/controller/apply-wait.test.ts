@@ -7,11 +7,8 @@ import type { GitOpsRollback, GitOpsRollbackSpec, GitOpsRollbackStatus } from '.
 import type { ClusterPort, GitRepositoryView } from '../../../src/controller/ports.js';
 import { RollbackReconciler } from '../../../src/controller/reconciler.js';
 import type { FluxPort, KustomizationView, ObjectKey, ReconcilableKind, SuspendOutcome } from '../../../src/flux/flux-port.js';
-import type { RollbackResult } from '../../../src/git/engine.js';
+import { makeResult, NEW, SHA } from './fixtures.js';
 
-const SHA = 'a'.repeat(40);
-const HEAD = 'b'.repeat(40);
-const NEW = 'c'.repeat(40);
 const T0 = Date.parse('2026-11-26T10:00:00.000Z');
 
 function makeRollback(spec: Partial<GitOpsRollbackSpec> = {}): GitOpsRollback {
@@ -20,22 +17,6 @@ function makeRollback(spec: Partial<GitOpsRollbackSpec> = {}): GitOpsRollback {
     kind: 'GitOpsRollback',
     metadata: { name: 'rb', namespace: 'flux-system', uid: 'uid-1', generation: 1, creationTimestamp: '2026-11-26T09:59:59Z' },
     spec: { sourceRef: { kind: 'GitRepository', name: 'fleet' }, revert: { commits: [SHA] }, ...spec },
-  };
-}
-
-function makeResult(overrides: Partial<RollbackResult> = {}): RollbackResult {
-  return {
-    result: 'reverted',
-    branch: 'main',
-    previousHead: HEAD,
-    head: NEW,
-    commits: [{ sha: NEW, tree: 't', reverts: [SHA], message: 'Revert "x"' }],
-    alreadyReverted: [],
-    empty: [],
-    changedPaths: ['apps/frontend/deploy.yaml'],
-    attempts: 1,
-    durations: { fetch: 100, compute: 50, push: 200 },
-    ...overrides,
   };
 }
 

@@ -7,12 +7,9 @@ import { Reason } from '../../../src/api/v1alpha1/conditions.js';
 import type { GitOpsRollback, GitOpsRollbackSpec, GitOpsRollbackStatus } from '../../../src/api/v1alpha1/types.js';
 import { RollbackReconciler } from '../../../src/controller/reconciler.js';
 import type { ClusterPort, GitRepositoryView, RunEngine } from '../../../src/controller/ports.js';
-import type { RollbackRequest, RollbackResult } from '../../../src/git/engine.js';
+import type { RollbackRequest } from '../../../src/git/engine.js';
 import { AuthFailedError, GitTimeoutError, PushRejectedError, RevertConflictError } from '../../../src/git/errors.js';
-
-const SHA = 'a'.repeat(40);
-const HEAD = 'b'.repeat(40);
-const NEW = 'c'.repeat(40);
+import { HEAD, makeResult, NEW, SHA } from './fixtures.js';
 
 function makeRollback(spec: Partial<GitOpsRollbackSpec> = {}, status?: GitOpsRollbackStatus): GitOpsRollback {
   return {
@@ -21,22 +18,6 @@ function makeRollback(spec: Partial<GitOpsRollbackSpec> = {}, status?: GitOpsRol
     metadata: { name: 'rb', namespace: 'team-a', uid: 'uid-1', generation: 1 },
     spec: { sourceRef: { kind: 'GitRepository', name: 'flux-system' }, revert: { commits: [SHA] }, ...spec },
     status,
-  };
-}
-
-function makeResult(overrides: Partial<RollbackResult> = {}): RollbackResult {
-  return {
-    result: 'reverted',
-    branch: 'main',
-    previousHead: HEAD,
-    head: NEW,
-    commits: [{ sha: NEW, tree: 't', reverts: [SHA], message: 'Revert "x"' }],
-    alreadyReverted: [],
-    empty: [],
-    changedPaths: ['apps/frontend/deploy.yaml'],
-    attempts: 1,
-    durations: { fetch: 1, compute: 1, push: 1 },
-    ...overrides,
   };
 }
 
