@@ -70,6 +70,15 @@ export async function timeProcess(command: string, args: string[], options: { cw
   return { ms, maxRssKiB, stdout };
 }
 
+/** A positive integer from the environment (BENCH_RUNS...), or the fallback when unset. */
+export function envInt(name: string, fallback: number): number {
+  const value = process.env[name];
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got "${value}"`);
+  return n;
+}
+
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;

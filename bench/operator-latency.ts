@@ -30,7 +30,7 @@ import { startControlPlane, waitForCrdsEstablished, type ControlPlane } from '..
 import { startGitHttpServer, type GitHttpServer } from '../test/helpers/git-http-server.js';
 import type { OperatorProcess } from '../test/helpers/operator-process.js';
 import { TARGET_DEPTH, ensureBenchRepo, type BenchRepo } from './generate-repo.js';
-import { copyDir, median, runGit } from './measure.js';
+import { copyDir, envInt, median, runGit } from './measure.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FILES = envInt('BENCH_FILES', 50_000);
@@ -42,14 +42,6 @@ const SECRET = 'git-auth';
 const AUTH = { username: 'flux', password: 'bench-s3cret' };
 const OPERATOR_ARGS = ['--leader-elect', `--leader-election-namespace=${SYSTEM_NAMESPACE}`];
 const POLL_MS = 5;
-
-function envInt(name: string, fallback: number): number {
-  const value = process.env[name];
-  if (value === undefined || value === '') return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got "${value}"`);
-  return n;
-}
 
 function log(message: string): void {
   process.stdout.write(`[bench:operator] ${message}\n`);

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { openCacheRepo } from '../src/git/remote.js';
 import { startGitHttpServer, type GitHttpServer } from '../test/helpers/git-http-server.js';
 import { NEXT_COMMITS, TARGET_DEPTH, ensureBenchRepo, type BenchRepo } from './generate-repo.js';
-import { HAS_GNU_TIME, copyDir, maxOrNull, median, runGit, timeProcess, type ProcessSample } from './measure.js';
+import { HAS_GNU_TIME, copyDir, envInt, maxOrNull, median, runGit, timeProcess, type ProcessSample } from './measure.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = path.join(ROOT, 'dist', 'cli', 'gitops-rollback.js');
@@ -25,14 +25,6 @@ const COMMITS = envInt('BENCH_COMMITS', 10_000);
 const RUNS = envInt('BENCH_RUNS', 5);
 const RATIO_TARGET = 2;
 const RSS_TARGET_MIB = 300;
-
-function envInt(name: string, fallback: number): number {
-  const value = process.env[name];
-  if (value === undefined || value === '') return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got "${value}"`);
-  return n;
-}
 
 function log(message: string): void {
   process.stdout.write(`[bench] ${message}\n`);
