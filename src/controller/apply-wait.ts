@@ -10,8 +10,9 @@
  *   WaitingForApply, Reconciling=True, Ready=Unknown; `status.pushTime` and the phases so far.
  * - {@link ApplyWait.check}, on that reconcile and every later one (the engine never runs again):
  *   picks the Kustomizations once (`spec.reconcile.kustomizations`, or those fed by the
- *   GitRepository whose path covers a changed path), requests a reconcile as `flux reconcile
- *   --with-source` does, then reads their status without blocking a worker: Applied=True and
+ *   GitRepository whose path covers a changed path), requests a reconcile of the sources at once and
+ *   of each Kustomization once its source serves the commit (src/flux/request-reconcile.ts says
+ *   why), then reads their status without blocking a worker: Applied=True and
  *   Ready=True when all applied the commit; Stalled=True ApplyFailed when one failed on it;
  *   Stalled=True ApplyTimeout after `spec.reconcile.timeout`; otherwise a requeue to poll again.
  *   With no Kustomization to wait for, Ready=True as without Flux.
@@ -20,8 +21,8 @@ import { ConditionType, Reason } from '../api/v1alpha1/conditions.js';
 import type { Condition, GitOpsRollback, GitOpsRollbackStatus, KustomizationApplyStatus, NamespacedObjectReference, PhaseDurations } from '../api/v1alpha1/types.js';
 import { assessKustomization, summarizeApply, type ApplySummary } from '../flux/assess-apply.js';
 import { parseDuration } from '../flux/duration.js';
-import type { FluxPort, ObjectKey } from '../flux/flux-port.js';
-import { requestReconcileWithSource, uniqueKeys } from '../flux/request-reconcile.js';
+import type { FluxPort, KustomizationView, ObjectKey } from '../flux/flux-port.js';
+import { requestReconcileAfterArtifact, requestReconcileWithSource, uniqueKeys } from '../flux/request-reconcile.js';
 import { selectKustomizations } from '../flux/select-kustomizations.js';
 import type { RollbackResult } from '../git/engine.js';
 import { StallingError } from './classify-error.js';
@@ -103,8 +104,16 @@ export function markPushed(
   return { ...status, conditions, completionTime: undefined, pushTime: now.toISOString(), kustomizations: undefined, phases };
 }
 
+/** Rollbacks whose Kustomizations are remembered as not yet asked to reconcile, at most. */
+const MAX_PENDING_ROLLBACKS = 10_000;
+
 export class ApplyWait {
   private readonly pollIntervalMs: number;
+  /**
+   * Per rollback uid, the Kustomizations not yet asked to reconcile (their source had not served
+   * the commit yet). Lost on restart: then all are asked once more, which is harmless.
+   */
+  private readonly pendingRequests = new Map<string, ObjectKey[]>();
 
   constructor(private readonly options: ApplyWaitOptions) {
     this.pollIntervalMs = options.pollIntervalMs ?? DEFAULT_APPLY_POLL_INTERVAL_MS;
@@ -153,14 +162,17 @@ export class ApplyWait {
     if (current.kustomizations === undefined) {
       const targets = await this.chooseTargets(rollback, current);
       if (targets.kustomizations.length === 0) return this.finishWithoutWaiting(rollback, current, targets.sources, now);
-      const requests = await requestReconcileWithSource(this.options.flux, targets.sources, targets.kustomizations, now);
+      const requests = await requestReconcileWithSource(this.options.flux, targets.sources, [], now);
       current = { ...current, kustomizations: targets.kustomizations.map(({ name, namespace }) => ({ name, namespace, ready: false })) };
+      this.rememberPending(rollback, targets.kustomizations);
       const asked = requests.filter((r) => r.found).map((r) => `${r.kind} ${r.key.namespace}/${r.key.name}`);
       await this.options.cluster.recordEvent(rollback, 'Normal', Reason.WaitingForApply, `Requested a reconcile of ${asked.join(', ') || 'nothing (objects not found)'}; waiting for ${shortSha(commit)} to be applied`);
     }
 
     const keys = current.kustomizations ?? [];
-    const assessed = await Promise.all(keys.map(async (key) => assessKustomization(key, await this.options.flux.getKustomization(key), commit)));
+    const views = await Promise.all(keys.map((key) => this.options.flux.getKustomization(key)));
+    await this.requestPendingKustomizations(rollback, keys, views, commit, now);
+    const assessed = keys.map((key, i) => assessKustomization(key, views[i], commit));
     const summary = summarizeApply(assessed, commit);
     const kustomizations: KustomizationApplyStatus[] = summary.kustomizations.map(({ name, namespace, revision, ready, message }) => ({ name, namespace, ...(revision ? { revision } : {}), ready, message }));
     const deadline = Date.parse(current.pushTime ?? now.toISOString()) + readApplyTimeoutMs(rollback);
@@ -183,8 +195,24 @@ export class ApplyWait {
     return { result: { requeueAfterMs: Math.max(1, Math.min(this.pollIntervalMs, deadline - now.getTime())) }, status: next };
   }
 
+  private rememberPending(rollback: GitOpsRollback, keys: ObjectKey[]): void {
+    if (this.pendingRequests.size >= MAX_PENDING_ROLLBACKS) this.pendingRequests.clear();
+    this.pendingRequests.set(rollback.metadata.uid ?? '', keys.map(({ namespace, name }) => ({ namespace, name })));
+  }
+
+  /** Asks the Kustomizations whose source now serves the commit (all of them after a restart). */
+  private async requestPendingKustomizations(rollback: GitOpsRollback, keys: ObjectKey[], views: (KustomizationView | null)[], commit: string, now: Date): Promise<void> {
+    const uid = rollback.metadata.uid ?? '';
+    const pending = this.pendingRequests.get(uid) ?? keys;
+    if (pending.length === 0) return;
+    const isPending = (key: ObjectKey) => pending.some((p) => p.namespace === key.namespace && p.name === key.name);
+    const candidates = keys.flatMap((key, i) => (isPending(key) ? [{ key, view: views[i] }] : []));
+    this.pendingRequests.set(uid, await requestReconcileAfterArtifact(this.options.flux, candidates, commit, now));
+  }
+
   /** Applied=True and Ready=True, or Applied=False and Stalled=True with the reason; an Event. */
   private async finish(rollback: GitOpsRollback, status: GitOpsRollbackStatus, summary: ApplySummary, now: Date, end: { ready: boolean; reason: string }): Promise<ApplyCheck> {
+    this.pendingRequests.delete(rollback.metadata.uid ?? '');
     let conditions = removeConditions(status.conditions ?? [], Reconciling);
     const update = { reason: end.reason, message: summary.message };
     conditions = this.set(conditions, rollback, { type: Applied, status: end.ready ? 'True' : 'False', ...update });

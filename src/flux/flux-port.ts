@@ -52,6 +52,11 @@ export interface FluxPort {
    * object, as `flux reconcile` does. Returns false when the object does not exist.
    */
   requestReconcile(kind: ReconcilableKind, key: ObjectKey, requestedAt: string): Promise<boolean>;
+  /**
+   * `status.artifact.revision` of a GitRepository (e.g. `main@sha1:<sha>`): what source-controller
+   * serves to the Kustomizations now. Null when the object or its artifact does not exist.
+   */
+  getArtifactRevision(key: ObjectKey): Promise<string | null>;
   /** Sets `spec.suspend: true` on an ImageUpdateAutomation (image.toolkit.fluxcd.io). */
   suspendImageUpdateAutomation(key: ObjectKey): Promise<SuspendOutcome>;
 }

@@ -98,6 +98,17 @@ export class FluxResources implements FluxPort {
     }
   }
 
+  async getArtifactRevision(key: ObjectKey): Promise<string | null> {
+    const { group, version, plural } = PLURALS.GitRepository;
+    try {
+      const object = (await this.custom.getNamespacedCustomObject({ group, version, plural, namespace: key.namespace, name: key.name })) as { status?: { artifact?: { revision?: string } } };
+      return object.status?.artifact?.revision ?? null;
+    } catch (error) {
+      if (isStatus(error, 404)) return null;
+      throw error;
+    }
+  }
+
   async suspendImageUpdateAutomation(key: ObjectKey): Promise<SuspendOutcome> {
     for (const version of FLUX_IMAGE_VERSIONS) {
       const target = { group: FLUX_IMAGE_GROUP, version, plural: 'imageupdateautomations', namespace: key.namespace, name: key.name };

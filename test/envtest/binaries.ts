@@ -1,5 +1,7 @@
 /**
- * Finds (or builds) kube-apiserver, etcd and kubectl by running provide-binaries.sh.
+ * Finds (or builds) the test binaries by running the provide scripts beside this file:
+ * provide-binaries.sh (kube-apiserver, etcd, kubectl), provide-cluster-binaries.sh (the cluster
+ * mode's controller-manager, scheduler, kwok and Flux controllers) and provide-flux-crds.sh.
  *
  * Erasable TypeScript only: Jest's global setup loads this file with Node's type stripping.
  */
@@ -8,20 +10,17 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const SCRIPT_NAME = 'provide-binaries.sh';
-const SCRIPT = locateScript();
-
 /**
- * provide-binaries.sh next to this module (run from source: Jest, Node's type stripping), else
- * `<repo>/test/envtest/provide-binaries.sh`, the repository root being the first directory above
- * this module that holds a package.json (compiled into dist-tools/, where no script is copied).
+ * A provide script next to this module (run from source: Jest, Node's type stripping), else
+ * `<repo>/test/envtest/<name>`, the repository root being the first directory above this module
+ * that holds a package.json (compiled into dist-tools/, where no script is copied).
  */
-function locateScript(): string {
+function locateScript(scriptName: string): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  const besideModule = join(here, SCRIPT_NAME);
+  const besideModule = join(here, scriptName);
   if (existsSync(besideModule)) return besideModule;
   for (let dir = here; ; dir = dirname(dir)) {
-    const candidate = join(dir, 'test', 'envtest', SCRIPT_NAME);
+    const candidate = join(dir, 'test', 'envtest', scriptName);
     if (existsSync(join(dir, 'package.json')) && existsSync(candidate)) return candidate;
     if (dirname(dir) === dir) return besideModule; // not found: the error names the expected path
   }
@@ -34,15 +33,34 @@ function locateScript(): string {
  * script fails: tests never skip silently for want of a control plane.
  */
 export function provideBinaries(): Promise<string> {
+  return runProvideScript('provide-binaries.sh', 'Set KUBEBUILDER_ASSETS to a directory with kube-apiserver, etcd and kubectl, or install Go so it can build them.');
+}
+
+/**
+ * Runs provide-cluster-binaries.sh: the directory holding kube-controller-manager, kube-scheduler,
+ * kwok (and its stages in kwok-stages/), source-controller and kustomize-controller. A cold build
+ * takes 15-25 minutes on 2 cores; progress goes to our stderr.
+ */
+export function provideClusterBinaries(): Promise<string> {
+  return runProvideScript('provide-cluster-binaries.sh', 'Install Go so it can build them.');
+}
+
+/** Runs provide-flux-crds.sh: the directory holding Flux's CRD manifests. */
+export function provideFluxCrds(): Promise<string> {
+  return runProvideScript('provide-flux-crds.sh', 'Install Go so it can fetch Flux\'s modules.');
+}
+
+function runProvideScript(name: string, hint: string): Promise<string> {
+  const script = locateScript(name);
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [SCRIPT], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn('bash', [script], { stdio: ['ignore', 'pipe', 'inherit'] });
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString('utf8'); });
     child.on('error', reject);
     child.on('close', (code) => {
       const dir = stdout.trimEnd().split('\n').pop() ?? '';
       if (code === 0 && dir !== '') resolve(dir);
-      else reject(new Error(`${SCRIPT} failed (exit ${code}); see its output above. Set KUBEBUILDER_ASSETS to a directory with kube-apiserver, etcd and kubectl, or install Go so it can build them.`));
+      else reject(new Error(`${script} failed (exit ${code}); see its output above. ${hint}`));
     });
   });
 }

@@ -6,7 +6,6 @@
  * Erasable TypeScript only: Jest's global setup loads this file with Node's type stripping.
  */
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requestAsAdmin, waitUntil, type AdminConnection } from './api-request.js';
@@ -14,6 +13,7 @@ import { provideBinaries } from './binaries.js';
 import { ADMIN_USER, generateCertificates, type CertificatePaths } from './certificates.js';
 import { createControlPlaneClient, readAdminConnection, type ConnectionInfo, type ControlPlaneClient } from './control-plane-client.js';
 import { writeKubeconfig } from './kubeconfig.js';
+import { findFreePorts } from './free-ports.js';
 import { forgetDirectory, readLogTail, removeAtExit, spawnDaemon, type Daemon } from './processes.js';
 
 export { KubectlError, waitForCrdsEstablished, type ConnectionInfo, type ControlPlaneClient, type KubectlOptions, type ServiceAccountIdentity } from './control-plane-client.js';
@@ -27,6 +27,12 @@ export interface ControlPlaneOptions {
   startTimeoutMs?: number;
   /** Appended to the kube-apiserver command line (e.g. feature gates). */
   extraApiServerArgs?: string[];
+  /**
+   * Keep the ServiceAccount admission plugin on (cluster mode, where kube-controller-manager
+   * creates the ServiceAccounts and tokens pods need). Off in the light mode, which has no
+   * controller-manager and would otherwise refuse every pod.
+   */
+  serviceAccountAdmission?: boolean;
 }
 
 /**
@@ -86,7 +92,7 @@ function createLifecycle(layout: Layout, options: ControlPlaneOptions): Lifecycl
   const admin = readAdminConnection(info);
   const timeoutMs = options.startTimeoutMs ?? 60_000;
   const etcdArgs = buildEtcdArgs(layout);
-  const apiServerArgs = [...buildApiServerArgs(layout), ...(options.extraApiServerArgs ?? [])];
+  const apiServerArgs = [...buildApiServerArgs(layout, options.serviceAccountAdmission ?? false), ...(options.extraApiServerArgs ?? [])];
   let etcd: Daemon | undefined;
   let apiServer: Daemon | undefined;
   return {
@@ -188,7 +194,7 @@ function buildEtcdArgs(layout: Layout): string[] {
   ];
 }
 
-function buildApiServerArgs(layout: Layout): string[] {
+function buildApiServerArgs(layout: Layout, serviceAccountAdmission: boolean): string[] {
   const { certs, info } = layout;
   return [
     `--etcd-servers=${info.etcdUrl}`,
@@ -206,8 +212,8 @@ function buildApiServerArgs(layout: Layout): string[] {
     `--service-account-signing-key-file=${certs.serviceAccountKey}`,
     '--service-cluster-ip-range=10.0.0.0/24',
     '--allow-privileged=true',
-    // No controller-manager runs to create ServiceAccount tokens for pods.
-    '--disable-admission-plugins=ServiceAccount',
+    // Without a controller-manager nothing creates the ServiceAccounts and tokens pods need.
+    ...(serviceAccountAdmission ? [] : ['--disable-admission-plugins=ServiceAccount']),
   ];
 }
 
@@ -233,24 +239,6 @@ async function waitForApiServer(admin: AdminConnection, apiServer: Daemon, timeo
 async function describeExit(daemon: Daemon): Promise<string> {
   const code = await daemon.exited;
   return `${daemon.name} exited (${code}); the end of ${daemon.logPath}:\n${readLogTail(daemon.logPath)}`;
-}
-
-/** Reserves `count` distinct free loopback ports (all held open at once so none repeats). */
-async function findFreePorts(count: number): Promise<number[]> {
-  const servers: Server[] = [];
-  try {
-    for (let i = 0; i < count; i++) {
-      const server = createServer();
-      servers.push(server);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', resolve);
-      });
-    }
-    return servers.map((server) => (server.address() as AddressInfo).port);
-  } finally {
-    await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
-  }
 }
 
 /**

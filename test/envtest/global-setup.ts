@@ -17,13 +17,15 @@ export const SHARED_CONTROL_PLANE_KEY = '__gitopsRollbackSharedControlPlane';
 /** Starts the shared control plane and publishes its connection file in the environment. */
 export default async function startSharedControlPlane(): Promise<void> {
   registerTypeScriptResolution();
-  const { provideBinaries } = await import('./binaries.js');
+  const { provideBinaries, provideClusterBinaries } = await import('./binaries.js');
   const { startControlPlane } = await import('./control-plane.js');
   const { CONNECTION_FILE_ENV, writeConnectionFile } = await import('./shared-control-plane.js');
 
   const began = Date.now();
   // provide-binaries.sh announces a cold build (several minutes) on stderr itself.
-  const binDir = await provideBinaries();
+  // The cluster mode's binaries too (test/e2e/real-flux.test.ts starts that cluster), built here
+  // once rather than inside a test's hook; both scripts say on stderr when they build (minutes).
+  const [binDir] = await Promise.all([provideBinaries(), provideClusterBinaries()]);
   const binariesMs = Date.now() - began;
   const plane = await startControlPlane({ binDir });
   process.env[CONNECTION_FILE_ENV] = await writeConnectionFile(plane.info);

@@ -32,8 +32,11 @@ const liveGroups = new Set<number>();
 const dirsToRemove = new Set<string>();
 let cleanupInstalled = false;
 
-/** Starts `binary args` in a new process group, appending stdout and stderr to `logPath`. */
-export function spawnDaemon(name: string, binary: string, args: string[], logPath: string): Daemon {
+/**
+ * Starts `binary args` in a new process group, appending stdout and stderr to `logPath`. `env`
+ * adds to (or overrides) this process's environment (Flux's controllers read KUBECONFIG).
+ */
+export function spawnDaemon(name: string, binary: string, args: string[], logPath: string, env?: Record<string, string>): Daemon {
   installCleanupHandlers();
   const logFd = openSync(logPath, 'a');
   let child: ChildProcess;
@@ -41,7 +44,7 @@ export function spawnDaemon(name: string, binary: string, args: string[], logPat
     // detached: a process group of its own, so stop() can kill the group and Ctrl-C on the
     // terminal does not race our orderly shutdown.
     const [command, ...commandArgs] = [...DIE_WITH_PARENT, binary, ...args];
-    child = spawn(command, commandArgs, { detached: true, stdio: ['ignore', logFd, logFd] });
+    child = spawn(command, commandArgs, { detached: true, stdio: ['ignore', logFd, logFd], env: env ? { ...process.env, ...env } : process.env });
   } finally {
     closeSync(logFd);
   }

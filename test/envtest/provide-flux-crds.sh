@@ -16,7 +16,7 @@ NOTIFICATION_CONTROLLER_VERSION=${NOTIFICATION_CONTROLLER_VERSION:-1.6.0}
 CACHE_ROOT=${ENVTEST_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gitops-rollback/envtest}
 OUT="$CACHE_ROOT/flux-crds-source-$SOURCE_CONTROLLER_VERSION"
 
-if [ -s "$OUT/source.toolkit.fluxcd.io_gitrepositories.yaml" ] \
+if [ -s "$OUT/source.toolkit.fluxcd.io_gitrepositories.yaml" ] && [ -s "$OUT/source.toolkit.fluxcd.io_ocirepositories.yaml" ] \
   && [ -s "$OUT/kustomize.toolkit.fluxcd.io_kustomizations.yaml" ] && [ -s "$OUT/image.toolkit.fluxcd.io_imageupdateautomations.yaml" ] \
   && [ -s "$OUT/notification.toolkit.fluxcd.io_providers.yaml" ]; then
   echo "$OUT"; exit 0
@@ -28,7 +28,8 @@ mkdir -p "$OUT.partial"
 dir=$(GOTOOLCHAIN=local GOFLAGS=-mod=mod go mod download -json "github.com/fluxcd/source-controller@v$SOURCE_CONTROLLER_VERSION" \
   | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
 [ -d "$dir/config/crd/bases" ] || { echo "provide-flux-crds: no config/crd/bases in source-controller v$SOURCE_CONTROLLER_VERSION" >&2; exit 1; }
-cp "$dir"/config/crd/bases/source.toolkit.fluxcd.io_gitrepositories.yaml "$OUT.partial/"
+# Every source kind: the real source- and kustomize-controller (cluster mode) watch them all.
+cp "$dir"/config/crd/bases/source.toolkit.fluxcd.io_*.yaml "$OUT.partial/"
 kdir=$(GOTOOLCHAIN=local GOFLAGS=-mod=mod go mod download -json "github.com/fluxcd/kustomize-controller@v$KUSTOMIZE_CONTROLLER_VERSION" \
   | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
 cp "$kdir"/config/crd/bases/kustomize.toolkit.fluxcd.io_kustomizations.yaml "$OUT.partial/"

@@ -50,6 +50,8 @@ class FakeCluster implements ClusterPort {
 class FakeFlux implements FluxPort {
   kustomizations = new Map<string, KustomizationView>();
   automations = new Map<string, boolean>();
+  /** GitRepository namespace/name -> status.artifact.revision. */
+  artifacts = new Map<string, string>();
   requests: string[] = [];
   constructor(private readonly log: string[]) {}
   add(name: string, path: string, namespace = 'flux-system') {
@@ -68,6 +70,9 @@ class FakeFlux implements FluxPort {
   async requestReconcile(kind: ReconcilableKind, key: ObjectKey) {
     this.requests.push(`${kind} ${key.namespace}/${key.name}`);
     return true;
+  }
+  async getArtifactRevision(key: ObjectKey) {
+    return this.artifacts.get(`${key.namespace}/${key.name}`) ?? null;
   }
   async suspendImageUpdateAutomation(key: ObjectKey): Promise<SuspendOutcome> {
     const id = `${key.namespace}/${key.name}`;
@@ -117,7 +122,8 @@ describe('Flux in the loop', () => {
     expect(cluster.condition('Applied')).toMatchObject({ status: 'Unknown', reason: 'WaitingForApply' });
     expect(cluster.condition('Ready')).toMatchObject({ status: 'Unknown', reason: 'WaitingForApply' });
     expect(cluster.condition('Reconciling')).toMatchObject({ status: 'True', reason: 'WaitingForApply' });
-    expect(flux.requests).toEqual(['GitRepository flux-system/fleet', 'Kustomization flux-system/apps']);
+    // The source only: the Kustomization still has the broken revision to re-apply.
+    expect(flux.requests).toEqual(['GitRepository flux-system/fleet']);
     expect(cluster.rollback.status).toMatchObject({ pushTime: '2026-11-26T10:00:00.000Z', kustomizations: [{ name: 'apps', namespace: 'flux-system', ready: false }], phases: { revert: 0.15, push: 0.2 } });
     expect(cluster.rollback.status?.completionTime).toBeUndefined();
     expect(cluster.events).toContain('Normal/WaitingForApply');
@@ -136,6 +142,24 @@ describe('Flux in the loop', () => {
     expect(cluster.condition('Reconciling')).toBeUndefined();
     expect(cluster.rollback.status).toMatchObject({ kustomizations: [{ name: 'apps', ready: true, revision: `main@sha1:${NEW}` }], phases: { apply: 1.5, total: 2.5 }, completionTime: '2026-11-26T10:00:01Z' });
     expect(cluster.events.at(-1)).toBe('Normal/Applied');
+    // It had attempted the commit by itself (the watch on its source): never asked.
+    expect(flux.requests).toEqual(['GitRepository flux-system/fleet']);
+  });
+
+  test('a Kustomization is asked to reconcile only once its GitRepository serves the commit, and only once', async () => {
+    const { flux, reconcile, advance } = setup({ reconcile: { kustomizations: [{ name: 'apps' }] } });
+    flux.add('apps', './apps');
+    flux.artifacts.set('flux-system/fleet', `main@sha1:${'0'.repeat(40)}`);
+    await reconcile();
+    advance(2000);
+    await reconcile();
+    expect(flux.requests).toEqual(['GitRepository flux-system/fleet']);
+    flux.artifacts.set('flux-system/fleet', `main@sha1:${NEW}`);
+    advance(2000);
+    await reconcile();
+    expect(flux.requests).toEqual(['GitRepository flux-system/fleet', 'Kustomization flux-system/apps']);
+    advance(2000);
+    await reconcile();
     expect(flux.requests).toHaveLength(2);
   });
 
@@ -179,7 +203,7 @@ describe('Flux in the loop', () => {
     flux.add('elsewhere', './apps', 'team-b');
     await reconcile();
     expect(cluster.rollback.status?.kustomizations?.map((k) => k.name)).toEqual(['frontend']);
-    expect(flux.requests).toEqual(['GitRepository flux-system/fleet', 'Kustomization flux-system/frontend']);
+    expect(flux.requests).toEqual(['GitRepository flux-system/fleet']);
   });
 
   test('with no Kustomization to wait for: Ready=True after the push, no Applied condition', async () => {

@@ -1,0 +1,438 @@
+/**
+ * The real Flux in the loop, end to end: the cluster mode of the test control plane
+ * (test/envtest/cluster.ts: kube-apiserver, etcd, kube-controller-manager, kube-scheduler, a kwok
+ * node, source-controller and kustomize-controller v1.9.6) and a real git server. Nothing here
+ * writes Flux's status: kustomize-controller applies every revision, runs its health checks and
+ * sends its own events; Deployments roll out on the kwok node, where a pod template annotated
+ * broken stays unready (a bad image). The operator runs as its own process with its
+ * ServiceAccount, as in a cluster.
+ *
+ * Each test gets its own namespace, repository, GitRepository and Kustomizations. The test checks
+ * the cluster itself (Deployment available, pods on the good image), git (one revert commit), and
+ * the rollback's conditions.
+ */
+import { createServer, type Server } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { GitOpsRollback } from '../../src/api/v1alpha1/types.js';
+import { signBody } from '../../src/webhook/signature.js';
+import { BROKEN_POD_ANNOTATION, startCluster, type Cluster } from '../envtest/cluster.js';
+import { commitFiles, git, initRepo, makeTempDir, publishBare } from '../helpers/git-cli.js';
+import { startGitHttpServer, type GitHttpServer } from '../helpers/git-http-server.js';
+import { createGitAuthSecret, GIT_AUTH, installOperator } from '../helpers/operator-install.js';
+import { startOperator, type OperatorProcess } from '../helpers/operator-process.js';
+import { conditionOf, isFinished, waitFor } from '../helpers/rollback-status.js';
+
+// A real rollout on a busy machine: Flux polls health every 5 s, Deployments need a few seconds.
+jest.setTimeout(10 * 60_000);
+const WAIT = { timeoutMs: 4 * 60_000 };
+const TOKEN = 'relay-hmac-t0ken';
+
+/** A Deployment of one replica; a broken one never becomes ready and misses its progress deadline. */
+function deployment(app: string, version: string, broken = false): string {
+  return `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ${app}, labels: {app: ${app}}}
+spec:
+  replicas: 1
+  progressDeadlineSeconds: 20
+  selector: {matchLabels: {app: ${app}}}
+  template:
+    metadata:
+      labels: {app: ${app}}
+${broken ? `      annotations: {${BROKEN_POD_ANNOTATION}: "true"}\n` : ''}    spec:
+      containers: [{name: ${app}, image: "registry.example/${app}:${version}"}]
+`;
+}
+
+interface FluxStatus {
+  metadata: { generation: number };
+  status?: {
+    observedGeneration?: number;
+    lastAppliedRevision?: string;
+    lastAttemptedRevision?: string;
+    conditions?: { type: string; status: string; reason?: string; message?: string }[];
+  };
+}
+
+/**
+ * notification-controller's part, which cannot be built here: receives kustomize-controller's
+ * events (its --events-addr) and forwards those of registered namespaces to the operator's
+ * webhook, signed as the generic-hmac provider signs (X-Signature: sha256=<HMAC of the body>).
+ */
+class SigningRelay {
+  readonly routes = new Map<string, string>();
+  readonly forwarded = new Map<string, { reason: string; revision?: string; status: number }[]>();
+  private server?: Server;
+  url = '';
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        res.writeHead(202).end();
+        void this.forward(Buffer.concat(chunks).toString('utf8'));
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/`;
+  }
+
+  private async forward(body: string): Promise<void> {
+    const event = JSON.parse(body) as { involvedObject: { namespace: string; kind: string }; reason: string; metadata?: Record<string, string> };
+    const target = this.routes.get(event.involvedObject.namespace);
+    if (!target || event.involvedObject.kind !== 'Kustomization') return;
+    const res = await fetch(target, { method: 'POST', body, headers: { 'Content-Type': 'application/json', 'X-Signature': signBody(body, TOKEN) } }).catch(() => undefined);
+    const list = this.forwarded.get(event.involvedObject.namespace) ?? [];
+    list.push({ reason: event.reason, revision: event.metadata?.['kustomize.toolkit.fluxcd.io/revision'] ?? event.metadata?.revision, status: res?.status ?? 0 });
+    this.forwarded.set(event.involvedObject.namespace, list);
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise((resolve) => this.server?.close(resolve) ?? resolve(undefined));
+  }
+}
+
+describe('real Flux in the loop (cluster mode)', () => {
+  let cluster: Cluster;
+  let server: GitHttpServer;
+  let operator: OperatorProcess;
+  let gitRoot: string;
+  const relay = new SigningRelay();
+
+  const kubectl = (args: string[], input?: string) => cluster.plane.kubectl(args, input === undefined ? undefined : { input });
+  const diagnostics = () => `operator:\n${operator.logs().slice(-3000)}`;
+
+  beforeAll(async () => {
+    await relay.start();
+    cluster = await startCluster({ eventsAddress: relay.url });
+    const kubeconfig = await installOperator(cluster.plane);
+    gitRoot = makeTempDir();
+    server = await startGitHttpServer({ root: gitRoot, auth: GIT_AUTH });
+    operator = await startOperator({ kubeconfigPath: kubeconfig, args: ['--apply-poll-interval=1'] });
+    const report = cluster.processes().map((p) => `${p.name} ${p.readyMs} ms ${p.rssMiB} MiB`).join(', ');
+    process.stderr.write(`real-flux: cluster ready in ${cluster.startMs} ms; ${report}\n`);
+  });
+
+  afterAll(async () => {
+    await operator?.stop();
+    await server?.stop();
+    await cluster?.stop();
+    await relay.stop();
+  });
+
+  /** One tenant's fleet: namespace, repository (work tree + bare on the server), GitRepository. */
+  class Fleet {
+    readonly ns = `fleet-${randomBytes(3).toString('hex')}`;
+    readonly work = initRepo();
+    bare = '';
+    private lastStatus: unknown;
+
+    async create(files: Record<string, string>, message = 'Deploy version 1'): Promise<string> {
+      const first = commitFiles(this.work, message, files);
+      this.bare = publishBare(this.work, gitRoot, `${this.ns}.git`);
+      await kubectl(['create', 'namespace', this.ns]);
+      await createGitAuthSecret(cluster.plane, this.ns);
+      await kubectl(['apply', '-n', this.ns, '-f', '-'], `apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: fleet}
+spec: {interval: 10m, url: '${server.urlFor(`${this.ns}.git`)}', ref: {branch: main}, secretRef: {name: git-auth}}
+`);
+      return first;
+    }
+
+    /** A Kustomization applying `path` into this namespace, waiting for health. */
+    async kustomization(name: string, path: string, extra = ''): Promise<void> {
+      await kubectl(['apply', '-n', this.ns, '-f', '-'], `apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: ${name}}
+spec:
+  interval: 10m
+  path: ${path}
+  prune: true
+  wait: true
+  timeout: 3m
+  targetNamespace: ${this.ns}
+  sourceRef: {kind: GitRepository, name: fleet}
+${extra}`);
+    }
+
+    /** Commits and pushes to the server, then asks Flux to fetch, as `flux reconcile source git` does. */
+    async push(message: string, files: Record<string, string | null>): Promise<string> {
+      const sha = commitFiles(this.work, message, files);
+      git(this.work, 'push', '-q', this.bare, 'main');
+      await kubectl(['annotate', '--overwrite', '-n', this.ns, 'gitrepository/fleet', `reconcile.fluxcd.io/requestedAt=${new Date().toISOString()}`]);
+      return sha;
+    }
+
+    head(): string {
+      return git(this.bare, 'rev-parse', 'main');
+    }
+
+    async get<T>(kind: string, name: string): Promise<T> {
+      return JSON.parse(await kubectl(['get', kind, name, '-n', this.ns, '-o', 'json'])) as T;
+    }
+
+    /** Waits until the Kustomization reports `sha` applied (Ready=True) or failed on it. */
+    async waitKustomization(name: string, sha: string, outcome: 'applied' | 'failed'): Promise<FluxStatus> {
+      return waitFor(`Kustomization ${this.ns}/${name} ${outcome} ${sha.slice(0, 7)}`, async () => {
+        const k = await this.get<FluxStatus>('kustomization', name).catch(() => undefined);
+        this.lastStatus = k?.status;
+        const ready = k?.status?.conditions?.find((c) => c.type === 'Ready');
+        if (!k || k.status?.observedGeneration !== k.metadata.generation) return undefined;
+        if (outcome === 'applied') return ready?.status === 'True' && k.status?.lastAppliedRevision === `main@sha1:${sha}` ? k : undefined;
+        return ready?.status === 'False' && ready.reason === 'HealthCheckFailed' && k.status?.lastAttemptedRevision === `main@sha1:${sha}` ? k : undefined;
+      }, { ...WAIT, diagnostics: () => `${JSON.stringify(this.lastStatus)}\n${diagnostics()}` });
+    }
+
+    /** The Deployment is Available with its update done, and every live pod is ready on `image`. */
+    async waitHealthy(app: string, version: string): Promise<void> {
+      await waitFor(`${app} healthy on ${version}`, async () => {
+        const pods = JSON.parse(await kubectl(['get', 'pods', '-n', this.ns, '-l', `app=${app}`, '-o', 'json'])) as {
+          items: { metadata: { deletionTimestamp?: string }; spec: { containers: { image: string }[] }; status: { conditions?: { type: string; status: string }[] } }[];
+        };
+        const live = pods.items.filter((p) => !p.metadata.deletionTimestamp);
+        const onImage = live.length > 0 && live.every((p) => p.spec.containers[0].image === `registry.example/${app}:${version}` && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+        const d = await this.get<{ status?: { updatedReplicas?: number; availableReplicas?: number; replicas?: number } }>('deployment', app);
+        return onImage && d.status?.updatedReplicas === 1 && d.status.availableReplicas === 1 && d.status.replicas === 1 ? true : undefined;
+      }, { ...WAIT, diagnostics });
+    }
+
+    async rollback(name: string, spec: string): Promise<void> {
+      await kubectl(['apply', '-n', this.ns, '-f', '-'], `apiVersion: rollback.gitops.dev/v1alpha1
+kind: GitOpsRollback
+metadata: {name: ${name}}
+spec:
+  sourceRef: {kind: GitRepository, name: fleet}
+  incident: INC-4242
+${spec}`);
+    }
+
+    /**
+     * Waits for the rollback to finish, checking at every look that it never reports Ready=True
+     * before kustomize-controller has applied its commit.
+     */
+    async waitRollback(name: string, kustomizations: string[]): Promise<GitOpsRollback> {
+      return waitFor(`rollback ${this.ns}/${name}`, async () => {
+        const rollback = await this.get<GitOpsRollback>('gitopsrollback', name).catch(() => undefined);
+        if (!rollback || !isFinished(rollback)) return undefined;
+        if (conditionOf(rollback, 'Ready')?.status === 'True') {
+          for (const k of kustomizations) {
+            const applied = (await this.get<FluxStatus>('kustomization', k)).status?.lastAppliedRevision;
+            expect(applied).toBe(`main@sha1:${rollback.status?.headAfter}`);
+          }
+        }
+        return rollback;
+      }, { ...WAIT, diagnostics });
+    }
+
+    revertCount(since: string): number {
+      return Number(git(this.bare, 'rev-list', '--count', '--grep=^Revert', '--grep=^Restore', `${since}..main`));
+    }
+  }
+
+  test('manual: a bad deploy fails its health check; the GitOpsRollback reverts it and is Ready only once Flux applied it and the pods are back', async () => {
+    const fleet = new Fleet();
+    const good = await fleet.create({ 'apps/frontend/deployment.yaml': deployment('frontend', '1.0') });
+    await fleet.kustomization('frontend', './apps/frontend');
+    await fleet.waitKustomization('frontend', good, 'applied');
+    await fleet.waitHealthy('frontend', '1.0');
+
+    const bad = await fleet.push('Deploy frontend 2.0', { 'apps/frontend/deployment.yaml': deployment('frontend', '2.0', true) });
+    const failed = await fleet.waitKustomization('frontend', bad, 'failed');
+    expect(failed.status?.lastAppliedRevision).toBe(`main@sha1:${bad}`);
+
+    await fleet.rollback('undo-frontend', `  revert: {commits: ['${bad.slice(0, 10)}']}\n  reason: frontend 2.0 crash-loops`);
+    const done = await fleet.waitRollback('undo-frontend', ['frontend']);
+    expect(conditionOf(done, 'Ready')).toMatchObject({ status: 'True', reason: 'Succeeded' });
+    expect(conditionOf(done, 'Applied')).toMatchObject({ status: 'True' });
+    expect(done.status?.revertedCommits).toEqual([bad]);
+    await fleet.waitHealthy('frontend', '1.0');
+
+    expect(fleet.head()).toBe(done.status?.headAfter);
+    expect(fleet.revertCount(bad)).toBe(1);
+    expect(git(fleet.bare, 'log', '-1', '--format=%s', 'main')).toBe('Revert "Deploy frontend 2.0"');
+    expect(git(fleet.bare, 'show', 'main:apps/frontend/deployment.yaml')).toBe(deployment('frontend', '1.0').trimEnd());
+  });
+
+  test('a path restore and a merge revert (-m 1) are applied by the real kustomize-controller', async () => {
+    const fleet = new Fleet();
+    const good = await fleet.create({ 'apps/frontend/deployment.yaml': deployment('frontend', '1.0'), 'apps/backend/deployment.yaml': deployment('backend', '1.0') });
+    await fleet.kustomization('frontend', './apps/frontend');
+    await fleet.kustomization('backend', './apps/backend');
+    await fleet.waitKustomization('frontend', good, 'applied');
+    await fleet.waitKustomization('backend', good, 'applied');
+
+    // The backend change arrives as a merged pull request (--no-ff).
+    git(fleet.work, 'checkout', '-q', '-b', 'backend-2');
+    commitFiles(fleet.work, 'Backend 2.0', { 'apps/backend/deployment.yaml': deployment('backend', '2.0', true) });
+    git(fleet.work, 'checkout', '-q', 'main');
+    git(fleet.work, 'merge', '-q', '--no-ff', '-m', 'Merge pull request #7 from backend-2', 'backend-2');
+    const merge = await fleet.push('Frontend 1.1', { 'apps/frontend/deployment.yaml': deployment('frontend', '1.1', true) });
+    const mergeCommit = git(fleet.work, 'rev-parse', 'HEAD~1');
+    await fleet.waitKustomization('frontend', merge, 'failed');
+    await fleet.waitKustomization('backend', merge, 'failed');
+
+    await fleet.rollback('undo-backend-pr', `  revert: {commits: ['${mergeCommit}'], mainline: 1}`);
+    const reverted = await fleet.waitRollback('undo-backend-pr', ['backend']);
+    expect(conditionOf(reverted, 'Ready')).toMatchObject({ status: 'True' });
+    await fleet.waitHealthy('backend', '1.0');
+    expect(git(fleet.bare, 'log', '-1', '--format=%B', 'main')).toContain(`This reverts commit ${mergeCommit}, reversing\nchanges made to`);
+
+    await fleet.rollback('restore-frontend', `  restore: {revision: '${good}', paths: [apps/frontend]}`);
+    const restored = await fleet.waitRollback('restore-frontend', ['frontend']);
+    expect(conditionOf(restored, 'Ready')).toMatchObject({ status: 'True' });
+    await fleet.waitHealthy('frontend', '1.0');
+    expect(git(fleet.bare, 'show', 'main:apps/frontend/deployment.yaml')).toBe(deployment('frontend', '1.0').trimEnd());
+    expect(git(fleet.bare, 'show', 'main:apps/backend/deployment.yaml')).toBe(deployment('backend', '1.0').trimEnd());
+  });
+
+  test('two Kustomizations, one dependsOn the other, broken by one commit: the rollback waits for both', async () => {
+    const fleet = new Fleet();
+    const good = await fleet.create({ 'infra/deployment.yaml': deployment('cache', '1.0'), 'apps/deployment.yaml': deployment('shop', '1.0') });
+    await fleet.kustomization('infra', './infra');
+    await fleet.kustomization('apps', './apps', '  dependsOn: [{name: infra}]\n');
+    await fleet.waitKustomization('apps', good, 'applied');
+
+    const bad = await fleet.push('Cache 2.0 and shop 2.0', { 'infra/deployment.yaml': deployment('cache', '2.0', true), 'apps/deployment.yaml': deployment('shop', '2.0', true) });
+    await fleet.waitKustomization('infra', bad, 'failed');
+
+    await fleet.rollback('undo-both', `  revert: {commits: ['${bad}']}`);
+    const done = await fleet.waitRollback('undo-both', ['infra', 'apps']);
+    expect(conditionOf(done, 'Ready')).toMatchObject({ status: 'True' });
+    expect(done.status?.kustomizations?.map((k) => k.name).sort()).toEqual(['apps', 'infra']);
+    await fleet.waitHealthy('cache', '1.0');
+    await fleet.waitHealthy('shop', '1.0');
+  });
+
+  test('GitOps-managed request: Flux applies the committed GitOpsRollback, the revert lands once, and removing the file prunes it without touching git', async () => {
+    const fleet = new Fleet();
+    const good = await fleet.create({ 'apps/frontend/deployment.yaml': deployment('frontend', '1.0'), 'rollbacks/.keep': '' });
+    await fleet.kustomization('frontend', './apps/frontend');
+    await fleet.kustomization('requests', './rollbacks');
+    await fleet.waitKustomization('frontend', good, 'applied');
+    const bad = await fleet.push('Deploy frontend 2.0', { 'apps/frontend/deployment.yaml': deployment('frontend', '2.0', true) });
+    await fleet.waitKustomization('frontend', bad, 'failed');
+
+    // The on-call engineer commits the request; Flux applies it and waits for its kstatus.
+    const request = await fleet.push('Request rollback of frontend 2.0 (INC-4243)', {
+      'rollbacks/undo-frontend.yaml': `apiVersion: rollback.gitops.dev/v1alpha1
+kind: GitOpsRollback
+metadata: {name: undo-frontend}
+spec:
+  sourceRef: {kind: GitRepository, name: fleet}
+  revert: {commits: ['${bad}']}
+  incident: INC-4243
+`,
+    });
+    const done = await fleet.waitRollback('undo-frontend', ['frontend']);
+    expect(conditionOf(done, 'Ready')).toMatchObject({ status: 'True' });
+    await fleet.waitHealthy('frontend', '1.0');
+    // Flux re-applies the same request at the revert's revision (and waits for it to be Ready).
+    const revert = fleet.head();
+    await fleet.waitKustomization('requests', revert, 'applied');
+    expect(fleet.revertCount(request)).toBe(1);
+
+    const removal = await fleet.push('Rollback done', { 'rollbacks/undo-frontend.yaml': null });
+    await fleet.waitKustomization('requests', removal, 'applied');
+    await expect(kubectl(['get', 'gitopsrollback', 'undo-frontend', '-n', fleet.ns])).rejects.toMatchObject({ data: { stderr: expect.stringContaining('NotFound') } });
+    expect(fleet.head()).toBe(removal);
+    expect(fleet.revertCount(bad)).toBe(1);
+  });
+
+  describe('automated: kustomize-controller\'s own HealthCheckFailed event reaches the webhook', () => {
+    async function createPolicy(fleet: Fleet, kustomization: string): Promise<void> {
+      await kubectl(['create', 'secret', 'generic', 'webhook-token', '-n', fleet.ns, `--from-literal=token=${TOKEN}`]);
+      await kubectl(['apply', '-n', fleet.ns, '-f', '-'], `apiVersion: rollback.gitops.dev/v1alpha1
+kind: GitOpsRollbackPolicy
+metadata: {name: auto}
+spec:
+  kustomizations: {names: [${kustomization}]}
+  secretRef: {name: webhook-token}
+  cooldown: 1s
+`);
+      relay.routes.set(fleet.ns, `${operator.webhookUrl}/hook/flux/${fleet.ns}/auto`);
+    }
+    const rollbacks = async (fleet: Fleet) =>
+      (JSON.parse(await kubectl(['get', 'gitopsrollbacks', '-n', fleet.ns, '-o', 'json'])) as { items: GitOpsRollback[] }).items;
+
+    test('exactly one GitOpsRollback and one revert commit, the cluster healthy again, and no second rollback while Flux keeps sending events', async () => {
+      const fleet = new Fleet();
+      const good = await fleet.create({ 'apps/frontend/deployment.yaml': deployment('frontend', '1.0') });
+      await createPolicy(fleet, 'frontend');
+      await fleet.kustomization('frontend', './apps/frontend');
+      await fleet.waitKustomization('frontend', good, 'applied');
+      // The operator has seen the healthy revision (the policy's record of it).
+      await waitFor('the healthy revision in the policy status', async () => {
+        const policy = await fleet.get<{ status?: { kustomizations?: { lastHealthyRevision: string }[] } }>('gitopsrollbackpolicy', 'auto');
+        return policy.status?.kustomizations?.[0]?.lastHealthyRevision === `main@sha1:${good}` ? true : undefined;
+      }, { ...WAIT, diagnostics });
+
+      const bad = await fleet.push('Deploy frontend 2.0', { 'apps/frontend/deployment.yaml': deployment('frontend', '2.0', true) });
+      const [created] = await waitFor('the automatic GitOpsRollback', async () => {
+        const list = await rollbacks(fleet);
+        return list.length > 0 ? list : undefined;
+      }, { ...WAIT, diagnostics });
+      const done = await fleet.waitRollback(created.metadata.name!, ['frontend']);
+      expect(conditionOf(done, 'Ready')).toMatchObject({ status: 'True' });
+      expect(done.spec.revert?.range).toEqual({ from: good, to: bad });
+      await fleet.waitHealthy('frontend', '1.0');
+
+      // Flux went on sending (Progressing, ReconciliationSucceeded for the revert, ...): still one.
+      const revert = fleet.head();
+      await waitFor('Flux\'s event for the revert', async () =>
+        relay.forwarded.get(fleet.ns)?.some((e) => e.revision === `main@sha1:${revert}`) ? true : undefined, { ...WAIT, diagnostics });
+      const forwarded = relay.forwarded.get(fleet.ns)!;
+      expect(forwarded.filter((e) => e.reason === 'HealthCheckFailed' && e.revision === `main@sha1:${bad}`).length).toBeGreaterThanOrEqual(1);
+      expect(forwarded.every((e) => e.status === 202)).toBe(true);
+      expect(await rollbacks(fleet)).toHaveLength(1);
+      expect(fleet.revertCount(bad)).toBe(1);
+    });
+
+    test('a revert that itself fails its health check does not trigger another rollback', async () => {
+      const fleet = new Fleet();
+      // The frontend pulls in a shared component from outside its path: the policy's revert is
+      // limited to apps/frontend, so a breakage in apps/shared survives it.
+      const component = (annotations: string) => `apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\ncommonAnnotations: {${annotations}}\n`;
+      const good = await fleet.create({
+        'apps/frontend/deployment.yaml': deployment('frontend', '1.0'),
+        'apps/frontend/kustomization.yaml': 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [deployment.yaml]\ncomponents: [../shared]\n',
+        'apps/shared/kustomization.yaml': component('team: shop'),
+      });
+      await createPolicy(fleet, 'frontend');
+      await fleet.kustomization('frontend', './apps/frontend');
+      await fleet.waitKustomization('frontend', good, 'applied');
+      await waitFor('the healthy revision in the policy status', async () => {
+        const policy = await fleet.get<{ status?: { kustomizations?: { lastHealthyRevision: string }[] } }>('gitopsrollbackpolicy', 'auto');
+        return policy.status?.kustomizations?.[0]?.lastHealthyRevision === `main@sha1:${good}` ? true : undefined;
+      }, { ...WAIT, diagnostics });
+
+      await fleet.push('Frontend 2.0 with shared annotations', {
+        'apps/frontend/deployment.yaml': deployment('frontend', '2.0'),
+        'apps/shared/kustomization.yaml': component(`team: shop, ${BROKEN_POD_ANNOTATION}: "true"`),
+      });
+      const [created] = await waitFor('the automatic GitOpsRollback', async () => {
+        const list = await rollbacks(fleet);
+        return list.length > 0 ? list : undefined;
+      }, { ...WAIT, diagnostics });
+      const done = await waitFor('the rollback to end', async () => {
+        const r = await fleet.get<GitOpsRollback>('gitopsrollback', created.metadata.name!);
+        return isFinished(r) ? r : undefined;
+      }, { ...WAIT, diagnostics });
+      // Flux applied the revert and its health check failed again (the shared breakage stays).
+      expect(conditionOf(done, 'Stalled')).toMatchObject({ status: 'True', reason: 'ApplyFailed' });
+      const revert = done.status!.headAfter!;
+      await waitFor('Flux\'s HealthCheckFailed for the revert to reach the webhook', async () =>
+        relay.forwarded.get(fleet.ns)?.some((e) => e.reason === 'HealthCheckFailed' && e.revision === `main@sha1:${revert}` && e.status === 202) ? true : undefined, { ...WAIT, diagnostics });
+      const refused = await waitFor('the loop guard', async () => {
+        const events = JSON.parse(await kubectl(['get', 'events', '-n', fleet.ns, '--field-selector', 'involvedObject.kind=GitOpsRollbackPolicy', '-o', 'json'])) as { items: { reason: string }[] };
+        return events.items.find((e) => e.reason === 'RollbackLoopPrevented');
+      }, { ...WAIT, diagnostics });
+      expect(refused).toBeDefined();
+      expect(await rollbacks(fleet)).toHaveLength(1);
+      expect(fleet.head()).toBe(revert);
+    });
+  });
+});
