@@ -87,7 +87,11 @@ build_kwok() {
   dir=$(module_dir "sigs.k8s.io/kwok@v$KWOK_VERSION")
   rm -rf "$OUT/kwok-stages.partial" && mkdir -p "$OUT/kwok-stages.partial"
   # The fast stages: nodes become Ready and pods Running at once (kwok's defaults).
-  cp "$dir"/kustomize/stage/node/fast/*.yaml "$dir"/kustomize/stage/pod/fast/*.yaml "$OUT/kwok-stages.partial/"
+  local stage
+  for stage in "$dir"/kustomize/stage/node/fast/*.yaml "$dir"/kustomize/stage/pod/fast/*.yaml; do
+    # Each directory also holds a kustomization.yaml listing its stages: not a stage itself.
+    [ "$(basename "$stage")" = kustomization.yaml ] || cp "$stage" "$OUT/kwok-stages.partial/"
+  done
   chmod -R u+w "$OUT/kwok-stages.partial"
   rm -rf "$OUT/kwok-stages" && mv "$OUT/kwok-stages.partial" "$OUT/kwok-stages"
   mv -f "$work/kwok-bin/kwok" "$OUT/kwok"
