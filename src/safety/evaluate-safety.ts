@@ -102,7 +102,7 @@ export interface SafetyReport {
   protectedKinds: string[];
 }
 
-/** Reduces a verdict to its report; `maxObjects` bounds the object list (status size). */
+/** Reduces a verdict to its report; `maxObjects` bounds the object and unparsable lists (status size). */
 export function summarizeVerdict(verdict: SafetyVerdict, maxObjects = 100): SafetyReport {
   return {
     verdict: verdict.verdict,
@@ -111,7 +111,7 @@ export function summarizeVerdict(verdict: SafetyVerdict, maxObjects = 100): Safe
     summary: verdict.summary,
     objects: verdict.objects.slice(0, maxObjects),
     objectCount: verdict.objects.length,
-    unparsable: verdict.unparsable,
+    unparsable: verdict.unparsable.slice(0, maxObjects),
     protectedKinds: verdict.protectedKinds,
   };
 }
