@@ -41,7 +41,8 @@ Common options:
   --dry-run                compute and report; write no ref, push nothing
   --allow-kind KIND        let the rollback delete or change objects of a protected kind
                            (CustomResourceDefinition, PersistentVolumeClaim, PersistentVolume,
-                           Namespace); repeatable. Without it such a rollback is blocked (exit 2)
+                           Namespace); repeatable. Without it such a rollback is blocked (exit 2).
+                           Unparsable lets through changed files that cannot be parsed or followed
   --cache-dir DIR          where bare caches of remote repositories live
   --output text|json       json: one JSON object on the last line of stdout
   --timeout SECONDS        per network call (default 60)

@@ -100,8 +100,9 @@ export async function startAutomatedTriggers(options: AutomatedTriggersOptions):
   });
   kustomizations = new Informer({
     kubeConfig,
-    // Kustomizations anywhere: a policy may cover another namespace.
-    path: `/apis/${FLUX_KUSTOMIZE_GROUP}/${FLUX_KUSTOMIZE_VERSION}/kustomizations`,
+    // Kustomizations anywhere a policy may look (the watched namespace only, with --watch-namespace,
+    // where the namespace-scoped install's Role grants no cluster-wide list).
+    path: collection(FLUX_KUSTOMIZE_GROUP, FLUX_KUSTOMIZE_VERSION, 'kustomizations'),
     logger: log,
     onEvent: (_type, kustomization) => {
       for (const key of RevisionTracker.policiesCovering(policies.list(), kustomization)) trackerQueue.add(key);

@@ -17,6 +17,7 @@ import { EventRecorder } from '../kube/events.js';
 import { FluxResources } from '../kube/flux-resources.js';
 import { Informer } from '../kube/informer.js';
 import { LeaderElector } from '../kube/leader-election.js';
+import { createBearerTokenAuthorizer, createKubeAccessReviews } from '../kube/token-review.js';
 import { ClusterResources } from '../kube/resources.js';
 import { createLogger } from '../logging/logger.js';
 import { instrumentEngine } from '../metrics/engine-metrics.js';
@@ -31,6 +32,8 @@ const FLAGS = {
   kubeconfig: { type: 'string' },
   'health-probe-bind-address': { type: 'string', default: ':8081' },
   'metrics-bind-address': { type: 'string', default: ':8080' },
+  /** /metrics needs a bearer token allowed to get /metrics (TokenReview + SubjectAccessReview); --no-metrics-auth opens it. */
+  'metrics-auth': { type: 'boolean', default: true },
   /** The webhook receiver for automated rollback triggers (Flux, Alertmanager); 0 disables it. */
   'webhook-bind-address': { type: 'string', default: ':9292' },
   'leader-elect': { type: 'boolean', default: false },
@@ -58,7 +61,7 @@ function parseAddress(value: string): { host?: string; port: number } {
 }
 
 async function main(): Promise<void> {
-  const { values: flags } = parseArgs({ options: FLAGS, strict: true });
+  const { values: flags } = parseArgs({ options: FLAGS, strict: true, allowNegative: true });
   const logger = createLogger({ level: flags['log-level'] });
   const kubeConfig = loadKubeConfig(flags.kubeconfig);
   const resources = new ClusterResources(kubeConfig);
@@ -74,7 +77,8 @@ async function main(): Promise<void> {
   // One private registry; /metrics is served before the informer syncs, like controller-runtime.
   const metrics = new OperatorMetrics();
   const metricsAddress = flags['metrics-bind-address'];
-  const metricsServer = metricsAddress === '0' ? undefined : await startMetricsServer(metrics, parseAddress(metricsAddress));
+  const checkAccess = flags['metrics-auth'] ? createBearerTokenAuthorizer(createKubeAccessReviews(kubeConfig), { path: '/metrics', verb: 'get' }) : undefined;
+  const metricsServer = metricsAddress === '0' ? undefined : await startMetricsServer(metrics, parseAddress(metricsAddress), { checkAccess });
   const gitTimeoutMs = Number(flags['git-timeout']) * 1000;
   const reconciler = new RollbackReconciler({
     cluster,

@@ -8,6 +8,7 @@
  * and histograms carry only fixed label sets.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { BoundedLabelValues } from './bounded-label.js';
 
 /** Phases of one rollback whose durations are observed (seconds). */
 export const ROLLBACK_PHASES = ['fetch', 'compute', 'push', 'reconcile', 'total'] as const;
@@ -33,6 +34,8 @@ const LINT_FAILING_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_act
 /** The operator's metrics and the registry that exposes them. */
 export class OperatorMetrics {
   readonly registry = new Registry();
+  /** Bounds on the tenant-controlled labels (bounded-label.ts): the first 100 values each, then "other". */
+  readonly labelValues = { namespace: new BoundedLabelValues(), repository: new BoundedLabelValues(), component: new BoundedLabelValues(), policy: new BoundedLabelValues(), reason: new BoundedLabelValues() };
   /** Run before each scrape: set gauges that are read from live state (queue depth, in progress). */
   private readonly refreshers = new Set<() => void>();
 

@@ -69,9 +69,10 @@ export class RollbackMetrics {
     this.inFlight.delete(key);
     this.refreshGauges();
 
+    const bounds = this.metrics.labelValues;
     const labels = {
-      namespace: rollback.metadata.namespace ?? '',
-      repository: toRepositoryLabel(event.repositoryUrl ?? rollback.spec.repository?.url),
+      namespace: bounds.namespace.bound(rollback.metadata.namespace ?? ''),
+      repository: bounds.repository.bound(toRepositoryLabel(event.repositoryUrl ?? rollback.spec.repository?.url)),
       target_kind: toTargetKind(rollback.spec),
     };
     // Every result exists once a repository has been seen, so its first increment shows in increase().
@@ -86,7 +87,7 @@ export class RollbackMetrics {
     const apply = rollback.status?.phases?.apply;
     if (typeof apply === 'number') this.observe('reconcile', apply * 1000);
 
-    for (const component of toComponents(pushedPaths(event))) this.metrics.components.inc({ repository: labels.repository, component });
+    for (const component of toComponents(pushedPaths(event))) this.metrics.components.inc({ repository: labels.repository, component: bounds.component.bound(component) });
   }
 
   /** The object is gone or finished: no longer in progress. */

@@ -4,6 +4,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { identifyObject, isManifestPath, parseManifestObjects, type ManifestObject } from './manifest-objects.js';
+import type { KustomizationDiff } from './diff-kustomizations.js';
 
 /** A changed file at the version before (branch head) and after (the rollback); null = absent. */
 export interface ChangedFile {
@@ -77,6 +78,20 @@ export function diffManifests(files: ChangedFile[]): ManifestDiff {
   }
   diff.summary = summarizeByKind(diff.objects);
   return diff;
+}
+
+/**
+ * Adds what changed kustomizations do (diff-kustomizations.ts) to a file-by-file diff: object
+ * changes the files do not already report, and files that could not be followed.
+ */
+export function addKustomizationDiff(diff: ManifestDiff, kustomizations: KustomizationDiff): ManifestDiff {
+  const changeKey = (o: ObjectChange): string => `${identifyObject(o)}|${o.change}`;
+  const seen = new Set(diff.objects.map(changeKey));
+  const objects = [...diff.objects, ...kustomizations.objects.filter((o) => !seen.has(changeKey(o)) && seen.add(changeKey(o)))];
+  const problemKey = (u: UnparsableFile): string => `${u.file}|${u.version}|${u.error}`;
+  const reported = new Set(diff.unparsable.map(problemKey));
+  const unparsable = [...diff.unparsable, ...kustomizations.unparsable.filter((u) => !reported.has(problemKey(u)) && reported.add(problemKey(u)))];
+  return { ...diff, objects, unparsable, summary: summarizeByKind(objects) };
 }
 
 function parseVersion(path: string, text: string | null): { ok: true; objects: ManifestObject[] } | { ok: false; error: string } {

@@ -7,10 +7,16 @@ import type { ManifestDiff, ObjectChange } from './diff-manifests.js';
 /** Kinds whose deletion or change loses data or cascades (a CRD takes all its objects with it). */
 export const DEFAULT_PROTECTED_KINDS: readonly string[] = ['CustomResourceDefinition', 'PersistentVolumeClaim', 'PersistentVolume', 'Namespace'];
 
+/**
+ * The allow entry that lets a rollback through although changed manifests could not be parsed
+ * or followed (their objects are unknown, so they block by default).
+ */
+export const UNPARSABLE_ALLOW = 'Unparsable';
+
 export interface SafetyPolicy {
   /** Kinds guarded in addition to DEFAULT_PROTECTED_KINDS (the operator's configuration). */
   protectedKinds?: readonly string[];
-  /** Kinds the request explicitly allows to be deleted or changed (spec.safety.allow). */
+  /** Kinds the request explicitly allows to be deleted or changed (spec.safety.allow); UNPARSABLE_ALLOW lets unparsable files through. */
   allow?: readonly string[];
 }
 
@@ -22,6 +28,8 @@ export interface SafetyVerdict extends ManifestDiff {
   blocked: ObjectChange[];
   /** Protected objects removed or changed that the request allowed. */
   allowed: ObjectChange[];
+  /** True when unparsable files block (some were found and UNPARSABLE_ALLOW was not given). */
+  unparsableBlocked: boolean;
   protectedKinds: string[];
 }
 
@@ -42,7 +50,8 @@ export function evaluateSafety(diff: ManifestDiff, policy: SafetyPolicy = {}): S
   const risky = diff.objects.filter((o) => o.change !== 'added' && isProtected(o.kind));
   const blocked = risky.filter((o) => !isAllowed(o.kind));
   const allowed = risky.filter((o) => isAllowed(o.kind));
-  return { ...diff, verdict: blocked.length ? 'Blocked' : 'Passed', blocked, allowed, protectedKinds };
+  const unparsableBlocked = diff.unparsable.length > 0 && !isAllowed(UNPARSABLE_ALLOW);
+  return { ...diff, verdict: blocked.length || unparsableBlocked ? 'Blocked' : 'Passed', blocked, allowed, unparsableBlocked, protectedKinds };
 }
 
 /** "removed CustomResourceDefinition widgets.example.com (crds/widgets.yaml)". */
@@ -56,14 +65,23 @@ export function describeObjectChange(object: ObjectChange): string {
  * how to allow them (spec.safety.allow, or the CLI's --allow-kind).
  */
 export function formatBlockedMessage(verdict: SafetyVerdict, limit = 10): string {
-  const shown = verdict.blocked.slice(0, limit).map(describeObjectChange);
-  const more = verdict.blocked.length > limit ? `; and ${verdict.blocked.length - limit} more` : '';
-  return `Safety check blocked the rollback: ${shown.join('; ')}${more}; protected kinds (${verdict.protectedKinds.join(', ')}) are not deleted or changed unless allowed`;
+  const parts: string[] = [];
+  if (verdict.blocked.length) {
+    const shown = verdict.blocked.slice(0, limit).map(describeObjectChange);
+    const more = verdict.blocked.length > limit ? `; and ${verdict.blocked.length - limit} more` : '';
+    parts.push(`${shown.join('; ')}${more}; protected kinds (${verdict.protectedKinds.join(', ')}) are not deleted or changed unless allowed`);
+  }
+  if (verdict.unparsableBlocked) {
+    const shown = verdict.unparsable.slice(0, limit).map((u) => `${u.file} (${u.version}): ${u.error}`);
+    const more = verdict.unparsable.length > limit ? `; and ${verdict.unparsable.length - limit} more` : '';
+    parts.push(`could not parse ${shown.join('; ')}${more}; what unparsable files delete is unknown, so they block unless ${UNPARSABLE_ALLOW} is allowed`);
+  }
+  return `Safety check blocked the rollback: ${parts.join('; ')}`;
 }
 
-/** The kinds that would have to be allowed for the verdict to pass. */
+/** The kinds (and UNPARSABLE_ALLOW) that would have to be allowed for the verdict to pass. */
 export function listBlockedKinds(verdict: SafetyVerdict): string[] {
-  return [...new Set(verdict.blocked.map((o) => o.kind))];
+  return [...new Set([...verdict.blocked.map((o) => o.kind), ...(verdict.unparsableBlocked ? [UNPARSABLE_ALLOW] : [])])];
 }
 
 function toMatcher(kinds: readonly string[]): (kind: string) => boolean {
@@ -84,7 +102,7 @@ export interface SafetyReport {
   protectedKinds: string[];
 }
 
-/** Reduces a verdict to its report; `maxObjects` bounds the object list (status size). */
+/** Reduces a verdict to its report; `maxObjects` bounds the object and unparsable lists (status size). */
 export function summarizeVerdict(verdict: SafetyVerdict, maxObjects = 100): SafetyReport {
   return {
     verdict: verdict.verdict,
@@ -93,7 +111,7 @@ export function summarizeVerdict(verdict: SafetyVerdict, maxObjects = 100): Safe
     summary: verdict.summary,
     objects: verdict.objects.slice(0, maxObjects),
     objectCount: verdict.objects.length,
-    unparsable: verdict.unparsable,
+    unparsable: verdict.unparsable.slice(0, maxObjects),
     protectedKinds: verdict.protectedKinds,
   };
 }

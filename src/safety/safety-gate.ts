@@ -1,10 +1,13 @@
 /**
  * The safety gate a caller hands to the engine's `inspect` hook: reads the changed files at both
  * versions, judges them, keeps the verdict for the report, and throws SafetyCheckFailedError when
- * the verdict is Blocked, so nothing is published. Knows nothing of git: the change is read
- * through the small ChangeSource interface the engine's inspected change satisfies.
+ * the verdict is Blocked, so nothing is published. Changed kustomization files are followed at
+ * both versions (diff-kustomizations.ts), and unparsable files block unless allowed. Knows
+ * nothing of git: the change is read through the small ChangeSource interface the engine's
+ * inspected change satisfies.
  */
-import { diffManifests, type ChangedFile } from './diff-manifests.js';
+import { diffKustomizations } from './diff-kustomizations.js';
+import { addKustomizationDiff, diffManifests, type ChangedFile } from './diff-manifests.js';
 import { evaluateSafety, formatBlockedMessage, type SafetyPolicy, type SafetyVerdict } from './evaluate-safety.js';
 import { isManifestPath } from './manifest-objects.js';
 
@@ -17,7 +20,7 @@ export interface ChangeSource {
   readAfter(path: string): Promise<Uint8Array | null>;
 }
 
-/** The rollback deletes or changes protected objects; nothing was published. */
+/** The rollback deletes or changes protected objects, or changes files that do not parse; nothing was published. */
 export class SafetyCheckFailedError extends Error {
   readonly code = 'SafetyCheckFailedError' as const;
   constructor(readonly data: { verdict: SafetyVerdict }) {
@@ -40,7 +43,9 @@ export function createSafetyGate(policy: SafetyPolicy = {}): SafetyGate {
   let verdict: SafetyVerdict | undefined;
   return {
     async inspect(change) {
-      verdict = evaluateSafety(diffManifests(await readChangedFiles(change)), policy);
+      const files = diffManifests(await readChangedFiles(change));
+      const kustomizations = await diffKustomizations(change.changedPaths, (path) => change.readBefore(path), (path) => change.readAfter(path));
+      verdict = evaluateSafety(addKustomizationDiff(files, kustomizations), policy);
       if (verdict.verdict === 'Blocked') throw new SafetyCheckFailedError({ verdict });
     },
     get verdict() {

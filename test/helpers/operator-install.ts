@@ -49,6 +49,27 @@ export async function installOperator(plane: Pick<ControlPlaneClient, 'kubectl' 
   return (await plane.createServiceAccountKubeconfig(SYSTEM_NAMESPACE, CONTROLLER_SERVICE_ACCOUNT)).kubeconfigPath;
 }
 
+/** The ServiceAccount a scraper reads /metrics as, bound to the gitops-rollback-metrics-reader ClusterRole. */
+export const METRICS_READER_SERVICE_ACCOUNT = 'metrics-scraper';
+
+/**
+ * A bearer token (TokenRequest API) for METRICS_READER_SERVICE_ACCOUNT in SYSTEM_NAMESPACE, bound
+ * to config/rbac's gitops-rollback-metrics-reader, as Prometheus' ServiceAccount would be.
+ * Idempotent (server-side apply); needs installOperator first.
+ */
+export async function createMetricsReaderToken(plane: Pick<ControlPlaneClient, 'kubectl' | 'createServiceAccountKubeconfig'>): Promise<string> {
+  const binding = {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRoleBinding',
+    metadata: { name: 'gitops-rollback-metrics-scraper' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'gitops-rollback-metrics-reader' },
+    subjects: [{ kind: 'ServiceAccount', name: METRICS_READER_SERVICE_ACCOUNT, namespace: SYSTEM_NAMESPACE }],
+  };
+  const account = { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: METRICS_READER_SERVICE_ACCOUNT, namespace: SYSTEM_NAMESPACE } };
+  await plane.kubectl(['apply', '--server-side', '-f', '-'], { input: `${JSON.stringify(account)}\n---\n${JSON.stringify(binding)}` });
+  return (await plane.createServiceAccountKubeconfig(SYSTEM_NAMESPACE, METRICS_READER_SERVICE_ACCOUNT)).token;
+}
+
 /** Creates the `git-auth` basic-auth Secret (GIT_AUTH) in `namespace`. */
 export async function createGitAuthSecret(plane: Pick<ControlPlaneClient, 'kubectl'>, namespace: string): Promise<void> {
   await plane.kubectl(['create', 'secret', 'generic', 'git-auth', '-n', namespace, `--from-literal=username=${GIT_AUTH.username}`, `--from-literal=password=${GIT_AUTH.password}`]);

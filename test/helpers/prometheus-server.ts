@@ -25,9 +25,14 @@ export interface PrometheusServer {
   stop(): Promise<void>;
 }
 
-/** Starts Prometheus scraping `targets` (host:port) as job `job`; resolves once /-/ready answers. */
-export async function startPrometheus(options: { job: string; targets: string[]; ruleFiles?: string[] }): Promise<PrometheusServer> {
+/**
+ * Starts Prometheus scraping `targets` (host:port) as job `job`; resolves once /-/ready answers.
+ * With `bearerToken`, it scrapes with that token, read from a file as in a pod (credentials_file).
+ */
+export async function startPrometheus(options: { job: string; targets: string[]; ruleFiles?: string[]; bearerToken?: string }): Promise<PrometheusServer> {
   const dir = makeTempDir();
+  const tokenFile = path.join(dir, 'token');
+  if (options.bearerToken) fs.writeFileSync(tokenFile, options.bearerToken, { mode: 0o600 });
   const config = [
     'global:',
     '  scrape_interval: 1s',
@@ -37,6 +42,7 @@ export async function startPrometheus(options: { job: string; targets: string[];
     ...(options.ruleFiles ?? []).map((file) => `  - ${JSON.stringify(path.resolve(file))}`),
     'scrape_configs:',
     `  - job_name: ${JSON.stringify(options.job)}`,
+    ...(options.bearerToken ? ['    authorization:', '      type: Bearer', `      credentials_file: ${JSON.stringify(tokenFile)}`] : []),
     '    static_configs:',
     `      - targets: ${JSON.stringify(options.targets)}`,
     '',

@@ -14,7 +14,7 @@ import type { GitOpsRollback } from '../../src/api/v1alpha1/types.js';
 import { connectToControlPlane, type ControlPlaneClient } from '../envtest/control-plane.js';
 import { commitFiles, git, initRepo, makeTempDir, publishBare } from '../helpers/git-cli.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/git-http-server.js';
-import { createGitAuthSecret, GIT_AUTH as AUTH, installOperator } from '../helpers/operator-install.js';
+import { createGitAuthSecret, createMetricsReaderToken, GIT_AUTH as AUTH, installOperator } from '../helpers/operator-install.js';
 import { startOperator, type OperatorProcess } from '../helpers/operator-process.js';
 import { startPrometheus, type PrometheusSample, type PrometheusServer } from '../helpers/prometheus-server.js';
 import { conditionOf as condition, getRollback as readRollback, waitForRollback } from '../helpers/rollback-status.js';
@@ -39,6 +39,7 @@ describe('metrics, rules and dashboard against a real Prometheus', () => {
   let server: GitHttpServer;
   let operator: OperatorProcess;
   let prometheus: PrometheusServer;
+  let metricsToken: string;
   let namespace: string;
   let repoUrl: string;
   const names: string[] = [];
@@ -96,7 +97,9 @@ ${what}
     // Only this file's namespace: rollbacks other test files leave on the shared API server must
     // not reach these metrics.
     operator = await startOperator({ kubeconfigPath: operatorKubeconfig, args: [`--watch-namespace=${namespace}`] });
-    prometheus = await startPrometheus({ job: 'gitops-rollback', targets: [new URL(operator.metricsUrl).host], ruleFiles: [RULES] });
+    // /metrics needs a token allowed to get it (--metrics-auth): Prometheus scrapes as a bound ServiceAccount.
+    metricsToken = await createMetricsReaderToken(plane);
+    prometheus = await startPrometheus({ job: 'gitops-rollback', targets: [new URL(operator.metricsUrl).host], ruleFiles: [RULES], bearerToken: metricsToken });
     // The first scrape sees every zero-initialized series before any rollback changes it.
     expect(await queryUntilData('up{job="gitops-rollback"} == 1')).toHaveLength(1);
 
@@ -154,7 +157,7 @@ ${what}
   });
 
   test('the scraped exposition passes promtool check metrics and has no credentials', async () => {
-    const body = await (await fetch(`${operator.metricsUrl}/metrics`)).text();
+    const body = await (await fetch(`${operator.metricsUrl}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } })).text();
     expect(() => execFileSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8' })).not.toThrow();
     expect(body).not.toContain(AUTH.password);
     expect(body).not.toContain(`${AUTH.username}:`);

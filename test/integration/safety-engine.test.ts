@@ -77,4 +77,32 @@ describe('engine inspect hook with the safety gate', () => {
     expect(await seen[0].readAfter('no/such.yaml')).toBeNull();
     expect(gate.verdict).toMatchObject({ verdict: 'Passed', summary: [{ kind: 'Deployment', added: 0, removed: 0, changed: 1 }] });
   });
+
+  test('removing a Namespace from a kustomization\'s resources is blocked though no Namespace file changed', async () => {
+    const ns = 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: billing\n';
+    const kustomization = (resources: string[]) => `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n${resources.map((r) => `  - ${r}\n`).join('')}`;
+    const work = initRepo();
+    commitFiles(work, 'Initial', { 'infra/kustomization.yaml': kustomization(['apps']), 'infra/namespace.yaml': ns, 'infra/apps/kustomization.yaml': kustomization(['web.yaml']), 'infra/apps/web.yaml': DEPLOY('web:1') });
+    const include = commitFiles(work, 'Deploy the billing namespace', { 'infra/kustomization.yaml': kustomization(['namespace.yaml', 'apps']) });
+    const bare = cloneBare(work);
+    const before = git(bare, 'rev-parse', 'main');
+    const gate = createSafetyGate();
+    await expect(runRollback(request(bare, include), { cacheDir: makeTempDir(), inspect: gate.inspect })).rejects.toBeInstanceOf(SafetyCheckFailedError);
+    expect(git(bare, 'rev-parse', 'main')).toBe(before);
+    expect(gate.verdict).toMatchObject({ verdict: 'Blocked', changedPaths: ['infra/kustomization.yaml'], blocked: [{ kind: 'Namespace', name: 'billing', file: 'infra/kustomization.yaml', change: 'removed' }] });
+  });
+
+  test('a revert that leaves a changed manifest unparsable is blocked unless Unparsable is allowed', async () => {
+    const work = initRepo();
+    commitFiles(work, 'Initial', { 'apps/web.yaml': 'kind: [broken\n' });
+    const fix = commitFiles(work, 'Fix web', { 'apps/web.yaml': DEPLOY('web:1') });
+    const bare = cloneBare(work);
+    const blocked = createSafetyGate();
+    await expect(runRollback(request(bare, fix), { cacheDir: makeTempDir(), inspect: blocked.inspect })).rejects.toBeInstanceOf(SafetyCheckFailedError);
+    expect(blocked.verdict).toMatchObject({ verdict: 'Blocked', unparsable: [{ file: 'apps/web.yaml', version: 'after' }] });
+    const allowed = createSafetyGate({ allow: ['Unparsable'] });
+    const result = await runRollback(request(bare, fix), { cacheDir: makeTempDir(), inspect: allowed.inspect });
+    expect(result.result).toBe('reverted');
+    expect(allowed.verdict?.verdict).toBe('Passed');
+  });
 });

@@ -19,6 +19,7 @@ const CRD = 'apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition
 const PVC = (size: string) => `apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data\n  namespace: db\nspec:\n  resources:\n    requests:\n      storage: ${size}\n`;
 const NS = 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: payments\n';
 const DEPLOY = (name: string, image: string) => `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ${name}\n  namespace: ${name}\nspec:\n  template:\n    spec:\n      containers:\n        - name: ${name}\n          image: ${image}\n`;
+const KUSTOMIZATION = (resources: string[]) => `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n${resources.map((r) => `  - ${r}\n`).join('')}`;
 const CONFIG_MAP = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-flags\n  namespace: web\ndata:\n  checkout: v2\n';
 
 interface History {
@@ -28,18 +29,26 @@ interface History {
   addPayments: string;
   bumpWeb: string;
   addFlags: string;
+  includeBilling: string;
   head: string;
 }
 
 function buildHistory(): History {
   const work = initRepo();
-  commitFiles(work, 'Initial', { 'apps/web/deploy.yaml': DEPLOY('web', 'web:1'), 'apps/db/pvc.yaml': PVC('10Gi') });
+  commitFiles(work, 'Initial', {
+    'apps/web/deploy.yaml': DEPLOY('web', 'web:1'),
+    'apps/db/pvc.yaml': PVC('10Gi'),
+    'infra/kustomization.yaml': KUSTOMIZATION(['web']),
+    'infra/web/kustomization.yaml': KUSTOMIZATION(['../../apps/web/deploy.yaml']),
+    'infra/billing.yaml': NS.replace('payments', 'billing'),
+  });
   const addCrd = commitFiles(work, 'Add widgets CRD', { 'crds/widgets.yaml': CRD });
   const growPvc = commitFiles(work, 'Grow the database volume', { 'apps/db/pvc.yaml': PVC('20Gi') });
   const addPayments = commitFiles(work, 'Add payments', { 'apps/payments/all.yaml': `${NS}---\n${DEPLOY('payments', 'payments:1')}` });
   const bumpWeb = commitFiles(work, 'Bump web', { 'apps/web/deploy.yaml': DEPLOY('web', 'web:2') });
   const addFlags = commitFiles(work, 'Add web flags', { 'apps/web/flags.yaml': CONFIG_MAP });
-  return { work, addCrd, growPvc, addPayments, bumpWeb, addFlags, head: git(work, 'rev-parse', 'HEAD') };
+  const includeBilling = commitFiles(work, 'Deploy the billing namespace', { 'infra/kustomization.yaml': KUSTOMIZATION(['billing.yaml', 'web']) });
+  return { work, addCrd, growPvc, addPayments, bumpWeb, addFlags, includeBilling, head: git(work, 'rev-parse', 'HEAD') };
 }
 
 describe('safety gates on a real API server', () => {
@@ -98,6 +107,7 @@ ${extra}`,
     ['CRD deletion', (h) => [h.addCrd], { kind: 'CustomResourceDefinition', name: 'widgets.example.com', file: 'crds/widgets.yaml', change: 'removed' }, 'removed CustomResourceDefinition widgets.example.com (crds/widgets.yaml)'],
     ['PVC change', (h) => [h.growPvc], { kind: 'PersistentVolumeClaim', name: 'data', namespace: 'db', file: 'apps/db/pvc.yaml', change: 'changed' }, 'changed PersistentVolumeClaim db/data (apps/db/pvc.yaml)'],
     ['Namespace deletion (multi-document file)', (h) => [h.bumpWeb, h.addPayments], { kind: 'Namespace', name: 'payments', file: 'apps/payments/all.yaml', change: 'removed' }, 'removed Namespace payments (apps/payments/all.yaml)'],
+    ['Namespace deletion through a kustomization\'s resources (no Namespace file changed)', (h) => [h.includeBilling], { kind: 'Namespace', name: 'billing', file: 'infra/kustomization.yaml', change: 'removed' }, 'removed Namespace billing (infra/kustomization.yaml)'],
     ['a kind the operator protects (--safety-protected-kinds)', (h) => [h.addFlags], { kind: 'ConfigMap', name: 'web-flags', namespace: 'web', file: 'apps/web/flags.yaml', change: 'removed' }, 'removed ConfigMap web/web-flags (apps/web/flags.yaml)'],
   ];
 

@@ -14,6 +14,7 @@ import { startGitHttpServer, type GitHttpServer } from '../helpers/git-http-serv
 import {
   createGitAuthSecret, FLUX_ALERTS, FLUX_GIT_REPOSITORIES, FLUX_KUSTOMIZATIONS, FLUX_PROVIDERS, GIT_AUTH as AUTH, installOperator, LEADER_ELECTION_ARGS,
 } from '../helpers/operator-install.js';
+import { createMetricsReaderToken } from '../helpers/operator-install.js';
 import { startOperator, type OperatorProcess } from '../helpers/operator-process.js';
 import { waitFor as poll } from '../helpers/rollback-status.js';
 
@@ -187,7 +188,7 @@ spec: {interval: 10m, path: ./apps/frontend, prune: true, sourceRef: {kind: GitR
     expect(status?.lastRollback?.name).toBe(pushed.metadata.name);
 
     // The metrics count one automatic rollback and every accepted request.
-    const exposition = await (await fetch(`${operator.metricsUrl}/metrics`)).text();
+    const exposition = await (await fetch(`${operator.metricsUrl}/metrics`, { headers: { authorization: `Bearer ${await createMetricsReaderToken(plane)}` } })).text();
     expect(exposition).toContain(`gitops_rollback_automatic_total{policy="${namespace}/apps",reason="HealthCheckFailed"} 1`);
     expect(exposition).toMatch(/gitops_rollback_webhook_requests_total\{source="flux",code="202"\} (\d+)/);
     expect(Number(/gitops_rollback_webhook_requests_total\{source="flux",code="202"\} (\d+)/.exec(exposition)![1])).toBeGreaterThanOrEqual(102);

@@ -145,7 +145,7 @@ export const specSchema: Schema = {
       type: 'object',
       description: 'Safety gates: deleting or changing a protected kind (CustomResourceDefinition, PersistentVolumeClaim, PersistentVolume, Namespace, plus the operator\'s --safety-protected-kinds) blocks the rollback unless allowed here.',
       properties: {
-        allow: { type: 'array', maxItems: 50, items: { type: 'string', minLength: 1, maxLength: 253 }, description: 'Kinds this rollback may delete or change (e.g. CustomResourceDefinition).' },
+        allow: { type: 'array', maxItems: 50, items: { type: 'string', minLength: 1, maxLength: 253 }, description: 'Kinds this rollback may delete or change (e.g. CustomResourceDefinition); Unparsable lets through changed files whose objects cannot be known (unparsable manifests, kustomizations that cannot be followed).' },
       },
     },
   },
@@ -185,7 +185,7 @@ const safetyStatusSchema: Schema = {
     objectCount: { type: 'integer', description: 'How many objects in all.' },
     unparsable: {
       type: 'array',
-      description: 'Changed manifest files that did not parse; not judged.',
+      description: 'Changed files that did not parse or could not be followed (kustomizations); they block unless spec.safety.allow lists Unparsable.',
       items: { type: 'object', required: ['file', 'error'], properties: { file: { type: 'string' }, version: { type: 'string' }, error: { type: 'string' } } },
     },
     protectedKinds: { type: 'array', items: { type: 'string' } },

@@ -78,7 +78,7 @@ export interface GitOpsRollbackSpec {
 
 /** Safety gates: protected kinds (CRDs, PVCs, PVs, Namespaces by default) block a rollback. */
 export interface SafetySpec {
-  /** Kinds this rollback may delete or change despite being protected. */
+  /** Kinds this rollback may delete or change despite being protected; `Unparsable` lets unparsable changed files through. */
   allow?: string[];
 }
 
@@ -105,7 +105,7 @@ export interface SafetyStatus {
   objects?: ObjectChangeStatus[];
   /** How many objects in all (objects may be cut short). */
   objectCount?: number;
-  /** Changed manifest files that did not parse (not judged). */
+  /** Changed files that did not parse or could not be followed; they block unless Unparsable is allowed. */
   unparsable?: { file: string; version: string; error: string }[];
   protectedKinds?: string[];
 }

@@ -117,6 +117,30 @@ describe('rollback metrics', () => {
   });
 });
 
+describe('bounded labels', () => {
+  /** The distinct values of `label` in the series of `metric`. */
+  const valuesOf = (exposition: string, metric: string, label: string) =>
+    new Set(exposition.split('\n').filter((l) => l.startsWith(`${metric}{`)).map((l) => new RegExp(`${label}="([^"]*)"`).exec(l)?.[1]));
+
+  test('150 tenant repositories, components and policies make at most 100 series each plus "other"; long values are cut', async () => {
+    const metrics = new OperatorMetrics({ processMetrics: false });
+    const observer = new RollbackMetrics(metrics);
+    for (let i = 0; i < 150; i++) {
+      const url = `https://git.example.com/tenant-${i}/${'x'.repeat(300)}.git`;
+      observer.onFinished({ rollback: makeRollback(`rb-${i}`, { repository: { url, branch: 'main' } }), reason: 'Succeeded', ready: true, repositoryUrl: url, result: makeResult({ changedPaths: [`c${i}/d/f.yaml`] }) });
+      recordAutomaticRollback(metrics, `ns/policy-${i}`, `Reason${i}`);
+    }
+    const { body } = await metrics.render();
+    const repositories = valuesOf(body, 'gitops_rollback_total', 'repository');
+    expect(repositories.size).toBe(101);
+    expect(repositories).toContain('other');
+    expect(Math.max(...[...repositories].map((r) => r!.length))).toBeLessThanOrEqual(128);
+    expect(valuesOf(body, 'gitops_rollback_component_total', 'component').size).toBe(101);
+    expect(valuesOf(body, 'gitops_rollback_automatic_total', 'policy').size).toBe(101);
+    expect(valuesOf(body, 'gitops_rollback_automatic_total', 'reason').size).toBe(101);
+  });
+});
+
 describe('git operation metrics', () => {
   test('a successful run times fetch and push; failed network operations count by code', async () => {
     const metrics = new OperatorMetrics({ processMetrics: false });

@@ -58,7 +58,8 @@ const cases: Case[] = [
   },
   { name: 'the operator can protect more kinds', files: [file('apps/cfg.yaml', configMap('cfg'), null)], policy: { protectedKinds: ['ConfigMap'] }, verdict: 'Blocked', blocked: ['removed ConfigMap shop/cfg apps/cfg.yaml'] },
   { name: 'non-YAML files are ignored', files: [file('README.md', 'kind: Namespace', null), file('crds/widgets.txt', crd(), null)], verdict: 'Passed' },
-  { name: 'an unparsable file is reported, not judged', files: [file('crds/broken.yaml', crd(), 'kind: [unclosed\n')], verdict: 'Passed' },
+  { name: 'an unparsable changed manifest blocks (its objects are unknown)', files: [file('crds/broken.yaml', crd(), 'kind: [unclosed\n')], verdict: 'Blocked' },
+  { name: 'an unparsable changed manifest passes when Unparsable is allowed', files: [file('crds/broken.yaml', crd(), 'kind: [unclosed\n')], policy: { allow: ['Unparsable'] }, verdict: 'Passed' },
   { name: 'JSON manifests are parsed', files: [file('infra/ns.json', JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } }), null)], verdict: 'Blocked', blocked: ['removed Namespace shop infra/ns.json'] },
   { name: 'moving a CRD to another file reads as removed + added, and blocks', files: [file('a/crd.yaml', crd(), null), file('b/crd.yaml', null, crd())], verdict: 'Blocked', blocked: ['removed CustomResourceDefinition widgets.example.com a/crd.yaml'] },
 ];
