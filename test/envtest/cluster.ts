@@ -89,7 +89,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     await installFluxCrds(plane, crdDir);
     await plane.kubectl(['create', 'namespace', FLUX_NAMESPACE]);
     const dir = join(plane.info.rootDir, 'cluster');
-    await mkdir(dir);
+    // source-controller refuses a storage path that does not exist.
+    await mkdir(join(dir, 'artifacts'), { recursive: true });
     const ports = await findFreePorts(8);
     const kubeconfig = plane.kubeconfigPath;
     const log = (name: string) => join(dir, `${name}.log`);
@@ -128,8 +129,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       wait(daemons.controllerManager, 'the default ServiceAccount did not appear', async () =>
         (await plane.kubectl(['get', 'serviceaccount', 'default', '-n', 'default', '-o', 'name']).catch(() => '')).trim() !== ''),
       wait(daemons.scheduler, '/healthz did not answer', () => httpsOk(`https://127.0.0.1:${ports[1]}/healthz`)),
-      registerNode(plane).then(() => wait(daemons.kwok, `node ${NODE_NAME} did not become Ready`, async () =>
-        (await plane.kubectl(['get', 'node', NODE_NAME, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']).catch(() => '')).trim() === 'True')),
+      registerNode(plane).then(() => wait(daemons.kwok, `node ${NODE_NAME} did not become Ready and schedulable`, () => makeSchedulable(plane))),
       wait(daemons.source, '/readyz did not answer', () => httpOk(`http://127.0.0.1:${ports[4]}/readyz`)),
       wait(daemons.kustomize, '/readyz did not answer', () => httpOk(`http://127.0.0.1:${ports[7]}/readyz`)),
     ]);
@@ -254,6 +254,23 @@ metadata:
   labels: {type: kwok, kubernetes.io/hostname: ${NODE_NAME}, kubernetes.io/os: linux, kubernetes.io/arch: amd64}
 `,
   });
+}
+
+/**
+ * True once the node is Ready and carries no taint. The API server taints a new node
+ * `node.kubernetes.io/not-ready:NoSchedule`, which only the node-lifecycle controller removes; that
+ * controller is left out on purpose (on a busy machine it would mark the node unreachable when
+ * kwok renews its lease late, and evict every pod), so the taint is removed here once.
+ */
+async function makeSchedulable(plane: ControlPlane): Promise<boolean> {
+  const node = JSON.parse(await plane.kubectl(['get', 'node', NODE_NAME, '-o', 'json'])) as {
+    spec: { taints?: { key: string; effect: string }[] };
+    status: { conditions?: { type: string; status: string }[] };
+  };
+  if (node.status.conditions?.find((c) => c.type === 'Ready')?.status !== 'True') return false;
+  if (!node.spec.taints?.length) return true;
+  await plane.kubectl(['patch', 'node', NODE_NAME, '--type=json', '-p', '[{"op":"remove","path":"/spec/taints"}]']);
+  return false;
 }
 
 function httpOk(url: string): Promise<boolean> {
