@@ -24,5 +24,8 @@ export interface ClusterPort {
   recordEvent(rollback: GitOpsRollback, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
 }
 
-/** Runs the engine; `hooks.inspect` sees the computed change before anything is published. */
-export type RunEngine = (request: RollbackRequest, hooks?: Pick<EngineOptions, 'inspect'>) => Promise<RollbackResult>;
+/**
+ * Runs the engine; `hooks.inspect` sees the computed change before anything is published,
+ * `hooks.beforePublish` runs right before the push, and `hooks.signal` aborts at a safe point.
+ */
+export type RunEngine = (request: RollbackRequest, hooks?: Pick<EngineOptions, 'inspect' | 'beforePublish' | 'signal'>) => Promise<RollbackResult>;

@@ -54,4 +54,6 @@ export interface FluxPort {
   requestReconcile(kind: ReconcilableKind, key: ObjectKey, requestedAt: string): Promise<boolean>;
   /** Sets `spec.suspend: true` on an ImageUpdateAutomation (image.toolkit.fluxcd.io). */
   suspendImageUpdateAutomation(key: ObjectKey): Promise<SuspendOutcome>;
+  /** Sets `spec.suspend: false` again; false when the object does not exist. */
+  resumeImageUpdateAutomation(key: ObjectKey): Promise<boolean>;
 }

@@ -117,4 +117,18 @@ export class FluxResources implements FluxPort {
     }
     return 'not-found';
   }
+
+  async resumeImageUpdateAutomation(key: ObjectKey): Promise<boolean> {
+    for (const version of FLUX_IMAGE_VERSIONS) {
+      const target = { group: FLUX_IMAGE_GROUP, version, plural: 'imageupdateautomations', namespace: key.namespace, name: key.name };
+      try {
+        await this.custom.patchNamespacedCustomObject({ ...target, body: { spec: { suspend: false } } }, mergePatch());
+        return true;
+      } catch (error) {
+        if (isStatus(error, 404)) continue;
+        throw error;
+      }
+    }
+    return false;
+  }
 }
