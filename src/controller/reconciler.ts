@@ -16,7 +16,7 @@ import type { RollbackRequest, RollbackResult } from '../git/engine.js';
 import { RevertConflictError } from '../git/errors.js';
 import type { RollbackAction } from '../git/plan.js';
 import type { SafetyVerdict } from '../safety/evaluate-safety.js';
-import { createSafetyGate, SafetyCheckFailedError } from '../safety/safety-gate.js';
+import { SafetyCheckFailedError } from '../safety/safety-gate.js';
 import type { FluxPort } from '../flux/flux-port.js';
 import { ApplyWait, isWaitingForApply, markPushed, shouldWaitForApply } from './apply-wait.js';
 import { classifyError, type ClassifiedError } from './classify-error.js';
@@ -101,7 +101,8 @@ export class RollbackReconciler {
     let status = await this.markReconciling(rollback);
     notifyObserver(() => observer?.onProgress?.({ ...rollback, status }));
     let repositoryUrl = rollback.spec.repository?.url;
-    const gate = createSafetyGate({ protectedKinds: this.options.protectedKinds, allow: rollback.spec.safety?.allow });
+    const safety = { protectedKinds: this.options.protectedKinds, allow: rollback.spec.safety?.allow };
+    const gate: { verdict?: SafetyVerdict } = {};
     let images: ImageUpdateSuspension | undefined;
     try {
       const resolveStart = Date.now();
@@ -112,7 +113,7 @@ export class RollbackReconciler {
       // Image automation is suspended right before the push, and resumed if nothing is pushed.
       images = this.applyWait?.imageUpdates(rollback);
       const beforePublish = images && (async () => void (status = await images!.suspend(status)));
-      const result = await this.options.runEngine(buildRequest(rollback, repository), { inspect: gate.inspect, beforePublish, signal: this.options.signal });
+      const result = await this.options.runEngine(buildRequest(rollback, repository), { safety, onVerdict: (verdict) => (gate.verdict = verdict), beforePublish, signal: this.options.signal });
       if (images) status = await images.settle(result, status);
       const waiting = this.applyWait !== undefined && shouldWaitForApply(rollback, result);
       status = await this.recordSuccess(rollback, status, result, gate.verdict, (s) => markPushed(rollback, s, { resolveMs, result, waiting }, this.now()));
