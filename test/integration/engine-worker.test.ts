@@ -7,7 +7,7 @@
  * never during it. Build first: `npm run build`.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { classifyError, StallingError } from '../../src/controller/classify-error.js';
@@ -127,6 +127,18 @@ describe('the engine in a worker process', () => {
     const next = createWorkerEngine({ cacheDir, entry: ENTRY });
     const again = await next(revert(url, 'a'.repeat(40), { identity: undefined, knownHosts })).catch((e: unknown) => e);
     expect((again as Error).name).not.toBe('GitTimeoutError');
+  });
+
+  test('a worker that outgrows its heap limit ends with EngineLimitExceededError (memory), and the operator lives on', async () => {
+    // A stand-in worker that only allocates: the real entry cannot be made to, short of a pack bomb.
+    const dir = makeTempDir('heap-hog-');
+    const hog = path.join(dir, 'hog.mjs');
+    writeFileSync(hog, 'const kept = [];\nfor (;;) kept.push(new Array(1e6).fill(Math.random()));\n');
+    const engine = createWorkerEngine({ cacheDir: dir, entry: new URL(`file://${hog}`), memoryLimitMb: 32 });
+    const error = await engine(revert(dir, 'a'.repeat(40))).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EngineLimitExceededError);
+    expect(error).toMatchObject({ data: { limit: 'memory', memoryLimitMb: 32 } });
+    expect(classifyError(error)).toMatchObject({ stalling: true, reason: 'EngineLimitExceeded' });
   });
 
   test('an error thrown by beforePublish is the run\'s error, and nothing is pushed', async () => {
