@@ -31,6 +31,12 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-properties': ['error', { property: 'makeApiClient', message: 'Use createApiClient (src/kube/client.ts): every API client gets the request-timeout policy.' }],
+    },
+  },
+  {
     files: ['src/kube/**/*.ts', 'src/flux/**/*.ts', 'src/metrics/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {

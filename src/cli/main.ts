@@ -10,13 +10,13 @@ import { parseArgs } from 'node:util';
 import { API_VERSION, GROUP, PLURAL, VERSION, type GitOpsRollback } from '../api/v1alpha1/types.js';
 import { isFinished, RollbackReconciler } from '../controller/reconciler.js';
 import type { ClusterPort } from '../controller/ports.js';
+import { createWorkerEngine } from '../controller/engine-worker.js';
 import { WorkQueue } from '../controller/work-queue.js';
-import { runRollback } from '../git/engine.js';
 import { loadKubeConfig } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
 import { FluxResources } from '../kube/flux-resources.js';
 import { Informer } from '../kube/informer.js';
-import { LeaderElector } from '../kube/leader-election.js';
+import { LeaderElector, LeadershipLostError } from '../kube/leader-election.js';
 import { createBearerTokenAuthorizer, createKubeAccessReviews } from '../kube/token-review.js';
 import { ClusterResources } from '../kube/resources.js';
 import { createLogger } from '../logging/logger.js';
@@ -48,6 +48,10 @@ const FLAGS = {
   /** Comma-separated kinds the safety gate protects besides CRD, PVC, PV and Namespace. */
   'safety-protected-kinds': { type: 'string', default: '' },
   'git-timeout': { type: 'string', default: '60' },
+  /** Seconds one engine run (in its own worker process) may take in total before it is stopped. */
+  'engine-deadline': { type: 'string', default: '600' },
+  /** Heap limit of an engine run's worker process, MiB. */
+  'engine-memory-limit': { type: 'string', default: '256' },
   'shutdown-timeout': { type: 'string', default: '30' },
   'log-level': { type: 'string', default: 'info' },
 } as const;
@@ -80,9 +84,18 @@ async function main(): Promise<void> {
   const checkAccess = flags['metrics-auth'] ? createBearerTokenAuthorizer(createKubeAccessReviews(kubeConfig), { path: '/metrics', verb: 'get' }) : undefined;
   const metricsServer = metricsAddress === '0' ? undefined : await startMetricsServer(metrics, parseAddress(metricsAddress), { checkAccess });
   const gitTimeoutMs = Number(flags['git-timeout']) * 1000;
+  // Aborted when the Lease is lost: engine runs stop before their push, never during it.
+  const stopWork = new AbortController();
+  const runEngine = createWorkerEngine({
+    cacheDir,
+    timeoutMs: gitTimeoutMs,
+    deadlineMs: Number(flags['engine-deadline']) * 1000,
+    memoryLimitMb: Number(flags['engine-memory-limit']),
+  });
   const reconciler = new RollbackReconciler({
     cluster,
-    runEngine: instrumentEngine(metrics, (request, hooks) => runRollback(request, { cacheDir, timeoutMs: gitTimeoutMs, ...hooks })),
+    runEngine: instrumentEngine(metrics, runEngine),
+    signal: stopWork.signal,
     allowCrossNamespaceRefs: flags['allow-cross-namespace-refs'],
     flux: new FluxResources(kubeConfig),
     applyPollIntervalMs: Number(flags['apply-poll-interval']) * 1000,
@@ -137,9 +150,12 @@ async function main(): Promise<void> {
         logger.info({}, 'Started leading; reconciling');
         queue.start();
       },
-      onStoppedLeading: () => {
-        // Another replica may lead now: stop at once rather than risk two writers.
-        logger.error({}, 'Lost leadership; exiting');
+      onStoppedLeading: async () => {
+        // Another replica may lead now: take no more work, stop runs that have not started
+        // their push, let a push in flight finish and record it, then exit for a fresh start.
+        logger.error({}, 'Lost leadership; stopping work at a safe point, then exiting');
+        stopWork.abort(new LeadershipLostError());
+        await queue.shutDown({ drainTimeoutMs: Number(flags['shutdown-timeout']) * 1000 });
         process.exit(1);
       },
     });

@@ -1,11 +1,11 @@
 /**
  * Flux in the loop: the steps of a rollback around the push that involve Flux.
  *
- * - {@link ApplyWait.prepare}, before the engine: checks the Flux references of the spec and
- *   suspends the ImageUpdateAutomations of `spec.suspendImageUpdates` (recorded in
- *   `status.suspendedImageUpdates`), so image automation cannot push the newer image straight
- *   back. Sets no condition; a missing object stalls the rollback before anything is pushed
- *   (KustomizationNotFound, ImageUpdateAutomationNotFound, CrossNamespaceRefForbidden).
+ * - {@link ApplyWait.prepare}, before the engine: checks the Flux references of the spec. Sets no
+ *   condition; a missing object stalls the rollback before anything is pushed
+ *   (KustomizationNotFound, CrossNamespaceRefForbidden).
+ * - {@link ApplyWait.imageUpdates}: the suspension of `spec.suspendImageUpdates`, done right
+ *   before the push and undone when nothing is pushed (./image-update-suspension.ts).
  * - {@link markPushed}, with the push's status: Pushed=True, Applied=Unknown
  *   WaitingForApply, Reconciling=True, Ready=Unknown; `status.pushTime` and the phases so far.
  * - {@link ApplyWait.check}, on that reconcile and every later one (the engine never runs again):
@@ -27,6 +27,7 @@ import { selectKustomizations } from '../flux/select-kustomizations.js';
 import type { RollbackResult } from '../git/engine.js';
 import { StallingError } from './classify-error.js';
 import { findCondition, removeConditions, setCondition, type ConditionUpdate } from './conditions.js';
+import { ImageUpdateSuspension } from './image-update-suspension.js';
 import type { ClusterPort } from './ports.js';
 import type { ProcessResult } from './work-queue.js';
 
@@ -120,9 +121,9 @@ export class ApplyWait {
   }
 
   /**
-   * Before the engine runs: the timeout parses, the named Kustomizations exist, and (unless a dry
-   * run) each ImageUpdateAutomation of `spec.suspendImageUpdates` is suspended, recorded in
-   * `status.suspendedImageUpdates` before the push. Throws StallingError when something is missing.
+   * Before the engine runs: the timeout parses, the named Kustomizations exist, and the
+   * ImageUpdateAutomations of `spec.suspendImageUpdates` are in an allowed namespace. Suspending
+   * them waits for the push ({@link imageUpdates}). Throws StallingError when something is missing.
    */
   async prepare(rollback: GitOpsRollback, status: GitOpsRollbackStatus): Promise<GitOpsRollbackStatus> {
     const { flux } = this.options;
@@ -130,23 +131,15 @@ export class ApplyWait {
     for (const key of this.keysOf(rollback, rollback.spec.reconcile?.kustomizations, 'Kustomization')) {
       if (!(await flux.getKustomization(key))) throw new StallingError(Reason.KustomizationNotFound, `Kustomization ${key.namespace}/${key.name} was not found`);
     }
-    const automations = this.keysOf(rollback, rollback.spec.suspendImageUpdates, 'ImageUpdateAutomation');
-    if (rollback.spec.dryRun || automations.length === 0) return status;
-    const suspended: ObjectKey[] = [];
-    for (const key of automations) {
-      const outcome = await flux.suspendImageUpdateAutomation(key);
-      if (outcome === 'not-found') {
-        throw new StallingError(Reason.ImageUpdateAutomationNotFound, `ImageUpdateAutomation ${key.namespace}/${key.name} was not found; nothing was pushed`);
-      }
-      suspended.push(key);
-    }
-    const next: GitOpsRollbackStatus = { ...status, suspendedImageUpdates: suspended.map(({ name, namespace }) => ({ name, namespace })) };
-    if (!isSameValue(next.suspendedImageUpdates, status.suspendedImageUpdates)) {
-      await this.options.cluster.patchRollbackStatus(rollback, next);
-      const names = suspended.map((k) => `${k.namespace}/${k.name}`).join(', ');
-      await this.options.cluster.recordEvent(rollback, 'Normal', 'ImageUpdatesSuspended', `Suspended ImageUpdateAutomation(s) ${names} before the push; resume them after the incident`);
-    }
-    return next;
+    this.keysOf(rollback, rollback.spec.suspendImageUpdates, 'ImageUpdateAutomation');
+    return status;
+  }
+
+  /** This run's suspension of `spec.suspendImageUpdates`; undefined for a dry run or none. */
+  imageUpdates(rollback: GitOpsRollback): ImageUpdateSuspension | undefined {
+    const keys = this.keysOf(rollback, rollback.spec.suspendImageUpdates, 'ImageUpdateAutomation');
+    if (rollback.spec.dryRun || keys.length === 0) return undefined;
+    return new ImageUpdateSuspension(rollback, { flux: this.options.flux, cluster: this.options.cluster, keys });
   }
 
   /**

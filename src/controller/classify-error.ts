@@ -18,6 +18,7 @@ import {
   RevertConflictError,
 } from '../git/errors.js';
 import { SafetyCheckFailedError } from '../safety/safety-gate.js';
+import { EngineLimitExceededError } from './engine-worker.js';
 import { formatSafetyFailure } from './safety-status.js';
 
 /** A problem with the request or its references that only a person can fix. */
@@ -53,6 +54,10 @@ export function classifyError(error: unknown): ClassifiedError {
     return RACE_REJECTION.test(error.data.reason) ? retry(Reason.PushRaced) : stall(Reason.PushRejected);
   }
   if (error instanceof GitTimeoutError || error instanceof RemoteError) return retry(Reason.GitOperationFailed);
+  // Past the deadline or the heap limit, a retry would do the same work again: the user must act.
+  if (error instanceof EngineLimitExceededError) {
+    return error.data.limit === 'crash' ? retry(Reason.InternalError) : stall(Reason.EngineLimitExceeded);
+  }
   const status = apiStatus(error);
   if (status !== undefined) return retry(Reason.ClusterApiFailed, `Kubernetes API request failed with HTTP ${status}`);
   return retry(Reason.InternalError, `Unexpected error: ${error instanceof Error ? error.message : String(error)}`);

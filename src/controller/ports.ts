@@ -5,6 +5,7 @@
  */
 import type { GitOpsRollback, GitOpsRollbackStatus } from '../api/v1alpha1/types.js';
 import type { EngineOptions, RollbackRequest, RollbackResult } from '../git/engine.js';
+import type { SafetyPolicy, SafetyVerdict } from '../safety/evaluate-safety.js';
 
 /** The parts of a Flux GitRepository (source.toolkit.fluxcd.io/v1) a rollback uses. */
 export interface GitRepositoryView {
@@ -24,5 +25,20 @@ export interface ClusterPort {
   recordEvent(rollback: GitOpsRollback, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
 }
 
-/** Runs the engine; `hooks.inspect` sees the computed change before anything is published. */
-export type RunEngine = (request: RollbackRequest, hooks?: Pick<EngineOptions, 'inspect'>) => Promise<RollbackResult>;
+/** What a reconcile hands the engine besides the request. */
+export interface EngineHooks {
+  /**
+   * The safety gate's policy. The gate runs inside the engine run (in the operator, a worker
+   * process): plain data, so it can cross.
+   */
+  safety?: SafetyPolicy;
+  /** Told the gate's verdict once it judged the change (also when it blocked). */
+  onVerdict?: (verdict: SafetyVerdict) => void;
+  /** Runs right before the push, once the change is computed and passed the gate. */
+  beforePublish?: EngineOptions['beforePublish'];
+  /** Aborts the run at a safe point: before the push, never during it. */
+  signal?: AbortSignal;
+}
+
+/** Runs the engine with the safety gate of `hooks.safety` (see ./engine-run.ts, ./engine-worker.ts). */
+export type RunEngine = (request: RollbackRequest, hooks?: EngineHooks) => Promise<RollbackResult>;

@@ -16,10 +16,11 @@ import type { RollbackRequest, RollbackResult } from '../git/engine.js';
 import { RevertConflictError } from '../git/errors.js';
 import type { RollbackAction } from '../git/plan.js';
 import type { SafetyVerdict } from '../safety/evaluate-safety.js';
-import { createSafetyGate, SafetyCheckFailedError } from '../safety/safety-gate.js';
+import { SafetyCheckFailedError } from '../safety/safety-gate.js';
 import type { FluxPort } from '../flux/flux-port.js';
 import { ApplyWait, isWaitingForApply, markPushed, shouldWaitForApply } from './apply-wait.js';
 import { classifyError, type ClassifiedError } from './classify-error.js';
+import type { ImageUpdateSuspension } from './image-update-suspension.js';
 import { findCondition, removeConditions, setCondition, type ConditionUpdate } from './conditions.js';
 import type { ClusterPort, RunEngine } from './ports.js';
 import { resolveRepository } from './resolve-repository.js';
@@ -43,6 +44,11 @@ export interface ReconcilerOptions {
   observer?: RollbackObserver;
   /** Flux in the loop (suspend image updates, request reconcile, wait for apply); off without it. */
   flux?: FluxPort;
+  /**
+   * Aborted when this replica must stop working (its Lease is lost): engine runs stop at their
+   * next safe point (never mid-push) and the reconcile ends without writing status.
+   */
+  signal?: AbortSignal;
   /** How often Kustomizations are read while waiting for apply. */
   applyPollIntervalMs?: number;
   now?: () => Date;
@@ -95,14 +101,20 @@ export class RollbackReconciler {
     let status = await this.markReconciling(rollback);
     notifyObserver(() => observer?.onProgress?.({ ...rollback, status }));
     let repositoryUrl = rollback.spec.repository?.url;
-    const gate = createSafetyGate({ protectedKinds: this.options.protectedKinds, allow: rollback.spec.safety?.allow });
+    const safety = { protectedKinds: this.options.protectedKinds, allow: rollback.spec.safety?.allow };
+    const gate: { verdict?: SafetyVerdict } = {};
+    let images: ImageUpdateSuspension | undefined;
     try {
       const resolveStart = Date.now();
       const repository = await resolveRepository(this.options.cluster, rollback, this.options.allowCrossNamespaceRefs ?? false);
       repositoryUrl = repository.url;
       if (this.applyWait) status = await this.applyWait.prepare(rollback, status);
       const resolveMs = Date.now() - resolveStart;
-      const result = await this.options.runEngine(buildRequest(rollback, repository), { inspect: gate.inspect });
+      // Image automation is suspended right before the push, and resumed if nothing is pushed.
+      images = this.applyWait?.imageUpdates(rollback);
+      const beforePublish = images && (async () => void (status = await images!.suspend(status)));
+      const result = await this.options.runEngine(buildRequest(rollback, repository), { safety, onVerdict: (verdict) => (gate.verdict = verdict), beforePublish, signal: this.options.signal });
+      if (images) status = await images.settle(result, status);
       const waiting = this.applyWait !== undefined && shouldWaitForApply(rollback, result);
       status = await this.recordSuccess(rollback, status, result, gate.verdict, (s) => markPushed(rollback, s, { resolveMs, result, waiting }, this.now()));
       if (waiting) {
@@ -117,6 +129,12 @@ export class RollbackReconciler {
       this.options.logger?.info({ ...log, result: result.result, head: result.head }, 'Rollback finished');
       return {};
     } catch (error) {
+      if (images) status = await images.resume(status);
+      if (this.options.signal?.aborted) {
+        // Another replica may lead now: leave the status to it, the run was stopped at a safe point.
+        this.options.logger?.info({ ...log }, 'Rollback stopped: this replica no longer leads');
+        return { error, retry: true };
+      }
       const classified = classifyError(error);
       await this.recordFailure(rollback, status, classified, error, gate.verdict);
       if (classified.stalling) notifyObserver(() => observer?.onFinished?.({ rollback: { ...rollback, status }, reason: classified.reason, ready: false, repositoryUrl }));

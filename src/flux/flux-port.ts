@@ -59,4 +59,6 @@ export interface FluxPort {
   getArtifactRevision(key: ObjectKey): Promise<string | null>;
   /** Sets `spec.suspend: true` on an ImageUpdateAutomation (image.toolkit.fluxcd.io). */
   suspendImageUpdateAutomation(key: ObjectKey): Promise<SuspendOutcome>;
+  /** Sets `spec.suspend: false` again; false when the object does not exist. */
+  resumeImageUpdateAutomation(key: ObjectKey): Promise<boolean>;
 }

@@ -46,6 +46,17 @@ export interface EngineOptions {
    * attempt and in a dry run too. Throwing aborts the run with that error; the branch is unchanged.
    */
   inspect?: (change: InspectedChange) => Promise<void>;
+  /**
+   * Called after `inspect` passed and right before the push, on every attempt (never in a dry
+   * run): the last moment to prepare the world for the new head (the operator suspends image
+   * automation here). Throwing aborts the run with that error; the branch is unchanged.
+   */
+  beforePublish?: () => Promise<void>;
+  /**
+   * Aborts the run at its next safe point (before a fetch, a plan or a push; never during a
+   * push, which the server applies atomically): the run throws the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 export type RollbackOutcome = 'reverted' | 'planned' | 'already-reverted' | 'empty';
@@ -106,6 +117,7 @@ async function rollbackWithRetries(fs: Fs, repository: Repository, request: Roll
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const durations = { fetch: 0, compute: 0, push: 0 };
   for (let attempt = 1; ; attempt++) {
+    options.signal?.throwIfAborted();
     let started = Date.now();
     const head = await repository.readHead();
     durations.fetch += Date.now() - started;
@@ -127,6 +139,10 @@ async function rollbackWithRetries(fs: Fs, repository: Repository, request: Roll
     if (plan.outcome !== 'rollback') return result(plan.outcome, null);
     if (options.inspect) await options.inspect(await describePlannedChange(store, plan));
     if (request.dryRun) return result('planned', null);
+    options.signal?.throwIfAborted();
+    if (options.beforePublish) await options.beforePublish();
+    // The last safe point: once the push starts, it finishes (the server applies it atomically).
+    options.signal?.throwIfAborted();
 
     started = Date.now();
     try {

@@ -6,6 +6,7 @@
  * "accept new host" mode: a host without an entry is refused.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { matchGlob } from './glob-match.js';
 
 export interface KnownHostKey {
   keyType: string;
@@ -94,10 +95,9 @@ function matchesHashedHost(entry: string, name: string): boolean {
   return sameBytes(expected, actual);
 }
 
+/** A linear-time wildcard match (./glob-match.ts): the pattern comes from a tenant's Secret. */
 function matchesPattern(pattern: string, name: string): boolean {
-  if (!/[*?]/.test(pattern)) return pattern === name;
-  const regex = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${regex}$`).test(name);
+  return matchGlob(pattern, name);
 }
 
 function sameBytes(a: Buffer, b: Buffer): boolean {

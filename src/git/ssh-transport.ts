@@ -20,6 +20,7 @@ import { createHash } from 'node:crypto';
 import ssh2, { type Client, type ClientChannel, type ConnectConfig, type ParsedKey } from 'ssh2';
 import { AuthFailedError, GitRollbackError, GitTimeoutError, HostKeyVerificationError, RemoteError, RepositoryNotFoundError } from './errors.js';
 import { chooseHostKeyAlgorithms, findHostKeys, verifyHostKey, type HostKeyVerdict } from './known-hosts.js';
+import { checkKdfCost } from './ssh-key.js';
 import { quoteForShell, type SshEndpoint } from './ssh-url.js';
 import type { GitTransport } from './transport.js';
 
@@ -330,6 +331,9 @@ function parsePrivateKey(identity: string, passphrase: string | undefined): Pars
   const cacheKey = createHash('sha256').update(identity).update('\0').update(passphrase ?? '').digest('hex');
   const cached = parsedKeys.get(cacheKey);
   if (cached) return cached;
+  // Refuse a costly key derivation before ssh2 runs it (./ssh-key.ts).
+  const tooCostly = checkKdfCost(identity);
+  if (tooCostly) return tooCostly;
   const parsed = utils.parseKey(identity, passphrase);
   if (parsed instanceof Error) {
     if (/encrypted|passphrase|decrypt/i.test(parsed.message)) {

@@ -70,27 +70,34 @@ function isInCluster(): boolean {
   return Boolean(process.env.KUBERNETES_SERVICE_HOST) && existsSync(IN_CLUSTER_TOKEN_PATH);
 }
 
+/**
+ * The one timeout policy for API requests: every request made through {@link createApiClient} or
+ * {@link getJson} ends after this long unless the caller chose a shorter bound (the lease uses
+ * half its renew deadline). client-node sets none: a request hung on a dead connection would hold
+ * a worker, a status write or an ImageUpdateAutomation suspension forever. Watches are not
+ * requests in this sense: the informer bounds them by server timeout and inactivity.
+ */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
 /** Options of {@link createApiClient}. */
 export interface ApiClientOptions {
-  /** Aborts each request after this long, so a hung connection cannot stall a loop. */
+  /** Aborts each request after this long; default {@link DEFAULT_REQUEST_TIMEOUT_MS}. */
   timeoutMs?: number;
 }
 
 /**
  * Creates a typed API client (e.g. `CoreV1Api`) like `kc.makeApiClient`, plus a per-request
- * timeout: client-node sets none, and a request hung on a dead connection would otherwise
- * outlive a lease's renew deadline.
+ * timeout (see {@link DEFAULT_REQUEST_TIMEOUT_MS}). Every API class is made here, never with
+ * `kc.makeApiClient`.
  */
 export function createApiClient<T>(kc: KubeConfig, apiClass: new (configuration: Configuration) => T, options: ApiClientOptions = {}): T {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('The kubeconfig has no current cluster');
-  const { timeoutMs } = options;
-  const promiseMiddleware = timeoutMs
-    ? [{
-        pre: async (context: RequestContext) => (context.setSignal(AbortSignal.timeout(timeoutMs)), context),
-        post: async <R>(response: R) => response,
-      }]
-    : [];
+  const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const promiseMiddleware = [{
+    pre: async (context: RequestContext) => (context.setSignal(AbortSignal.timeout(timeoutMs)), context),
+    post: async <R>(response: R) => response,
+  }];
   const configuration = createConfiguration({
     baseServer: new ServerConfiguration(cluster.server, {}),
     authMethods: { default: kc },
@@ -141,6 +148,8 @@ export interface GetJsonOptions {
   query?: Record<string, string | number | boolean | undefined>;
   /** Aborts the request (e.g. on stop). */
   signal?: AbortSignal;
+  /** Aborts the request after this long; default {@link DEFAULT_REQUEST_TIMEOUT_MS}. */
+  timeoutMs?: number;
 }
 
 /**
@@ -157,7 +166,8 @@ export async function getJson<T>(kc: KubeConfig, path: string, options: GetJsonO
   }
   const context = new RequestContext(url.toString(), HttpMethod.GET);
   context.setHeaderParam('Accept', 'application/json');
-  if (options.signal) context.setSignal(options.signal);
+  const timeout = AbortSignal.timeout(options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
+  context.setSignal(options.signal ? AbortSignal.any([options.signal, timeout]) : timeout);
   await kc.applySecurityAuthentication(context);
   const response = await new IsomorphicFetchHttpLibrary().send(context).toPromise();
   const text = await response.body.text();

@@ -8,6 +8,7 @@ import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } fr
 import type { FluxPort, KustomizationView, ObjectKey, ReconcilableKind, SuspendOutcome } from '../flux/flux-port.js';
 import { REQUESTED_AT_ANNOTATION } from '../flux/request-reconcile.js';
 import { FLUX_SOURCE_GROUP, FLUX_SOURCE_VERSION, isStatus } from './resources.js';
+import { createApiClient } from './client.js';
 
 export const FLUX_KUSTOMIZE_GROUP = 'kustomize.toolkit.fluxcd.io';
 export const FLUX_KUSTOMIZE_VERSION = 'v1';
@@ -50,8 +51,9 @@ export function toKustomizationView(object: KustomizationObject): KustomizationV
 export class FluxResources implements FluxPort {
   private readonly custom: CustomObjectsApi;
 
-  constructor(kubeConfig: KubeConfig) {
-    this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  /** `requestTimeoutMs` bounds each API request (default: client.ts's policy). */
+  constructor(kubeConfig: KubeConfig, requestTimeoutMs?: number) {
+    this.custom = createApiClient(kubeConfig, CustomObjectsApi, { timeoutMs: requestTimeoutMs });
   }
 
   /** Every Kustomization (paged); none when the Kustomization CRD is not installed (HTTP 404). */
@@ -125,5 +127,19 @@ export class FluxResources implements FluxPort {
       return 'suspended';
     }
     return 'not-found';
+  }
+
+  async resumeImageUpdateAutomation(key: ObjectKey): Promise<boolean> {
+    for (const version of FLUX_IMAGE_VERSIONS) {
+      const target = { group: FLUX_IMAGE_GROUP, version, plural: 'imageupdateautomations', namespace: key.namespace, name: key.name };
+      try {
+        await this.custom.patchNamespacedCustomObject({ ...target, body: { spec: { suspend: false } } }, mergePatch());
+        return true;
+      } catch (error) {
+        if (isStatus(error, 404)) continue;
+        throw error;
+      }
+    }
+    return false;
   }
 }

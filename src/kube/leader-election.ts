@@ -33,6 +33,15 @@ export interface LeaderElectorOptions {
   logger?: Logger;
 }
 
+/** The reason work is aborted when this replica lost the Lease: another replica may lead now. */
+export class LeadershipLostError extends Error {
+  readonly code = 'LeadershipLostError' as const;
+  override readonly name = 'LeadershipLostError';
+  constructor() {
+    super('This replica lost its leader Lease; work stopped at a safe point');
+  }
+}
+
 /** Formats a time as a Kubernetes MicroTime (RFC 3339 with microseconds). */
 export function formatMicroTime(date: Date): string {
   return new V1MicroTime(date.getTime()).toISOString();

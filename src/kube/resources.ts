@@ -4,6 +4,7 @@
  */
 import { ApiException, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type GitOpsRollback, type GitOpsRollbackStatus } from '../api/v1alpha1/types.js';
+import { createApiClient } from './client.js';
 
 export const FLUX_SOURCE_GROUP = 'source.toolkit.fluxcd.io';
 export const FLUX_SOURCE_VERSION = 'v1';
@@ -35,9 +36,10 @@ export class ClusterResources {
   private readonly custom: CustomObjectsApi;
   private readonly core: CoreV1Api;
 
-  constructor(kubeConfig: KubeConfig) {
-    this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
-    this.core = kubeConfig.makeApiClient(CoreV1Api);
+  /** `requestTimeoutMs` bounds each API request (default: client.ts's policy). */
+  constructor(kubeConfig: KubeConfig, requestTimeoutMs?: number) {
+    this.custom = createApiClient(kubeConfig, CustomObjectsApi, { timeoutMs: requestTimeoutMs });
+    this.core = createApiClient(kubeConfig, CoreV1Api, { timeoutMs: requestTimeoutMs });
   }
 
   async getRollback(namespace: string, name: string): Promise<GitOpsRollback | null> {

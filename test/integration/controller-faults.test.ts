@@ -3,6 +3,8 @@
  * the API server and etcd restarting, the git server down for a while, and a leader stopping
  * while a standby waits.
  */
+import { existsSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
 import type { GitOpsRollback } from '../../src/api/v1alpha1/types.js';
 import { startControlPlane, type ControlPlane } from '../envtest/control-plane.js';
 import { commitFiles, git, initRepo, makeTempDir, publishBare } from '../helpers/git-cli.js';
@@ -59,6 +61,11 @@ describe('the operator under faults', () => {
   const waitFor = (name: string, predicate: (r: GitOpsRollback) => boolean, timeoutMs = 90_000): Promise<GitOpsRollback> =>
     waitForRollback(plane, NAMESPACE, name, predicate, { timeoutMs, diagnostics: () => operators.map((o) => o.logs().slice(-2000)).join('\n---\n') });
 
+  /** Polls `condition` until it holds (the test's own timeout bounds it). */
+  async function until(condition: () => Promise<boolean>): Promise<void> {
+    while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+
   const isReady = (r: GitOpsRollback) => r.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 
   test('the git server down for a while: Reconciling with retries, then success', async () => {
@@ -102,6 +109,37 @@ describe('the operator under faults', () => {
       if (operator.child.exitCode === null) await operator.stop();
     }
   }, 180_000);
+
+  test('a leader that loses its Lease mid-push lets the push finish, records it, and only then exits', async () => {
+    const server = await startGitHttpServer({ root });
+    const gate = makeTempDir('push-gate-');
+    try {
+      const operator = await startOperator({ kubeconfigPath: kubeconfig, args: [...LEADER_ELECTION_ARGS, '--git-timeout=300'] });
+      operators.push(operator);
+      const exited = new Promise<number | null>((resolve) => operator.child.once('exit', (code) => resolve(code)));
+      await until(async () => /Became leader/.test(operator.logs()));
+      const { name, bare } = publishRepo();
+      // The server holds the push in its pre-receive hook until the test releases it.
+      writeFileSync(path.join(bare, 'hooks', 'pre-receive'), `#!/bin/sh\ntouch '${gate}/started'\nwhile [ ! -f '${gate}/release' ]; do sleep 0.1; done\nexit 0\n`, { mode: 0o755 });
+      await createRollback('lease-lost', server.urlFor(name), commits[4]);
+      await until(async () => existsSync(path.join(gate, 'started')));
+
+      // Another holder takes the Lease (as a replica would after a missed renewal).
+      const renewTime = new Date().toISOString().replace('Z', '000Z');
+      await plane.kubectl(['patch', 'lease', 'gitops-rollback-leader', '-n', SYSTEM_NAMESPACE, '--type=merge', '-p', JSON.stringify({ spec: { holderIdentity: 'another-replica', renewTime, leaseDurationSeconds: 3600 } })]);
+      await until(async () => /Lost leadership/.test(operator.logs()));
+      expect(operator.child.exitCode).toBeNull();
+
+      writeFileSync(path.join(gate, 'release'), '');
+      expect(await exited).toBe(1);
+      // The push landed and was recorded before the exit: nothing for a new leader to redo.
+      expect(git(bare, 'log', '-1', '--format=%s', 'main')).toBe('Revert "Deploy service 4"');
+      const done = await waitFor('lease-lost', isReady);
+      expect(done.status?.conditions?.find((c) => c.type === 'Pushed')).toMatchObject({ status: 'True' });
+    } finally {
+      await server.stop();
+    }
+  });
 
   test('a leader stopped: the standby takes over and reconciles', async () => {
     const server = await startGitHttpServer({ root });

@@ -244,7 +244,7 @@ ${extra}`);
     expect(await requestedAt('kustomization', `${id}-backend`)).toBeUndefined();
   });
 
-  describe('spec.suspendImageUpdates: suspended before the push', () => {
+  describe('spec.suspendImageUpdates: suspended right before the push, resumed when nothing is pushed', () => {
     async function createAutomation(name: string, source: string): Promise<void> {
       await kubectl(['apply', '-f', '-'], `apiVersion: image.toolkit.fluxcd.io/v1
 kind: ImageUpdateAutomation
@@ -269,7 +269,7 @@ spec:
       expect((await getObject<FluxObject>('imageupdateautomation', `${id}-images`)).spec.suspend).toBe(true);
     });
 
-    test('a push the server declines still finds the automation suspended: suspension comes first', async () => {
+    test('a push the server declines resumes the automation the rollback suspended: nothing pushed, nothing left suspended', async () => {
       const { id, source, bare } = await publishSource();
       const hook = path.join(bare, 'hooks', 'pre-receive');
       writeFileSync(hook, '#!/bin/sh\necho "branch frozen" >&2\nexit 1\n');
@@ -278,8 +278,23 @@ spec:
       await createRollback(`${id}-declined`, source, `  suspendImageUpdates: [{name: ${id}-images}]`);
       const done = await waitRollback(`${id}-declined`, isFinished);
       expect(condition(done, 'Stalled')).toMatchObject({ status: 'True', reason: 'PushRejected' });
-      expect(done.status?.suspendedImageUpdates).toEqual([{ name: `${id}-images`, namespace: NAMESPACE }]);
-      expect((await getObject<FluxObject>('imageupdateautomation', `${id}-images`)).spec.suspend).toBe(true);
+      expect(done.status?.suspendedImageUpdates).toBeUndefined();
+      expect((await getObject<FluxObject>('imageupdateautomation', `${id}-images`)).spec.suspend).toBe(false);
+      const events = await kubectl(['get', 'events', '-n', NAMESPACE, '--field-selector', `involvedObject.name=${id}-declined`, '-o', 'jsonpath={.items[*].reason}']);
+      // Suspended right before the push, resumed once it was declined.
+      expect(events.split(' ')).toEqual(expect.arrayContaining(['ImageUpdatesSuspended', 'ImageUpdatesResumed']));
+      expect(git(bare, 'rev-parse', 'main')).toBe(history.c3);
+    });
+
+    test('a revert that conflicts never suspends the automation', async () => {
+      const { id, source, bare } = await publishSource();
+      await createAutomation(`${id}-images`, source);
+      // c2 changed the frontend file c1 added: reverting c1 is a modify/delete conflict.
+      await createRollback(`${id}-conflict`, source, `  suspendImageUpdates: [{name: ${id}-images}]`, `  revert: {commits: [${history.c1}]}`);
+      const done = await waitRollback(`${id}-conflict`, isFinished);
+      expect(condition(done, 'Stalled')).toMatchObject({ status: 'True', reason: 'RevertConflict' });
+      expect(done.status?.suspendedImageUpdates).toBeUndefined();
+      expect((await getObject<FluxObject>('imageupdateautomation', `${id}-images`)).spec.suspend).not.toBe(true);
       expect(git(bare, 'rev-parse', 'main')).toBe(history.c3);
     });
 

@@ -49,6 +49,8 @@ export const Reason = {
   ApplyTimeout: 'ApplyTimeout',
   /** The rollback deletes or changes protected objects (CRDs, PVCs, PVs, Namespaces...). */
   SafetyCheckFailed: 'SafetyCheckFailed',
+  /** The engine run exceeded the operator's deadline or heap limit for one run. */
+  EngineLimitExceeded: 'EngineLimitExceeded',
   // Waiting: retried with backoff.
   GitOperationFailed: 'GitOperationFailed',
   PushRaced: 'PushRaced',

@@ -7,6 +7,7 @@ import type { GitOpsRollback, GitOpsRollbackSpec, GitOpsRollbackStatus } from '.
 import type { ClusterPort, GitRepositoryView } from '../../../src/controller/ports.js';
 import { RollbackReconciler } from '../../../src/controller/reconciler.js';
 import type { FluxPort, KustomizationView, ObjectKey, ReconcilableKind, SuspendOutcome } from '../../../src/flux/flux-port.js';
+import { PushRejectedError, RevertConflictError } from '../../../src/git/errors.js';
 import { makeResult, NEW, SHA } from './fixtures.js';
 
 const T0 = Date.parse('2026-11-26T10:00:00.000Z');
@@ -82,9 +83,21 @@ class FakeFlux implements FluxPort {
     this.log.push(`suspend ${id}`);
     return was ? 'already-suspended' : 'suspended';
   }
+  async resumeImageUpdateAutomation(key: ObjectKey): Promise<boolean> {
+    const id = `${key.namespace}/${key.name}`;
+    if (!this.automations.has(id)) return false;
+    this.automations.set(id, false);
+    this.log.push(`resume ${id}`);
+    return true;
+  }
 }
 
-function setup(spec: Partial<GitOpsRollbackSpec> = {}, result = makeResult()) {
+/**
+ * The engine as the reconciler sees it: `beforePublish` runs right before a push (not for a dry
+ * run or a result without one); `fail` throws before planning ends ('plan') or after
+ * `beforePublish`, as a push the server declines ('push').
+ */
+function setup(spec: Partial<GitOpsRollbackSpec> = {}, result = makeResult(), fail?: { at: 'plan' | 'push'; error: Error }) {
   const log: string[] = [];
   const cluster = new FakeCluster(makeRollback(spec), log);
   const flux = new FakeFlux(log);
@@ -93,8 +106,11 @@ function setup(spec: Partial<GitOpsRollbackSpec> = {}, result = makeResult()) {
   const reconciler = new RollbackReconciler({
     cluster,
     flux,
-    runEngine: async () => {
+    runEngine: async (_request, hooks) => {
       engineRuns++;
+      if (fail?.at === 'plan') throw fail.error;
+      if (result.result === 'reverted') await hooks?.beforePublish?.();
+      if (fail?.at === 'push') throw fail.error;
       log.push('push');
       return result;
     },
@@ -234,8 +250,47 @@ describe('Flux in the loop', () => {
     expect(cluster.events).toContain('Normal/ImageUpdatesSuspended');
   });
 
+  test('a push the server declines resumes the automation this run suspended, and drops it from status', async () => {
+    const declined = new PushRejectedError({ ref: 'refs/heads/main', reason: 'pre-receive hook declined' });
+    const { cluster, flux, log, reconcile } = setup({ suspendImageUpdates: [{ name: 'fleet-images' }] }, makeResult(), { at: 'push', error: declined });
+    flux.automations.set('flux-system/fleet-images', false);
+    await reconcile();
+    expect(log).toContain('suspend flux-system/fleet-images');
+    expect(flux.automations.get('flux-system/fleet-images')).toBe(false);
+    expect(cluster.condition('Stalled')).toMatchObject({ status: 'True', reason: 'PushRejected' });
+    expect(cluster.rollback.status?.suspendedImageUpdates).toBeUndefined();
+    expect(cluster.events).toContain('Normal/ImageUpdatesResumed');
+  });
+
+  test('an automation someone else had suspended stays suspended when nothing is pushed', async () => {
+    const declined = new PushRejectedError({ ref: 'refs/heads/main', reason: 'pre-receive hook declined' });
+    const { flux, log, reconcile } = setup({ suspendImageUpdates: [{ name: 'fleet-images' }] }, makeResult(), { at: 'push', error: declined });
+    flux.automations.set('flux-system/fleet-images', true);
+    await reconcile();
+    expect(flux.automations.get('flux-system/fleet-images')).toBe(true);
+    expect(log).not.toContain('resume flux-system/fleet-images');
+  });
+
+  test('a revert that conflicts never suspends the automation', async () => {
+    const conflict = new RevertConflictError({ commit: SHA, conflicts: [{ path: 'apps/deploy.yaml', reason: 'content' }] });
+    const { cluster, flux, log, reconcile } = setup({ suspendImageUpdates: [{ name: 'fleet-images' }] }, makeResult(), { at: 'plan', error: conflict });
+    flux.automations.set('flux-system/fleet-images', false);
+    await reconcile();
+    expect(log.filter((l) => l.startsWith('suspend'))).toEqual([]);
+    expect(flux.automations.get('flux-system/fleet-images')).toBe(false);
+    expect(cluster.condition('Stalled')).toMatchObject({ status: 'True', reason: 'RevertConflict' });
+  });
+
+  test('a missing ImageUpdateAutomation makes Stalled=True ImageUpdateAutomationNotFound, the others are resumed, nothing is pushed', async () => {
+    const { cluster, flux, log, reconcile } = setup({ suspendImageUpdates: [{ name: 'fleet-images' }, { name: 'nope' }] });
+    flux.automations.set('flux-system/fleet-images', false);
+    expect(await reconcile()).toEqual({});
+    expect(log).not.toContain('push');
+    expect(flux.automations.get('flux-system/fleet-images')).toBe(false);
+    expect(cluster.condition('Stalled')).toMatchObject({ status: 'True', reason: 'ImageUpdateAutomationNotFound' });
+  });
+
   test.each([
-    ['a missing ImageUpdateAutomation', 'ImageUpdateAutomationNotFound', { suspendImageUpdates: [{ name: 'nope' }] }],
     ['a missing named Kustomization', 'KustomizationNotFound', { reconcile: { kustomizations: [{ name: 'nope' }] } }],
     ['a Kustomization in another namespace', 'CrossNamespaceRefForbidden', { reconcile: { kustomizations: [{ name: 'apps', namespace: 'team-b' }] } }],
     ['a malformed timeout', 'InvalidSpec', { reconcile: { timeout: 'soon' } }],

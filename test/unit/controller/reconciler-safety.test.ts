@@ -1,6 +1,6 @@
 /**
- * The reconciler with the safety gate, fakes at its boundary: the fake engine hands the gate a
- * change the way the real engine's inspect hook does. Blocked -> Stalled=True SafetyCheckFailed
+ * The reconciler with the safety gate, fakes at its boundary: the fake engine builds the gate from
+ * the policy it is given and hands it a change the way the real engine's inspect hook does. Blocked -> Stalled=True SafetyCheckFailed
  * with status.safety and nothing "pushed"; allowed -> Ready=True with the verdict in status.
  */
 import type { GitOpsRollback, GitOpsRollbackSpec, GitOpsRollbackStatus } from '../../../src/api/v1alpha1/types.js';
@@ -8,6 +8,7 @@ import type { ClusterPort, RunEngine } from '../../../src/controller/ports.js';
 import { RollbackReconciler } from '../../../src/controller/reconciler.js';
 import type { RollbackResult } from '../../../src/git/engine.js';
 import type { InspectedChange } from '../../../src/git/inspected-change.js';
+import { createSafetyGate } from '../../../src/safety/safety-gate.js';
 
 const PVC = (size: string) => `apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data\n  namespace: db\nspec:\n  resources:\n    requests:\n      storage: ${size}\n`;
 const FILES: Record<string, [string | null, string | null]> = { 'apps/db/pvc.yaml': [PVC('20Gi'), PVC('10Gi')], 'apps/web.yaml': ['a: 1\n', 'a: 2\n'] };
@@ -25,7 +26,12 @@ function makeRollback(spec: Partial<GitOpsRollbackSpec>): GitOpsRollback {
 const fakeEngine: RunEngine = async (request, hooks) => {
   const encode = (text: string | null) => (text === null ? null : new TextEncoder().encode(text));
   const change = { changedPaths: Object.keys(FILES), readBefore: async (p: string) => encode(FILES[p][0]), readAfter: async (p: string) => encode(FILES[p][1]) };
-  await hooks?.inspect?.(change as unknown as InspectedChange);
+  const gate = createSafetyGate(hooks?.safety);
+  try {
+    await gate.inspect(change as unknown as InspectedChange);
+  } finally {
+    if (gate.verdict) hooks?.onVerdict?.(gate.verdict);
+  }
   const result: RollbackResult = {
     result: request.dryRun ? 'planned' : 'reverted',
     branch: 'main',

@@ -47,3 +47,12 @@ describe('chooseHostKeyAlgorithms', () => {
     expect(chooseHostKeyAlgorithms(keys)).toEqual(['ssh-ed25519', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']);
   });
 });
+
+describe('findHostKeys with a hostile wildcard', () => {
+  test('a backtracking pattern against a 253-character host name is refused without exponential work', () => {
+    // The old RegExp translation of this pattern ran for over 100 s on a 64-character host name.
+    const host = `${'a'.repeat(249)}.com`;
+    const knownHosts = line('*a*a*a*a*a*a*a*a*a*a*a*a*b', ED);
+    expect(verifyHostKey(findHostKeys(knownHosts, host, 22), ED)).toBe('unknown-host');
+  });
+});
