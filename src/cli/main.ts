@@ -11,7 +11,8 @@ import { API_VERSION, GROUP, PLURAL, VERSION, type GitOpsRollback } from '../api
 import { isFinished, RollbackReconciler } from '../controller/reconciler.js';
 import type { ClusterPort } from '../controller/ports.js';
 import { WorkQueue } from '../controller/work-queue.js';
-import { runRollback } from '../git/engine.js';
+import { runRollback, type EngineOptions } from '../git/engine.js';
+import { DEFAULT_TRANSFER_LIMITS, parseByteSize } from '../git/transfer-limits.js';
 import { loadKubeConfig } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
 import { FluxResources } from '../kube/flux-resources.js';
@@ -45,6 +46,15 @@ const FLAGS = {
   /** Comma-separated kinds the safety gate protects besides CRD, PVC, PV and Namespace. */
   'safety-protected-kinds': { type: 'string', default: '' },
   'git-timeout': { type: 'string', default: '60' },
+  /** Git network policy: tenants choose repository URLs, so internal hosts and http:// are refused unless allowed. */
+  'allow-private-git-hosts': { type: 'boolean', default: false },
+  'allow-insecure-http': { type: 'boolean', default: false },
+  /** Comma-separated hosts (or *.domain) repositories may live on; empty: any public host. */
+  'git-allowed-hosts': { type: 'string', default: '' },
+  /** Total seconds per fetch/push (besides --git-timeout's inactivity limit); byte limits as 128Mi, 32Mi. */
+  'git-deadline': { type: 'string', default: String(DEFAULT_TRANSFER_LIMITS.deadlineMs / 1000) },
+  'git-max-pack-size': { type: 'string', default: '128Mi' },
+  'git-max-object-size': { type: 'string', default: '32Mi' },
   'shutdown-timeout': { type: 'string', default: '30' },
   'log-level': { type: 'string', default: 'info' },
 } as const;
@@ -58,7 +68,8 @@ function parseAddress(value: string): { host?: string; port: number } {
 }
 
 async function main(): Promise<void> {
-  const { values: flags } = parseArgs({ options: FLAGS, strict: true });
+  // allowNegative: a later --no-allow-private-git-hosts overrides an earlier flag (tests use it).
+  const { values: flags } = parseArgs({ options: FLAGS, strict: true, allowNegative: true });
   const logger = createLogger({ level: flags['log-level'] });
   const kubeConfig = loadKubeConfig(flags.kubeconfig);
   const resources = new ClusterResources(kubeConfig);
@@ -76,9 +87,10 @@ async function main(): Promise<void> {
   const metricsAddress = flags['metrics-bind-address'];
   const metricsServer = metricsAddress === '0' ? undefined : await startMetricsServer(metrics, parseAddress(metricsAddress));
   const gitTimeoutMs = Number(flags['git-timeout']) * 1000;
+  const gitNetwork = readGitNetworkFlags(flags);
   const reconciler = new RollbackReconciler({
     cluster,
-    runEngine: instrumentEngine(metrics, (request, hooks) => runRollback(request, { cacheDir, timeoutMs: gitTimeoutMs, ...hooks })),
+    runEngine: instrumentEngine(metrics, (request, hooks) => runRollback(request, { cacheDir, timeoutMs: gitTimeoutMs, ...gitNetwork, ...hooks })),
     allowCrossNamespaceRefs: flags['allow-cross-namespace-refs'],
     flux: new FluxResources(kubeConfig),
     applyPollIntervalMs: Number(flags['apply-poll-interval']) * 1000,
@@ -111,7 +123,7 @@ async function main(): Promise<void> {
 
   const webhookAddress = flags['webhook-bind-address'];
   const triggers = webhookAddress === '0' ? undefined : await startAutomatedTriggers({
-    kubeConfig, logger, cluster, recorder, cacheDir, gitTimeoutMs,
+    kubeConfig, logger, cluster, recorder, cacheDir, gitTimeoutMs, gitNetwork,
     address: parseAddress(webhookAddress),
     watchNamespace: namespace,
     allowCrossNamespaceRefs: flags['allow-cross-namespace-refs'],
@@ -158,6 +170,32 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+/** The engine's network policy and transfer limits from the --allow-*-git/http and --git-* flags. */
+function readGitNetworkFlags(flags: {
+  'allow-private-git-hosts': boolean;
+  'allow-insecure-http': boolean;
+  'git-allowed-hosts': string;
+  'git-deadline': string;
+  'git-max-pack-size': string;
+  'git-max-object-size': string;
+}): Pick<EngineOptions, 'policy' | 'limits'> {
+  const size = (flag: 'git-max-pack-size' | 'git-max-object-size') => {
+    const bytes = parseByteSize(flags[flag]);
+    if (bytes === undefined) throw new Error(`Invalid --${flag} "${flags[flag]}" (expected bytes, or a number with Ki, Mi or Gi)`);
+    return bytes;
+  };
+  const deadlineSeconds = Number(flags['git-deadline']);
+  if (!(deadlineSeconds > 0)) throw new Error(`Invalid --git-deadline "${flags['git-deadline']}" (expected seconds)`);
+  return {
+    policy: {
+      allowPrivateHosts: flags['allow-private-git-hosts'],
+      allowInsecureHttp: flags['allow-insecure-http'],
+      allowedHosts: flags['git-allowed-hosts'].split(',').map((h) => h.trim()).filter(Boolean),
+    },
+    limits: { deadlineMs: deadlineSeconds * 1000, maxPackBytes: size('git-max-pack-size'), maxObjectBytes: size('git-max-object-size') },
+  };
 }
 
 /** /healthz answers while the process runs; /readyz once the informer has synced. */
