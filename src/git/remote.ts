@@ -560,6 +560,9 @@ function responseLimit(req: GitHttpRequest, limits: TransferLimits): { what: Tra
  * or when the response goes over its byte limit or the upload-pack guard refuses the pack.
  */
 async function requestWithTimeout(req: GitHttpRequest, ctx: CallContext): Promise<GitHttpResponse> {
+  // isomorphic-git reads a body that failed as one that ended, and may go on to the next request
+  // with what it got: an operation cut short sends nothing more.
+  if (ctx.abortedWith) throw ctx.abortedWith;
   const { timeoutMs } = ctx.remote;
   const controller = new AbortController();
   const abort = (error: GitRollbackError) => {
