@@ -12,7 +12,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { GitOpsRollback } from '../../src/api/v1alpha1/types.js';
 import { runRollback, type RollbackRequest } from '../../src/git/engine.js';
-import { AuthFailedError, GitTimeoutError, HostKeyVerificationError, PushRejectedError, RepositoryNotFoundError } from '../../src/git/errors.js';
+import {
+  AuthFailedError,
+  GitHostNotAllowedError,
+  GitTimeoutError,
+  HostKeyVerificationError,
+  PushRejectedError,
+  RepositoryNotFoundError,
+  TransferLimitExceededError,
+} from '../../src/git/errors.js';
+import { STRICT_NETWORK_POLICY } from '../../src/git/url-policy.js';
 import type { Credentials } from '../../src/git/remote.js';
 import { cloneBare, commitFiles, git, initRepo, makeTempDir } from '../helpers/git-cli.js';
 import { installRejectingHook, startSilentServer } from '../helpers/git-http-server.js';
@@ -203,6 +212,24 @@ describe('runRollback over SSH (OpenSSH server)', () => {
     } finally {
       await silent.stop();
     }
+  });
+
+  test.each([
+    ['a ref advertisement above maxAdvertisementBytes', { maxAdvertisementBytes: 64 }, 'advertisement'],
+    ['an object above maxObjectBytes in the fetched pack', { maxObjectBytes: 16 }, 'object'],
+    ['a pack above maxPackBytes', { maxPackBytes: 1024 }, 'pack'],
+  ] as const)('%s over SSH makes TransferLimitExceededError', async (_name, limits, what) => {
+    const { url } = publishRepo();
+    const error = await runRollback(request(url, { kind: 'revert', commits: [commits[69]] }), { cacheDir: makeTempDir(), limits }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransferLimitExceededError);
+    expect((error as TransferLimitExceededError).data.what).toBe(what);
+  });
+
+  test('the strict network policy refuses an SSH host on loopback before connecting', async () => {
+    const { url, bare } = publishRepo();
+    const error = await runRollback(request(url, { kind: 'revert', commits: [commits[69]] }), { cacheDir: makeTempDir(), policy: STRICT_NETWORK_POLICY }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GitHostNotAllowedError);
+    expect(git(bare, 'rev-parse', 'main')).toBe(commits[69]);
   });
 });
 
