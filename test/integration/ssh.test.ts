@@ -185,10 +185,12 @@ describe('runRollback over SSH (OpenSSH server)', () => {
 
   test('a server that goes silent while answering the push (a slow hook) makes GitTimeoutError, and nothing lands', async () => {
     const { url, bare } = publishRepo();
-    // receive-pack sends nothing while the hook runs (its keepalive comes only after 5 s).
+    // receive-pack sends nothing while the hook runs (keepalive packets off). The inactivity
+    // limit leaves the fetch seconds between packets even on a loaded machine; the hook outlasts it.
+    git(bare, 'config', 'receive.keepAlive', '0');
     const finished = path.join(bare, 'hook-finished');
-    fs.writeFileSync(path.join(bare, 'hooks', 'pre-receive'), `#!/bin/sh\nsleep 4\ntouch '${finished}'\nexit 1\n`, { mode: 0o755 });
-    const error = await runRollback(request(url, { kind: 'revert', commits: [commits[65]] }), { cacheDir: makeTempDir(), timeoutMs: 1000, maxAttempts: 1 }).catch((e: unknown) => e);
+    fs.writeFileSync(path.join(bare, 'hooks', 'pre-receive'), `#!/bin/sh\nsleep 20\ntouch '${finished}'\nexit 1\n`, { mode: 0o755 });
+    const error = await runRollback(request(url, { kind: 'revert', commits: [commits[65]] }), { cacheDir: makeTempDir(), timeoutMs: 5000, maxAttempts: 1 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(GitTimeoutError);
     expect((error as GitTimeoutError).data.operation).toBe('Push');
     // Given up while the server was still silent, not when it finally answered.
