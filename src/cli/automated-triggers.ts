@@ -14,6 +14,7 @@ import { resolveRepository } from '../controller/resolve-repository.js';
 import { RevisionTracker } from '../controller/revision-tracker.js';
 import { TriggerProcessor } from '../controller/trigger-processor.js';
 import { WorkQueue } from '../controller/work-queue.js';
+import type { EngineOptions } from '../git/engine.js';
 import { readCommitRange } from '../git/read-range.js';
 import type { EventRecorder } from '../kube/events.js';
 import { Informer } from '../kube/informer.js';
@@ -31,6 +32,8 @@ export interface AutomatedTriggersOptions {
   recorder: EventRecorder;
   cacheDir: string;
   gitTimeoutMs: number;
+  /** The operator's network policy and transfer limits, as for rollbacks. */
+  gitNetwork?: Pick<EngineOptions, 'policy' | 'limits'>;
   allowCrossNamespaceRefs: boolean;
   onRequest?: WebhookReceiverOptions['onRequest'];
   /** Told of each GitOpsRollback a trigger created (for gitops_rollback_automatic_total). */
@@ -70,7 +73,7 @@ export async function startAutomatedTriggers(options: AutomatedTriggersOptions):
       // The same resolution as a rollback of this source would get (cross-namespace already checked).
       const probe = { metadata: { namespace: source.namespace }, spec: { sourceRef: { kind: 'GitRepository', name: source.name } } } as GitOpsRollback;
       const target = await resolveRepository(cluster, probe, true);
-      return readCommitRange(target, from, to, { cacheDir: options.cacheDir, timeoutMs: options.gitTimeoutMs });
+      return readCommitRange(target, from, to, { cacheDir: options.cacheDir, timeoutMs: options.gitTimeoutMs, ...options.gitNetwork });
     },
   });
   const triggers = new TriggerQueue({

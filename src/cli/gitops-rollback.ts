@@ -5,6 +5,7 @@
  */
 import { runRollback } from '../git/engine.js';
 import { GitRollbackError, RevertConflictError } from '../git/errors.js';
+import { LOCAL_NETWORK_POLICY } from '../git/url-policy.js';
 import { formatVerdictLines, listBlockedKinds } from '../safety/evaluate-safety.js';
 import { createSafetyGate, SafetyCheckFailedError } from '../safety/safety-gate.js';
 import { USAGE, UsageError, parseCommandLine, type CliCommand } from './args.js';
@@ -27,10 +28,16 @@ async function main(argv: string[]): Promise<number> {
   const branch = command.request.repository.branch;
   const json = command.output === 'json';
   const gate = createSafetyGate({ allow: command.allowKinds });
+  // The CLI runs for the person who typed the URL, on their machine: http:// and internal hosts
+  // are theirs to use (LOCAL_NETWORK_POLICY), but plain HTTP is never silent.
+  if (/^http:\/\//i.test(command.request.repository.url)) {
+    process.stderr.write('gitops-rollback: warning: http:// sends credentials and content unencrypted and unauthenticated; prefer https://\n');
+  }
   try {
     const result = await runRollback(command.request, {
       cacheDir: command.cacheDir,
       timeoutMs: command.timeoutMs,
+      policy: LOCAL_NETWORK_POLICY,
       onProgress: json ? undefined : reportProgress,
       inspect: gate.inspect,
     });

@@ -12,6 +12,8 @@ import { isFinished, RollbackReconciler } from '../controller/reconciler.js';
 import type { ClusterPort } from '../controller/ports.js';
 import { createWorkerEngine } from '../controller/engine-worker.js';
 import { WorkQueue } from '../controller/work-queue.js';
+import type { EngineOptions } from '../git/engine.js';
+import { DEFAULT_TRANSFER_LIMITS, parseByteSize } from '../git/transfer-limits.js';
 import { loadKubeConfig } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
 import { FluxResources } from '../kube/flux-resources.js';
@@ -52,6 +54,15 @@ const FLAGS = {
   'engine-deadline': { type: 'string', default: '600' },
   /** Heap limit of an engine run's worker process, MiB. */
   'engine-memory-limit': { type: 'string', default: '256' },
+  /** Git network policy: tenants choose repository URLs, so internal hosts and http:// are refused unless allowed. */
+  'allow-private-git-hosts': { type: 'boolean', default: false },
+  'allow-insecure-http': { type: 'boolean', default: false },
+  /** Comma-separated hosts (or *.domain) repositories may live on; empty: any public host. */
+  'git-allowed-hosts': { type: 'string', default: '' },
+  /** Total seconds per fetch/push (besides --git-timeout's inactivity limit); byte limits as 128Mi, 32Mi. */
+  'git-deadline': { type: 'string', default: String(DEFAULT_TRANSFER_LIMITS.deadlineMs / 1000) },
+  'git-max-pack-size': { type: 'string', default: '128Mi' },
+  'git-max-object-size': { type: 'string', default: '32Mi' },
   'shutdown-timeout': { type: 'string', default: '30' },
   'log-level': { type: 'string', default: 'info' },
 } as const;
@@ -65,6 +76,7 @@ function parseAddress(value: string): { host?: string; port: number } {
 }
 
 async function main(): Promise<void> {
+  // allowNegative: a later --no-allow-private-git-hosts overrides an earlier flag (tests use it).
   const { values: flags } = parseArgs({ options: FLAGS, strict: true, allowNegative: true });
   const logger = createLogger({ level: flags['log-level'] });
   const kubeConfig = loadKubeConfig(flags.kubeconfig);
@@ -84,11 +96,13 @@ async function main(): Promise<void> {
   const checkAccess = flags['metrics-auth'] ? createBearerTokenAuthorizer(createKubeAccessReviews(kubeConfig), { path: '/metrics', verb: 'get' }) : undefined;
   const metricsServer = metricsAddress === '0' ? undefined : await startMetricsServer(metrics, parseAddress(metricsAddress), { checkAccess });
   const gitTimeoutMs = Number(flags['git-timeout']) * 1000;
+  const gitNetwork = readGitNetworkFlags(flags);
   // Aborted when the Lease is lost: engine runs stop before their push, never during it.
   const stopWork = new AbortController();
   const runEngine = createWorkerEngine({
     cacheDir,
     timeoutMs: gitTimeoutMs,
+    ...gitNetwork,
     deadlineMs: Number(flags['engine-deadline']) * 1000,
     memoryLimitMb: Number(flags['engine-memory-limit']),
   });
@@ -128,7 +142,7 @@ async function main(): Promise<void> {
 
   const webhookAddress = flags['webhook-bind-address'];
   const triggers = webhookAddress === '0' ? undefined : await startAutomatedTriggers({
-    kubeConfig, logger, cluster, recorder, cacheDir, gitTimeoutMs,
+    kubeConfig, logger, cluster, recorder, cacheDir, gitTimeoutMs, gitNetwork,
     address: parseAddress(webhookAddress),
     watchNamespace: namespace,
     allowCrossNamespaceRefs: flags['allow-cross-namespace-refs'],
@@ -178,6 +192,32 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+/** The engine's network policy and transfer limits from the --allow-*-git/http and --git-* flags. */
+function readGitNetworkFlags(flags: {
+  'allow-private-git-hosts': boolean;
+  'allow-insecure-http': boolean;
+  'git-allowed-hosts': string;
+  'git-deadline': string;
+  'git-max-pack-size': string;
+  'git-max-object-size': string;
+}): Pick<EngineOptions, 'policy' | 'limits'> {
+  const size = (flag: 'git-max-pack-size' | 'git-max-object-size') => {
+    const bytes = parseByteSize(flags[flag]);
+    if (bytes === undefined) throw new Error(`Invalid --${flag} "${flags[flag]}" (expected bytes, or a number with Ki, Mi or Gi)`);
+    return bytes;
+  };
+  const deadlineSeconds = Number(flags['git-deadline']);
+  if (!(deadlineSeconds > 0)) throw new Error(`Invalid --git-deadline "${flags['git-deadline']}" (expected seconds)`);
+  return {
+    policy: {
+      allowPrivateHosts: flags['allow-private-git-hosts'],
+      allowInsecureHttp: flags['allow-insecure-http'],
+      allowedHosts: flags['git-allowed-hosts'].split(',').map((h) => h.trim()).filter(Boolean),
+    },
+    limits: { deadlineMs: deadlineSeconds * 1000, maxPackBytes: size('git-max-pack-size'), maxObjectBytes: size('git-max-object-size') },
+  };
 }
 
 /** /healthz answers while the process runs; /readyz once the informer has synced. */

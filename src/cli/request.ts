@@ -8,7 +8,8 @@
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { API_VERSION, KIND, type GitOpsRollbackSpec } from '../api/v1alpha1/types.js';
-import { InvalidRequestError } from '../git/errors.js';
+import { InvalidRepositoryUrlError, InvalidRequestError } from '../git/errors.js';
+import { checkRepositoryUrl, LOCAL_NETWORK_POLICY } from '../git/url-policy.js';
 import { normalizePaths } from '../git/tree-paths.js';
 import { ACTION_OPTIONS, UsageError, parseAuthor, parseRestoreAction, parseRevertAction } from './args.js';
 
@@ -105,7 +106,14 @@ function readSource(values: SourceValues): Pick<GitOpsRollbackSpec, 'sourceRef' 
   }
   if (values.repo !== undefined) {
     if (!URL_PATTERN.test(values.repo) || values.repo.length > 2048) {
-      throw new UsageError(`--repo must be an http(s):// or ssh:// URL the controller can reach, got "${values.repo}"`);
+      throw new UsageError(`--repo must be an http(s):// or ssh:// URL the controller can reach, got "${values.repo.replace(/\/\/[^/]*@/, '//')}"`);
+    }
+    try {
+      // The controller refuses credentials, a query or a fragment in the URL: so does the manifest.
+      checkRepositoryUrl(values.repo, LOCAL_NETWORK_POLICY);
+    } catch (error) {
+      if (error instanceof InvalidRepositoryUrlError) throw new UsageError(`--repo: ${error.message}`);
+      throw error;
     }
     const branch = checkLength('--branch', values.branch ?? 'main', 255);
     if (!branch) throw new UsageError('--branch must not be empty');

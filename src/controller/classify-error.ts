@@ -8,14 +8,17 @@ import { Reason, type ReasonValue } from '../api/v1alpha1/conditions.js';
 import {
   AuthFailedError,
   CommitNotFoundError,
+  GitHostNotAllowedError,
   GitTimeoutError,
   HostKeyVerificationError,
+  InvalidRepositoryUrlError,
   InvalidRequestError,
   MergeWithoutMainlineError,
   PushRejectedError,
   RemoteError,
   RepositoryNotFoundError,
   RevertConflictError,
+  TransferLimitExceededError,
 } from '../git/errors.js';
 import { SafetyCheckFailedError } from '../safety/safety-gate.js';
 import { EngineLimitExceededError } from './engine-worker.js';
@@ -50,6 +53,10 @@ export function classifyError(error: unknown): ClassifiedError {
   if (error instanceof AuthFailedError) return stall(Reason.AuthenticationFailed);
   if (error instanceof HostKeyVerificationError) return stall(Reason.HostKeyVerificationFailed);
   if (error instanceof RepositoryNotFoundError) return stall(Reason.RepositoryNotFound);
+  if (error instanceof InvalidRepositoryUrlError) return stall(Reason.InvalidRepositoryUrl);
+  if (error instanceof GitHostNotAllowedError) return stall(Reason.GitHostNotAllowed);
+  // The same server sends the same oversized content again: an operator must raise the limit.
+  if (error instanceof TransferLimitExceededError) return stall(Reason.TransferLimitExceeded);
   if (error instanceof PushRejectedError) {
     return RACE_REJECTION.test(error.data.reason) ? retry(Reason.PushRaced) : stall(Reason.PushRejected);
   }

@@ -3,12 +3,12 @@
  * safety gate is built here, inside the run, so the same function serves the operator's worker
  * process (./engine-worker-entry.ts), where only plain data crosses, and tests in-process.
  */
-import { runRollback, type RollbackRequest, type RollbackResult } from '../git/engine.js';
+import { runRollback, type EngineOptions, type RollbackRequest, type RollbackResult } from '../git/engine.js';
 import { createSafetyGate } from '../safety/safety-gate.js';
 import type { EngineHooks } from './ports.js';
 
 /** The engine's settings that cross to a worker: plain data only. */
-export interface EngineSettings {
+export interface EngineSettings extends Pick<EngineOptions, 'policy' | 'limits'> {
   cacheDir: string;
   /** Per git network call, milliseconds. */
   timeoutMs?: number;
@@ -20,6 +20,8 @@ export async function runGuardedRollback(request: RollbackRequest, settings: Eng
   return runRollback(request, {
     cacheDir: settings.cacheDir,
     timeoutMs: settings.timeoutMs,
+    policy: settings.policy,
+    limits: settings.limits,
     inspect: async (change) => {
       try {
         await gate.inspect(change);

@@ -16,6 +16,8 @@ import { ObjectStore, type Fs } from './object-store.js';
 import { planRollback, type Plan, type PlannedCommit, type RollbackAction, type Signature } from './plan.js';
 import { deepenHistory, fetchBranch, openCacheRepo, pushBranch, type Credentials, type RemoteOptions } from './remote.js';
 import { isSshUrl } from './ssh-url.js';
+import type { TransferLimits } from './transfer-limits.js';
+import { checkRepositoryUrl, LOCAL_NETWORK_POLICY, type NetworkPolicy } from './url-policy.js';
 
 export interface RepositoryTarget {
   /** A smart-HTTP(S) URL, an SSH address (ssh:// or scp-like), or a local path to a bare repository. */
@@ -34,8 +36,15 @@ export interface RollbackRequest extends MessageContext {
 export interface EngineOptions {
   cacheDir: string;
   fs?: Fs;
-  /** Per network call. */
+  /** Inactivity timeout per network call. */
   timeoutMs?: number;
+  /**
+   * Which repository URLs and addresses may be contacted. Default: LOCAL_NETWORK_POLICY (the
+   * CLI's: http:// and internal addresses allowed); the operator passes a strict one.
+   */
+  policy?: NetworkPolicy;
+  /** Byte, object and deadline limits of each network operation (DEFAULT_TRANSFER_LIMITS). */
+  limits?: Partial<TransferLimits>;
   /** Attempts when the branch moves under us (push race). */
   maxAttempts?: number;
   onProgress?: RemoteOptions['onProgress'];
@@ -192,8 +201,12 @@ async function openRemoteRepository(fs: Fs, target: RepositoryTarget, options: E
     branch: target.branch,
     credentials: target.credentials,
     timeoutMs: options.timeoutMs,
+    policy: options.policy,
+    limits: options.limits,
     onProgress: options.onProgress,
   };
+  // Refused URLs get no cache directory either.
+  checkRepositoryUrl(target.url, options.policy ?? LOCAL_NETWORK_POLICY);
   const gitdir = await openCacheRepo(fs, options.cacheDir, target.url);
   let shallow: Set<string> | null = null;
   return {

@@ -123,8 +123,14 @@ export class RepositoryNotFoundError extends GitRollbackError {
 /** A network operation did not finish in time. */
 export class GitTimeoutError extends GitRollbackError {
   readonly code = 'GitTimeoutError' as const;
-  constructor(readonly data: { operation: string; url: string; timeoutMs: number }) {
-    super(`${data.operation} on ${data.url} timed out after ${data.timeoutMs} ms`);
+  override readonly name = 'GitTimeoutError';
+  /** `deadline`: the whole operation ran out of time; otherwise nothing arrived for `timeoutMs`. */
+  constructor(readonly data: { operation: string; url: string; timeoutMs: number; deadline?: boolean }) {
+    super(
+      data.deadline
+        ? `${data.operation} on ${data.url} did not finish within its deadline of ${data.timeoutMs} ms`
+        : `${data.operation} on ${data.url} timed out after ${data.timeoutMs} ms`,
+    );
   }
 }
 
@@ -134,6 +140,91 @@ export class RemoteError extends GitRollbackError {
   constructor(readonly data: { url: string; detail: string }) {
     super(`Remote ${data.url} failed: ${data.detail}`);
   }
+}
+
+/**
+ * The repository URL is refused before any connection: credentials in it (they belong in the
+ * Secret), a query or fragment (they would let the URL pick the exact path requested), plain
+ * http:// where it is not allowed, or a scheme the engine does not speak. `url` is the URL
+ * without userinfo, query or fragment, so the message never repeats a credential.
+ */
+export class InvalidRepositoryUrlError extends GitRollbackError {
+  readonly code = 'InvalidRepositoryUrlError' as const;
+  override readonly name = 'InvalidRepositoryUrlError';
+  constructor(readonly data: { url: string; reason: 'credentials' | 'query' | 'fragment' | 'insecure-http' | 'unsupported-scheme' | 'malformed' }) {
+    super(`Repository URL ${data.url} is refused: ${describeUrlProblem(data.reason)}`);
+  }
+}
+
+function describeUrlProblem(reason: InvalidRepositoryUrlError['data']['reason']): string {
+  switch (reason) {
+    case 'credentials':
+      return 'it contains credentials (user:password@); put them in the Secret instead';
+    case 'query':
+      return 'it contains a query (?...), which git URLs do not use';
+    case 'fragment':
+      return 'it contains a fragment (#...), which git URLs do not use';
+    case 'insecure-http':
+      return 'plain http:// is not allowed here (use https://, or allow insecure HTTP explicitly)';
+    case 'unsupported-scheme':
+      return 'only https://, http:// and SSH addresses are supported';
+    case 'malformed':
+      return 'it is not a valid URL';
+  }
+}
+
+/**
+ * The repository's host is refused by the network policy: it is not on the allow list, or it
+ * resolves to (or is) a loopback, private, link-local or otherwise internal address.
+ */
+export class GitHostNotAllowedError extends GitRollbackError {
+  readonly code = 'GitHostNotAllowedError' as const;
+  override readonly name = 'GitHostNotAllowedError';
+  constructor(readonly data: { url: string; host: string; reason: 'not-in-allow-list' | 'private-address' }) {
+    super(
+      data.reason === 'not-in-allow-list'
+        ? `Repository host ${data.host} is not in the allowed git hosts`
+        : `Repository host ${data.host} resolves to an internal address, which is not allowed (loopback, private, link-local and metadata ranges are refused)`,
+    );
+  }
+}
+
+/** What a transfer limit bounds; see ./transfer-limits.ts. */
+export type TransferLimitKind = 'advertisement' | 'pack' | 'object' | 'objects' | 'report' | 'decoded-body';
+
+/**
+ * A git server sent more than a transfer limit allows (a ref advertisement, a pack, one object's
+ * declared or inflated size, the number of objects...). Refused while reading, before the data
+ * is kept: nothing was written to the cache's refs.
+ */
+export class TransferLimitExceededError extends GitRollbackError {
+  readonly code = 'TransferLimitExceededError' as const;
+  override readonly name = 'TransferLimitExceededError';
+  constructor(readonly data: { url: string; what: TransferLimitKind; limit: number }) {
+    super(`${data.url} sent more than allowed: the ${describeLimit(data.what)} exceeds ${formatLimit(data.what, data.limit)}`);
+  }
+}
+
+function describeLimit(what: TransferLimitKind): string {
+  switch (what) {
+    case 'advertisement':
+      return 'ref advertisement';
+    case 'pack':
+      return 'pack';
+    case 'object':
+      return 'size of one object';
+    case 'objects':
+      return 'number of objects in the pack';
+    case 'report':
+      return 'push report';
+    case 'decoded-body':
+      return 'decompressed response';
+  }
+}
+
+function formatLimit(what: TransferLimitKind, limit: number): string {
+  if (what === 'objects') return `${limit} objects`;
+  return limit >= 1024 * 1024 ? `${Math.round((limit / 1024 / 1024) * 10) / 10} MiB` : `${limit} bytes`;
 }
 
 /** Removes user:password@ from a URL so it can appear in messages and logs. */

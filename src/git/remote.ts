@@ -2,8 +2,11 @@
  * Talks to git remotes over smart HTTP(S), or over SSH presented as smart HTTP
  * (./ssh-transport.ts): a bare cache repository per remote URL, shallow then incremental
  * fetches, deepening on demand, and a thin push that sends only the objects a revert wrote (no
- * tree walks). Every request has an inactivity timeout; credentials travel only in the
- * Authorization header (or the SSH handshake) and never appear in errors or logs.
+ * tree walks). Every request has an inactivity timeout and every operation a total deadline;
+ * every response is read against a byte limit (./transfer-limits.ts) and an upload-pack response
+ * is checked object by object as it arrives (./upload-pack-guard.ts); URLs are checked against
+ * the network policy first (./url-policy.ts). Credentials travel only in the Authorization
+ * header (or the SSH handshake) and never appear in errors or logs.
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -16,12 +19,16 @@ import {
   PushRejectedError,
   RemoteError,
   RepositoryNotFoundError,
-  redactUrl,
+  TransferLimitExceededError,
+  type TransferLimitKind,
 } from './errors.js';
 import type { Fs } from './object-store.js';
 import { openSshTransport } from './ssh-transport.js';
 import { isSshUrl, parseSshUrl } from './ssh-url.js';
+import { resolveTransferLimits, type TransferLimits } from './transfer-limits.js';
 import { createHttpTransport, type GitTransport } from './transport.js';
+import { UploadPackGuard } from './upload-pack-guard.js';
+import { checkRepositoryUrl, LOCAL_NETWORK_POLICY, type NetworkPolicy } from './url-policy.js';
 
 export interface Credentials {
   username?: string;
@@ -42,12 +49,12 @@ export interface ProgressEvent {
 
 export interface RemoteOptions {
   /**
-   * Smart HTTP(S) URL (embedded `user:pass@` is stripped and used as credentials), or an SSH
-   * address (`ssh://[user@]host[:port]/path` or `[user@]host:path`, see ./ssh-transport.ts).
+   * Smart HTTP(S) URL, or an SSH address (`ssh://[user@]host[:port]/path` or `[user@]host:path`,
+   * see ./ssh-transport.ts). Credentials, a query or a fragment in it are refused
+   * (InvalidRepositoryUrlError), as is whatever `policy` does not allow.
    */
   url: string;
   branch: string;
-  /** Take precedence over credentials embedded in the URL. */
   credentials?: Credentials;
   /**
    * Inactivity timeout per HTTP request (default 60 s): a request is aborted with
@@ -55,6 +62,10 @@ export interface RemoteOptions {
    * Like git's http.lowSpeedTime, a large but progressing download is not cut off.
    */
   timeoutMs?: number;
+  /** Which URLs and addresses may be contacted; default LOCAL_NETWORK_POLICY (the CLI's). */
+  policy?: NetworkPolicy;
+  /** Byte, object and time limits; unset ones take DEFAULT_TRANSFER_LIMITS. */
+  limits?: Partial<TransferLimits>;
   onProgress?: (e: ProgressEvent) => void;
 }
 
@@ -77,15 +88,43 @@ interface ResolvedRemote {
   headers: Record<string, string>;
   secrets: string[];
   timeoutMs: number;
+  limits: TransferLimits;
   onProgress?: (e: ProgressEvent) => void;
 }
 
-/** What one operation needs to time out and report errors without leaking secrets. */
+/** What one operation needs to time out, stay within limits and report errors without secrets. */
 interface CallContext {
   remote: ResolvedRemote;
   transport: GitTransport;
   operation: string;
-  timedOut: boolean;
+  /** Aborted when the operation's deadline passes. */
+  deadline: AbortSignal;
+  /** Why the operation was cut short (timeout, deadline, limit): wins over what follows from it. */
+  abortedWith?: GitRollbackError;
+  /** Ends the operation: stops the deadline timer and closes the transport. */
+  end(): void;
+}
+
+/** Starts one network operation: its transport and its deadline. */
+function startCall(remote: ResolvedRemote, operation: string): CallContext {
+  const controller = new AbortController();
+  const transport = remote.connect();
+  const ctx: CallContext = {
+    remote,
+    transport,
+    operation,
+    deadline: controller.signal,
+    end: () => {
+      clearTimeout(timer);
+      transport.close();
+    },
+  };
+  const timer = setTimeout(() => {
+    ctx.abortedWith ??= new GitTimeoutError({ operation, url: remote.url, timeoutMs: remote.limits.deadlineMs, deadline: true });
+    controller.abort(ctx.abortedWith);
+  }, remote.limits.deadlineMs);
+  timer.unref();
+  return ctx;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -96,7 +135,7 @@ interface CallContext {
  * credentials>`, created with `git init --bare` if missing. Returns its gitdir.
  */
 export async function openCacheRepo(fs: Fs, cacheDir: string, url: string): Promise<string> {
-  const safeUrl = isSshUrl(url) ? parseSshUrl(url).displayUrl : stripCredentials(url).url;
+  const safeUrl = isSshUrl(url) ? parseSshUrl(url).displayUrl : normalizeHttpUrl(url);
   const gitdir = join(cacheDir, createHash('sha256').update(safeUrl).digest('hex'));
   if (!fs.existsSync(join(gitdir, 'config'))) {
     await fs.promises.mkdir(gitdir, { recursive: true });
@@ -125,8 +164,9 @@ async function ensureRemoteConfig(fs: Fs, gitdir: string, safeUrl: string): Prom
  * `refs/remotes/origin/<branch>`. The first fetch is shallow (`depth`, default 50); later
  * fetches send the known head as "have" and receive only new objects (`depth` applies to the
  * first fetch only).
- * Throws RepositoryNotFoundError (repository or branch missing), AuthFailedError (401/403),
- * GitTimeoutError, RemoteError.
+ * Throws InvalidRepositoryUrlError or GitHostNotAllowedError (refused by the policy, nothing
+ * sent), RepositoryNotFoundError (repository or branch missing), AuthFailedError (401/403),
+ * TransferLimitExceededError, GitTimeoutError (idle or past the deadline), RemoteError.
  */
 export async function fetchBranch(fs: Fs, gitdir: string, opts: RemoteOptions & { depth?: number }): Promise<string> {
   const remote = resolveRemote(opts);
@@ -173,7 +213,7 @@ async function runFetch(
   remote: ResolvedRemote,
   args: { depth?: number; relative?: boolean; operation: string },
 ): Promise<string> {
-  const ctx: CallContext = { remote, operation: args.operation, timedOut: false, transport: remote.connect() };
+  const ctx = startCall(remote, args.operation);
   const trackingRef = `refs/remotes/${REMOTE}/${remote.branch}`;
   try {
     const result = await git.fetch({
@@ -194,13 +234,14 @@ async function runFetch(
       onProgress: remote.onProgress,
       cache: {},
     });
+    if (ctx.abortedWith) throw ctx.abortedWith;
     if (!result.fetchHead) throw new RepositoryNotFoundError({ url: remote.url, branch: remote.branch, detail: 'the repository is empty' });
     await git.writeRef({ fs, gitdir, ref: trackingRef, value: result.fetchHead, force: true });
     return result.fetchHead;
   } catch (err) {
     throw toTypedError(err, ctx);
   } finally {
-    ctx.transport.close();
+    ctx.end();
   }
 }
 
@@ -258,7 +299,7 @@ export async function pushBranch(
   const ref = `refs/heads/${remote.branch}`;
   assertOid(opts.oldHead, 'oldHead');
   assertOid(opts.newHead, 'newHead');
-  const ctx: CallContext = { remote, operation: 'Push', timedOut: false, transport: remote.connect() };
+  const ctx = startCall(remote, 'Push');
   try {
     const advertised = await discoverReceivePack(ctx);
     if ((advertised.refs.get(ref) ?? ZERO_OID) !== opts.oldHead) {
@@ -272,12 +313,13 @@ export async function pushBranch(
     const body = buildReceivePackRequest({ ref, oldHead: opts.oldHead, newHead: opts.newHead, sideBand, packfile });
     remote.onProgress?.({ phase: 'Sending pack', loaded: 0, total: packfile.length });
     const report = await postReceivePack(ctx, body, sideBand);
+    if (ctx.abortedWith) throw ctx.abortedWith;
     remote.onProgress?.({ phase: 'Sending pack', loaded: packfile.length, total: packfile.length });
     assertPushAccepted(report, ref);
   } catch (err) {
     throw toTypedError(err, ctx);
   } finally {
-    ctx.transport.close();
+    ctx.end();
   }
   await git.writeRef({ fs, gitdir, ref: `refs/remotes/${REMOTE}/${remote.branch}`, value: opts.newHead, force: true });
 }
@@ -307,7 +349,7 @@ async function discoverReceivePack(ctx: CallContext): Promise<Advertisement> {
   const body = await readAll(res);
   assertHttpOk(res, ctx);
   if (!res.headers?.['content-type']?.startsWith('application/x-git-receive-pack-advertisement')) {
-    throw new RemoteError({ url: ctx.remote.url, detail: 'the server did not answer with the smart HTTP protocol' });
+    throw notGitServer(ctx.remote.url);
   }
   return parseAdvertisement(body);
 }
@@ -432,57 +474,58 @@ function pktLinesToText(packets: (Buffer | null)[]): string[] {
 // ---------------------------------------------------------------------------------------------
 // Credentials and URLs
 
-/** Separates credentials from the URL and turns them into an Authorization header. */
+/**
+ * Checks the URL against the policy (credentials in it, a query or fragment are always refused)
+ * and turns the credentials into an Authorization header.
+ */
 function resolveRemote(opts: RemoteOptions): ResolvedRemote {
-  if (isSshUrl(opts.url)) return resolveSshRemote(opts);
-  const { url, embedded } = stripCredentials(opts.url);
-  const credentials = opts.credentials ?? embedded;
+  const policy = opts.policy ?? LOCAL_NETWORK_POLICY;
+  const { displayUrl } = checkRepositoryUrl(opts.url, policy);
+  if (isSshUrl(opts.url)) return resolveSshRemote(opts, policy);
+  // No trailing slash, so "<url>/info/refs" stays well-formed.
+  const url = displayUrl.replace(/\/+$/, '');
+  const credentials = opts.credentials ?? {};
   return {
     url,
     protocolUrl: url,
-    connect: createHttpTransport,
+    connect: () => createHttpTransport({ policy, displayUrl: url }),
     branch: opts.branch,
     headers: authorizationHeaders(credentials),
     secrets: [credentials.password, credentials.bearerToken].filter((s): s is string => !!s),
     timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    limits: resolveTransferLimits(opts.limits),
     onProgress: opts.onProgress,
   };
 }
 
 /** SSH: keys instead of headers; the identity and its passphrase are the secrets to scrub. */
-function resolveSshRemote(opts: RemoteOptions): ResolvedRemote {
+function resolveSshRemote(opts: RemoteOptions, policy: NetworkPolicy): ResolvedRemote {
   const endpoint = parseSshUrl(opts.url);
   const { identity, knownHosts, password } = opts.credentials ?? {};
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const limits = resolveTransferLimits(opts.limits);
   return {
     url: endpoint.displayUrl,
     protocolUrl: 'https://ssh-transport.invalid/repository',
-    connect: () => openSshTransport({ endpoint, identity, passphrase: password, knownHosts, timeoutMs }),
+    connect: () =>
+      openSshTransport({ endpoint, identity, passphrase: password, knownHosts, timeoutMs, policy, maxAdvertisementBytes: limits.maxAdvertisementBytes }),
     branch: opts.branch,
     headers: {},
     secrets: [identity, password].filter((s): s is string => !!s),
     timeoutMs,
+    limits,
     onProgress: opts.onProgress,
   };
 }
 
-function stripCredentials(raw: string): { url: string; embedded: Credentials } {
-  let parsed: URL;
+/** The cache key of an HTTP(S) URL: without credentials, query, fragment or trailing slash. */
+function normalizeHttpUrl(raw: string): string {
   try {
-    parsed = new URL(raw);
+    const parsed = new URL(raw);
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`.replace(/\/+$/, '');
   } catch {
-    throw new RemoteError({ url: redactUrl(raw), detail: 'not a valid URL' });
+    return raw;
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new RemoteError({ url: redactUrl(raw), detail: `unsupported transport ${parsed.protocol} (only smart HTTP(S) and SSH)` });
-  }
-  const embedded: Credentials = {};
-  if (parsed.username) embedded.username = decodeURIComponent(parsed.username);
-  if (parsed.password) embedded.password = decodeURIComponent(parsed.password);
-  parsed.username = '';
-  parsed.password = '';
-  // No trailing slash, so "<url>/info/refs" stays well-formed.
-  return { url: parsed.toString().replace(/\/+$/, ''), embedded };
 }
 
 function authorizationHeaders(credentials: Credentials): Record<string, string> {
@@ -499,64 +542,123 @@ function authorizationHeaders(credentials: Credentials): Record<string, string> 
 // ---------------------------------------------------------------------------------------------
 // HTTP with timeouts
 
-/** An isomorphic-git HttpClient whose requests abort after `timeoutMs` of inactivity. */
+/** An isomorphic-git HttpClient whose requests abort on inactivity, the deadline or a limit. */
 function createTimedHttpClient(ctx: CallContext): HttpClient {
   return { request: (req) => requestWithTimeout(req, ctx) };
 }
 
+/** Which limit bounds a response: advertisements, packs and push reports each have their own. */
+function responseLimit(req: GitHttpRequest, limits: TransferLimits): { what: TransferLimitKind; limit: number } {
+  if ((req.method ?? 'GET') === 'GET') return { what: 'advertisement', limit: limits.maxAdvertisementBytes };
+  if (req.url.endsWith('/git-upload-pack')) return { what: 'pack', limit: limits.maxPackBytes };
+  return { what: 'report', limit: limits.maxAdvertisementBytes };
+}
+
+/**
+ * Sends one request through the operation's transport. It is aborted (and the operation fails
+ * with that reason) when nothing arrives for `timeoutMs`, when the operation's deadline passes,
+ * or when the response goes over its byte limit or the upload-pack guard refuses the pack.
+ */
 async function requestWithTimeout(req: GitHttpRequest, ctx: CallContext): Promise<GitHttpResponse> {
+  // isomorphic-git reads a body that failed as one that ended, and may go on to the next request
+  // with what it got: an operation cut short sends nothing more.
+  if (ctx.abortedWith) throw ctx.abortedWith;
   const { timeoutMs } = ctx.remote;
   const controller = new AbortController();
-  const timeoutError = new GitTimeoutError({ operation: ctx.operation, url: ctx.remote.url, timeoutMs });
+  const abort = (error: GitRollbackError) => {
+    ctx.abortedWith ??= error;
+    controller.abort(ctx.abortedWith);
+  };
   let timer: NodeJS.Timeout | undefined;
   const disarm = () => clearTimeout(timer);
   const arm = () => {
     disarm();
-    timer = setTimeout(() => {
-      ctx.timedOut = true;
-      controller.abort(timeoutError);
-    }, timeoutMs);
+    timer = setTimeout(() => abort(new GitTimeoutError({ operation: ctx.operation, url: ctx.remote.url, timeoutMs })), timeoutMs);
     // The socket keeps the process alive while needed; an unread body must not delay exit.
     timer.unref();
   };
+  const onDeadline = () => abort(ctx.deadline.reason as GitRollbackError);
+  if (ctx.deadline.aborted) onDeadline();
+  else ctx.deadline.addEventListener('abort', onDeadline, { once: true });
   const expired = new Promise<never>((_, reject) => {
-    controller.signal.addEventListener('abort', () => reject(timeoutError), { once: true });
+    const fail = () => reject(controller.signal.reason);
+    if (controller.signal.aborted) fail();
+    else controller.signal.addEventListener('abort', fail, { once: true });
   });
   expired.catch(() => {}); // observed through the races below
+  const release = () => {
+    disarm();
+    ctx.deadline.removeEventListener('abort', onDeadline);
+  };
   arm();
   const pending = ctx.transport.request({ ...req, signal: controller.signal });
   pending.catch(() => {}); // the race reports it; after a timeout nobody else listens
   try {
     const res = await Promise.race([pending, expired]);
     if (!res.body) {
-      disarm();
+      release();
       return res;
     }
-    return { ...res, body: guardBody(res.body, expired, arm, disarm) };
+    const { what, limit } = responseLimit(req, ctx.remote.limits);
+    const packGuard = what === 'pack' && res.statusCode === 200 ? new UploadPackGuard({ url: ctx.remote.url, ...ctx.remote.limits }) : undefined;
+    const check = (chunk: Uint8Array, total: number) => {
+      if (total > limit) throw new TransferLimitExceededError({ url: ctx.remote.url, what, limit });
+      packGuard?.check(chunk);
+    };
+    return { ...res, body: guardBody(res.body, { expired, arm, release, check, finish: () => packGuard?.finish(), fail: abort }) };
   } catch (err) {
-    disarm();
+    release();
     throw err;
   }
 }
 
-/** Re-arms the inactivity timer on each chunk; a stalled body rejects instead of hanging. */
-async function* guardBody(
-  body: AsyncIterableIterator<Uint8Array>,
-  expired: Promise<never>,
-  arm: () => void,
-  disarm: () => void,
-): AsyncIterableIterator<Uint8Array> {
+interface BodyHooks {
+  /** Rejects once the request is aborted (inactivity, deadline, limit). */
+  expired: Promise<never>;
+  /** Restarts the inactivity timer. */
+  arm: () => void;
+  /** Stops the timers; the response is done with. */
+  release: () => void;
+  /** Throws when the chunk (and `total` bytes so far) goes over a limit. */
+  check: (chunk: Uint8Array, total: number) => void;
+  /** Called at the end of the body. */
+  finish: () => void;
+  /** Aborts the request with the error a check threw. */
+  fail: (error: GitRollbackError) => void;
+}
+
+/**
+ * Re-arms the inactivity timer on each chunk and checks it against the limits before handing
+ * it on; a stalled body, the deadline or a limit rejects instead of hanging or growing.
+ */
+async function* guardBody(body: AsyncIterableIterator<Uint8Array>, hooks: BodyHooks): AsyncIterableIterator<Uint8Array> {
   const iterator = body[Symbol.asyncIterator]();
+  let total = 0;
   try {
     for (;;) {
-      const { value, done } = await Promise.race([iterator.next(), expired]);
-      if (done) return;
-      arm();
+      const { value, done } = await Promise.race([iterator.next(), hooks.expired]);
+      if (done) {
+        runCheck(hooks, () => hooks.finish());
+        return;
+      }
+      total += value.byteLength;
+      runCheck(hooks, () => hooks.check(value, total));
+      hooks.arm();
       yield value;
     }
   } finally {
-    disarm();
+    hooks.release();
     await iterator.return?.();
+  }
+}
+
+/** Runs a check; the typed error it throws also aborts the request, and is what gets reported. */
+function runCheck(hooks: BodyHooks, check: () => void): void {
+  try {
+    check();
+  } catch (error) {
+    if (error instanceof GitRollbackError) hooks.fail(error);
+    throw error;
   }
 }
 
@@ -571,11 +673,20 @@ function assertHttpOk(res: GitHttpResponse, ctx: CallContext): void {
   throw httpStatusError(res.statusCode, ctx);
 }
 
+/**
+ * 401/403 and 404 are what a git server answers for bad credentials and a missing repository;
+ * every other status gets one generic message, so pointing the operator at a URL that is not a
+ * git server tells nothing about what answered there.
+ */
 function httpStatusError(status: number, ctx: CallContext): GitRollbackError {
   const { url } = ctx.remote;
   if (status === 401 || status === 403) return new AuthFailedError({ url, status });
   if (status === 404) return new RepositoryNotFoundError({ url });
-  return new RemoteError({ url, detail: `HTTP ${status}` });
+  return notGitServer(url);
+}
+
+function notGitServer(url: string): RemoteError {
+  return new RemoteError({ url, detail: 'the server did not answer as a git smart HTTP server' });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -584,13 +695,13 @@ function httpStatusError(status: number, ctx: CallContext): GitRollbackError {
 /** Turns anything thrown during a network operation into one of our typed errors. */
 function toTypedError(err: unknown, ctx: CallContext): GitRollbackError {
   const { url, branch } = ctx.remote;
-  if (ctx.timedOut) return new GitTimeoutError({ operation: ctx.operation, url, timeoutMs: ctx.remote.timeoutMs });
+  if (ctx.abortedWith) return ctx.abortedWith;
   if (err instanceof GitRollbackError) return err;
   const e = err as { code?: string; message?: string; data?: { statusCode?: number } };
   if (e.code === 'HttpError' && e.data?.statusCode) return httpStatusError(e.data.statusCode, ctx);
   // isomorphic-git's NotFoundError during fetch means the remote does not advertise the ref.
   if (e.code === 'NotFoundError') return new RepositoryNotFoundError({ url, branch });
-  if (e.code === 'SmartHttpError') return new RemoteError({ url, detail: 'the server did not answer with the smart HTTP protocol' });
+  if (e.code === 'SmartHttpError') return notGitServer(url);
   const detail = e.code && !e.message?.includes(e.code) ? `${e.code}: ${e.message ?? ''}` : (e.message ?? String(err));
   return new RemoteError({ url, detail: scrubSecrets(detail, ctx.remote.secrets) });
 }

@@ -14,15 +14,30 @@
  * The server's host key must match `knownHosts` (no host is trusted without it); the client
  * authenticates with `identity` (a private key, `passphrase` if encrypted) only. Errors are the
  * typed errors of ./errors.ts and never contain key material.
+ *
+ * What the server controls is bounded: the connection goes through the network policy's lookup
+ * (./url-policy.ts), the advertisement is read up to `maxAdvertisementBytes`, and the channel is
+ * paused while more than OUTPUT_BUFFER_LIMIT bytes wait to be read (SSH's window stops the
+ * server); the caller counts and limits the response bytes.
  */
 import type { GitHttpRequest, GitHttpResponse } from 'isomorphic-git';
 import { createHash } from 'node:crypto';
+import { connect as connectTcp } from 'node:net';
 import ssh2, { type Client, type ClientChannel, type ConnectConfig, type ParsedKey } from 'ssh2';
-import { AuthFailedError, GitRollbackError, GitTimeoutError, HostKeyVerificationError, RemoteError, RepositoryNotFoundError } from './errors.js';
+import {
+  AuthFailedError,
+  GitRollbackError,
+  GitTimeoutError,
+  HostKeyVerificationError,
+  RemoteError,
+  RepositoryNotFoundError,
+  TransferLimitExceededError,
+} from './errors.js';
 import { chooseHostKeyAlgorithms, findHostKeys, verifyHostKey, type HostKeyVerdict } from './known-hosts.js';
 import { checkKdfCost } from './ssh-key.js';
 import { quoteForShell, type SshEndpoint } from './ssh-url.js';
 import type { GitTransport } from './transport.js';
+import { createGuardedLookup, guardConnectedSocket, type NetworkPolicy } from './url-policy.js';
 
 // ssh2 is CommonJS whose named exports Node cannot detect: take them from the default export.
 const { Client: SshClient, utils } = ssh2;
@@ -37,12 +52,18 @@ export interface SshTransportOptions {
   knownHosts?: string;
   /** Handshake timeout; the caller also bounds each request by inactivity. */
   timeoutMs: number;
+  /** Where the connection may go (internal addresses, allow list). */
+  policy: NetworkPolicy;
+  /** Bytes of the ref advertisement read before giving up. */
+  maxAdvertisementBytes: number;
 }
 
 type Service = 'git-upload-pack' | 'git-receive-pack';
 
 /** Bytes of the server's stderr kept for error messages. */
 const STDERR_LIMIT = 4096;
+/** Stdout bytes waiting to be read above which the channel is paused. */
+const OUTPUT_BUFFER_LIMIT = 1024 * 1024;
 const FLUSH = Buffer.from('0000');
 
 /** Opens nothing yet: the connection is made by the first request. */
@@ -54,14 +75,24 @@ export function openSshTransport(options: SshTransportOptions): GitTransport {
 /** Output of a remote command: stdout chunks as they arrive, its stderr and exit code. */
 class CommandOutput {
   private chunks: Buffer[] = [];
+  private buffered = 0;
   private ended = false;
   private failure: Error | undefined;
   private wake: (() => void) | undefined;
+  private paused = false;
   stderr = '';
   exitCode: number | undefined;
 
+  /** `pause`/`resume` stop and restart the channel's flow while too much waits to be read. */
+  constructor(private readonly flow: { pause(): void; resume(): void } = { pause: () => {}, resume: () => {} }) {}
+
   push(chunk: Buffer): void {
     this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    if (this.buffered > OUTPUT_BUFFER_LIMIT && !this.paused) {
+      this.paused = true;
+      this.flow.pause();
+    }
     this.notify();
   }
 
@@ -76,7 +107,9 @@ class CommandOutput {
   }
 
   unshift(chunk: Buffer): void {
-    if (chunk.length > 0) this.chunks.unshift(chunk);
+    if (chunk.length === 0) return;
+    this.chunks.unshift(chunk);
+    this.buffered += chunk.length;
   }
 
   addStderr(chunk: Buffer): void {
@@ -88,7 +121,14 @@ class CommandOutput {
     for (;;) {
       if (this.failure) throw this.failure;
       const chunk = this.chunks.shift();
-      if (chunk) return chunk;
+      if (chunk) {
+        this.buffered -= chunk.length;
+        if (this.paused && this.buffered <= OUTPUT_BUFFER_LIMIT / 2) {
+          this.paused = false;
+          this.flow.resume();
+        }
+        return chunk;
+      }
       if (this.ended) return null;
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
@@ -174,7 +214,7 @@ class SshSession {
     const channel = await new Promise<ClientChannel>((resolve, reject) => {
       client.exec(`${service} ${quoteForShell(this.options.endpoint.path)}`, (err, ch) => (err ? reject(this.toChannelError(err)) : resolve(ch)));
     });
-    const output = new CommandOutput();
+    const output = new CommandOutput({ pause: () => channel.pause(), resume: () => channel.resume() });
     channel.on('data', (chunk: Buffer) => output.push(chunk));
     channel.stderr.on('data', (chunk: Buffer) => output.addStderr(chunk));
     channel.on('exit', (code: number | null) => (output.exitCode = code ?? undefined));
@@ -201,6 +241,9 @@ class SshSession {
       }
       const chunk = await output.next();
       if (!chunk) throw this.commandFailure(output);
+      if (buffered.length + chunk.length > this.options.maxAdvertisementBytes) {
+        throw new TransferLimitExceededError({ url: this.url, what: 'advertisement', limit: this.options.maxAdvertisementBytes });
+      }
       buffered = Buffer.concat([buffered, chunk]);
     }
   }
@@ -255,7 +298,11 @@ class SshSession {
 
     const client = new SshClient();
     this.client = client;
+    // Our own socket, so the network policy sees (and can refuse) the address connected.
+    const socket = connectTcp({ host: endpoint.host, port: endpoint.port, lookup: createGuardedLookup(this.options.policy, this.url) });
+    guardConnectedSocket(socket, this.options.policy, this.url, endpoint.host);
     const config: ConnectConfig = {
+      sock: socket,
       host: endpoint.host,
       port: endpoint.port,
       username: endpoint.user,
@@ -303,6 +350,7 @@ class SshSession {
 
   private toConnectionError(err: Error & { level?: string; code?: string }): GitRollbackError {
     if (this.hostKeyVerdict && this.hostKeyVerdict !== 'trusted') return this.hostKeyError(this.hostKeyVerdict);
+    if (err instanceof GitRollbackError) return err;
     if (err.level === 'client-authentication') return new AuthFailedError({ url: this.url, detail: 'the server accepted none of the offered keys' });
     if (err.level === 'client-timeout' || /timed out/i.test(err.message)) {
       return new GitTimeoutError({ operation: 'SSH handshake', url: this.url, timeoutMs: this.options.timeoutMs });

@@ -127,6 +127,19 @@ describe('gitops-rollback CLI', () => {
       const ok = await runCli(['revert', '--repo', url, '--commit', bad, '--output', 'json', '--cache-dir', makeTempDir()], { GIT_USERNAME: 'ops', GIT_PASSWORD: 'hunter2-secret' });
       expect(ok.code).toBe(0);
       expect(ok.json().head).toBe(git(path.join(root, 'fleet.git'), 'rev-parse', 'main'));
+      // The repository is on this machine (allowed), over plain http:// (allowed, not silently).
+      expect(ok.stderr).toContain('warning: http:// sends credentials and content unencrypted');
+    });
+
+    test('credentials in --repo exit 2 before any request, without echoing them', async () => {
+      const before = server.requests.length;
+      const url = server.urlFor('fleet.git').replace('http://', 'http://ops:hunter2-secret@');
+      const run = await runCli(['revert', '--repo', url, '--commit', bad, '--output', 'json', '--cache-dir', makeTempDir()]);
+      expect(run.code).toBe(2);
+      expect(run.json()).toMatchObject({ result: 'error', error: { code: 'InvalidRepositoryUrlError' } });
+      expect(run.stderr).toContain('contains credentials');
+      expect(run.stdout + run.stderr).not.toContain('hunter2-secret');
+      expect(server.requests.length).toBe(before);
     });
   });
 });

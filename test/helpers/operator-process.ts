@@ -9,6 +9,11 @@ import * as path from 'node:path';
 import { makeTempDir } from './git-cli.js';
 
 export const OPERATOR_ENTRY = path.resolve('dist/cli/main.js');
+/**
+ * The test git servers are plain HTTP (and SSH) on 127.0.0.1, which the operator refuses by
+ * default; a test of that default passes --no-allow-private-git-hosts / --no-allow-insecure-http.
+ */
+const NETWORK_ARGS = ['--allow-private-git-hosts', '--allow-insecure-http'];
 
 export interface OperatorProcess {
   child: ChildProcess;
@@ -44,7 +49,7 @@ export async function startOperator(options: { kubeconfigPath: string; args?: st
   const metricsUrl = `http://127.0.0.1:${metricsPort}`;
   const child = spawn(
     process.execPath,
-    [OPERATOR_ENTRY, `--kubeconfig=${options.kubeconfigPath}`, `--health-probe-bind-address=127.0.0.1:${port}`, `--metrics-bind-address=127.0.0.1:${metricsPort}`, `--webhook-bind-address=127.0.0.1:${webhookPort}`, `--cache-dir=${options.cacheDir ?? makeTempDir()}`, ...(options.args ?? [])],
+    [OPERATOR_ENTRY, `--kubeconfig=${options.kubeconfigPath}`, `--health-probe-bind-address=127.0.0.1:${port}`, `--metrics-bind-address=127.0.0.1:${metricsPort}`, `--webhook-bind-address=127.0.0.1:${webhookPort}`, `--cache-dir=${options.cacheDir ?? makeTempDir()}`, ...NETWORK_ARGS, ...(options.args ?? [])],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env } },
   );
   let output = '';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { AuthFailedError, GitTimeoutError, PushRejectedError, RepositoryNotFoundError } from '../../src/git/errors.js';
+import { AuthFailedError, GitTimeoutError, InvalidRepositoryUrlError, PushRejectedError, RepositoryNotFoundError } from '../../src/git/errors.js';
 import { ObjectStore } from '../../src/git/object-store.js';
 import { deepenHistory, fetchBranch, openCacheRepo, pushBranch } from '../../src/git/remote.js';
 import {
@@ -213,8 +213,7 @@ describe('authentication', () => {
   it('wrong password makes AuthFailedError whose message does not contain the password', async () => {
     const { name, gitdir } = await setUp(2);
     const wrong = 'wr0ng-Pa55word-xyz';
-    const url = authServer.urlFor(name).replace('http://', `http://${USER}:${wrong}@`);
-    const err = await fetchBranch(fs, gitdir, { url, branch: 'main' }).catch((e: unknown) => e);
+    const err = await fetchBranch(fs, gitdir, { url: authServer.urlFor(name), branch: 'main', credentials: { username: USER, password: wrong } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AuthFailedError);
     expect((err as AuthFailedError).data.status).toBe(401);
     expect(String((err as Error).message)).not.toContain(wrong);
@@ -227,10 +226,20 @@ describe('authentication', () => {
     await expect(fetchBranch(fs, gitdir, { url: authServer.urlFor(name), branch: 'main' })).rejects.toBeInstanceOf(AuthFailedError);
   });
 
-  it('fetches and pushes with credentials given in the URL or as options', async () => {
-    const { name, bare, gitdir } = await setUp(3);
+  it('credentials in the URL are refused before any request, and the error does not repeat them', async () => {
+    const { name, gitdir } = await setUp(1);
+    const before = authServer.requests.length;
     const embedded = authServer.urlFor(name).replace('http://', `http://${USER}:${PASSWORD}@`);
-    const head = await fetchBranch(fs, gitdir, { url: embedded, branch: 'main' });
+    const err = await fetchBranch(fs, gitdir, { url: embedded, branch: 'main', credentials: { username: USER, password: PASSWORD } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidRepositoryUrlError);
+    expect((err as InvalidRepositoryUrlError).data.reason).toBe('credentials');
+    expect(JSON.stringify([(err as Error).message, (err as InvalidRepositoryUrlError).data, (err as Error).stack])).not.toContain(PASSWORD);
+    expect(authServer.requests.length).toBe(before);
+  });
+
+  it('fetches and pushes with credentials given as options', async () => {
+    const { name, bare, gitdir } = await setUp(3);
+    const head = await fetchBranch(fs, gitdir, { url: authServer.urlFor(name), branch: 'main', credentials: { username: USER, password: PASSWORD } });
     expect(head).toBe(await serverHead(bare));
     const { newHead, store } = await commitOnTop(gitdir, head, 'auth.txt');
     await pushBranch(fs, gitdir, {

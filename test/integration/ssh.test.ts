@@ -12,7 +12,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { GitOpsRollback } from '../../src/api/v1alpha1/types.js';
 import { runRollback, type RollbackRequest } from '../../src/git/engine.js';
-import { AuthFailedError, GitTimeoutError, HostKeyVerificationError, PushRejectedError, RepositoryNotFoundError } from '../../src/git/errors.js';
+import {
+  AuthFailedError,
+  GitHostNotAllowedError,
+  GitTimeoutError,
+  HostKeyVerificationError,
+  PushRejectedError,
+  RepositoryNotFoundError,
+  TransferLimitExceededError,
+} from '../../src/git/errors.js';
+import { STRICT_NETWORK_POLICY } from '../../src/git/url-policy.js';
 import type { Credentials } from '../../src/git/remote.js';
 import { cloneBare, commitFiles, git, initRepo, makeTempDir } from '../helpers/git-cli.js';
 import { installRejectingHook, startSilentServer } from '../helpers/git-http-server.js';
@@ -176,10 +185,12 @@ describe('runRollback over SSH (OpenSSH server)', () => {
 
   test('a server that goes silent while answering the push (a slow hook) makes GitTimeoutError, and nothing lands', async () => {
     const { url, bare } = publishRepo();
-    // receive-pack sends nothing while the hook runs (its keepalive comes only after 5 s).
+    // receive-pack sends nothing while the hook runs (keepalive packets off). The inactivity
+    // limit leaves the fetch seconds between packets even on a loaded machine; the hook outlasts it.
+    git(bare, 'config', 'receive.keepAlive', '0');
     const finished = path.join(bare, 'hook-finished');
-    fs.writeFileSync(path.join(bare, 'hooks', 'pre-receive'), `#!/bin/sh\nsleep 4\ntouch '${finished}'\nexit 1\n`, { mode: 0o755 });
-    const error = await runRollback(request(url, { kind: 'revert', commits: [commits[65]] }), { cacheDir: makeTempDir(), timeoutMs: 1000, maxAttempts: 1 }).catch((e: unknown) => e);
+    fs.writeFileSync(path.join(bare, 'hooks', 'pre-receive'), `#!/bin/sh\nsleep 20\ntouch '${finished}'\nexit 1\n`, { mode: 0o755 });
+    const error = await runRollback(request(url, { kind: 'revert', commits: [commits[65]] }), { cacheDir: makeTempDir(), timeoutMs: 5000, maxAttempts: 1 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(GitTimeoutError);
     expect((error as GitTimeoutError).data.operation).toBe('Push');
     // Given up while the server was still silent, not when it finally answered.
@@ -203,6 +214,24 @@ describe('runRollback over SSH (OpenSSH server)', () => {
     } finally {
       await silent.stop();
     }
+  });
+
+  test.each([
+    ['a ref advertisement above maxAdvertisementBytes', { maxAdvertisementBytes: 64 }, 'advertisement'],
+    ['an object above maxObjectBytes in the fetched pack', { maxObjectBytes: 16 }, 'object'],
+    ['a pack above maxPackBytes', { maxPackBytes: 1024 }, 'pack'],
+  ] as const)('%s over SSH makes TransferLimitExceededError', async (_name, limits, what) => {
+    const { url } = publishRepo();
+    const error = await runRollback(request(url, { kind: 'revert', commits: [commits[69]] }), { cacheDir: makeTempDir(), limits }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransferLimitExceededError);
+    expect((error as TransferLimitExceededError).data.what).toBe(what);
+  });
+
+  test('the strict network policy refuses an SSH host on loopback before connecting', async () => {
+    const { url, bare } = publishRepo();
+    const error = await runRollback(request(url, { kind: 'revert', commits: [commits[69]] }), { cacheDir: makeTempDir(), policy: STRICT_NETWORK_POLICY }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GitHostNotAllowedError);
+    expect(git(bare, 'rev-parse', 'main')).toBe(commits[69]);
   });
 });
 

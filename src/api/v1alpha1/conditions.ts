@@ -35,6 +35,12 @@ export const Reason = {
   /** SSH: the server's host key is not in the Secret's known_hosts, differs from it, or is revoked. */
   HostKeyVerificationFailed: 'HostKeyVerificationFailed',
   RepositoryNotFound: 'RepositoryNotFound',
+  /** The repository URL holds credentials, a query or a fragment, or uses http:// where not allowed. */
+  InvalidRepositoryUrl: 'InvalidRepositoryUrl',
+  /** The repository host is not on the allow list or is (resolves to) an internal address. */
+  GitHostNotAllowed: 'GitHostNotAllowed',
+  /** The git server sent more than a transfer limit allows (advertisement, pack, object size). */
+  TransferLimitExceeded: 'TransferLimitExceeded',
   CommitNotFound: 'CommitNotFound',
   MergeWithoutMainline: 'MergeWithoutMainline',
   RevertConflict: 'RevertConflict',

@@ -6,6 +6,8 @@ import { AuthFailedError } from '../../../src/git/errors.js';
 import { checkKdfCost, MAX_KDF_ROUNDS, readKdfRounds } from '../../../src/git/ssh-key.js';
 import { openSshTransport } from '../../../src/git/ssh-transport.js';
 import { parseSshUrl } from '../../../src/git/ssh-url.js';
+import { DEFAULT_TRANSFER_LIMITS } from '../../../src/git/transfer-limits.js';
+import { LOCAL_NETWORK_POLICY } from '../../../src/git/url-policy.js';
 
 const PASSPHRASE = 'kdf-Pa55phrase';
 
@@ -69,7 +71,7 @@ describe('the bcrypt KDF round cap of encrypted OpenSSH keys', () => {
     const identity = withRounds(encrypted, 4096);
     // No server is contacted: the key is judged before the connection opens.
     const endpoint = parseSshUrl('ssh://git@127.0.0.1:1/fleet.git');
-    const transport = openSshTransport({ endpoint, identity, passphrase: PASSPHRASE, knownHosts: '[127.0.0.1]:1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA==\n', timeoutMs: 1000 });
+    const transport = openSshTransport({ endpoint, identity, passphrase: PASSPHRASE, knownHosts: '[127.0.0.1]:1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA==\n', timeoutMs: 1000, policy: LOCAL_NETWORK_POLICY, maxAdvertisementBytes: DEFAULT_TRANSFER_LIMITS.maxAdvertisementBytes });
     const started = process.cpuUsage();
     const error = await transport.request({ method: 'GET', url: 'ssh://127.0.0.1:1/fleet.git/info/refs?service=git-upload-pack', headers: {} }).catch((e: unknown) => e);
     transport.close();
