@@ -397,6 +397,15 @@ export class ObjectDatabase {
     objectCache.clear();
   }
 
+  /** Closes and forgets the database of `gitdir` (it was deleted: its open packs hold disk space). */
+  static forget(gitdir: string): void {
+    const key = resolve(gitdir);
+    for (const byDir of databases.values()) {
+      byDir.get(key)?.close();
+      byDir.delete(key);
+    }
+  }
+
   close(): void {
     for (const pack of this.packs.values()) pack.close();
     this.packs.clear();

@@ -414,7 +414,7 @@ function writeCraftedPack(name: string, entries: CraftedEntry[]): string {
   header.write('PACK', 0, 'latin1');
   header.writeUInt32BE(2, 4);
   header.writeUInt32BE(entries.length, 8);
-  const parts = [header];
+  const parts: Buffer[] = [header];
   let offset = 12;
   const offsets = new Map<string, number>();
   for (const entry of entries) {
