@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { evictCaches } from '../../src/git/cache-dir.js';
 import { runRollback, type RollbackRequest } from '../../src/git/engine.js';
-import { withRepositoryLock } from '../../src/git/lock.js';
+import { lockFilePath, withRepositoryLock } from '../../src/git/lock.js';
 import { cacheRepoPath } from '../../src/git/remote.js';
 import { git, makeTempDir } from '../helpers/git-cli.js';
 import { addCommits, createBareRepo, startGitHttpServer, type GitHttpServer } from '../helpers/git-http-server.js';
@@ -76,6 +76,21 @@ describe('one lock per cache repository', () => {
     // Depth 50 on each branch: the 50th commit of each is a boundary.
     const shallow = fs.readFileSync(join(cacheRepoPath(cacheDir, url), 'shallow'), 'utf8').split('\n').filter(Boolean).sort();
     expect(shallow).toEqual([git(bare, 'rev-parse', 'main~49'), git(bare, 'rev-parse', 'other~49')].sort());
+  });
+});
+
+describe('locks across a container restart', () => {
+  // The operator is pid 1 before and after a restart and the cache volume survives: the lock file
+  // of a rollback cut short names "1", a live pid. The old code waited 120 s on it, then failed,
+  // on every later rollback of that repository.
+  test('a lock file left by the previous container (same pid, old format) does not block the next rollback', async () => {
+    const { bare, url } = await serverRepo(3);
+    const cacheDir = makeTempDir();
+    const lockDir = join(cacheDir, 'locks');
+    fs.mkdirSync(lockDir, { recursive: true });
+    fs.writeFileSync(lockFilePath(lockDir, cacheRepoPath(cacheDir, url)), `${process.pid}\n`);
+    await expect(runRollback(planHeadRevert(url, 'main', git(bare, 'rev-parse', 'main')), { cacheDir })).resolves.toMatchObject({ result: 'planned' });
+    expect(fs.readdirSync(lockDir)).toEqual([]);
   });
 });
 
