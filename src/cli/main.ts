@@ -4,15 +4,19 @@
  * wires the Kubernetes client, informer, work queue, leader election, reconciler and engine, and
  * serves health probes. SIGTERM drains the work in flight, releases the lease, then exits.
  */
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { API_VERSION, GROUP, PLURAL, VERSION, type GitOpsRollback } from '../api/v1alpha1/types.js';
 import { isFinished, RollbackReconciler } from '../controller/reconciler.js';
 import type { ClusterPort } from '../controller/ports.js';
 import { createWorkerEngine } from '../controller/engine-worker.js';
 import { WorkQueue } from '../controller/work-queue.js';
+import { DEFAULT_CACHE_MAX_BYTES, evictCaches } from '../git/cache-dir.js';
 import type { EngineOptions } from '../git/engine.js';
+import { removeStaleLockFiles } from '../git/lock.js';
 import { DEFAULT_TRANSFER_LIMITS, parseByteSize } from '../git/transfer-limits.js';
 import { loadKubeConfig } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
@@ -43,6 +47,8 @@ const FLAGS = {
   'leader-election-id': { type: 'string', default: 'gitops-rollback-leader' },
   concurrent: { type: 'string', default: '4' },
   'cache-dir': { type: 'string', default: '/var/cache/gitops-rollback' },
+  /** Byte budget of the cache repositories (LRU eviction); keep it below the volume's sizeLimit. */
+  'cache-max-bytes': { type: 'string', default: String(DEFAULT_CACHE_MAX_BYTES) },
   'watch-namespace': { type: 'string' },
   'allow-cross-namespace-refs': { type: 'boolean', default: false },
   /** Seconds between reads of the Kustomizations while a rollback waits for Flux to apply it. */
@@ -90,6 +96,12 @@ async function main(): Promise<void> {
     recordEvent: (rollback, type, reason, message) => recorder.record(rollback, type, reason, message),
   };
   const cacheDir = flags['cache-dir'];
+  const cacheMaxBytes = Number(flags['cache-max-bytes']);
+  if (!Number.isSafeInteger(cacheMaxBytes) || cacheMaxBytes < 0) throw new Error(`Invalid --cache-max-bytes "${flags['cache-max-bytes']}"`);
+  // Lock files left by the previous container (same pid, surviving volume) would block forever.
+  const staleLocks = await removeStaleLockFiles(path.join(cacheDir, 'locks'));
+  await evictCaches({ fs, cacheDir, maxBytes: cacheMaxBytes, lockDir: path.join(cacheDir, 'locks') });
+  logger.info({ cacheDir, cacheMaxBytes, staleLocks }, 'Cache directory ready');
   // One private registry; /metrics is served before the informer syncs, like controller-runtime.
   const metrics = new OperatorMetrics();
   const metricsAddress = flags['metrics-bind-address'];
@@ -102,6 +114,7 @@ async function main(): Promise<void> {
   const runEngine = createWorkerEngine({
     cacheDir,
     timeoutMs: gitTimeoutMs,
+    cacheMaxBytes,
     ...gitNetwork,
     deadlineMs: Number(flags['engine-deadline']) * 1000,
     memoryLimitMb: Number(flags['engine-memory-limit']),

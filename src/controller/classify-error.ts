@@ -19,6 +19,7 @@ import {
   RepositoryNotFoundError,
   RevertConflictError,
   TransferLimitExceededError,
+  TreeLimitExceededError,
 } from '../git/errors.js';
 import { SafetyCheckFailedError } from '../safety/safety-gate.js';
 import { EngineLimitExceededError } from './engine-worker.js';
@@ -49,6 +50,7 @@ export function classifyError(error: unknown): ClassifiedError {
   if (error instanceof CommitNotFoundError) return stall(Reason.CommitNotFound);
   if (error instanceof MergeWithoutMainlineError) return stall(Reason.MergeWithoutMainline);
   if (error instanceof RevertConflictError) return stall(Reason.RevertConflict);
+  if (error instanceof TreeLimitExceededError) return stall(Reason.ChangeTooLarge);
   if (error instanceof SafetyCheckFailedError) return stall(Reason.SafetyCheckFailed, formatSafetyFailure(error.data.verdict));
   if (error instanceof AuthFailedError) return stall(Reason.AuthenticationFailed);
   if (error instanceof HostKeyVerificationError) return stall(Reason.HostKeyVerificationFailed);

@@ -8,7 +8,7 @@ import { createSafetyGate } from '../safety/safety-gate.js';
 import type { EngineHooks } from './ports.js';
 
 /** The engine's settings that cross to a worker: plain data only. */
-export interface EngineSettings extends Pick<EngineOptions, 'policy' | 'limits'> {
+export interface EngineSettings extends Pick<EngineOptions, 'policy' | 'limits' | 'cacheMaxBytes'> {
   cacheDir: string;
   /** Per git network call, milliseconds. */
   timeoutMs?: number;
@@ -22,6 +22,7 @@ export async function runGuardedRollback(request: RollbackRequest, settings: Eng
     timeoutMs: settings.timeoutMs,
     policy: settings.policy,
     limits: settings.limits,
+    cacheMaxBytes: settings.cacheMaxBytes,
     inspect: async (change) => {
       try {
         await gate.inspect(change);

@@ -14,8 +14,10 @@ import { withRepositoryLock } from './lock.js';
 import type { MessageContext } from './message.js';
 import { ObjectStore, type Fs } from './object-store.js';
 import { planRollback, type Plan, type PlannedCommit, type RollbackAction, type Signature } from './plan.js';
-import { deepenHistory, fetchBranch, openCacheRepo, pushBranch, type Credentials, type RemoteOptions } from './remote.js';
+import { cleanCacheRepo, evictCaches } from './cache-dir.js';
+import { cacheRepoPath, deepenHistory, fetchBranch, openCacheRepo, pushBranch, type Credentials, type RemoteOptions } from './remote.js';
 import { isSshUrl } from './ssh-url.js';
+import { withStagedWrites } from './staged-fs.js';
 import type { TransferLimits } from './transfer-limits.js';
 import { checkRepositoryUrl, LOCAL_NETWORK_POLICY, type NetworkPolicy } from './url-policy.js';
 
@@ -45,6 +47,11 @@ export interface EngineOptions {
   policy?: NetworkPolicy;
   /** Byte, object and deadline limits of each network operation (DEFAULT_TRANSFER_LIMITS). */
   limits?: Partial<TransferLimits>;
+  /**
+   * Byte budget of the cache directory: after each run, cache repositories are evicted, least
+   * recently used first, until they fit (./cache-dir.ts). Unset: never evicted.
+   */
+  cacheMaxBytes?: number;
   /** Attempts when the branch moves under us (push race). */
   maxAttempts?: number;
   onProgress?: RemoteOptions['onProgress'];
@@ -116,9 +123,26 @@ export async function runRollback(request: RollbackRequest, options: EngineOptio
   if (!/^[A-Za-z0-9._/-]+$/.test(branch) || branch.includes('..') || branch.startsWith('/') || branch.endsWith('/')) {
     throw new InvalidRequestError(`Invalid branch name "${branch}"`, { branch });
   }
-  const repository = await openRepository(fs, request.repository, options);
+  return withLockedRepository(fs, request.repository, options, (repository) => rollbackWithRetries(fs, repository, request, options));
+}
+
+/**
+ * Runs `fn` on the opened repository while holding its lock: one lock per repository (a cache
+ * repository and its `shallow` file are shared by every branch of a URL), taken before the cache
+ * repository is opened and cleaned. Afterwards, evicts caches over `options.cacheMaxBytes`.
+ */
+export async function withLockedRepository<T>(fs: Fs, target: RepositoryTarget, options: EngineOptions, fn: (repository: Repository) => Promise<T>): Promise<T> {
   const lockDir = path.join(options.cacheDir, 'locks');
-  return withRepositoryLock(`${repository.gitdir}#${branch}`, () => rollbackWithRetries(fs, repository, request, options), { lockDir });
+  const remote = isRemoteUrl(target.url);
+  const key = remote ? cacheRepoPath(options.cacheDir, target.url) : path.resolve(target.url);
+  try {
+    return await withRepositoryLock(key, async () => fn(await openRepository(fs, target, options)), { lockDir });
+  } finally {
+    if (remote && options.cacheMaxBytes !== undefined) {
+      // Housekeeping: a failure here must not hide the run's own result or error.
+      await evictCaches({ fs, cacheDir: options.cacheDir, maxBytes: options.cacheMaxBytes, lockDir }).catch(() => {});
+    }
+  }
 }
 
 async function rollbackWithRetries(fs: Fs, repository: Repository, request: RollbackRequest, options: EngineOptions): Promise<RollbackResult> {
@@ -191,6 +215,7 @@ function toResult(request: RollbackRequest, plan: Plan, outcome: RollbackOutcome
   };
 }
 
+/** Opens a repository; for a remote, its cache repository. Callers hold the repository's lock ({@link withLockedRepository}). */
 export async function openRepository(fs: Fs, target: RepositoryTarget, options: EngineOptions): Promise<Repository> {
   return isRemoteUrl(target.url) ? openRemoteRepository(fs, target, options) : openLocalRepository(fs, target.url, target.branch);
 }
@@ -208,6 +233,7 @@ async function openRemoteRepository(fs: Fs, target: RepositoryTarget, options: E
   // Refused URLs get no cache directory either.
   checkRepositoryUrl(target.url, options.policy ?? LOCAL_NETWORK_POLICY);
   const gitdir = await openCacheRepo(fs, options.cacheDir, target.url);
+  await cleanCacheRepo(fs, gitdir);
   let shallow: Set<string> | null = null;
   return {
     gitdir,
@@ -218,12 +244,13 @@ async function openRemoteRepository(fs: Fs, target: RepositoryTarget, options: E
       },
       deepen: async () => {
         shallow = null;
-        return deepenHistory(fs, gitdir, remote);
+        return withStagedWrites(fs, gitdir, (staged) => deepenHistory(staged, gitdir, remote));
       },
     },
+    // Fetches land in a staging directory and are moved in only when complete (./staged-fs.ts).
     readHead: () => {
       shallow = null;
-      return fetchBranch(fs, gitdir, remote);
+      return withStagedWrites(fs, gitdir, (staged) => fetchBranch(staged, gitdir, remote));
     },
     publish: (oldHead, newHead, objects) => pushBranch(fs, gitdir, { ...remote, oldHead, newHead, objects }),
   };

@@ -240,3 +240,20 @@ export function redactUrl(url: string): string {
     return url.replace(/\/\/[^@/]*@/, '//');
   }
 }
+
+/**
+ * The change is too large to compute safely, so nothing was computed or written: more tree
+ * entries to visit than `max` (a tree that names one subtree many times, nested, lists 2^n paths
+ * from n objects), or more rename candidates than git's rename limit allows.
+ */
+export class TreeLimitExceededError extends GitRollbackError {
+  readonly code = 'TreeLimitExceededError' as const;
+  override readonly name = 'TreeLimitExceededError';
+  constructor(readonly data: { limit: 'tree-entries' | 'rename-candidates'; max: number; detail: string }) {
+    super(
+      data.limit === 'tree-entries'
+        ? `The change visits more than ${data.max} tree entries (${data.detail}); revert it by hand`
+        : `Rename detection would compare ${data.detail}, over the limit of ${data.max} x ${data.max} (git's diff.renameLimit); revert it by hand`,
+    );
+  }
+}

@@ -6,6 +6,7 @@
  */
 import git, { Errors, type TreeEntry } from 'isomorphic-git';
 import type * as nodeFs from 'node:fs';
+import { TreeLimitExceededError } from './errors.js';
 import { EMPTY_TREE_OID, ObjectDatabase, type GitObject } from './pack-reader.js';
 
 export type Fs = typeof nodeFs;
@@ -23,19 +24,46 @@ export interface CommitData {
   committer: { name: string; email: string; timestamp: number; timezoneOffset: number };
 }
 
+/**
+ * Tree entries the walks of one store (merge, diffs, rename candidates: {@link ObjectStore.walkTree})
+ * may visit before TreeLimitExceededError. Every visit counts, cached or not: a tree bomb is a few
+ * trees visited 2^n times. A walk descends only where trees differ, so a revert visits about the
+ * entries of the directories it changes, three or four times over: a revert of 30,000 paths
+ * stays well below. Reaching the bound costs about 3 s of CPU on a busy 2-core machine.
+ */
+export const MAX_TREE_ENTRIES_VISITED = 1_000_000;
+
 export class ObjectStore {
   private readonly db: ObjectDatabase;
   private readonly trees = new Map<string, TreeEntry[]>();
   private readonly commits = new Map<string, CommitData>();
+  private treeEntriesVisited = 0;
   /** OIDs of objects this store wrote, in write order. */
   readonly written = new Set<string>();
 
-  constructor(readonly fs: Fs, readonly gitdir: string) {
+  constructor(readonly fs: Fs, readonly gitdir: string, readonly maxTreeEntries = MAX_TREE_ENTRIES_VISITED) {
     this.db = ObjectDatabase.open(fs, gitdir);
   }
 
   /** The entries of a tree (a commit or tag is peeled to its tree), in isomorphic-git's order. */
   async readTree(oid: string): Promise<TreeEntry[]> {
+    return this.readTreeEntries(oid);
+  }
+
+  /**
+   * readTree for walks that descend into subtrees (merge, diffs): counts the entries toward
+   * `maxTreeEntries` and throws TreeLimitExceededError past it. Path lookups use readTree.
+   */
+  async walkTree(oid: string): Promise<TreeEntry[]> {
+    const entries = this.readTreeEntries(oid);
+    this.treeEntriesVisited += entries.length;
+    if (this.treeEntriesVisited > this.maxTreeEntries) {
+      throw new TreeLimitExceededError({ limit: 'tree-entries', max: this.maxTreeEntries, detail: `at tree ${oid}` });
+    }
+    return entries;
+  }
+
+  private readTreeEntries(oid: string): TreeEntry[] {
     let entries = this.trees.get(oid);
     if (!entries) {
       let target = oid;

@@ -32,8 +32,23 @@ const OID_PATTERN = /^[0-9a-f]{40}$/;
 const TYPE_NAMES: Record<number, GitObjectType> = { 1: 'commit', 2: 'tree', 3: 'blob', 4: 'tag' };
 const OFS_DELTA = 6;
 const REF_DELTA = 7;
-/** A corrupt pack could make a delta chain loop; git's own limit is far below this. */
-const MAX_DELTA_DEPTH = 10_000;
+/**
+ * The deepest delta chain read. git cannot write deeper ones: pack-objects clamps --depth (and
+ * pack.depth) to 4095, since it stores the depth in 12 bits; its default is 50. A chain that
+ * loops (a corrupt or hostile pack) ends here, after at most this many small inflations.
+ */
+export const MAX_DELTA_DEPTH = 4095;
+/**
+ * The largest object read, declared or produced (inflated size, delta target size). GitHub
+ * refuses files over 100 MiB; GitOps repositories hold manifests. Checked before allocating,
+ * so a header or a delta cannot make us allocate what it claims.
+ */
+export const MAX_OBJECT_BYTES = 100 << 20;
+/**
+ * Bytes one read may produce along its whole delta chain: a few bytes of delta can copy the
+ * same 16 MiB of its base again and again, and a chain repeats that at every step.
+ */
+export const MAX_CHAIN_OUTPUT_BYTES = 1 << 30;
 /** Bytes read at an object's offset first: the header plus most small objects. */
 const FIRST_READ = 4096;
 
@@ -230,15 +245,18 @@ class Pack {
       size += (c & 0x7f) * 2 ** shift;
       shift += 7;
     }
+    if (size > MAX_OBJECT_BYTES) throw this.corrupt(offset, `object of ${size} bytes is over the ${MAX_OBJECT_BYTES}-byte limit`);
     const entry: PackEntry = { kind, data: Buffer.alloc(0) };
     if (kind === OFS_DELTA) {
       c = chunk[i++];
       let distance = c & 0x7f;
       while (c & 0x80) {
-        if (i >= chunk.length) throw this.corrupt(offset, 'bad delta base offset');
+        if (i >= chunk.length || distance > offset) throw this.corrupt(offset, 'bad delta base offset');
         c = chunk[i++];
         distance = (distance + 1) * 128 + (c & 0x7f);
       }
+      // The base comes before the delta (git writes bases first); 0 would be the delta itself.
+      if (distance === 0) throw this.corrupt(offset, 'delta base offset 0 points at the delta itself');
       entry.baseOffset = offset - distance;
       if (entry.baseOffset < 12) throw this.corrupt(offset, 'delta base offset out of range');
     } else if (kind === REF_DELTA) {
@@ -256,10 +274,13 @@ class Pack {
     }
     for (;;) {
       try {
-        entry.data = inflateSync(data);
+        // Never more than declared (+1 to tell "longer" from "exact"): a few KiB of zlib
+        // can otherwise inflate to gigabytes before the size check below.
+        entry.data = inflateSync(data, { maxOutputLength: size + 1 });
         break;
       } catch (error) {
         const code = (error as { code?: string }).code;
+        if (code === 'ERR_BUFFER_TOO_LARGE') throw this.corrupt(offset, `inflates to more than the declared ${size} bytes`);
         if (code !== 'Z_BUF_ERROR' || data.length < want) throw this.corrupt(offset, (error as Error).message);
         want *= 2;
         data = this.read(offset + i, want);
@@ -282,6 +303,7 @@ function readVarint(delta: Buffer, state: { pos: number }): number {
   let shift = 0;
   let c: number;
   do {
+    if (state.pos >= delta.length || shift > 49) throw new CorruptObjectError('delta header truncated or too long');
     c = delta[state.pos++];
     result += (c & 0x7f) * 2 ** shift;
     shift += 7;
@@ -289,12 +311,28 @@ function readVarint(delta: Buffer, state: { pos: number }): number {
   return result;
 }
 
+/**
+ * The size of the object `delta` produces, checked before anything is allocated: at most
+ * MAX_OBJECT_BYTES, and no more than its instructions can write (at most 4 MiB per byte: a
+ * copy of 16 MiB takes 4 bytes, one of 64 KiB takes 1, an insert writes a byte per byte), so a
+ * lying header is refused at once.
+ */
+export function readDeltaTargetSize(delta: Buffer): number {
+  const state = { pos: 0 };
+  readVarint(delta, state);
+  const targetSize = readVarint(delta, state);
+  if (targetSize > MAX_OBJECT_BYTES) throw new CorruptObjectError(`delta target of ${targetSize} bytes is over the ${MAX_OBJECT_BYTES}-byte limit`);
+  if (targetSize > (delta.length - state.pos) * 0x400000) throw new CorruptObjectError(`delta target size ${targetSize} is more than its instructions can write`);
+  return targetSize;
+}
+
 /** Applies a git delta (copy/insert instructions) to `base`. */
 export function applyDelta(delta: Buffer, base: Buffer): Buffer {
   const state = { pos: 0 };
   const baseSize = readVarint(delta, state);
   if (baseSize !== base.length) throw new CorruptObjectError(`delta base size mismatch: expected ${baseSize}, got ${base.length}`);
-  const targetSize = readVarint(delta, state);
+  const targetSize = readDeltaTargetSize(delta);
+  readVarint(delta, state);
   // Its own memory (not a slice of Node's shared pool), since it may be cached.
   const out = Buffer.allocUnsafeSlow(targetSize);
   let written = 0;
@@ -311,6 +349,7 @@ export function applyDelta(delta: Buffer, base: Buffer): Buffer {
       if (cmd & 0x10) copySize = delta[pos++];
       if (cmd & 0x20) copySize |= delta[pos++] << 8;
       if (cmd & 0x40) copySize |= delta[pos++] << 16;
+      if (pos > delta.length) throw new CorruptObjectError('delta copy instruction truncated');
       if (copySize === 0) copySize = 0x10000;
       if (copyOffset + copySize > base.length || written + copySize > targetSize) throw new CorruptObjectError('delta copy out of range');
       base.copy(out, written, copyOffset, copyOffset + copySize);
@@ -356,6 +395,15 @@ export class ObjectDatabase {
     for (const byDir of databases.values()) for (const db of byDir.values()) db.close();
     databases.clear();
     objectCache.clear();
+  }
+
+  /** Closes and forgets the database of `gitdir` (it was deleted: its open packs hold disk space). */
+  static forget(gitdir: string): void {
+    const key = resolve(gitdir);
+    for (const byDir of databases.values()) {
+      byDir.get(key)?.close();
+      byDir.delete(key);
+    }
   }
 
   close(): void {
@@ -478,6 +526,12 @@ export class ObjectDatabase {
         break;
       }
     }
+    // Refuse before applying anything when the chain would produce too much in total.
+    let produced = base.body.length;
+    for (const delta of deltas) {
+      produced += readDeltaTargetSize(delta.data);
+      if (produced > MAX_CHAIN_OUTPUT_BYTES) throw new CorruptObjectError(`${pack.packPath}: the delta chain at offset ${offset} produces more than ${MAX_CHAIN_OUTPUT_BYTES} bytes`);
+    }
     for (let k = deltas.length - 1; k >= 0; k--) {
       base = { type: base.type, body: applyDelta(deltas[k].data, base.body) };
       objectCache.set(`${pack.id}:${deltas[k].offset}`, base);
@@ -499,7 +553,8 @@ export class ObjectDatabase {
     }
     let raw: Buffer;
     try {
-      raw = inflateSync(file);
+      // Header ("<type> <size>\0", at most 32 bytes) plus the largest object we read.
+      raw = inflateSync(file, { maxOutputLength: MAX_OBJECT_BYTES + 32 });
     } catch (error) {
       throw new CorruptObjectError(`loose object ${oid}: ${(error as Error).message}`);
     }

@@ -4,10 +4,8 @@
  * Writes nothing but the cache; shares the engine's cache repositories and lock.
  */
 import * as nodeFs from 'node:fs';
-import * as path from 'node:path';
-import { openRepository, type EngineOptions, type RepositoryTarget } from './engine.js';
+import { withLockedRepository, type EngineOptions, type RepositoryTarget } from './engine.js';
 import { History } from './history.js';
-import { withRepositoryLock } from './lock.js';
 import { ObjectStore } from './object-store.js';
 
 export interface RangeCommit {
@@ -21,13 +19,11 @@ export interface RangeCommit {
  */
 export async function readCommitRange(target: RepositoryTarget, from: string, to: string, options: EngineOptions): Promise<RangeCommit[]> {
   const fs = options.fs ?? nodeFs;
-  const repository = await openRepository(fs, target, options);
-  const lockDir = path.join(options.cacheDir, 'locks');
-  return withRepositoryLock(`${repository.gitdir}#${target.branch}`, async () => {
+  return withLockedRepository(fs, target, options, async (repository) => {
     const head = await repository.readHead();
     const history = new History(new ObjectStore(fs, repository.gitdir), repository.history);
     const { found } = await history.findCommits(head, [from, to]);
     const commits = await history.listRange(found.get(from)!.oid, found.get(to)!.oid);
     return commits.map((commit) => ({ oid: commit.oid, message: commit.message }));
-  }, { lockDir });
+  });
 }

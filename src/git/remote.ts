@@ -130,13 +130,22 @@ function startCall(remote: ResolvedRemote, operation: string): CallContext {
 // ---------------------------------------------------------------------------------------------
 // Cache repository
 
+/** The gitdir of the cache repository for a remote URL: `<cacheDir>/<sha256 of the URL without credentials>`. */
+export function cacheRepoPath(cacheDir: string, url: string): string {
+  return join(cacheDir, createHash('sha256').update(safeCacheUrl(url)).digest('hex'));
+}
+
+function safeCacheUrl(url: string): string {
+  return isSshUrl(url) ? parseSshUrl(url).displayUrl : normalizeHttpUrl(url);
+}
+
 /**
- * Opens the bare cache repository for a remote URL: `<cacheDir>/<sha256 of the URL without
- * credentials>`, created with `git init --bare` if missing. Returns its gitdir.
+ * Opens the bare cache repository for a remote URL ({@link cacheRepoPath}), created with
+ * `git init --bare` if missing. Returns its gitdir. Callers hold the repository's lock.
  */
 export async function openCacheRepo(fs: Fs, cacheDir: string, url: string): Promise<string> {
-  const safeUrl = isSshUrl(url) ? parseSshUrl(url).displayUrl : normalizeHttpUrl(url);
-  const gitdir = join(cacheDir, createHash('sha256').update(safeUrl).digest('hex'));
+  const safeUrl = safeCacheUrl(url);
+  const gitdir = cacheRepoPath(cacheDir, url);
   if (!fs.existsSync(join(gitdir, 'config'))) {
     await fs.promises.mkdir(gitdir, { recursive: true });
     await git.init({ fs, gitdir, bare: true });

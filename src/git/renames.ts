@@ -7,6 +7,7 @@
  *   4. the rest at >= 50%, best score first, each source and target used once.
  * Only regular files are scored; symlinks rename only on exact matches; submodules never.
  */
+import { TreeLimitExceededError } from './errors.js';
 import { GITLINK_MODE, SYMLINK_MODE, TREE_MODE, type ObjectStore } from './object-store.js';
 import { DEFAULT_RENAME_SCORE, MAX_SCORE, SpanCache, estimateSimilarity } from './similarity.js';
 
@@ -34,6 +35,13 @@ export interface Rename {
 const BASENAME_SCORE = DEFAULT_RENAME_SCORE + Math.floor((MAX_SCORE - DEFAULT_RENAME_SCORE) * 0.5);
 /** diffcore-rename.c NUM_CANDIDATE_PER_DST. */
 const CANDIDATES_PER_TARGET = 4;
+/**
+ * git's diff.renameLimit (default 1000): inexact detection is attempted only when sources x
+ * targets <= limit^2 (too_many_rename_candidates). git then skips inexact renames; we refuse
+ * the revert (TreeLimitExceededError) rather than compute a result git might not. git's merges
+ * allow 7000 (merge.renameLimit); 49 million similarity estimates are minutes of CPU here.
+ */
+export const RENAME_LIMIT = 1000;
 
 /**
  * Lists the files deleted and added between two trees, descending only into subtrees whose
@@ -67,7 +75,7 @@ async function diffTrees(store: ObjectStore, dir: string, base: string | null, s
 async function readEntries(store: ObjectStore, oid: string | null): Promise<Map<string, FileEntry>> {
   const map = new Map<string, FileEntry>();
   if (!oid) return map;
-  for (const e of await store.readTree(oid)) map.set(e.path, { mode: e.mode, oid: e.oid });
+  for (const e of await store.walkTree(oid)) map.set(e.path, { mode: e.mode, oid: e.oid });
   return map;
 }
 
@@ -90,7 +98,11 @@ export async function detectRenames(store: ObjectStore, changes: SideChanges, re
   const open = (): string[] => targets.filter((p) => !usedTargets.has(p) && isRegular(changes.added.get(p)));
   const blobs = new BlobCache(store);
   await findBasenameRenames(changes, remaining(), open(), blobs, record);
-  await findInexactRenames(changes, remaining(), open(), blobs, record);
+  const [sourcesLeft, targetsLeft] = [remaining(), open()];
+  if (sourcesLeft.length * targetsLeft.length > RENAME_LIMIT * RENAME_LIMIT) {
+    throw new TreeLimitExceededError({ limit: 'rename-candidates', max: RENAME_LIMIT, detail: `${sourcesLeft.length} sources with ${targetsLeft.length} targets` });
+  }
+  await findInexactRenames(changes, sourcesLeft, targetsLeft, blobs, record);
   return renames;
 }
 

@@ -93,7 +93,7 @@ function isTree(e: Entry | null | undefined): e is Entry {
 async function readTreeMap(state: MergeState, oid: string | null): Promise<Map<string, Entry>> {
   const map = new Map<string, Entry>();
   if (!oid) return map;
-  for (const e of await state.store.readTree(oid)) {
+  for (const e of await state.store.walkTree(oid)) {
     map.set(e.path, { mode: e.mode, oid: e.oid });
     state.known.add(e.oid);
   }
@@ -457,8 +457,8 @@ async function listChangedFiles(store: ObjectStore, from: string, to: string): P
 
 async function diffFiles(store: ObjectStore, dir: string, from: string | null, to: string | null, out: string[]): Promise<void> {
   if (from === to) return;
-  const a = new Map((from ? await store.readTree(from) : []).map((e) => [e.path, e]));
-  const b = new Map((to ? await store.readTree(to) : []).map((e) => [e.path, e]));
+  const a = new Map((from ? await store.walkTree(from) : []).map((e) => [e.path, e]));
+  const b = new Map((to ? await store.walkTree(to) : []).map((e) => [e.path, e]));
   for (const name of new Set([...a.keys(), ...b.keys()])) {
     const x = a.get(name);
     const y = b.get(name);

@@ -64,8 +64,8 @@ export async function replaceEntryAt(store: ObjectStore, tree: string | null, pa
 /** Paths (files, symlinks, gitlinks) whose entry differs between two trees, sorted. */
 export async function diffTreePaths(store: ObjectStore, a: string | null, b: string | null, prefix = ''): Promise<string[]> {
   if (a === b) return [];
-  const left = a ? await store.readTree(a) : [];
-  const right = b ? await store.readTree(b) : [];
+  const left = a ? await store.walkTree(a) : [];
+  const right = b ? await store.walkTree(b) : [];
   const leftByName = new Map(left.map((e) => [e.path, e]));
   const rightByName = new Map(right.map((e) => [e.path, e]));
   const names = [...new Set([...leftByName.keys(), ...rightByName.keys()])].sort();

@@ -44,6 +44,8 @@ export const Reason = {
   CommitNotFound: 'CommitNotFound',
   MergeWithoutMainline: 'MergeWithoutMainline',
   RevertConflict: 'RevertConflict',
+  /** The change visits too many tree entries or rename candidates to compute (a tree bomb). */
+  ChangeTooLarge: 'ChangeTooLarge',
   PushRejected: 'PushRejected',
   /** A Kustomization named in spec.reconcile does not exist (checked before the push). */
   KustomizationNotFound: 'KustomizationNotFound',
