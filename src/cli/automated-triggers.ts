@@ -32,6 +32,8 @@ export interface AutomatedTriggersOptions {
   cacheDir: string;
   gitTimeoutMs: number;
   allowCrossNamespaceRefs: boolean;
+  /** `--allow-cross-namespace-policies`: policies may name Kustomizations outside their namespace. */
+  allowCrossNamespacePolicies: boolean;
   onRequest?: WebhookReceiverOptions['onRequest'];
   /** Told of each GitOpsRollback a trigger created (for gitops_rollback_automatic_total). */
   onRollbackCreated?: (policy: string, reason: string) => void;
@@ -65,6 +67,7 @@ export async function startAutomatedTriggers(options: AutomatedTriggersOptions):
   const processor = new TriggerProcessor({
     cluster: policyCluster,
     allowCrossNamespaceRefs: options.allowCrossNamespaceRefs,
+    allowCrossNamespacePolicies: options.allowCrossNamespacePolicies,
     logger: log,
     readCommitRange: async (source, from, to) => {
       // The same resolution as a rollback of this source would get (cross-namespace already checked).
@@ -88,6 +91,7 @@ export async function startAutomatedTriggers(options: AutomatedTriggersOptions):
     cluster: policyCluster,
     listKustomizations: () => kustomizations?.list() ?? [],
     hasSynced: () => kustomizations?.hasSynced ?? false,
+    allowCrossNamespacePolicies: options.allowCrossNamespacePolicies,
   });
   const trackerQueue = new WorkQueue({ concurrency: 2, process: (key) => tracker.syncPolicy(key) });
   const policies = new Informer<GitOpsRollbackPolicy>({
@@ -124,7 +128,8 @@ export async function startAutomatedTriggers(options: AutomatedTriggersOptions):
       const policy = await resources.getPolicy(namespace, name);
       if (!policy) return null;
       const secretName = policy.spec.secretRef?.name;
-      if (!secretName) return { policy };
+      // No Secret named (a policy stored before secretRef was required): the receiver refuses.
+      if (!secretName) return { policy, token: undefined };
       const secret = await cluster.getSecretData(namespace, secretName);
       if (!secret?.token) throw new TokenUnavailableError(`Secret ${namespace}/${secretName} of policy ${namespace}/${name} is missing or has no token key`);
       return { policy, token: secret.token };
