@@ -70,8 +70,11 @@ export interface WebhookReceiver {
  * above it are refused, so set `max_alerts` on the receiver's webhook_config.
  */
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
-/** With the body limit: at most 64 x 64 KiB = 4 MiB of request bodies held at once. */
-export const DEFAULT_MAX_CONNECTIONS = 64;
+/**
+ * With the body limit: at most 128 x 64 KiB = 8 MiB of request bodies held at once. Flux's and
+ * Alertmanager's senders retry a refused connection.
+ */
+export const DEFAULT_MAX_CONNECTIONS = 128;
 const PATH = /^\/hook\/(flux|alertmanager)\/([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)\/([a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?)\/?$/;
 
 /** An answer: status code and a small JSON body. */
