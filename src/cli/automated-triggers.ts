@@ -19,6 +19,7 @@ import { readCommitRange } from '../git/read-range.js';
 import type { EventRecorder } from '../kube/events.js';
 import { Informer } from '../kube/informer.js';
 import { FLUX_KUSTOMIZE_GROUP, FLUX_KUSTOMIZE_VERSION, PolicyResources } from '../kube/policy-resources.js';
+import { cachedLoader } from '../webhook/access-cache.js';
 import { startWebhookReceiver, type PolicyAccess, type WebhookReceiverOptions } from '../webhook/receiver.js';
 import { TriggerQueue } from '../webhook/trigger-queue.js';
 
@@ -35,6 +36,8 @@ export interface AutomatedTriggersOptions {
   /** The operator's network policy and transfer limits, as for rollbacks. */
   gitNetwork?: Pick<EngineOptions, 'policy' | 'limits'>;
   allowCrossNamespaceRefs: boolean;
+  /** `--allow-cross-namespace-policies`: policies may name Kustomizations outside their namespace. */
+  allowCrossNamespacePolicies: boolean;
   onRequest?: WebhookReceiverOptions['onRequest'];
   /** Told of each GitOpsRollback a trigger created (for gitops_rollback_automatic_total). */
   onRollbackCreated?: (policy: string, reason: string) => void;
@@ -44,6 +47,9 @@ export interface AutomatedTriggers {
   port: number;
   stop(): Promise<void>;
 }
+
+/** How long the receiver reuses a policy and its token: a rotated token takes effect within it. */
+const ACCESS_CACHE_TTL_MS = 5000;
 
 /** Thrown when a policy names a token Secret that cannot be used: requests are refused. */
 class TokenUnavailableError extends Error {
@@ -68,6 +74,7 @@ export async function startAutomatedTriggers(options: AutomatedTriggersOptions):
   const processor = new TriggerProcessor({
     cluster: policyCluster,
     allowCrossNamespaceRefs: options.allowCrossNamespaceRefs,
+    allowCrossNamespacePolicies: options.allowCrossNamespacePolicies,
     logger: log,
     readCommitRange: async (source, from, to) => {
       // The same resolution as a rollback of this source would get (cross-namespace already checked).
@@ -91,6 +98,7 @@ export async function startAutomatedTriggers(options: AutomatedTriggersOptions):
     cluster: policyCluster,
     listKustomizations: () => kustomizations?.list() ?? [],
     hasSynced: () => kustomizations?.hasSynced ?? false,
+    allowCrossNamespacePolicies: options.allowCrossNamespacePolicies,
   });
   const trackerQueue = new WorkQueue({ concurrency: 2, process: (key) => tracker.syncPolicy(key) });
   const policies = new Informer<GitOpsRollbackPolicy>({
@@ -117,22 +125,25 @@ export async function startAutomatedTriggers(options: AutomatedTriggersOptions):
   void policies.start().catch(() => undefined);
   void kustomizations.start().catch(() => undefined);
 
+  const loadAccess = cachedLoader(async (key): Promise<PolicyAccess | null> => {
+    const [namespace, name] = key.split('/');
+    if (watchNamespace && namespace !== watchNamespace) return null;
+    const policy = await resources.getPolicy(namespace, name);
+    if (!policy) return null;
+    const secretName = policy.spec.secretRef?.name;
+    // No Secret named (a policy stored before secretRef was required): the receiver refuses.
+    if (!secretName) return { policy, token: undefined };
+    const secret = await cluster.getSecretData(namespace, secretName);
+    if (!secret?.token) throw new TokenUnavailableError(`Secret ${namespace}/${secretName} of policy ${namespace}/${name} is missing or has no token key`);
+    return { policy, token: secret.token };
+  }, { ttlMs: ACCESS_CACHE_TTL_MS, maxEntries: 1000 });
   const receiver = await startWebhookReceiver({
     host: options.address.host,
     port: options.address.port,
     logger: log,
     onRequest: options.onRequest,
     enqueue: (trigger) => triggers.add(trigger),
-    loadPolicy: async (namespace, name): Promise<PolicyAccess | null> => {
-      if (watchNamespace && namespace !== watchNamespace) return null;
-      const policy = await resources.getPolicy(namespace, name);
-      if (!policy) return null;
-      const secretName = policy.spec.secretRef?.name;
-      if (!secretName) return { policy };
-      const secret = await cluster.getSecretData(namespace, secretName);
-      if (!secret?.token) throw new TokenUnavailableError(`Secret ${namespace}/${secretName} of policy ${namespace}/${name} is missing or has no token key`);
-      return { policy, token: secret.token };
-    },
+    loadPolicy: (namespace, name) => loadAccess(`${namespace}/${name}`),
   });
   log.info({ port: receiver.port }, 'Webhook receiver listening');
 

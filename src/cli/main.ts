@@ -51,6 +51,8 @@ const FLAGS = {
   'cache-max-bytes': { type: 'string', default: String(DEFAULT_CACHE_MAX_BYTES) },
   'watch-namespace': { type: 'string' },
   'allow-cross-namespace-refs': { type: 'boolean', default: false },
+  /** Lets a GitOpsRollbackPolicy name Kustomizations outside its own namespace (off: refused). */
+  'allow-cross-namespace-policies': { type: 'boolean', default: false },
   /** Seconds between reads of the Kustomizations while a rollback waits for Flux to apply it. */
   'apply-poll-interval': { type: 'string', default: '2' },
   /** Comma-separated kinds the safety gate protects besides CRD, PVC, PV and Namespace. */
@@ -159,6 +161,7 @@ async function main(): Promise<void> {
     address: parseAddress(webhookAddress),
     watchNamespace: namespace,
     allowCrossNamespaceRefs: flags['allow-cross-namespace-refs'],
+    allowCrossNamespacePolicies: flags['allow-cross-namespace-policies'],
     onRequest: (source, code) => recordWebhookRequest(metrics, source, code),
     onRollbackCreated: (policy, reason) => recordAutomaticRollback(metrics, policy, reason),
   });

@@ -9,6 +9,7 @@ import {
   DEFAULT_COOLDOWN,
   KUSTOMIZATION_ANNOTATION,
   POLICY_KIND,
+  PolicyEventReason,
   POLICY_UID_LABEL,
   TRIGGER_ANNOTATION,
   type GitOpsRollbackPolicy,
@@ -17,6 +18,7 @@ import {
 } from '../api/v1alpha1/policy-types.js';
 import { API_VERSION, KIND, type GitOpsRollback } from '../api/v1alpha1/types.js';
 import type { RangeCommit } from '../git/read-range.js';
+import { toOneLine } from '../webhook/event-text.js';
 import type { KustomizationView } from './policy-ports.js';
 
 /** A reason not to act, as an Event reason and message. */
@@ -42,6 +44,44 @@ export function matchesLabelSelector(selector: LabelSelector, labels: Record<str
 /** The namespace of the Kustomizations a policy covers. */
 export function kustomizationNamespaceOf(policy: GitOpsRollbackPolicy): string {
   return policy.spec.kustomizations.namespace ?? policy.metadata.namespace!;
+}
+
+/**
+ * A policy naming Kustomizations outside its own namespace is refused unless the operator allows
+ * it (`--allow-cross-namespace-policies`): a tenant's policy must not read, nor roll back, nor copy
+ * into its status another tenant's Kustomizations. Undefined when the policy may act.
+ */
+export function checkPolicyNamespace(policy: GitOpsRollbackPolicy, allowCrossNamespace: boolean): Refusal | undefined {
+  const target = kustomizationNamespaceOf(policy);
+  if (target === policy.metadata.namespace || allowCrossNamespace) return undefined;
+  return {
+    reason: PolicyEventReason.CrossNamespacePolicyForbidden,
+    message: `The policy names Kustomizations in namespace ${target}, outside its own namespace ${policy.metadata.namespace}; the operator does not allow cross-namespace policies (--allow-cross-namespace-policies)`,
+  };
+}
+
+/**
+ * What a Flux event's claim is worth against the Kustomization's own status: the revision to roll
+ * back, only when the Kustomization really fails at it — its Ready condition is False for its
+ * current generation and the event's revision is its `lastAttemptedRevision` (the revision comes
+ * from the status, never from the caller's text). `ignore` when the status contradicts the event
+ * (Ready=True: nothing fails); `wait` when the status may not have caught up with the event yet
+ * (Flux sends the event before it writes the status): retried, then dropped.
+ */
+export type FailureAssessment = { failingRevision: string } | { ignore: string } | { wait: string };
+
+export function assessFluxFailure(kustomization: KustomizationView, reportedRevision: string | undefined): FailureAssessment {
+  const status = kustomization.status;
+  const attempted = status?.lastAttemptedRevision;
+  const ready = status?.conditions?.find((c) => c.type === 'Ready');
+  const generation = kustomization.metadata.generation;
+  const readyGeneration = ready?.observedGeneration ?? status?.observedGeneration;
+  const current = generation === undefined || readyGeneration === generation;
+  if (ready?.status === 'True' && current) return { ignore: `the Kustomization is Ready at ${attempted ?? 'its revision'}; nothing is failing` };
+  if (!ready || ready.status !== 'False' || !current) return { wait: 'the Kustomization is not (yet) failing for its current generation' };
+  if (!attempted) return { wait: 'the Kustomization has no lastAttemptedRevision' };
+  if (reportedRevision !== undefined && reportedRevision !== attempted) return { wait: `the event reports ${toOneLine(reportedRevision, 80)}, the Kustomization last attempted ${attempted}` };
+  return { failingRevision: attempted };
 }
 
 /** Whether the policy covers the Kustomization: its namespace, and named or selected. */
@@ -135,6 +175,11 @@ export function computeRollbackName(kustomization: KustomizationView, failingSha
   return `${prefix}-rollback-${hash}`;
 }
 
+/** The longest part of an event's message an automated rollback's reason quotes. */
+const MAX_REASON_DETAIL = 256;
+/** The longest reason of an automated rollback (one line; the CRD allows 4096). */
+const MAX_AUTOMATED_REASON = 1024;
+
 export interface AutomatedRollbackInput {
   policy: GitOpsRollbackPolicy;
   kustomization: KustomizationView;
@@ -154,8 +199,9 @@ export function buildAutomatedRollback(input: AutomatedRollbackInput): GitOpsRol
   const policyNamespace = policy.metadata.namespace!;
   const kustomizationKey = `${kustomization.metadata.namespace}/${kustomization.metadata.name}`;
   const path = normalizeKustomizationPath(kustomization.spec?.path);
-  const detail = trigger.message ? `: ${trigger.message}` : '';
-  const reason = `Automated rollback by GitOpsRollbackPolicy ${policyNamespace}/${policy.metadata.name}: Kustomization ${kustomizationKey} reported ${trigger.reason} (${trigger.source}) for revision ${input.failingRevision}${detail}`;
+  // The caller's text (reason, message) is one bounded line: it ends up in the commit message.
+  const detail = trigger.message ? `: ${toOneLine(trigger.message, MAX_REASON_DETAIL)}` : '';
+  const reason = toOneLine(`Automated rollback by GitOpsRollbackPolicy ${policyNamespace}/${policy.metadata.name}: Kustomization ${kustomizationKey} reported ${toOneLine(trigger.reason, 128)} (${trigger.source}) for revision ${input.failingRevision}${detail}`, MAX_AUTOMATED_REASON);
   return {
     apiVersion: API_VERSION,
     kind: KIND,
@@ -163,13 +209,13 @@ export function buildAutomatedRollback(input: AutomatedRollbackInput): GitOpsRol
       name: computeRollbackName(kustomization, failingSha),
       namespace: policyNamespace,
       labels: { [POLICY_UID_LABEL]: policy.metadata.uid! },
-      annotations: { [KUSTOMIZATION_ANNOTATION]: kustomizationKey, [TRIGGER_ANNOTATION]: `${trigger.source}/${trigger.reason}` },
+      annotations: { [KUSTOMIZATION_ANNOTATION]: kustomizationKey, [TRIGGER_ANNOTATION]: `${trigger.source}/${toOneLine(trigger.reason, 128)}` },
       ownerReferences: [{ apiVersion: API_VERSION, kind: POLICY_KIND, name: policy.metadata.name!, uid: policy.metadata.uid!, controller: true }],
     },
     spec: {
       sourceRef: { kind: 'GitRepository', name: source.name, ...(source.namespace !== policyNamespace ? { namespace: source.namespace } : {}) },
       revert: { range: { from: lastGoodSha, to: failingSha }, ...(path ? { paths: [path] } : {}), squash: policy.spec.squash ?? true },
-      reason: reason.length > 4000 ? `${reason.slice(0, 3997)}...` : reason,
+      reason,
       ...(policy.spec.incident ? { incident: policy.spec.incident } : {}),
     },
   };

@@ -4,11 +4,16 @@
  * one before. Flux's own status cannot give this: on HealthCheckFailed `lastAppliedRevision` is
  * already the failing revision, so the last good one must be remembered by someone.
  *
+ * A policy that names Kustomizations outside its namespace, when the operator does not allow it,
+ * records none: its status says why (Ready=False, CrossNamespacePolicyForbidden) and copies no
+ * other tenant's Kustomization names or revisions.
+ *
  * One sync per policy key; writes are guarded by resourceVersion, so replicas (or the trigger
  * processor) writing at the same time retry instead of overwriting each other.
  */
-import type { GitOpsRollbackPolicy, KustomizationRevisions } from '../api/v1alpha1/policy-types.js';
-import { isHealthy, recordHealthyRevision, selectsKustomization } from './policy-decision.js';
+import { PolicyEventReason, type GitOpsRollbackPolicy, type KustomizationRevisions } from '../api/v1alpha1/policy-types.js';
+import type { Condition } from '../api/v1alpha1/types.js';
+import { checkPolicyNamespace, isHealthy, recordHealthyRevision, selectsKustomization } from './policy-decision.js';
 import type { KustomizationView, PolicyClusterPort } from './policy-ports.js';
 import type { ProcessResult } from './work-queue.js';
 
@@ -18,6 +23,8 @@ export interface RevisionTrackerOptions {
   listKustomizations: () => KustomizationView[];
   /** Whether that list is complete (the informer synced): until then nothing is written. */
   hasSynced: () => boolean;
+  /** `--allow-cross-namespace-policies`: a policy may name Kustomizations outside its namespace. */
+  allowCrossNamespacePolicies?: boolean;
   now?: () => Date;
 }
 
@@ -41,10 +48,32 @@ export class RevisionTracker {
     const policy = await this.options.cluster.getPolicy(namespace, name);
     if (!policy || policy.metadata.deletionTimestamp) return {};
     const previous = policy.status?.kustomizations ?? [];
-    const entries = this.computeEntries(policy, previous);
-    if (JSON.stringify(entries) === JSON.stringify(previous) && policy.status?.observedGeneration === policy.metadata.generation) return {};
-    const result = await this.options.cluster.replacePolicyStatus(policy, { ...policy.status, observedGeneration: policy.metadata.generation, kustomizations: entries });
+    const refusal = checkPolicyNamespace(policy, this.options.allowCrossNamespacePolicies ?? false);
+    const entries = refusal ? [] : this.computeEntries(policy, previous);
+    const conditions = this.computeConditions(policy, refusal);
+    const unchanged = JSON.stringify(entries) === JSON.stringify(previous) && JSON.stringify(conditions ?? []) === JSON.stringify(policy.status?.conditions ?? []);
+    if (unchanged && policy.status?.observedGeneration === policy.metadata.generation) return {};
+    const result = await this.options.cluster.replacePolicyStatus(policy, { ...policy.status, observedGeneration: policy.metadata.generation, kustomizations: entries, conditions });
     return result === 'conflict' ? { error: new Error(`Policy ${key} changed meanwhile`), retry: true } : {};
+  }
+
+  /**
+   * Ready=False with the refusal's reason while the policy is refused; the condition goes away
+   * (other conditions stay) once it is accepted. Undefined when there are no conditions at all.
+   */
+  private computeConditions(policy: GitOpsRollbackPolicy, refusal: { reason: string; message: string } | undefined): Condition[] | undefined {
+    const others = (policy.status?.conditions ?? []).filter((c) => c.type !== 'Ready');
+    const ready = policy.status?.conditions?.find((c) => c.type === 'Ready');
+    if (!refusal) {
+      const kept = ready && ready.status === 'False' && ready.reason === PolicyEventReason.CrossNamespacePolicyForbidden ? others : policy.status?.conditions ?? [];
+      return kept.length ? kept : undefined;
+    }
+    const same = ready?.status === 'False' && ready.reason === refusal.reason && ready.message === refusal.message && ready.observedGeneration === policy.metadata.generation;
+    const condition: Condition = same ? ready : {
+      type: 'Ready', status: 'False', reason: refusal.reason, message: refusal.message,
+      observedGeneration: policy.metadata.generation, lastTransitionTime: this.now().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    };
+    return [...others, condition];
   }
 
   /** The covered Kustomizations' entries, sorted; entries of ones no longer covered are dropped. */

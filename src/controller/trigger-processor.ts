@@ -1,16 +1,20 @@
 /**
  * Decides on one automated trigger and acts: reads the policy and the Kustomization fresh,
- * checks coverage, reason, last good revision, duplicates, cooldown, rate limit and the loop
- * guard, then creates a GitOpsRollback owned by the policy (reverting lastGood..failing, limited
+ * checks the policy's namespace, coverage, reason, that the Kustomization really fails at the
+ * reported revision (its own status, not the caller's word), last good revision, duplicates,
+ * cooldown, rate limit and the loop guard, then creates a GitOpsRollback owned by the policy (reverting lastGood..failing, limited
  * to the Kustomization's path). Every decision that stops a trigger the user asked for is a
  * Warning Event on the policy; a created rollback is a Normal `RollbackCreated` Event and the
  * policy's `status.lastRollback`. Transient API failures throw, for the queue to retry.
  */
 import { DEFAULT_TRIGGER_REASONS, PolicyEventReason, type GitOpsRollbackPolicy } from '../api/v1alpha1/policy-types.js';
+import { MAX_TRIGGER_REASON, toOneLine } from '../webhook/event-text.js';
 import { parseRevisionSha } from '../webhook/flux-event.js';
 import type { Trigger } from '../webhook/trigger.js';
 import {
+  assessFluxFailure,
   buildAutomatedRollback,
+  checkPolicyNamespace,
   checkRateLimits,
   computeRollbackName,
   findLastGoodRevision,
@@ -31,6 +35,8 @@ export interface TriggerProcessorOptions {
   readCommitRange: ReadCommitRange;
   /** As the reconciler's flag: a GitRepository in another namespace than the policy's. */
   allowCrossNamespaceRefs?: boolean;
+  /** `--allow-cross-namespace-policies`: a policy may name Kustomizations outside its namespace. */
+  allowCrossNamespacePolicies?: boolean;
   logger?: TriggerLogger;
   now?: () => Date;
 }
@@ -41,6 +47,18 @@ export type TriggerOutcome =
   | { action: 'duplicate'; rollback: string }
   | { action: 'ignored'; why: string }
   | { action: 'refused'; reason: string; message: string };
+
+/**
+ * The Kustomization's status does not (yet) show the failure the event reports: Flux sends its
+ * event before it writes the status. Transient: the queue retries, then drops the trigger.
+ */
+export class TriggerNotSettledError extends Error {
+  readonly code = 'TriggerNotSettledError' as const;
+  constructor(readonly data: { kustomization: string; why: string }) {
+    super(`Kustomization ${data.kustomization}: ${data.why}`);
+    this.name = 'TriggerNotSettledError';
+  }
+}
 
 export class TriggerProcessor {
   private readonly now: () => Date;
@@ -64,6 +82,8 @@ export class TriggerProcessor {
     if (!policy || policy.metadata.deletionTimestamp) return { action: 'ignored', why: 'policy not found' };
     if (policy.spec.suspend) return { action: 'ignored', why: 'policy suspended' };
     if (trigger.source === 'flux' && !(policy.spec.reasons ?? DEFAULT_TRIGGER_REASONS).includes(trigger.reason)) return { action: 'ignored', why: `reason ${trigger.reason} does not trigger` };
+    const confined = checkPolicyNamespace(policy, this.options.allowCrossNamespacePolicies ?? false);
+    if (confined) return this.refuse(policy, confined);
 
     const kustomization = await cluster.getKustomization(trigger.kustomization.namespace, trigger.kustomization.name);
     if (!kustomization) return { action: 'ignored', why: 'Kustomization not found' };
@@ -71,7 +91,15 @@ export class TriggerProcessor {
     if (!selectsKustomization(policy, kustomization)) return { action: 'ignored', why: 'Kustomization not covered by the policy' };
 
     const key = `${kustomization.metadata.namespace}/${kustomization.metadata.name}`;
-    const failingRevision = trigger.revision ?? (trigger.source === 'flux' ? kustomization.status?.lastAttemptedRevision : kustomization.status?.lastAppliedRevision);
+    let failingRevision = kustomization.status?.lastAppliedRevision;
+    if (trigger.source === 'flux') {
+      // An OCI digest or a tag can never be rolled back: no need to wait for the status.
+      if (trigger.revision !== undefined && !parseRevisionSha(trigger.revision)) return { action: 'ignored', why: `no git commit revision (${trigger.revision})` };
+      const assessment = assessFluxFailure(kustomization, trigger.revision);
+      if ('ignore' in assessment) return { action: 'ignored', why: assessment.ignore };
+      if ('wait' in assessment) throw new TriggerNotSettledError({ kustomization: key, why: assessment.wait });
+      failingRevision = assessment.failingRevision;
+    }
     const failingSha = parseRevisionSha(failingRevision);
     if (!failingRevision || !failingSha) return { action: 'ignored', why: `no git commit revision (${failingRevision ?? 'none'})` };
 
@@ -121,7 +149,7 @@ export class TriggerProcessor {
     if (created === 'exists') return { action: 'duplicate', rollback: name };
     const paths = rollback.spec.revert?.paths?.join(', ') ?? 'the whole repository';
     await cluster.recordEvent(policy, 'Normal', PolicyEventReason.RollbackCreated,
-      `Created GitOpsRollback ${name}: revert ${commits.length} commit(s) ${lastGoodSha.slice(0, 12)}..${failingSha.slice(0, 12)} in ${paths} for Kustomization ${key} (${trigger.source} ${trigger.reason})`);
+      `Created GitOpsRollback ${name}: revert ${commits.length} commit(s) ${lastGoodSha.slice(0, 12)}..${failingSha.slice(0, 12)} in ${paths} for Kustomization ${key} (${trigger.source} ${toOneLine(trigger.reason, MAX_TRIGGER_REASON)})`);
     await this.recordLastRollback(policy, name);
     return { action: 'created', rollback: name };
   }

@@ -5,6 +5,7 @@
  * the policy names) becomes one trigger. Resolved alerts trigger nothing.
  */
 import { DEFAULT_KUSTOMIZATION_LABEL, type GitOpsRollbackPolicy } from '../api/v1alpha1/policy-types.js';
+import { MAX_TRIGGER_MESSAGE, MAX_TRIGGER_REASON, toOneLine } from './event-text.js';
 import { InvalidPayloadError, isJsonObject } from './flux-event.js';
 import type { Trigger } from './trigger.js';
 
@@ -54,14 +55,16 @@ export function mapAlertsToTriggers(payload: AlertmanagerPayload, policy: GitOps
     if (alert.status !== 'firing') continue;
     if (!Object.entries(mapping.matchLabels ?? {}).every(([key, value]) => alert.labels[key] === value)) continue;
     const name = alert.labels[labelName];
-    if (!name) continue;
+    // A Kubernetes object name, or no trigger (the label is the caller's text).
+    if (!name || name.length > 253) continue;
     triggers.push({
       source: 'alertmanager',
       policy: { namespace: policy.metadata.namespace!, name: policy.metadata.name! },
       kustomization: { namespace, name },
-      reason: alert.labels.alertname ?? 'Alert',
-      message: alert.annotations.summary ?? alert.annotations.description ?? '',
-      alert: { fingerprint: alert.fingerprint, startsAt: alert.startsAt },
+      reason: toOneLine(alert.labels.alertname ?? 'Alert', MAX_TRIGGER_REASON) || 'Alert',
+      message: toOneLine(alert.annotations.summary ?? alert.annotations.description ?? '', MAX_TRIGGER_MESSAGE),
+      // Only their identity matters (the dedupe key hashes them); bounded like a label value.
+      alert: { fingerprint: alert.fingerprint?.slice(0, 64), startsAt: alert.startsAt?.slice(0, 64) },
     });
   }
   return triggers;

@@ -5,13 +5,15 @@
  * notification-controller >= 1.5) or the legacy `kustomize.toolkit.fluxcd.io/revision`.
  */
 import { parseRevision } from '../flux/revision.js';
+import { MAX_TRIGGER_MESSAGE, MAX_TRIGGER_REVISION, toOneLine } from './event-text.js';
 
 export interface FluxEvent {
   involvedObject: { kind: string; namespace: string; name: string; uid?: string; apiVersion?: string };
   severity: string;
   reason: string;
+  /** The event's message as one line of at most {@link MAX_TRIGGER_MESSAGE} characters. */
   message: string;
-  /** The revision the event is about, in Flux's format, when present. */
+  /** The revision the event is about, in Flux's format, when present (at most {@link MAX_TRIGGER_REVISION} characters). */
   revision?: string;
   reportingController?: string;
   timestamp?: string;
@@ -39,11 +41,12 @@ export function parseFluxEvent(body: unknown): FluxEvent {
   const reason = requireString(body, 'reason', 'reason');
   const metadata = isObject(body.metadata) ? body.metadata : {};
   const revision = REVISION_KEYS.map((key) => metadata[key]).find((value): value is string => typeof value === 'string' && value !== '');
+  if (revision !== undefined && revision.length > MAX_TRIGGER_REVISION) throw new InvalidPayloadError(`the revision is longer than ${MAX_TRIGGER_REVISION} characters`);
   return {
     involvedObject: { kind, name, namespace, uid: optionalString(involved.uid), apiVersion: optionalString(involved.apiVersion) },
     severity: optionalString(body.severity) ?? 'info',
     reason,
-    message: optionalString(body.message) ?? '',
+    message: toOneLine(optionalString(body.message) ?? '', MAX_TRIGGER_MESSAGE),
     revision,
     reportingController: optionalString(body.reportingController),
     timestamp: optionalString(body.timestamp),

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * A trigger: one notification, from Flux or Alertmanager, that a Kustomization covered by a
  * policy is failing. The receiver turns requests into triggers; the controller decides on them.
@@ -21,10 +23,18 @@ export interface Trigger {
 /**
  * The key duplicates share: the involved object's uid (or namespace/name), the revision and the
  * reason for Flux; the alert's firing for Alertmanager. Flux retries and re-sends map to one key.
+ * A SHA-256 (64 hex characters) of those parts: the caller chooses most of them, so the memory a
+ * remembered key costs must not depend on their length.
  */
 export function computeDedupeKey(trigger: Trigger): string {
   const { policy, kustomization } = trigger;
   const object = kustomization.uid ?? `${kustomization.namespace}/${kustomization.name}`;
   const firing = trigger.alert ? `${trigger.alert.fingerprint ?? ''}@${trigger.alert.startsAt ?? ''}` : trigger.revision ?? '';
-  return [trigger.source, `${policy.namespace}/${policy.name}`, object, firing, trigger.reason].join('|');
+  // JSON keeps the parts apart whatever characters they hold.
+  return createHash('sha256').update(JSON.stringify([trigger.source, policy.namespace, policy.name, object, firing, trigger.reason])).digest('hex');
+}
+
+/** The lane a trigger is processed in: one per policy namespace (tenant), see TriggerQueue. */
+export function laneOf(trigger: Trigger): string {
+  return trigger.policy.namespace;
 }

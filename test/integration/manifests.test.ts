@@ -199,6 +199,35 @@ describe('config/ on a real API server', () => {
     expect(await rejectionOf(plane.kubectl(['create', '--dry-run=server', '-f', '-'], { input: JSON.stringify(rootPod) }))).toContain('violates PodSecurity "restricted');
   });
 
+  test('config/default ships NetworkPolicies: the webhook port only for Flux\'s notification-controller and labelled namespaces, metrics only for labelled namespaces', async () => {
+    type Rule = { from: Record<string, { matchLabels: Record<string, string> }>[]; ports: { port: string; protocol: string }[] };
+    type Policy = { metadata: { name: string }; spec: { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[]; ingress: Rule[] } };
+    const policies = (JSON.parse(await plane.kubectl(['get', 'networkpolicies', '-n', SYSTEM_NAMESPACE, '-o', 'json'])) as { items: Policy[] }).items;
+    const byName = Object.fromEntries(policies.map((p) => [p.metadata.name, p.spec]));
+    expect(Object.keys(byName).sort()).toEqual(['gitops-rollback-allow-metrics-traffic', 'gitops-rollback-allow-webhook-traffic']);
+
+    // They select the controller's pods, and name ports its container declares.
+    const deployment = JSON.parse(await plane.kubectl(['get', 'deployment', '-n', SYSTEM_NAMESPACE, 'gitops-rollback-controller', '-o', 'json']));
+    const podLabels: Record<string, string> = deployment.spec.template.metadata.labels;
+    const portNames = (deployment.spec.template.spec.containers as { ports: { name: string }[] }[]).flatMap((c) => c.ports.map((p) => p.name));
+    for (const spec of Object.values(byName)) {
+      expect(podLabels).toMatchObject(spec.podSelector.matchLabels);
+      expect(spec.policyTypes).toEqual(['Ingress']);
+      for (const rule of spec.ingress) for (const port of rule.ports) expect(portNames).toContain(port.port);
+    }
+    expect(byName['gitops-rollback-allow-webhook-traffic'].ingress).toEqual([{
+      from: [
+        { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'flux-system' } }, podSelector: { matchLabels: { app: 'notification-controller' } } },
+        { namespaceSelector: { matchLabels: { 'rollback.gitops.dev/webhook': 'enabled' } } },
+      ],
+      ports: [{ port: 'webhook', protocol: 'TCP' }],
+    }]);
+    expect(byName['gitops-rollback-allow-metrics-traffic'].ingress).toEqual([{
+      from: [{ namespaceSelector: { matchLabels: { metrics: 'enabled' } } }],
+      ports: [{ port: 'metrics', protocol: 'TCP' }],
+    }]);
+  });
+
   test('every sample applies (server-side dry run, then for real) and lists with the printer columns', async () => {
     await waitForCrdsEstablished(plane, ['gitopsrollbacks.rollback.gitops.dev']);
     await plane.kubectl(['apply', '--server-side', '--dry-run=server', '-n', namespace, '-k', 'config/samples']);

@@ -131,6 +131,46 @@ spec: {interval: 10m, path: ./apps/frontend, prune: true, sourceRef: {kind: GitR
     expect(record).toMatchObject({ namespace, name: 'apps' });
   });
 
+  test('the API server refuses a policy without secretRef: the webhook cannot be left unauthenticated', async () => {
+    const policy = 'apiVersion: rollback.gitops.dev/v1alpha1\nkind: GitOpsRollbackPolicy\nmetadata: {name: open}\nspec: {kustomizations: {names: [apps]}}\n';
+    await expect(kubectl(['apply', '-n', namespace, '-f', '-'], policy)).rejects.toMatchObject({ data: { stderr: expect.stringMatching(/spec.secretRef: Required value/) } });
+  });
+
+  test('a signed event claiming failure for a Kustomization that is Ready=True creates no GitOpsRollback', async () => {
+    // The Kustomization is Ready=True at the good revision (previous test); the event claims a later one failed.
+    const { metadata: { uid } } = await getJson<{ metadata: { uid: string } }>('kustomization', 'apps');
+    const body = fluxEvent('HealthCheckFailed', `main@sha1:${commits.bad}`, uid);
+    expect((await postSigned(hook('apps'), body)).status).toBe(202);
+    // The processor's decision, in its log: then nothing may have been created.
+    await waitFor('the decision on the forged event', async () =>
+      operator.logs().split('\n').find((line) => line.includes('Trigger needs no rollback') && line.includes('nothing is failing') && line.includes(`${namespace}/apps`)));
+    expect(await listRollbacks()).toEqual([]);
+    expect((await policyEvents()).filter((e) => e.reason === 'RollbackCreated')).toEqual([]);
+  });
+
+  test('a policy naming another namespace\'s Kustomizations is refused and copies nothing of them', async () => {
+    const other = `${namespace}-other`;
+    await kubectl(['create', 'namespace', other]);
+    await kubectl(['create', 'secret', 'generic', 'token', '-n', other, `--from-literal=token=${TOKEN}`]);
+    await kubectl(['apply', '-n', other, '-f', '-'], `apiVersion: rollback.gitops.dev/v1alpha1
+kind: GitOpsRollbackPolicy
+metadata: {name: reach}
+spec: {kustomizations: {namespace: ${namespace}, names: [apps]}, secretRef: {name: token}}
+`);
+    const readPolicy = async () => JSON.parse(await kubectl(['get', 'gitopsrollbackpolicy', 'reach', '-n', other, '-o', 'json'])) as GitOpsRollbackPolicy;
+    const refused = await waitFor('the refusal in the policy status', async () => (await readPolicy()).status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'False'));
+    expect(refused).toMatchObject({ reason: 'CrossNamespacePolicyForbidden', message: expect.stringContaining('--allow-cross-namespace-policies') });
+    expect((await readPolicy()).status?.kustomizations ?? []).toEqual([]);
+
+    const { metadata: { uid } } = await getJson<{ metadata: { uid: string } }>('kustomization', 'apps');
+    const body = fluxEvent('HealthCheckFailed', `main@sha1:${commits.config}`, uid);
+    const url = `${operator.webhookUrl}/hook/flux/${other}/reach`;
+    expect((await postSigned(url, body)).status).toBe(202);
+    const events = async () => (JSON.parse(await kubectl(['get', 'events', '-n', other, '-o', 'json'])) as { items: { reason: string }[] }).items;
+    await waitFor('the CrossNamespacePolicyForbidden event', async () => (await events()).find((e) => e.reason === 'CrossNamespacePolicyForbidden'));
+    expect((JSON.parse(await kubectl(['get', 'gitopsrollbacks', '-n', other, '-o', 'json'])) as { items: unknown[] }).items).toEqual([]);
+  });
+
   test.each([
     ['no signature', 401, () => ({})],
     ['a signature with the wrong token', 403, (body: string) => ({ 'X-Signature': signBody(body, 'not-the-token') })],
@@ -144,6 +184,7 @@ spec: {interval: 10m, path: ./apps/frontend, prune: true, sourceRef: {kind: GitR
     ['malformed JSON', 400, () => '{"involvedObject": {'],
     ['JSON that is no Flux event', 400, () => '{"kind": "Kustomization"}'],
     ['an oversized body (2 MiB)', 413, () => 'x'.repeat(2 * 1024 * 1024)],
+    ['a body just over the 64 KiB limit', 413, () => 'x'.repeat(64 * 1024 + 1)],
   ])('%s is refused (%s)', async (_name, status, body) => {
     expect((await postSigned(hook('apps'), body())).status).toBe(status);
   });

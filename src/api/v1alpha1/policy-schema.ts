@@ -34,14 +34,15 @@ const labelSelector: Schema = {
 export const policySpecSchema: Schema = {
   type: 'object',
   description: 'Which Flux Kustomizations may be rolled back automatically, on which signals, how often.',
-  required: ['kustomizations'],
+  // secretRef is required: the receiver fails closed and never acts on an unauthenticated request.
+  required: ['kustomizations', 'secretRef'],
   properties: {
     kustomizations: {
       type: 'object',
       description: 'The Kustomizations covered: those named, and those the selector matches.',
       'x-kubernetes-validations': [{ rule: 'has(self.names) || has(self.selector)', message: 'name Kustomizations or give a selector' }],
       properties: {
-        namespace: { type: 'string', maxLength: 63, description: "Namespace of the Kustomizations; defaults to the policy's namespace." },
+        namespace: { type: 'string', maxLength: 63, description: "Namespace of the Kustomizations; defaults to the policy's namespace. Another namespace is refused unless the operator runs with --allow-cross-namespace-policies." },
         names: { type: 'array', maxItems: 100, items: name('A Kustomization name.'), description: 'Kustomizations by name.' },
         selector: labelSelector,
       },
@@ -73,7 +74,7 @@ export const policySpecSchema: Schema = {
     },
     secretRef: {
       type: 'object',
-      description: "A Secret in the policy's namespace whose `token` key verifies requests: Flux generic-hmac X-Signature, or an Alertmanager bearer token. Without it, requests are not authenticated.",
+      description: "A Secret in the policy's namespace whose `token` key verifies requests: Flux generic-hmac X-Signature, or an Alertmanager bearer token. Required: requests without a valid signature or token are refused.",
       required: ['name'],
       properties: { name: name('Name of the Secret.') },
     },

@@ -34,6 +34,8 @@ export const PolicyEventReason = {
   CrossNamespaceRefForbidden: 'CrossNamespaceRefForbidden',
   UnsupportedSource: 'UnsupportedSource',
   CommitRangeUnreadable: 'CommitRangeUnreadable',
+  /** The policy names Kustomizations in another namespace; the operator does not allow it. */
+  CrossNamespacePolicyForbidden: 'CrossNamespacePolicyForbidden',
 } as const;
 
 /** metav1.LabelSelector. */
@@ -75,7 +77,11 @@ export interface GitOpsRollbackPolicySpec {
   cooldown?: string;
   rateLimit?: RateLimit;
   alertmanager?: AlertmanagerMapping;
-  /** A Secret in the policy's namespace whose `token` key signs (generic-hmac) or authorizes requests. */
+  /**
+   * A Secret in the policy's namespace whose `token` key signs (generic-hmac) or authorizes
+   * requests. Required by the CRD; a policy stored without one (before it was required) has every
+   * request refused.
+   */
   secretRef?: { name: string };
   /** Written as the rollbacks' `Incident:` trailer. */
   incident?: string;

@@ -7,7 +7,7 @@ import type { GitOpsRollback } from '../../../src/api/v1alpha1/types.js';
 import { isHealthy, recordHealthyRevision } from '../../../src/controller/policy-decision.js';
 import type { KustomizationView, PolicyClusterPort } from '../../../src/controller/policy-ports.js';
 import { RevisionTracker } from '../../../src/controller/revision-tracker.js';
-import { TriggerProcessor } from '../../../src/controller/trigger-processor.js';
+import { TriggerNotSettledError, TriggerProcessor } from '../../../src/controller/trigger-processor.js';
 import type { RangeCommit } from '../../../src/git/read-range.js';
 import type { Trigger } from '../../../src/webhook/trigger.js';
 
@@ -29,8 +29,16 @@ function makePolicy(spec: Partial<GitOpsRollbackPolicySpec> = {}): GitOpsRollbac
 const kustomization: KustomizationView = {
   metadata: { namespace: 'flux-system', name: 'apps', uid: 'k-uid', generation: 1, labels: { tier: 'web' } },
   spec: { path: './apps/frontend', sourceRef: { kind: 'GitRepository', name: 'flux-system' } },
-  status: { lastAppliedRevision: `main@sha1:${BAD}`, lastAttemptedRevision: `main@sha1:${BAD}`, observedGeneration: 1, conditions: [] },
+  status: {
+    lastAppliedRevision: `main@sha1:${BAD}`, lastAttemptedRevision: `main@sha1:${BAD}`, observedGeneration: 1,
+    conditions: [{ type: 'Ready', status: 'False', reason: 'HealthCheckFailed', message: 'Health check failed', lastTransitionTime: '', observedGeneration: 1 }],
+  },
 };
+const withReady = (status: 'True' | 'False' | 'Unknown', generation = 1, readyGeneration = 1): KustomizationView => ({
+  ...kustomization,
+  metadata: { ...kustomization.metadata, generation },
+  status: { ...kustomization.status, conditions: [{ type: 'Ready', status, reason: 'r', message: '', lastTransitionTime: '', observedGeneration: readyGeneration }] },
+});
 
 const trigger = (overrides: Partial<Trigger> = {}): Trigger => ({
   source: 'flux',
@@ -47,16 +55,17 @@ const rangeCommits: RangeCommit[] = [
   { oid: '2'.repeat(40), message: 'Bump frontend config\n' },
 ];
 
-function setUp(options: { policy?: GitOpsRollbackPolicy; existing?: GitOpsRollback[]; commits?: RangeCommit[]; k?: KustomizationView } = {}) {
+function setUp(options: { policy?: GitOpsRollbackPolicy; existing?: GitOpsRollback[]; commits?: RangeCommit[]; k?: KustomizationView; allowCrossNamespacePolicies?: boolean } = {}) {
   const created: GitOpsRollback[] = [];
   const events: string[] = [];
   const existing = options.existing ?? [];
+  const kustomizationReads: string[] = [];
   const policy = options.policy ?? makePolicy();
   const cluster: PolicyClusterPort = {
     getPolicy: async () => policy,
     listPolicies: async () => [policy],
     replacePolicyStatus: async (_p, status) => ((policy.status = status), 'replaced'),
-    getKustomization: async () => options.k ?? kustomization,
+    getKustomization: async (namespace, name) => (kustomizationReads.push(`${namespace}/${name}`), options.k ?? kustomization),
     listPolicyRollbacks: async () => [...existing, ...created],
     createRollback: async (r) => {
       if ([...existing, ...created].some((e) => e.metadata.name === r.metadata.name)) return 'exists';
@@ -69,9 +78,10 @@ function setUp(options: { policy?: GitOpsRollbackPolicy; existing?: GitOpsRollba
   const processor = new TriggerProcessor({
     cluster,
     now: () => NOW,
+    allowCrossNamespacePolicies: options.allowCrossNamespacePolicies,
     readCommitRange: async (_source, from, to) => (reads.push([from, to]), options.commits ?? rangeCommits),
   });
-  return { processor, created, events, reads, policy };
+  return { processor, created, events, reads, policy, kustomizationReads };
 }
 
 const previousRollback = (createdMinutesAgo: number, kustomizationKey = 'flux-system/apps', name = `old-${createdMinutesAgo}`): GitOpsRollback => ({
@@ -189,6 +199,71 @@ describe('TriggerProcessor', () => {
   });
 });
 
+describe('TriggerProcessor: the event is checked against the Kustomization\'s own status', () => {
+  test('a signed event claiming failure for a Kustomization that is Ready=True creates nothing', async () => {
+    const { processor, created, events, reads } = setUp({ k: withReady('True') });
+    expect(await processor.process(trigger())).toMatchObject({ action: 'ignored', why: expect.stringContaining('Ready') });
+    expect([created, events, reads]).toEqual([[], [], []]);
+  });
+
+  test.each([
+    ['the event names another revision than the last attempted one', kustomization, { revision: `main@sha1:${'9'.repeat(40)}` }],
+    ['Ready is Unknown (Flux is still reconciling)', withReady('Unknown'), {}],
+    ['Ready=False is about an older generation', withReady('False', 2, 1), {}],
+    ['there is no Ready condition yet', { ...kustomization, status: { ...kustomization.status, conditions: [] } }, {}],
+  ])('%s: not settled (retried, then dropped), nothing created', async (_name, k, overrides) => {
+    const { processor, created, reads } = setUp({ k: k as KustomizationView });
+    await expect(processor.process(trigger(overrides as Partial<Trigger>))).rejects.toBeInstanceOf(TriggerNotSettledError);
+    await expect(processor.process(trigger(overrides as Partial<Trigger>))).rejects.toMatchObject({ code: 'TriggerNotSettledError', name: 'TriggerNotSettledError' });
+    expect([created, reads]).toEqual([[], []]);
+  });
+
+  test('Ready=False for the current generation per the condition (Flux leaves status.observedGeneration behind on failure) acts', async () => {
+    const k = withReady('False', 2, 2);
+    k.status = { ...k.status, observedGeneration: 1 };
+    const { processor, created } = setUp({ k });
+    expect(await processor.process(trigger())).toMatchObject({ action: 'created' });
+    expect(created).toHaveLength(1);
+  });
+
+  test('an event without a revision acts on the last attempted revision, never on the caller\'s word', async () => {
+    const { processor, created } = setUp();
+    await processor.process(trigger({ revision: undefined }));
+    expect(created[0].spec.revert?.range).toEqual({ from: GOOD, to: BAD });
+  });
+
+  test('the event\'s text reaches the rollback as one bounded line: no forged trailer or revert line', async () => {
+    const message = `Health check failed\n\nThis reverts commit ${GOOD}.\r\nRollback-Request: flux-system/forged/uid\u2028${'x'.repeat(10_000)}`;
+    const { processor, created, events } = setUp();
+    await processor.process(trigger({ message, reason: 'HealthCheckFailed' }));
+    const reason = created[0].spec.reason!;
+    expect(reason).not.toMatch(/[\r\n\u2028]/);
+    expect(reason.length).toBeLessThanOrEqual(1024);
+    expect(reason).toContain('Health check failed This reverts commit');
+    expect(events.every((e) => !/[\r\n]/.test(e))).toBe(true);
+  });
+});
+
+describe('TriggerProcessor: a policy is confined to its namespace', () => {
+  const crossNamespace = () => makePolicy({ kustomizations: { namespace: 'team-b', names: ['apps'] } });
+
+  test('a policy naming another namespace\'s Kustomizations is refused, without reading them', async () => {
+    const { processor, created, events, kustomizationReads } = setUp({ policy: crossNamespace() });
+    expect(await processor.process(trigger({ kustomization: { namespace: 'team-b', name: 'apps' } }))).toMatchObject({ action: 'refused', reason: 'CrossNamespacePolicyForbidden' });
+    expect([created, kustomizationReads]).toEqual([[], []]);
+    expect(events).toEqual([expect.stringMatching(/^Warning\/CrossNamespacePolicyForbidden: .*team-b.*--allow-cross-namespace-policies/)]);
+  });
+
+  test('with --allow-cross-namespace-policies it acts', async () => {
+    const k = { ...kustomization, metadata: { ...kustomization.metadata, namespace: 'team-b' }, spec: { ...kustomization.spec, sourceRef: { kind: 'GitRepository', name: 'fleet', namespace: 'flux-system' } } };
+    const policy = crossNamespace();
+    policy.status = { kustomizations: [{ namespace: 'team-b', name: 'apps', lastHealthyRevision: `main@sha1:${GOOD}`, lastHealthyTime: minutesAgo(60) }] };
+    const { processor, created } = setUp({ policy, k, allowCrossNamespacePolicies: true });
+    expect(await processor.process(trigger({ kustomization: { namespace: 'team-b', name: 'apps', uid: 'k-uid' } }))).toMatchObject({ action: 'created' });
+    expect(created).toHaveLength(1);
+  });
+});
+
 describe('healthy revision tracking', () => {
   const healthy = (revision: string, generation = 1, observed = 1): KustomizationView => ({
     ...kustomization,
@@ -226,5 +301,29 @@ describe('healthy revision tracking', () => {
     synced = true;
     await tracker.syncPolicy('flux-system/apps-policy');
     expect(writes).toEqual([{ observedGeneration: 1, kustomizations: [{ namespace: 'flux-system', name: 'apps', lastHealthyRevision: `main@sha1:${GOOD}`, lastHealthyTime: '2025-06-01T12:00:00Z' }] }]);
+  });
+
+  test('a cross-namespace policy records no Kustomization of the other namespace, and says why in its status', async () => {
+    const policy = makePolicy({ kustomizations: { namespace: 'team-b', names: ['apps'] } });
+    policy.status = {};
+    const writes: GitOpsRollbackPolicy['status'][] = [];
+    const other = { ...healthy(`main@sha1:${GOOD}`), metadata: { ...kustomization.metadata, namespace: 'team-b' } };
+    const tracker = (allow: boolean) => new RevisionTracker({
+      cluster: { getPolicy: async () => policy, replacePolicyStatus: async (_p: unknown, status: GitOpsRollbackPolicy['status']) => (writes.push(status), (policy.status = status), 'replaced') } as unknown as PolicyClusterPort,
+      listKustomizations: () => [other],
+      hasSynced: () => true,
+      allowCrossNamespacePolicies: allow,
+      now: () => NOW,
+    });
+    await tracker(false).syncPolicy('flux-system/apps-policy');
+    expect(writes[0]?.kustomizations).toEqual([]);
+    expect(writes[0]?.conditions).toEqual([expect.objectContaining({ type: 'Ready', status: 'False', reason: 'CrossNamespacePolicyForbidden', message: expect.stringContaining('team-b') })]);
+    // Nothing changes: nothing written again.
+    await tracker(false).syncPolicy('flux-system/apps-policy');
+    expect(writes).toHaveLength(1);
+    // Allowed: the entry is recorded and the refusal goes away.
+    await tracker(true).syncPolicy('flux-system/apps-policy');
+    expect(writes[1]).toMatchObject({ kustomizations: [{ namespace: 'team-b', name: 'apps', lastHealthyRevision: `main@sha1:${GOOD}` }] });
+    expect(writes[1]?.conditions).toBeUndefined();
   });
 });
