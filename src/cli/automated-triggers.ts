@@ -10,6 +10,7 @@ import { POLICY_PLURAL, type GitOpsRollbackPolicy } from '../api/v1alpha1/policy
 import { GROUP, VERSION, type GitOpsRollback } from '../api/v1alpha1/types.js';
 import type { ClusterPort } from '../controller/ports.js';
 import type { KustomizationView, PolicyClusterPort } from '../controller/policy-ports.js';
+import { slimKustomization } from '../controller/cached-objects.js';
 import { resolveRepository } from '../controller/resolve-repository.js';
 import { RevisionTracker } from '../controller/revision-tracker.js';
 import { TriggerProcessor } from '../controller/trigger-processor.js';
@@ -103,6 +104,7 @@ export async function startAutomatedTriggers(options: AutomatedTriggersOptions):
     // Kustomizations anywhere: a policy may cover another namespace.
     path: `/apis/${FLUX_KUSTOMIZE_GROUP}/${FLUX_KUSTOMIZE_VERSION}/kustomizations`,
     logger: log,
+    transform: slimKustomization,
     onEvent: (_type, kustomization) => {
       for (const key of RevisionTracker.policiesCovering(policies.list(), kustomization)) trackerQueue.add(key);
     },

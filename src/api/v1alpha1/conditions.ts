@@ -49,6 +49,10 @@ export const Reason = {
   ApplyTimeout: 'ApplyTimeout',
   /** The rollback deletes or changes protected objects (CRDs, PVCs, PVs, Namespaces...). */
   SafetyCheckFailed: 'SafetyCheckFailed',
+  /** spec.safety.allow names kinds the namespace does not grant (annotation rollback.gitops.dev/safety-allow). */
+  SafetyAllowNotGranted: 'SafetyAllowNotGranted',
+  /** The API server refused the status write (too large, invalid): a minimal status was written. */
+  StatusRejected: 'StatusRejected',
   // Waiting: retried with backoff.
   GitOperationFailed: 'GitOperationFailed',
   PushRaced: 'PushRaced',
