@@ -10,6 +10,7 @@ import { POLICY_PLURAL, type GitOpsRollbackPolicy } from '../api/v1alpha1/policy
 import { GROUP, VERSION, type GitOpsRollback } from '../api/v1alpha1/types.js';
 import type { ClusterPort } from '../controller/ports.js';
 import type { KustomizationView, PolicyClusterPort } from '../controller/policy-ports.js';
+import { slimKustomization } from '../controller/cached-objects.js';
 import { resolveRepository } from '../controller/resolve-repository.js';
 import { RevisionTracker } from '../controller/revision-tracker.js';
 import { TriggerProcessor } from '../controller/trigger-processor.js';
@@ -115,6 +116,7 @@ export async function startAutomatedTriggers(options: AutomatedTriggersOptions):
     // where the namespace-scoped install's Role grants no cluster-wide list).
     path: collection(FLUX_KUSTOMIZE_GROUP, FLUX_KUSTOMIZE_VERSION, 'kustomizations'),
     logger: log,
+    transform: slimKustomization,
     onEvent: (_type, kustomization) => {
       for (const key of RevisionTracker.policiesCovering(policies.list(), kustomization)) trackerQueue.add(key);
     },

@@ -10,7 +10,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { API_VERSION, GROUP, PLURAL, VERSION, type GitOpsRollback } from '../api/v1alpha1/types.js';
+import { slimRollback } from '../controller/cached-objects.js';
 import { isFinished, RollbackReconciler } from '../controller/reconciler.js';
+import { DEFAULT_ROLLBACK_HISTORY_LIMIT, policyKeyOf, RollbackHistory } from '../controller/rollback-history.js';
+import { PolicyResources } from '../kube/policy-resources.js';
 import type { ClusterPort } from '../controller/ports.js';
 import { createWorkerEngine } from '../controller/engine-worker.js';
 import { WorkQueue } from '../controller/work-queue.js';
@@ -53,6 +56,8 @@ const FLAGS = {
   'allow-cross-namespace-refs': { type: 'boolean', default: false },
   /** Lets a GitOpsRollbackPolicy name Kustomizations outside its own namespace (off: refused). */
   'allow-cross-namespace-policies': { type: 'boolean', default: false },
+  /** Finished GitOpsRollbacks kept per GitOpsRollbackPolicy (older ones are deleted); 0 keeps all. */
+  'rollback-history-limit': { type: 'string', default: String(DEFAULT_ROLLBACK_HISTORY_LIMIT) },
   /** Seconds between reads of the Kustomizations while a rollback waits for Flux to apply it. */
   'apply-poll-interval': { type: 'string', default: '2' },
   /** Comma-separated kinds the safety gate protects besides CRD, PVC, PV and Namespace. */
@@ -95,6 +100,7 @@ async function main(): Promise<void> {
     patchRollbackStatus: (rollback, status) => resources.patchRollbackStatus(rollback, status),
     getGitRepository: (ns, name) => resources.getGitRepository(ns, name),
     getSecretData: (ns, name) => resources.getSecretData(ns, name),
+    getNamespaceAnnotations: (name) => resources.getNamespaceAnnotations(name),
     recordEvent: (rollback, type, reason, message) => recorder.record(rollback, type, reason, message),
   };
   const cacheDir = flags['cache-dir'];
@@ -137,13 +143,28 @@ async function main(): Promise<void> {
   observeWorkQueue(metrics, CONTROLLER_NAME, queue);
 
   const namespace = flags['watch-namespace'];
+  const historyLimit = Number(flags['rollback-history-limit']);
+  const policyResources = new PolicyResources(kubeConfig, namespace);
+  const history = new RollbackHistory({
+    limit: historyLimit,
+    isFinished,
+    port: { listRollbacks: () => informer.list(), getPolicy: (ns, name) => policyResources.getPolicy(ns, name), deleteRollback: (ns, name, uid) => resources.deleteRollback(ns, name, uid) },
+  });
+  const historyQueue = new WorkQueue({ concurrency: 1, process: (key) => history.prunePolicy(key) });
   const informer = new Informer<GitOpsRollback>({
     kubeConfig,
     path: namespace ? `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}` : `/apis/${GROUP}/${VERSION}/${PLURAL}`,
     logger,
-    // Handlers only enqueue keys; finished rollbacks are never touched again.
+    // Only identity, owners and the finishing conditions are cached; reconcile reads the object.
+    transform: slimRollback,
+    // Handlers only enqueue keys; finished rollbacks are never touched again (but for the history limit).
     onEvent: (type, rollback) => {
-      if (type === 'DELETED' || isFinished(rollback)) return;
+      if (type === 'DELETED') return;
+      if (isFinished(rollback)) {
+        const policyKey = policyKeyOf(rollback);
+        if (policyKey && historyLimit > 0) historyQueue.add(policyKey);
+        return;
+      }
       queue.add(`${rollback.metadata.namespace}/${rollback.metadata.name}`);
     },
   });
@@ -179,6 +200,7 @@ async function main(): Promise<void> {
       onStartedLeading: () => {
         logger.info({}, 'Started leading; reconciling');
         queue.start();
+        historyQueue.start();
       },
       onStoppedLeading: async () => {
         // Another replica may lead now: take no more work, stop runs that have not started
@@ -192,12 +214,14 @@ async function main(): Promise<void> {
     await elector.start();
   } else {
     queue.start();
+    historyQueue.start();
   }
 
   const shutdown = async (signal: string) => {
     logger.info({ signal }, 'Shutting down: draining work in flight');
     ready = false;
     await queue.shutDown({ drainTimeoutMs: Number(flags['shutdown-timeout']) * 1000 });
+    await historyQueue.shutDown({ drainTimeoutMs: 5000 });
     await triggers?.stop();
     await elector?.stop();
     await informer.stop();

@@ -12,6 +12,8 @@ export interface GitRepositoryView {
   url: string;
   ref?: { branch?: string; tag?: string; semver?: string; commit?: string; name?: string };
   secretRef?: { name: string };
+  /** metadata.annotations (the cross-namespace consent, ALLOWED_NAMESPACES_ANNOTATION). */
+  annotations?: Record<string, string>;
 }
 
 export interface ClusterPort {
@@ -22,6 +24,8 @@ export interface ClusterPort {
   getGitRepository(namespace: string, name: string): Promise<GitRepositoryView | null>;
   /** The Secret's data, decoded; null when it does not exist. */
   getSecretData(namespace: string, name: string): Promise<Record<string, string> | null>;
+  /** A Namespace's annotations (the safety-allow grant); null when it does not exist. Absent: nothing granted. */
+  getNamespaceAnnotations?(name: string): Promise<Record<string, string> | null>;
   recordEvent(rollback: GitOpsRollback, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
 }
 

@@ -22,10 +22,12 @@ import { ApplyWait, isWaitingForApply, markPushed, shouldWaitForApply } from './
 import { classifyError, type ClassifiedError } from './classify-error.js';
 import type { ImageUpdateSuspension } from './image-update-suspension.js';
 import { findCondition, removeConditions, setCondition, type ConditionUpdate } from './conditions.js';
+import { checkSafetyGrant } from './grants.js';
 import type { ClusterPort, RunEngine } from './ports.js';
 import { resolveRepository } from './resolve-repository.js';
 import { notifyObserver, type RollbackObserver } from './rollback-observer.js';
 import { toSafetyStatus } from './safety-status.js';
+import { guardStatusWrites, StatusRejectedError } from './status-write.js';
 import type { ProcessResult } from './work-queue.js';
 
 export interface Logger {
@@ -78,10 +80,15 @@ export class RollbackReconciler {
 
   private readonly applyWait?: ApplyWait;
 
-  constructor(private readonly options: ReconcilerOptions) {
+  private readonly options: ReconcilerOptions;
+
+  constructor(options: ReconcilerOptions) {
     this.now = options.now ?? (() => new Date());
+    // Every status write bounded, and ending Stalled if refused for good (status-write.ts).
+    this.options = { ...options, cluster: guardStatusWrites(options.cluster, this.now) };
     if (options.flux) {
-      const { flux, cluster, allowCrossNamespaceRefs = false, applyPollIntervalMs: pollIntervalMs } = options;
+      const { flux } = options;
+      const { cluster, allowCrossNamespaceRefs = false, applyPollIntervalMs: pollIntervalMs } = this.options;
       this.applyWait = new ApplyWait({ flux, cluster, allowCrossNamespaceRefs, pollIntervalMs, now: this.now });
     }
   }
@@ -107,6 +114,7 @@ export class RollbackReconciler {
     try {
       const resolveStart = Date.now();
       const repository = await resolveRepository(this.options.cluster, rollback, this.options.allowCrossNamespaceRefs ?? false);
+      await checkSafetyGrant(this.options.cluster, rollback);
       repositoryUrl = repository.url;
       if (this.applyWait) status = await this.applyWait.prepare(rollback, status);
       const resolveMs = Date.now() - resolveStart;
@@ -129,6 +137,7 @@ export class RollbackReconciler {
       this.options.logger?.info({ ...log, result: result.result, head: result.head }, 'Rollback finished');
       return {};
     } catch (error) {
+      if (error instanceof StatusRejectedError) return this.endRejected(rollback, error, log);
       if (images) status = await images.resume(status);
       if (this.options.signal?.aborted) {
         // Another replica may lead now: leave the status to it, the run was stopped at a safe point.
@@ -136,7 +145,8 @@ export class RollbackReconciler {
         return { error, retry: true };
       }
       const classified = classifyError(error);
-      await this.recordFailure(rollback, status, classified, error, gate.verdict);
+      const rejected = await this.recordFailure(rollback, status, classified, error, gate.verdict);
+      if (rejected) return this.endRejected(rollback, rejected, log);
       if (classified.stalling) notifyObserver(() => observer?.onFinished?.({ rollback: { ...rollback, status }, reason: classified.reason, ready: false, repositoryUrl }));
       this.options.logger?.error({ ...log, reason: classified.reason, stalling: classified.stalling, err: classified.message }, 'Rollback failed');
       return classified.stalling ? {} : { error, retry: true };
@@ -169,11 +179,21 @@ export class RollbackReconciler {
       }
       return check.result;
     } catch (error) {
+      if (error instanceof StatusRejectedError) return this.endRejected(rollback, error, log);
       const classified = classifyError(error);
-      await this.recordFailure(rollback, status, classified, error);
+      const rejected = await this.recordFailure(rollback, status, classified, error);
+      if (rejected) return this.endRejected(rollback, rejected, log);
       this.options.logger?.error({ ...log, reason: classified.reason, stalling: classified.stalling, err: classified.message }, 'Waiting for apply failed');
       return classified.stalling ? {} : { error, retry: true };
     }
+  }
+
+  /** The status was refused and a minimal Stalled one written instead: an Event, and the end. */
+  private async endRejected(rollback: GitOpsRollback, error: StatusRejectedError, log: object): Promise<ProcessResult> {
+    await this.options.cluster.recordEvent(rollback, 'Warning', Reason.StatusRejected, error.message);
+    notifyObserver(() => this.options.observer?.onFinished?.({ rollback, reason: Reason.StatusRejected, ready: false, repositoryUrl: rollback.spec.repository?.url }));
+    this.options.logger?.error({ ...log, reason: Reason.StatusRejected, err: error.message }, 'Status refused by the API server; rollback stalled');
+    return {};
   }
 
   private async recordSuccess(
@@ -214,7 +234,8 @@ export class RollbackReconciler {
     return status;
   }
 
-  private async recordFailure(rollback: GitOpsRollback, previous: GitOpsRollbackStatus, failure: ClassifiedError, error: unknown, safety?: SafetyVerdict): Promise<void> {
+  /** Writes the failure; returns the StatusRejectedError when a minimal status had to replace it. */
+  private async recordFailure(rollback: GitOpsRollback, previous: GitOpsRollbackStatus, failure: ClassifiedError, error: unknown, safety?: SafetyVerdict): Promise<StatusRejectedError | undefined> {
     let conditions = previous.conditions ?? [];
     const update = { reason: failure.reason, message: failure.message };
     conditions = this.set(conditions, rollback, { type: Ready, status: 'False', ...update });
@@ -236,9 +257,13 @@ export class RollbackReconciler {
     };
     try {
       await this.options.cluster.patchRollbackStatus(rollback, status);
+    } catch (writeError) {
+      if (writeError instanceof StatusRejectedError) return writeError;
+      throw writeError;
     } finally {
       await this.options.cluster.recordEvent(rollback, 'Warning', failure.reason, failure.message);
     }
+    return undefined;
   }
 
   private set(conditions: Condition[], rollback: GitOpsRollback, update: ConditionUpdate): Condition[] {

@@ -1,14 +1,16 @@
 /**
  * Turns a rollback's `sourceRef` or `repository` into what the engine needs: URL, branch and
  * credentials. Secrets are read only from the namespace the reference lives in, and a
- * `sourceRef` into another namespace is refused unless the operator allows it.
+ * `sourceRef` into another namespace is refused unless the operator allows it
+ * (--allow-cross-namespace-refs) and the GitRepository consents (ALLOWED_NAMESPACES_ANNOTATION).
  */
 import { Reason } from '../api/v1alpha1/conditions.js';
-import type { GitOpsRollback } from '../api/v1alpha1/types.js';
+import { ALLOWED_NAMESPACES_ANNOTATION, type GitOpsRollback } from '../api/v1alpha1/types.js';
 import type { RepositoryTarget } from '../git/engine.js';
 import type { Credentials } from '../git/remote.js';
 import { isSshUrl } from '../git/ssh-url.js';
 import { StallingError } from './classify-error.js';
+import { allowsNamespace } from './grants.js';
 import type { ClusterPort } from './ports.js';
 import { readSshCredentials } from './ssh-credentials.js';
 
@@ -33,6 +35,12 @@ export async function resolveRepository(cluster: ClusterPort, rollback: GitOpsRo
   }
   const source = await cluster.getGitRepository(sourceNamespace, sourceRef.name);
   if (!source) throw new StallingError(Reason.SourceNotFound, `GitRepository ${sourceNamespace}/${sourceRef.name} was not found`);
+  if (sourceNamespace !== namespace && !allowsNamespace(source.annotations, namespace)) {
+    throw new StallingError(
+      Reason.CrossNamespaceRefForbidden,
+      `GitRepository ${sourceNamespace}/${sourceRef.name} does not allow GitOpsRollbacks from namespace ${namespace}; its owner can allow it with the annotation ${ALLOWED_NAMESPACES_ANNOTATION}: "${namespace}" (a comma-separated list, or "*")`,
+    );
+  }
   const ref = source.ref ?? {};
   const pinned = ref.tag ?? ref.semver ?? ref.commit ?? ref.name;
   if (!ref.branch && pinned) {

@@ -1,7 +1,13 @@
 /**
  * Commit messages, byte for byte as git writes them, plus the rollback's reason and trailers.
  * The `This reverts commit <sha>.` line is also what idempotency detection reads back.
+ *
+ * Markers are read back only where we (or `git revert`) write them: the reverts-lines in the
+ * first body paragraph (after the list of a squashed revert), the `Rollback-Request:` trailer in
+ * the trailer block that ends the message. The reason is one sanitised paragraph between them, so
+ * whatever it says cannot pose as either (see commit-fields.ts).
  */
+import { sanitizeReason } from './commit-fields.js';
 import type { CommitData } from './object-store.js';
 
 export interface MessageContext {
@@ -16,6 +22,10 @@ export const INCIDENT_TRAILER = 'Incident';
 
 const REVERTS_LINE = /^This reverts commit ([0-9a-f]{40})[.,]/gm;
 const REQUEST_LINE = new RegExp(`^${REQUEST_TRAILER}: (.+)$`, 'm');
+/** A line of a squashed revert's list: `- <short sha> <subject>`. */
+const LIST_LINE = /^- [0-9a-f]{7,40} /;
+/** A git trailer line, `Key: value`. */
+const TRAILER_LINE = /^[A-Za-z0-9][A-Za-z0-9-]*: \S/;
 
 /** First non-blank line of a commit message, as git's find_commit_subject takes it. */
 export function getSubject(message: string): string {
@@ -45,7 +55,7 @@ export function formatRestoreMessage(revision: CommitData, paths: string[], ctx:
 
 function appendContext(message: string, ctx: MessageContext): string {
   let text = message;
-  const reason = ctx.reason?.trim();
+  const reason = sanitizeReason(ctx.reason);
   if (reason) text += `\n${reason}\n`;
   const trailers: string[] = [];
   if (ctx.incident) trailers.push(`${INCIDENT_TRAILER}: ${oneLine(ctx.incident)}`);
@@ -58,12 +68,33 @@ function oneLine(value: string): string {
   return value.replace(/\s+/g, ' ').trim();
 }
 
-/** Full SHAs a commit message says it reverts (one per line, several for squashed reverts). */
-export function parseRevertedCommits(message: string): string[] {
-  return [...message.matchAll(REVERTS_LINE)].map((m) => m[1]);
+/** The message's paragraphs (split at blank lines), leading blank lines skipped as git does. */
+function splitParagraphs(message: string): string[] {
+  return message.replace(/^(?:[ \t]*\n)+/, '').replace(/\s+$/, '').split(/\n(?:[ \t]*\n)+/);
 }
 
-/** The Rollback-Request trailer of a message, if any. */
+/**
+ * Full SHAs a commit message says it reverts (one per line, several for squashed reverts), read
+ * from the first body paragraph only, or the one after a squashed revert's list: where
+ * `git revert` and this engine write them. The same line further down (a reason, a quoted event)
+ * is text, not a marker.
+ */
+export function parseRevertedCommits(message: string): string[] {
+  const body = splitParagraphs(message).slice(1);
+  const index = body[0] !== undefined && body[0].split('\n').every((line) => LIST_LINE.test(line)) ? 1 : 0;
+  const paragraph = body[index];
+  if (!paragraph?.startsWith('This reverts commit ')) return [];
+  return [...paragraph.matchAll(REVERTS_LINE)].map((m) => m[1]);
+}
+
+/**
+ * The Rollback-Request trailer of a message, if any: only from the trailer block that ends the
+ * message (a last paragraph of `Key: value` lines after the subject and the first body paragraph).
+ */
 export function parseRequestId(message: string): string | undefined {
-  return REQUEST_LINE.exec(message)?.[1]?.trim();
+  const paragraphs = splitParagraphs(message);
+  if (paragraphs.length < 3) return undefined;
+  const last = paragraphs[paragraphs.length - 1];
+  if (!last.split('\n').every((line) => TRAILER_LINE.test(line))) return undefined;
+  return REQUEST_LINE.exec(last)?.[1]?.trim();
 }

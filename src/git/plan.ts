@@ -3,6 +3,7 @@
  * commits (or the restore commit) are written but no ref moves. The caller decides whether to
  * publish `newHead` (push, or advance a local ref) or only report it (dry run).
  */
+import { checkIdentity, checkIncident } from './commit-fields.js';
 import { InvalidRequestError, MergeWithoutMainlineError, RevertConflictError } from './errors.js';
 import type { History } from './history.js';
 import { formatRestoreMessage, formatRevertMessage, formatSquashMessage, parseRequestId, parseRevertedCommits, type MessageContext } from './message.js';
@@ -56,9 +57,16 @@ export interface Plan {
 const HEX_REVISION = /^[0-9a-f]{4,40}$/;
 const HEAD_REVISION = /^HEAD(?:~(\d+)|(\^+))?$/;
 
-/** Computes the rollback's commits on top of `head`. Throws typed errors; writes no ref. */
+/**
+ * Computes the rollback's commits on top of `head`. Throws typed errors; writes no ref.
+ * Identities and the incident are checked first (InvalidRequestError): they go into the commit
+ * object as text, where a newline would forge a header or a trailer.
+ */
 export async function planRollback(input: PlanInput): Promise<Plan> {
   const { action } = input;
+  checkIdentity('author', input.author);
+  if (input.committer) checkIdentity('committer', input.committer);
+  checkIncident(input.message.incident);
   if (action.kind === 'restore') return planRestore(input, action);
   return planRevert(input, action);
 }

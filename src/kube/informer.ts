@@ -50,6 +50,11 @@ export interface InformerOptions<T extends InformerObject> {
   labelSelector?: string;
   fieldSelector?: string;
   logger?: Logger;
+  /**
+   * Shapes each object before it is cached and handed to onEvent (keep only what is read).
+   * Default: drop metadata.managedFields and the last-applied-configuration annotation.
+   */
+  transform?: (object: T) => T;
 }
 
 /** Thrown by `start()` when the informer is stopped before its first list completed. */
@@ -158,6 +163,10 @@ export class Informer<T extends InformerObject> {
     await this.loop;
   }
 
+  private transform(object: T): T {
+    return (this.options.transform ?? stripServerFields)(object);
+  }
+
   private get watchTimeoutSeconds(): number {
     return this.options.watchTimeoutSeconds ?? 300;
   }
@@ -222,7 +231,7 @@ export class Informer<T extends InformerObject> {
       const signal = AbortSignal.any([this.stopping.signal, AbortSignal.timeout(LIST_TIMEOUT_MS)]);
       const query = { limit, continue: token, labelSelector: this.options.labelSelector, fieldSelector: this.options.fieldSelector };
       const page = await getJson<ObjectList<T>>(this.options.kubeConfig, this.options.path, { query, signal });
-      items.push(...(page.items ?? []).map((item) => fillTypeMeta(item, page)));
+      items.push(...(page.items ?? []).map((item) => this.transform(fillTypeMeta(item, page))));
       resourceVersion = page.metadata?.resourceVersion;
       token = page.metadata?.continue || undefined;
     } while (token);
@@ -311,8 +320,8 @@ export class Informer<T extends InformerObject> {
     const version = item?.metadata?.resourceVersion;
     if (version) this.resourceVersion = version;
     if (phase === 'BOOKMARK') return undefined;
-    if (phase === 'ADDED' || phase === 'MODIFIED') this.applyUpsert(item);
-    else if (phase === 'DELETED') this.applyDelete(item);
+    if (phase === 'ADDED' || phase === 'MODIFIED') this.applyUpsert(this.transform(item));
+    else if (phase === 'DELETED') this.applyDelete(this.transform(item));
     return undefined;
   }
 
@@ -379,4 +388,16 @@ function formatKey(namespace: string, name: string): string {
 function fillTypeMeta<T extends InformerObject>(item: T, list: ObjectList<T>): T {
   if (item.apiVersion && item.kind) return item;
   return { ...item, apiVersion: item.apiVersion ?? list.apiVersion, kind: item.kind ?? list.kind?.replace(/List$/, '') };
+}
+
+/** The last-applied-configuration annotation kubectl writes: a second copy of the whole object. */
+const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/** The object without metadata.managedFields and the last-applied annotation (never read by us). */
+export function stripServerFields<T extends InformerObject>(object: T): T {
+  const metadata = object.metadata as (InformerObject['metadata'] & { managedFields?: unknown; annotations?: Record<string, string> }) | undefined;
+  if (!metadata || (metadata.managedFields === undefined && metadata.annotations?.[LAST_APPLIED_ANNOTATION] === undefined)) return object;
+  const { managedFields: _managedFields, ...rest } = metadata;
+  const annotations = rest.annotations && Object.fromEntries(Object.entries(rest.annotations).filter(([key]) => key !== LAST_APPLIED_ANNOTATION));
+  return { ...object, metadata: { ...rest, ...(annotations ? { annotations } : {}) } };
 }

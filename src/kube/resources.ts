@@ -10,6 +10,7 @@ export const FLUX_SOURCE_GROUP = 'source.toolkit.fluxcd.io';
 export const FLUX_SOURCE_VERSION = 'v1';
 
 export interface GitRepositoryObject {
+  metadata?: { annotations?: Record<string, string> };
   spec: {
     url: string;
     ref?: { branch?: string; tag?: string; semver?: string; commit?: string; name?: string };
@@ -60,11 +61,28 @@ export class ClusterResources {
     );
   }
 
-  async getGitRepository(namespace: string, name: string): Promise<GitRepositoryObject['spec'] | null> {
+  /** The GitRepository's spec, with its annotations (cross-namespace consent). */
+  /** Deletes the rollback if it is still the object with this uid; already gone is fine. */
+  async deleteRollback(namespace: string, name: string, uid: string): Promise<void> {
+    try {
+      await this.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: { preconditions: { uid } } });
+    } catch (error) {
+      if (isStatus(error, 404) || isStatus(error, 409)) return;
+      throw error;
+    }
+  }
+
+  async getGitRepository(namespace: string, name: string): Promise<(GitRepositoryObject['spec'] & { annotations?: Record<string, string> }) | null> {
     const object = await orNullOn404(
       this.custom.getNamespacedCustomObject({ group: FLUX_SOURCE_GROUP, version: FLUX_SOURCE_VERSION, namespace, plural: 'gitrepositories', name }) as Promise<GitRepositoryObject>,
     );
-    return object?.spec ?? null;
+    return object ? { ...object.spec, annotations: object.metadata?.annotations } : null;
+  }
+
+  /** A Namespace's annotations; null when it does not exist. */
+  async getNamespaceAnnotations(name: string): Promise<Record<string, string> | null> {
+    const namespace = await orNullOn404(this.core.readNamespace({ name }));
+    return namespace ? (namespace.metadata?.annotations ?? {}) : null;
   }
 
   async getSecretData(namespace: string, name: string): Promise<Record<string, string> | null> {
@@ -81,7 +99,7 @@ export class ClusterResources {
 function nullFields(status: GitOpsRollbackStatus): Record<string, unknown> {
   const all: (keyof GitOpsRollbackStatus)[] = [
     'observedGeneration', 'conditions', 'revertedCommits', 'revertCommits', 'alreadyReverted', 'changedPaths',
-    'conflicts', 'headBefore', 'headAfter', 'startTime', 'completionTime',
+    'conflicts', 'revertedCommitsCount', 'revertCommitsCount', 'alreadyRevertedCount', 'changedPathsCount', 'conflictsCount', 'headBefore', 'headAfter', 'startTime', 'completionTime',
     'pushTime', 'kustomizations', 'suspendedImageUpdates', 'phases',
     'safety',
   ];

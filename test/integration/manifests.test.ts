@@ -118,9 +118,11 @@ describe('config/ on a real API server', () => {
     ['watch', 'rollback.gitops.dev', 'gitopsrollbackpolicies', 'team-a', true],
     ['patch', 'rollback.gitops.dev', 'gitopsrollbackpolicies/status', 'team-a', true],
     ['update', 'rollback.gitops.dev', 'gitopsrollbackpolicies', 'team-a', false],
+    // History limit (--rollback-history-limit) and the Namespace grant of spec.safety.allow.
+    ['delete', 'rollback.gitops.dev', 'gitopsrollbacks', 'team-a', true],
+    ['get', 'core', 'namespaces', '', true],
     // ...and nothing more: the spec is never written, Secrets are never listed, leases only at home.
     ['update', 'rollback.gitops.dev', 'gitopsrollbacks', 'team-a', false],
-    ['delete', 'rollback.gitops.dev', 'gitopsrollbacks', 'team-a', false],
     ['list', 'core', 'secrets', 'team-a', false],
     ['watch', 'core', 'secrets', 'team-a', false],
     ['update', 'coordination.k8s.io', 'leases', 'team-a', false],

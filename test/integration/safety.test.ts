@@ -63,6 +63,8 @@ describe('safety gates on a real API server', () => {
     plane = await startControlPlane();
     const kubeconfig = await installOperator(plane);
     await plane.kubectl(['create', 'namespace', NAMESPACE]);
+    // The Namespace grants spec.safety.allow for every kind (the grant itself: tenancy.test.ts).
+    await plane.kubectl(['annotate', 'namespace', NAMESPACE, 'rollback.gitops.dev/safety-allow=*']);
     await createGitAuthSecret(plane, NAMESPACE);
     root = makeTempDir();
     server = await startGitHttpServer({ root, auth: AUTH });

@@ -59,6 +59,10 @@ export const Reason = {
   SafetyCheckFailed: 'SafetyCheckFailed',
   /** The engine run exceeded the operator's deadline or heap limit for one run. */
   EngineLimitExceeded: 'EngineLimitExceeded',
+  /** spec.safety.allow names kinds the namespace does not grant (annotation rollback.gitops.dev/safety-allow). */
+  SafetyAllowNotGranted: 'SafetyAllowNotGranted',
+  /** The API server refused the status write (too large, invalid): a minimal status was written. */
+  StatusRejected: 'StatusRejected',
   // Waiting: retried with backoff.
   GitOperationFailed: 'GitOperationFailed',
   PushRaced: 'PushRaced',

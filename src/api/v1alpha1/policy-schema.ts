@@ -3,7 +3,7 @@
  * Descriptions show in `kubectl explain`.
  */
 import { DEFAULT_COOLDOWN, DEFAULT_KUSTOMIZATION_LABEL, DEFAULT_TRIGGER_REASONS, POLICY_KIND, POLICY_PLURAL, POLICY_SHORT_NAMES, POLICY_SINGULAR } from './policy-types.js';
-import { conditionSchema, customResourceDefinition, DURATION_PATTERN, type Schema } from './schema.js';
+import { conditionSchema, customResourceDefinition, DURATION_PATTERN, incidentSchema, type Schema } from './schema.js';
 
 /** Go durations as Flux writes them: `30s`, `15m`, `1h30m`. */
 const duration = (description: string): Schema => ({ type: 'string', pattern: DURATION_PATTERN, description });
@@ -78,7 +78,7 @@ export const policySpecSchema: Schema = {
       required: ['name'],
       properties: { name: name('Name of the Secret.') },
     },
-    incident: { type: 'string', maxLength: 256, description: 'Written as the "Incident:" trailer of the rollbacks.' },
+    incident: incidentSchema('Written as the "Incident:" trailer of the rollbacks (one token: letters, digits and ._:/#?=&%+@~-).'),
     suspend: { type: 'boolean', description: 'Ignore triggers without deleting the policy.' },
   },
 };

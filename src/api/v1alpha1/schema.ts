@@ -11,6 +11,15 @@ const REVISION_PATTERN = '^[0-9a-fA-F]{7,40}$';
 const revision = (description: string): Schema => ({ type: 'string', pattern: REVISION_PATTERN, description });
 const text = (description: string, maxLength = 1024): Schema => ({ type: 'string', maxLength, description });
 
+/**
+ * An incident reference: one token (src/git/commit-fields.ts checks the same; src/api imports
+ * nothing), so it stays one trailer line.
+ */
+export const INCIDENT_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:/#?=&%+@~-]{0,255}$';
+/** A git identity field: no "<", ">" or control characters (a newline would forge a header). */
+export const IDENT_PATTERN = '^[^<>\\x00-\\x1F\\x7F]+$';
+export const incidentSchema = (description: string): Schema => ({ type: 'string', maxLength: 256, pattern: INCIDENT_PATTERN, description });
+
 /** Paths relative to the repository root; no absolute paths, no `..` components. */
 const paths = (description: string): Schema => ({
   type: 'array',
@@ -117,13 +126,16 @@ export const specSchema: Schema = {
       required: ['revision', 'paths'],
       properties: { revision: revision('The known-good revision.'), paths: { ...paths('Paths to restore.'), minItems: 1 } },
     },
-    reason: text('Why: written into the commit message.', 4096),
-    incident: text('Incident reference, written as an "Incident:" trailer.', 256),
+    reason: text('Why: written into the commit message as one paragraph (newlines become spaces, control characters are dropped, cut at 2000 characters).', 4096),
+    incident: incidentSchema('Incident reference (one token: letters, digits and ._:/#?=&%+@~-), written as an "Incident:" trailer.'),
     author: {
       type: 'object',
       description: 'Author and committer of the rollback commit(s).',
       required: ['name', 'email'],
-      properties: { name: text('Author name.', 256), email: text('Author email.', 256) },
+      properties: {
+        name: { ...text('Author name; no "<", ">" or control characters.', 256), minLength: 1, pattern: IDENT_PATTERN },
+        email: { ...text('Author email; no "<", ">" or control characters.', 256), minLength: 1, pattern: IDENT_PATTERN },
+      },
     },
     dryRun: { type: 'boolean', description: 'Compute and report everything; push nothing.' },
     reconcile: {
@@ -192,6 +204,10 @@ const safetyStatusSchema: Schema = {
   },
 };
 
+/** A status list the controller cuts to its first 100 entries (src/controller/status-bounds.ts). */
+const boundedList = (items: Schema, description: string): Schema => ({ type: 'array', maxItems: 100, items, description });
+const count = (description: string): Schema => ({ type: 'integer', minimum: 0, description });
+
 export const statusSchema: Schema = {
   type: 'object',
   description: 'What the controller did, in kstatus terms.',
@@ -203,15 +219,19 @@ export const statusSchema: Schema = {
       'x-kubernetes-list-type': 'map',
       'x-kubernetes-list-map-keys': ['type'],
     },
-    revertedCommits: { type: 'array', items: { type: 'string' }, description: 'Commits this rollback reverted.' },
-    revertCommits: { type: 'array', items: { type: 'string' }, description: 'Commits pushed (the reverts or the restore commit).' },
-    alreadyReverted: { type: 'array', items: { type: 'string' }, description: 'Requested commits already reverted on the branch.' },
-    changedPaths: { type: 'array', items: { type: 'string' }, description: 'Paths the rollback changed.' },
-    conflicts: {
-      type: 'array',
-      description: 'Paths that did not revert cleanly, with the kind of conflict.',
-      items: { type: 'object', required: ['path', 'reason'], properties: { path: { type: 'string' }, reason: { type: 'string' } } },
-    },
+    revertedCommits: boundedList({ type: 'string' }, 'Commits this rollback reverted (the first 100).'),
+    revertedCommitsCount: count('How many commits this rollback reverted.'),
+    revertCommits: boundedList({ type: 'string' }, 'Commits pushed (the reverts or the restore commit; the first 100).'),
+    revertCommitsCount: count('How many commits were pushed.'),
+    alreadyReverted: boundedList({ type: 'string' }, 'Requested commits already reverted on the branch (the first 100).'),
+    alreadyRevertedCount: count('How many requested commits were already reverted.'),
+    changedPaths: boundedList({ type: 'string' }, 'Paths the rollback changed (the first 100).'),
+    changedPathsCount: count('How many paths the rollback changed.'),
+    conflicts: boundedList(
+      { type: 'object', required: ['path', 'reason'], properties: { path: { type: 'string' }, reason: { type: 'string' } } },
+      'Paths that did not revert cleanly, with the kind of conflict (the first 100).',
+    ),
+    conflictsCount: count('How many paths did not revert cleanly.'),
     headBefore: { type: 'string', description: 'Branch head before the rollback.' },
     headAfter: { type: 'string', description: 'Branch head after the rollback.' },
     startTime: { type: 'string', format: 'date-time' },

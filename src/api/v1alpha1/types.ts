@@ -11,6 +11,19 @@ export const PLURAL = 'gitopsrollbacks';
 export const SINGULAR = 'gitopsrollback';
 export const SHORT_NAMES = ['gor', 'rollback'];
 
+/**
+ * On a Flux GitRepository: the namespaces (comma-separated, or `*`) whose GitOpsRollbacks may use
+ * it through a cross-namespace sourceRef, and so push with its credentials. Required in addition
+ * to the operator's --allow-cross-namespace-refs: consent comes from the repository's side.
+ */
+export const ALLOWED_NAMESPACES_ANNOTATION = 'rollback.gitops.dev/allowed-namespaces';
+/**
+ * On a Namespace: the protected kinds (comma-separated, or `*`) its GitOpsRollbacks may list in
+ * spec.safety.allow. Namespace editors cannot annotate their Namespace, so the allow list is a
+ * permission granted by whoever administers it, not by the requester to itself.
+ */
+export const SAFETY_ALLOW_ANNOTATION = 'rollback.gitops.dev/safety-allow';
+
 /** A Flux GitRepository the rollback targets; its url, ref.branch and secretRef are used. */
 export interface SourceReference {
   kind: 'GitRepository';
@@ -164,14 +177,21 @@ export interface ConflictStatus {
 export interface GitOpsRollbackStatus {
   observedGeneration?: number;
   conditions?: Condition[];
-  /** The commits this rollback reverted. */
+  /** The commits this rollback reverted (the first 100; see revertedCommitsCount). */
   revertedCommits?: string[];
-  /** The commits it pushed (the reverts, or the restore commit). */
+  revertedCommitsCount?: number;
+  /** The commits it pushed (the reverts, or the restore commit; the first 100). */
   revertCommits?: string[];
-  /** Requested commits that were already reverted on the branch. */
+  revertCommitsCount?: number;
+  /** Requested commits that were already reverted on the branch (the first 100). */
   alreadyReverted?: string[];
+  alreadyRevertedCount?: number;
+  /** Paths the rollback changed (the first 100; changedPathsCount counts them all). */
   changedPaths?: string[];
+  changedPathsCount?: number;
+  /** Paths that did not revert cleanly (the first 100; conflictsCount counts them all). */
   conflicts?: ConflictStatus[];
+  conflictsCount?: number;
   /** The target branch's head before and after the rollback. */
   headBefore?: string;
   headAfter?: string;

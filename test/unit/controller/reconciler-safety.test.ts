@@ -55,6 +55,8 @@ async function reconcile(rollback: GitOpsRollback) {
     patchRollbackStatus: async (_r, status) => void statuses.push(status),
     getGitRepository: async () => null,
     getSecretData: async () => null,
+    // The Namespace grants every kind: these cases are about the gate, not the grant (grants.test.ts).
+    getNamespaceAnnotations: async () => ({ 'rollback.gitops.dev/safety-allow': '*' }),
     recordEvent: async (_r, type, reason) => void events.push(`${type}/${reason}`),
   };
   const result = await new RollbackReconciler({ cluster, runEngine: fakeEngine }).reconcile('team-a/rb');

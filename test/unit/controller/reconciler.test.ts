@@ -163,14 +163,20 @@ describe('RollbackReconciler', () => {
       expect(cluster.condition('Stalled')).toMatchObject({ status: 'True', reason });
     });
 
-    test('a sourceRef into another namespace is refused unless allowed', async () => {
+    test('a sourceRef into another namespace is refused unless the operator allows it and the GitRepository consents', async () => {
       const rollback = makeRollback({ sourceRef: { kind: 'GitRepository', name: 'fleet', namespace: 'flux-system' } });
       const refused = setup(rollback, async () => makeResult());
       await refused.reconcile();
       expect(refused.cluster.condition('Stalled')).toMatchObject({ reason: 'CrossNamespaceRefForbidden' });
 
+      const noConsent = setup(rollback, async () => makeResult(), true);
+      noConsent.cluster.repositories.set('flux-system/fleet', { url: 'https://git.example/fleet.git', ref: { branch: 'prod' }, secretRef: { name: 'deploy-key' } });
+      await noConsent.reconcile();
+      expect(noConsent.requests).toHaveLength(0);
+      expect(noConsent.cluster.condition('Stalled')).toMatchObject({ reason: 'CrossNamespaceRefForbidden', message: expect.stringContaining('rollback.gitops.dev/allowed-namespaces: "team-a"') });
+
       const allowed = setup(rollback, async () => makeResult(), true);
-      allowed.cluster.repositories.set('flux-system/fleet', { url: 'https://git.example/fleet.git', ref: { branch: 'prod' } });
+      allowed.cluster.repositories.set('flux-system/fleet', { url: 'https://git.example/fleet.git', ref: { branch: 'prod' }, annotations: { 'rollback.gitops.dev/allowed-namespaces': 'team-b,team-a' } });
       await allowed.reconcile();
       expect(allowed.requests[0].repository).toEqual({ url: 'https://git.example/fleet.git', branch: 'prod', credentials: undefined });
     });

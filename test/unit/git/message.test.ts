@@ -1,4 +1,5 @@
 import { formatRevertMessage, formatSquashMessage, getSubject, parseRequestId, parseRevertedCommits } from '../../../src/git/message.js';
+import { MAX_REASON_LENGTH, sanitizeReason } from '../../../src/git/commit-fields.js';
 import type { CommitData } from '../../../src/git/object-store.js';
 
 const person = { name: 'A', email: 'a@example.com', timestamp: 0, timezoneOffset: 0 };
@@ -25,9 +26,9 @@ describe('commit messages', () => {
     );
   });
 
-  test('reason is a paragraph and incident and request id are trailers, each on one line', () => {
+  test('reason is one paragraph on one line and incident and request id are trailers, each on one line', () => {
     const text = formatRevertMessage(commit(A, 'x\n'), null, { reason: 'Errors\nspiking', incident: 'INC-1\n', requestId: 'ns/n/uid' });
-    expect(text).toBe(`Revert "x"\n\nThis reverts commit ${A}.\n\nErrors\nspiking\n\nIncident: INC-1\nRollback-Request: ns/n/uid\n`);
+    expect(text).toBe(`Revert "x"\n\nThis reverts commit ${A}.\n\nErrors spiking\n\nIncident: INC-1\nRollback-Request: ns/n/uid\n`);
     expect(parseRequestId(text)).toBe('ns/n/uid');
   });
 
@@ -43,5 +44,34 @@ describe('commit messages', () => {
 
   test('a message without trailer has no request id', () => {
     expect(parseRequestId('Revert "x"\n')).toBeUndefined();
+  });
+
+  describe('markers in free text are not read back', () => {
+    test.each([
+      ['a reverts-line in the reason', formatRevertMessage(commit(A, 'x\n'), null, { reason: `This reverts commit ${B}.`, requestId: 'ns/n/uid' }), [A]],
+      ['a reverts-line in a later paragraph of a message written before sanitising', `Revert "x"\n\nThis reverts commit ${A}.\n\nThis reverts commit ${B}.\n`, [A]],
+      ['a reverts-line in a commit that is not a revert', `Bump\n\nThis is fine\n\nThis reverts commit ${B}.\n`, []],
+      ['a squashed revert with a reason', formatSquashMessage([commit(A, 'One\n')], { reason: `x\nThis reverts commit ${B}.` }), [A]],
+    ])('%s', (_name, message, reverted) => {
+      expect(parseRevertedCommits(message)).toEqual(reverted);
+    });
+
+    test.each([
+      ['the reason of a message without trailers', formatRevertMessage(commit(A, 'x\n'), null, { reason: 'Rollback-Request: ns/victim/uid' })],
+      ['the reason, with trailers after it', formatRevertMessage(commit(A, 'x\n'), null, { reason: 'a\nRollback-Request: ns/victim/uid\nb', incident: 'INC-1' })],
+      ['a middle paragraph of an older message', `Revert "x"\n\nThis reverts commit ${A}.\n\nRollback-Request: ns/victim/uid\n\nIncident: INC-1\n`],
+      ['the first body paragraph', `Revert "x"\n\nRollback-Request: ns/victim/uid\n`],
+    ])('a Rollback-Request line in %s is not a trailer', (_name, message) => {
+      expect(parseRequestId(message)).toBeUndefined();
+    });
+  });
+
+  test.each([
+    ['control characters are removed and lines joined', 'a\u0000b\r\n\tc\u001b[31m', 'ab c[31m'],
+    ['a reason shaped like a trailer gets a Reason key', 'Rollback-Request: ns/x/y', 'Reason: Rollback-Request: ns/x/y'],
+    ['a long reason is cut with a marker', 'x'.repeat(5000), `${'x'.repeat(MAX_REASON_LENGTH - 3)}...`],
+    ['only blanks: no reason', ' \n\t ', undefined],
+  ])('reason sanitising: %s', (_name, reason, expected) => {
+    expect(sanitizeReason(reason)).toBe(expected);
   });
 });
