@@ -167,6 +167,8 @@ ${extra}`);
 
     /** Commits and pushes to the server, then asks Flux to fetch, as `flux reconcile source git` does. */
     async push(message: string, files: Record<string, string | null>): Promise<string> {
+      // Up to date first: the operator's reverts land on the server branch.
+      git(this.work, 'pull', '-q', '--ff-only', this.bare, 'main');
       const sha = commitFiles(this.work, message, files);
       git(this.work, 'push', '-q', this.bare, 'main');
       await kubectl(['annotate', '--overwrite', '-n', this.ns, 'gitrepository/fleet', `reconcile.fluxcd.io/requestedAt=${new Date().toISOString()}`]);
