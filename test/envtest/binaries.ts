@@ -1,5 +1,6 @@
 /**
- * Finds (or builds) kube-apiserver, etcd and kubectl by running provide-binaries.sh.
+ * Finds (or builds) kube-apiserver, etcd and kubectl by running provide-binaries.sh, and Flux's
+ * CRD manifests by running provide-flux-crds.sh. Both scripts print their directory last.
  *
  * Erasable TypeScript only: Jest's global setup loads this file with Node's type stripping.
  */
@@ -8,20 +9,17 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const SCRIPT_NAME = 'provide-binaries.sh';
-const SCRIPT = locateScript();
-
 /**
- * provide-binaries.sh next to this module (run from source: Jest, Node's type stripping), else
- * `<repo>/test/envtest/provide-binaries.sh`, the repository root being the first directory above
+ * A provide-*.sh script next to this module (run from source: Jest, Node's type stripping), else
+ * `<repo>/test/envtest/<script>`, the repository root being the first directory above
  * this module that holds a package.json (compiled into dist-tools/, where no script is copied).
  */
-function locateScript(): string {
+function locateScript(scriptName: string): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  const besideModule = join(here, SCRIPT_NAME);
+  const besideModule = join(here, scriptName);
   if (existsSync(besideModule)) return besideModule;
   for (let dir = here; ; dir = dirname(dir)) {
-    const candidate = join(dir, 'test', 'envtest', SCRIPT_NAME);
+    const candidate = join(dir, 'test', 'envtest', scriptName);
     if (existsSync(join(dir, 'package.json')) && existsSync(candidate)) return candidate;
     if (dirname(dir) === dir) return besideModule; // not found: the error names the expected path
   }
@@ -34,15 +32,30 @@ function locateScript(): string {
  * script fails: tests never skip silently for want of a control plane.
  */
 export function provideBinaries(): Promise<string> {
+  return runProvideScript('provide-binaries.sh', 'Set KUBEBUILDER_ASSETS to a directory with kube-apiserver, etcd and kubectl, or install Go so it can build them.');
+}
+
+/**
+ * Runs provide-flux-crds.sh and resolves with the directory holding Flux's CRD manifests (from
+ * the cache, or fetched through the Go module proxy with controller-gen built once: minutes on a
+ * cold machine, which is why only Jest's global setup calls this, never a test hook).
+ */
+export function provideFluxCrds(): Promise<string> {
+  return runProvideScript('provide-flux-crds.sh', 'Install Go so it can fetch Flux\'s modules.');
+}
+
+/** Runs `scriptName` and resolves with the last line of its stdout (a directory). */
+function runProvideScript(scriptName: string, hint: string): Promise<string> {
+  const script = locateScript(scriptName);
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [SCRIPT], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn('bash', [script], { stdio: ['ignore', 'pipe', 'inherit'] });
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString('utf8'); });
     child.on('error', reject);
     child.on('close', (code) => {
       const dir = stdout.trimEnd().split('\n').pop() ?? '';
       if (code === 0 && dir !== '') resolve(dir);
-      else reject(new Error(`${SCRIPT} failed (exit ${code}); see its output above. Set KUBEBUILDER_ASSETS to a directory with kube-apiserver, etcd and kubectl, or install Go so it can build them.`));
+      else reject(new Error(`${script} failed (exit ${code}); see its output above. ${hint}`));
     });
   });
 }
