@@ -26,6 +26,7 @@ import { RollbackMetrics } from '../metrics/rollback-metrics.js';
 import { recordAutomaticRollback, recordWebhookRequest } from '../metrics/trigger-metrics.js';
 import { createWorkQueueHooks, observeWorkQueue } from '../metrics/work-queue-metrics.js';
 import { startAutomatedTriggers } from './automated-triggers.js';
+import { FAULT_ENV, injectFault, parseFault } from './fault-injection.js';
 
 const FLAGS = {
   kubeconfig: { type: 'string' },
@@ -78,7 +79,8 @@ async function main(): Promise<void> {
   const gitTimeoutMs = Number(flags['git-timeout']) * 1000;
   const reconciler = new RollbackReconciler({
     cluster,
-    runEngine: instrumentEngine(metrics, (request, hooks) => runRollback(request, { cacheDir, timeoutMs: gitTimeoutMs, ...hooks })),
+    // Test-only: GITOPS_ROLLBACK_FAULT makes the operator crash at a chosen point (fault-injection.ts).
+    runEngine: injectFault(parseFault(process.env[FAULT_ENV]), instrumentEngine(metrics, (request, hooks) => runRollback(request, { cacheDir, timeoutMs: gitTimeoutMs, ...hooks }))),
     allowCrossNamespaceRefs: flags['allow-cross-namespace-refs'],
     flux: new FluxResources(kubeConfig),
     applyPollIntervalMs: Number(flags['apply-poll-interval']) * 1000,
