@@ -72,7 +72,8 @@ export async function startOperator(options: { kubeconfigPath: string; args?: st
   };
   try {
     await eventually('the operator to answer /readyz', () => fetch(`${healthUrl}/readyz`).then((r) => r.ok), {
-      timeoutMs: 30_000,
+      // Node start-up and the informer's first list: seconds when idle, far more on a loaded runner.
+      timeoutMs: 60_000,
       intervalMs: 100,
       abort: exited.then((code) => `the operator exited with ${code}`),
       diagnostics: () => output,

@@ -72,7 +72,7 @@ export async function startPrometheus(options: { job: string; targets: string[];
   };
   try {
     await eventually('Prometheus to answer /-/ready', () => fetch(`${url}/-/ready`).then((r) => r.ok), {
-      timeoutMs: 30_000,
+      timeoutMs: 60_000,
       abort: exited.then(() => `Prometheus exited with ${child.exitCode}`),
       diagnostics: () => output,
     });

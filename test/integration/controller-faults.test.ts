@@ -9,7 +9,9 @@ import { commitFiles, git, initRepo, makeTempDir, publishBare } from '../helpers
 import { startGitHttpServer, type GitHttpServer } from '../helpers/git-http-server.js';
 import { installOperator, LEADER_ELECTION_ARGS, SYSTEM_NAMESPACE } from '../helpers/operator-install.js';
 import { freePort, startOperator, type OperatorProcess } from '../helpers/operator-process.js';
+import { eventually } from '../helpers/eventually.js';
 import { waitForRollback } from '../helpers/rollback-status.js';
+import { scaled } from '../helpers/time-budget.js';
 
 const NAMESPACE = 'faults';
 
@@ -101,13 +103,16 @@ describe('the operator under faults', () => {
       await server.stop();
       if (operator.child.exitCode === null) await operator.stop();
     }
-  }, 180_000);
+  }, scaled(180_000));
 
   test('a leader stopped: the standby takes over and reconciles', async () => {
     const server = await startGitHttpServer({ root });
     try {
       const first = await launch();
-      await new Promise((resolve) => setTimeout(resolve, 3000));
+      await eventually('the first operator to hold the Lease', async () => {
+        const lease = JSON.parse(await plane.kubectl(['get', 'lease', 'gitops-rollback-leader', '-n', SYSTEM_NAMESPACE, '-o', 'json'])) as { spec: { holderIdentity?: string } };
+        return lease.spec.holderIdentity?.endsWith(`_${first.child.pid}`);
+      }, { diagnostics: () => first.logs().slice(-2000) });
       const second = await launch();
       const lease = JSON.parse(await plane.kubectl(['get', 'lease', 'gitops-rollback-leader', '-n', SYSTEM_NAMESPACE, '-o', 'json'])) as { spec: { holderIdentity: string } };
       expect(lease.spec.holderIdentity).toContain(`_${first.child.pid}`);

@@ -157,11 +157,9 @@ ${extra}`);
         expect(Date.parse(at!)).toBeGreaterThanOrEqual(before);
       }
 
-      // The wait: several polls later, still not Ready; nor when Flux applied only the old head.
-      await new Promise((resolve) => setTimeout(resolve, 1200));
+      // The wait: not Ready when Flux applied only the old head, once the operator has read that.
       await reportKustomization(apps, { applied: revisionOf(history.c3), attempted: revisionOf(history.c3), ready: 'True', reason: 'ReconciliationSucceeded' });
-      await new Promise((resolve) => setTimeout(resolve, 600));
-      const waiting = await getObject<GitOpsRollback>('gitopsrollback', rollbackName);
+      const waiting = await waitRollback(rollbackName, (r) => r.status?.kustomizations?.some((k) => k.name === apps && k.revision === revisionOf(history.c3)) ?? false);
       expect(condition(waiting, 'Ready')).toMatchObject({ status: 'Unknown', reason: 'WaitingForApply' });
       expect(condition(waiting, 'Applied')).toMatchObject({ status: 'Unknown', reason: 'WaitingForApply' });
       expect(condition(waiting, 'Reconciling')).toMatchObject({ status: 'True' });
@@ -225,8 +223,9 @@ ${extra}`);
     expect(await requestedAt('kustomization', `${id}-other-repo`)).toBeUndefined();
     const head = `main@sha1:${git(bare, 'rev-parse', 'main')}`;
     await reportKustomization(`${id}-frontend`, { applied: head, attempted: head, ready: 'True', reason: 'ReconciliationSucceeded' });
-    await new Promise((resolve) => setTimeout(resolve, 600));
-    expect(condition(await getObject<GitOpsRollback>('gitopsrollback', `${id}-auto`), 'Ready')).toMatchObject({ status: 'Unknown' });
+    // Once the operator has seen the frontend applied, it still waits for the other one.
+    const halfway = await waitRollback(`${id}-auto`, (r) => r.status?.kustomizations?.some((k) => k.name === `${id}-frontend` && k.ready) ?? false);
+    expect(condition(halfway, 'Ready')).toMatchObject({ status: 'Unknown' });
     await reportKustomization(`${id}-everything`, { applied: head, attempted: head, ready: 'True', reason: 'ReconciliationSucceeded' });
     const done = await waitRollback(`${id}-auto`, isFinished);
     expect(condition(done, 'Applied')).toMatchObject({ status: 'True' });
