@@ -7,6 +7,7 @@ import { startWebhookReceiver, type PolicyAccess, type WebhookReceiver } from '.
 import { signBody } from '../../../src/webhook/signature.js';
 import { TriggerQueue } from '../../../src/webhook/trigger-queue.js';
 import type { Trigger } from '../../../src/webhook/trigger.js';
+import { eventually } from '../../helpers/eventually.js';
 
 const TOKEN = 's3cret-token';
 const SHA = '0123456789abcdef0123456789abcdef01234567';
@@ -103,7 +104,8 @@ describe('the webhook receiver', () => {
     const body = fluxEvent('HealthCheckFailed', { 'kustomize.toolkit.fluxcd.io/revision': `main@sha1:${'9'.repeat(40)}` });
     const answers = await Promise.all(Array.from({ length: 20 }, () => post('/hook/flux/flux-system/open', body)));
     expect(answers.map((a) => a.status)).toEqual(Array(20).fill(202));
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Deduplicated when queued (before the answers), so the first processed trigger is the only one.
+    await eventually('the trigger to be processed', () => processed.length > 0, { timeoutMs: 5000, intervalMs: 10 });
     expect(processed).toHaveLength(1);
     expect(processed[0]).toMatchObject({ source: 'flux', kustomization: { name: 'apps', uid: 'k-uid' }, revision: `main@sha1:${'9'.repeat(40)}`, reason: 'HealthCheckFailed' });
   });
