@@ -32,7 +32,8 @@ describe('the operator under faults', () => {
     work = initRepo();
     commits = [];
     for (let i = 0; i < 6; i++) commits.push(commitFiles(work, `Deploy service ${i}`, { [`apps/svc-${i}/deploy.yaml`]: `image: svc-${i}:2\n` }));
-  });
+    // A private control plane and the CRDs: minutes on a loaded runner.
+  }, scaled(300_000));
 
   afterAll(async () => {
     for (const operator of operators) if (operator.child.exitCode === null) await operator.kill();

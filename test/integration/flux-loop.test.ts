@@ -16,6 +16,7 @@ import {
 } from '../helpers/operator-install.js';
 import { startOperator, type OperatorProcess } from '../helpers/operator-process.js';
 import { conditionOf as condition, isFinished, waitForRollback } from '../helpers/rollback-status.js';
+import { scaled } from '../helpers/time-budget.js';
 
 const NAMESPACE = 'flux-loop';
 const REQUESTED_AT = 'reconcile.fluxcd.io/requestedAt';
@@ -59,7 +60,8 @@ describe('Flux in the loop on a real API server', () => {
     server = await startGitHttpServer({ root, auth: AUTH });
     history = buildHistory();
     operator = await startOperator({ kubeconfigPath: kubeconfig, args: ['--apply-poll-interval=0.2'] });
-  });
+    // A private control plane, the CRDs and the operator: minutes on a loaded runner.
+  }, scaled(300_000));
 
   afterAll(async () => {
     await operator?.stop();
