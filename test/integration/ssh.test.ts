@@ -177,12 +177,14 @@ describe('runRollback over SSH (OpenSSH server)', () => {
 
   test('a server that goes silent while answering the push (a slow hook) makes GitTimeoutError, and nothing lands', async () => {
     const { url, bare } = publishRepo();
-    // receive-pack sends nothing while the hook runs (its keepalive comes only after 5 s). The hook
+    // receive-pack sends nothing while the hook runs. The hook
     // holds until the test releases it (at most 2 minutes), so the silence outlasts the timeout
     // however slow the machine, and the timeout can be long enough for the fetch before it.
     const started = path.join(bare, 'hook-started');
     const release = path.join(bare, 'hook-release');
     const finished = path.join(bare, 'hook-finished');
+    // No keepalive while the hook runs (git's default sends one every 5 s, which a scaled timeout outlasts).
+    git(bare, 'config', 'receive.keepAlive', '0');
     fs.writeFileSync(path.join(bare, 'hooks', 'pre-receive'), `#!/bin/sh\ntouch '${started}'\ni=0\nwhile [ ! -e '${release}' ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done\ntouch '${finished}'\nexit 1\n`, { mode: 0o755 });
     try {
       const error = await runRollback(request(url, { kind: 'revert', commits: [commits[65]] }), { cacheDir: makeTempDir(), timeoutMs: scaled(5000), maxAttempts: 1 }).catch((e: unknown) => e);
