@@ -36,6 +36,7 @@ import { RollbackMetrics } from '../metrics/rollback-metrics.js';
 import { recordAutomaticRollback, recordWebhookRequest } from '../metrics/trigger-metrics.js';
 import { createWorkQueueHooks, observeWorkQueue } from '../metrics/work-queue-metrics.js';
 import { startAutomatedTriggers } from './automated-triggers.js';
+import { FAULT_ENV, injectFault, parseFault } from './fault-injection.js';
 
 const FLAGS = {
   kubeconfig: { type: 'string' },
@@ -129,7 +130,8 @@ async function main(): Promise<void> {
   });
   const reconciler = new RollbackReconciler({
     cluster,
-    runEngine: instrumentEngine(metrics, runEngine),
+    // Test-only: GITOPS_ROLLBACK_FAULT makes the operator crash at a chosen point (fault-injection.ts).
+    runEngine: injectFault(parseFault(process.env[FAULT_ENV]), instrumentEngine(metrics, runEngine)),
     signal: stopWork.signal,
     allowCrossNamespaceRefs: flags['allow-cross-namespace-refs'],
     flux: new FluxResources(kubeConfig),

@@ -22,7 +22,8 @@ import { commitFiles, git, initRepo, makeTempDir, publishBare } from '../helpers
 import { startGitHttpServer, type GitHttpServer } from '../helpers/git-http-server.js';
 import { createGitAuthSecret, GIT_AUTH, installOperator } from '../helpers/operator-install.js';
 import { startOperator, type OperatorProcess } from '../helpers/operator-process.js';
-import { conditionOf, isFinished, waitFor } from '../helpers/rollback-status.js';
+import { eventually } from '../helpers/eventually.js';
+import { conditionOf, isFinished } from '../helpers/rollback-status.js';
 
 // A real rollout on a busy machine: Flux polls health every 5 s, Deployments need a few seconds.
 jest.setTimeout(10 * 60_000);
@@ -185,7 +186,7 @@ ${extra}`);
 
     /** Waits until the Kustomization reports `sha` applied (Ready=True) or failed on it. */
     async waitKustomization(name: string, sha: string, outcome: 'applied' | 'failed'): Promise<FluxStatus> {
-      return waitFor(`Kustomization ${this.ns}/${name} ${outcome} ${sha.slice(0, 7)}`, async () => {
+      return eventually(`Kustomization ${this.ns}/${name} ${outcome} ${sha.slice(0, 7)}`, async () => {
         const k = await this.get<FluxStatus>('kustomization', name).catch(() => undefined);
         this.lastStatus = k?.status;
         const ready = k?.status?.conditions?.find((c) => c.type === 'Ready');
@@ -197,7 +198,7 @@ ${extra}`);
 
     /** The Deployment is Available with its update done, and every live pod is ready on `image`. */
     async waitHealthy(app: string, version: string): Promise<void> {
-      await waitFor(`${app} healthy on ${version}`, async () => {
+      await eventually(`${app} healthy on ${version}`, async () => {
         const pods = JSON.parse(await kubectl(['get', 'pods', '-n', this.ns, '-l', `app=${app}`, '-o', 'json'])) as {
           items: { metadata: { deletionTimestamp?: string }; spec: { containers: { image: string }[] }; status: { conditions?: { type: string; status: string }[] } }[];
         };
@@ -223,17 +224,19 @@ ${spec}`);
      * before kustomize-controller has applied its commit.
      */
     async waitRollback(name: string, kustomizations: string[]): Promise<GitOpsRollback> {
-      return waitFor(`rollback ${this.ns}/${name}`, async () => {
-        const rollback = await this.get<GitOpsRollback>('gitopsrollback', name).catch(() => undefined);
-        if (!rollback || !isFinished(rollback)) return undefined;
-        if (conditionOf(rollback, 'Ready')?.status === 'True') {
-          for (const k of kustomizations) {
-            const applied = (await this.get<FluxStatus>('kustomization', k)).status?.lastAppliedRevision;
-            expect(applied).toBe(`main@sha1:${rollback.status?.headAfter}`);
-          }
+      // What each Kustomization had applied when the rollback was first seen Ready.
+      let appliedWhenReady: string[] | undefined;
+      const rollback = await eventually(`rollback ${this.ns}/${name}`, async () => {
+        const current = await this.get<GitOpsRollback>('gitopsrollback', name).catch(() => undefined);
+        if (!current || !isFinished(current)) return undefined;
+        if (conditionOf(current, 'Ready')?.status === 'True' && appliedWhenReady === undefined) {
+          appliedWhenReady = [];
+          for (const k of kustomizations) appliedWhenReady.push((await this.get<FluxStatus>('kustomization', k)).status?.lastAppliedRevision ?? '');
         }
-        return rollback;
+        return current;
       }, { ...WAIT, diagnostics });
+      if (appliedWhenReady) expect(appliedWhenReady).toEqual(kustomizations.map(() => `main@sha1:${rollback.status?.headAfter}`));
+      return rollback;
     }
 
     revertCount(since: string): number {
@@ -374,13 +377,13 @@ spec:
       await fleet.kustomization('frontend', './apps/frontend');
       await fleet.waitKustomization('frontend', good, 'applied');
       // The operator has seen the healthy revision (the policy's record of it).
-      await waitFor('the healthy revision in the policy status', async () => {
+      await eventually('the healthy revision in the policy status', async () => {
         const policy = await fleet.get<{ status?: { kustomizations?: { lastHealthyRevision: string }[] } }>('gitopsrollbackpolicy', 'auto');
         return policy.status?.kustomizations?.[0]?.lastHealthyRevision === `main@sha1:${good}` ? true : undefined;
       }, { ...WAIT, diagnostics });
 
       const bad = await fleet.push('Deploy frontend 2.0', { 'apps/frontend/deployment.yaml': deployment('frontend', '2.0', true) });
-      const [created] = await waitFor('the automatic GitOpsRollback', async () => {
+      const [created] = await eventually('the automatic GitOpsRollback', async () => {
         const list = await rollbacks(fleet);
         return list.length > 0 ? list : undefined;
       }, { ...WAIT, diagnostics });
@@ -391,7 +394,7 @@ spec:
 
       // Flux went on sending (Progressing, ReconciliationSucceeded for the revert, ...): still one.
       const revert = fleet.head();
-      await waitFor('Flux\'s event for the revert', async () =>
+      await eventually('Flux\'s event for the revert', async () =>
         relay.forwarded.get(fleet.ns)?.some((e) => e.revision === `main@sha1:${revert}`) ? true : undefined, { ...WAIT, diagnostics });
       const forwarded = relay.forwarded.get(fleet.ns)!;
       expect(forwarded.filter((e) => e.reason === 'HealthCheckFailed' && e.revision === `main@sha1:${bad}`).length).toBeGreaterThanOrEqual(1);
@@ -413,7 +416,7 @@ spec:
       await createPolicy(fleet, 'frontend');
       await fleet.kustomization('frontend', './apps/frontend');
       await fleet.waitKustomization('frontend', good, 'applied');
-      await waitFor('the healthy revision in the policy status', async () => {
+      await eventually('the healthy revision in the policy status', async () => {
         const policy = await fleet.get<{ status?: { kustomizations?: { lastHealthyRevision: string }[] } }>('gitopsrollbackpolicy', 'auto');
         return policy.status?.kustomizations?.[0]?.lastHealthyRevision === `main@sha1:${good}` ? true : undefined;
       }, { ...WAIT, diagnostics });
@@ -422,20 +425,20 @@ spec:
         'apps/frontend/deployment.yaml': deployment('frontend', '2.0'),
         'apps/shared/kustomization.yaml': component(`team: shop, ${BROKEN_POD_ANNOTATION}: "true"`),
       });
-      const [created] = await waitFor('the automatic GitOpsRollback', async () => {
+      const [created] = await eventually('the automatic GitOpsRollback', async () => {
         const list = await rollbacks(fleet);
         return list.length > 0 ? list : undefined;
       }, { ...WAIT, diagnostics });
-      const done = await waitFor('the rollback to end', async () => {
+      const done = await eventually('the rollback to end', async () => {
         const r = await fleet.get<GitOpsRollback>('gitopsrollback', created.metadata.name!);
         return isFinished(r) ? r : undefined;
       }, { ...WAIT, diagnostics });
       // Flux applied the revert and its health check failed again (the shared breakage stays).
       expect(conditionOf(done, 'Stalled')).toMatchObject({ status: 'True', reason: 'ApplyFailed' });
       const revert = done.status!.headAfter!;
-      await waitFor('Flux\'s HealthCheckFailed for the revert to reach the webhook', async () =>
+      await eventually('Flux\'s HealthCheckFailed for the revert to reach the webhook', async () =>
         relay.forwarded.get(fleet.ns)?.some((e) => e.reason === 'HealthCheckFailed' && e.revision === `main@sha1:${revert}` && e.status === 202) ? true : undefined, { ...WAIT, diagnostics });
-      const refused = await waitFor('the loop guard', async () => {
+      const refused = await eventually('the loop guard', async () => {
         const events = JSON.parse(await kubectl(['get', 'events', '-n', fleet.ns, '--field-selector', 'involvedObject.kind=GitOpsRollbackPolicy', '-o', 'json'])) as { items: { reason: string }[] };
         return events.items.find((e) => e.reason === 'RollbackLoopPrevented');
       }, { ...WAIT, diagnostics });

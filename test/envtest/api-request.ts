@@ -1,10 +1,9 @@
 /**
  * Minimal HTTPS calls to the test API server with the admin client certificate: readiness probes
- * and the TokenRequest API. Plain node:https keeps the harness free of @kubernetes/client-node, so
+ * and the TokenRequest API (waits for readiness go through test/helpers/eventually.ts). Plain node:https keeps the harness free of @kubernetes/client-node, so
  * it loads the same way in Jest's global setup and in test files.
  */
 import { request } from 'node:https';
-import { setTimeout as delay } from 'node:timers/promises';
 
 /** Where the API server is and how the admin authenticates to it. */
 export interface AdminConnection {
@@ -41,29 +40,4 @@ export function requestAsAdmin(conn: AdminConnection, method: string, path: stri
     req.on('error', reject);
     req.end(payload);
   });
-}
-
-/**
- * Polls `probe` every `intervalMs` until it returns true. Rejects after `timeoutMs`, or at once
- * when `abort` resolves first (the daemon being waited for died), with what made it give up.
- */
-export async function waitUntil(
-  what: string,
-  probe: () => Promise<boolean>,
-  options: { timeoutMs: number; intervalMs?: number; abort?: Promise<string> },
-): Promise<void> {
-  const deadline = Date.now() + options.timeoutMs;
-  let aborted: string | undefined;
-  void options.abort?.then((reason) => { aborted = reason; });
-  let lastError = '';
-  while (Date.now() < deadline) {
-    if (aborted !== undefined) throw new Error(`${what}: ${aborted}`);
-    try {
-      if (await probe()) return;
-    } catch (err) {
-      lastError = (err as Error).message;
-    }
-    await delay(options.intervalMs ?? 100);
-  }
-  throw new Error(`${what}: not done after ${options.timeoutMs} ms${lastError ? ` (last error: ${lastError})` : ''}`);
 }

@@ -1,7 +1,8 @@
 /**
  * Finds (or builds) the test binaries by running the provide scripts beside this file:
  * provide-binaries.sh (kube-apiserver, etcd, kubectl), provide-cluster-binaries.sh (the cluster
- * mode's controller-manager, scheduler, kwok and Flux controllers) and provide-flux-crds.sh.
+ * mode's controller-manager, scheduler, kwok and Flux controllers) and provide-flux-crds.sh
+ * (Flux's CRD manifests). Each prints its directory last.
  *
  * Erasable TypeScript only: Jest's global setup loads this file with Node's type stripping.
  */
@@ -11,9 +12,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
- * A provide script next to this module (run from source: Jest, Node's type stripping), else
- * `<repo>/test/envtest/<name>`, the repository root being the first directory above this module
- * that holds a package.json (compiled into dist-tools/, where no script is copied).
+ * A provide-*.sh script next to this module (run from source: Jest, Node's type stripping), else
+ * `<repo>/test/envtest/<script>`, the repository root being the first directory above
+ * this module that holds a package.json (compiled into dist-tools/, where no script is copied).
  */
 function locateScript(scriptName: string): string {
   const here = dirname(fileURLToPath(import.meta.url));
@@ -39,19 +40,24 @@ export function provideBinaries(): Promise<string> {
 /**
  * Runs provide-cluster-binaries.sh: the directory holding kube-controller-manager, kube-scheduler,
  * kwok (and its stages in kwok-stages/), source-controller and kustomize-controller. A cold build
- * takes 15-25 minutes on 2 cores; progress goes to our stderr.
+ * takes 15-25 minutes on 2 quiet cores; progress goes to our stderr.
  */
 export function provideClusterBinaries(): Promise<string> {
   return runProvideScript('provide-cluster-binaries.sh', 'Install Go so it can build them.');
 }
 
-/** Runs provide-flux-crds.sh: the directory holding Flux's CRD manifests. */
+/**
+ * Runs provide-flux-crds.sh and resolves with the directory holding Flux's CRD manifests (from
+ * the cache, or fetched through the Go module proxy with controller-gen built once: minutes on a
+ * cold machine, which is why only Jest's global setup calls this, never a test hook).
+ */
 export function provideFluxCrds(): Promise<string> {
   return runProvideScript('provide-flux-crds.sh', 'Install Go so it can fetch Flux\'s modules.');
 }
 
-function runProvideScript(name: string, hint: string): Promise<string> {
-  const script = locateScript(name);
+/** Runs `scriptName` and resolves with the last line of its stdout (a directory). */
+function runProvideScript(scriptName: string, hint: string): Promise<string> {
+  const script = locateScript(scriptName);
   return new Promise((resolve, reject) => {
     const child = spawn('bash', [script], { stdio: ['ignore', 'pipe', 'inherit'] });
     let stdout = '';

@@ -17,7 +17,7 @@ import { request as httpsRequest } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
-import { waitUntil } from './api-request.js';
+import { eventually } from '../helpers/eventually.js';
 import { provideBinaries, provideClusterBinaries, provideFluxCrds } from './binaries.js';
 import { startControlPlane, waitForCrdsEstablished, type ControlPlane } from './control-plane.js';
 import { findFreePorts } from './free-ports.js';
@@ -122,16 +122,16 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     for (const daemon of Object.values(daemons)) components.set(daemon.name, { daemon, readyMs: 0 });
     const ready = (daemon: Daemon) => () => { components.get(daemon.name)!.readyMs = Date.now() - startedAt; };
     const wait = (daemon: Daemon, what: string, probe: () => Promise<boolean>) =>
-      waitUntil(`${daemon.name}: ${what}`, probe, { timeoutMs, intervalMs: 200, abort: describeExit(daemon) }).then(ready(daemon));
+      eventually(`${daemon.name}: ${what}`, probe, { timeoutMs, intervalMs: 200, abort: describeExit(daemon) }).then(ready(daemon));
 
     await Promise.all([
       // The serviceaccount controller creates `default` in every namespace: the manager runs.
-      wait(daemons.controllerManager, 'the default ServiceAccount did not appear', async () =>
+      wait(daemons.controllerManager, 'the default ServiceAccount to appear', async () =>
         (await plane.kubectl(['get', 'serviceaccount', 'default', '-n', 'default', '-o', 'name']).catch(() => '')).trim() !== ''),
-      wait(daemons.scheduler, '/healthz did not answer', () => httpsOk(`https://127.0.0.1:${ports[1]}/healthz`)),
-      registerNode(plane).then(() => wait(daemons.kwok, `node ${NODE_NAME} did not become Ready and schedulable`, () => makeSchedulable(plane))),
-      wait(daemons.source, '/readyz did not answer', () => httpOk(`http://127.0.0.1:${ports[4]}/readyz`)),
-      wait(daemons.kustomize, '/readyz did not answer', () => httpOk(`http://127.0.0.1:${ports[7]}/readyz`)),
+      wait(daemons.scheduler, '/healthz to answer', () => httpsOk(`https://127.0.0.1:${ports[1]}/healthz`)),
+      registerNode(plane).then(() => wait(daemons.kwok, `node ${NODE_NAME} to become Ready and schedulable`, () => makeSchedulable(plane))),
+      wait(daemons.source, '/readyz to answer', () => httpOk(`http://127.0.0.1:${ports[4]}/readyz`)),
+      wait(daemons.kustomize, '/readyz to answer', () => httpOk(`http://127.0.0.1:${ports[7]}/readyz`)),
     ]);
     const startMs = Date.now() - providedAt;
     process.stderr.write(`\nenvtest cluster: ready in ${startMs} ms (binaries ${providedAt - began} ms)\n`);

@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { eventually } from '../helpers/eventually.js';
 import { requestAsAdmin, type AdminConnection } from './api-request.js';
 import { writeKubeconfig } from './kubeconfig.js';
 
@@ -136,16 +137,11 @@ function runKubectl(info: ConnectionInfo, args: string[], options: KubectlOption
  * outright when it reads a CRD before the API server has written any condition.
  */
 export async function waitForCrdsEstablished(client: Pick<ControlPlaneClient, 'kubectl'>, names: string[], timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
   for (const name of names) {
-    for (;;) {
-      const status = await client
-        .kubectl(['get', 'crd', name, '-o', 'jsonpath={.status.conditions[?(@.type=="Established")].status}'])
-        .catch(() => '');
-      if (status.trim() === 'True') break;
-      if (Date.now() > deadline) throw new Error(`CRD ${name} not Established after ${timeoutMs} ms`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    await eventually(`CRD ${name} to be Established`, async () => {
+      const status = await client.kubectl(['get', 'crd', name, '-o', 'jsonpath={.status.conditions[?(@.type=="Established")].status}']);
+      return status.trim() === 'True';
+    }, { timeoutMs });
   }
 }
 

@@ -8,7 +8,8 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { requestAsAdmin, waitUntil, type AdminConnection } from './api-request.js';
+import { eventually } from '../helpers/eventually.js';
+import { requestAsAdmin, type AdminConnection } from './api-request.js';
 import { provideBinaries } from './binaries.js';
 import { ADMIN_USER, generateCertificates, type CertificatePaths } from './certificates.js';
 import { createControlPlaneClient, readAdminConnection, type ConnectionInfo, type ControlPlaneClient } from './control-plane-client.js';
@@ -218,21 +219,21 @@ function buildApiServerArgs(layout: Layout, serviceAccountAdmission: boolean): s
 }
 
 async function waitForEtcd(etcdUrl: string, etcd: Daemon, timeoutMs: number): Promise<void> {
-  await waitUntil('etcd did not become healthy', async () => {
+  await eventually('etcd to become healthy', async () => {
     const res = await fetch(`${etcdUrl}/health`, { signal: AbortSignal.timeout(2_000) });
     return res.ok && ((await res.json()) as { health?: string }).health === 'true';
-  }, { timeoutMs, abort: describeExit(etcd) });
+  }, { timeoutMs, intervalMs: 100, abort: describeExit(etcd) });
 }
 
 async function waitForApiServer(admin: AdminConnection, apiServer: Daemon, timeoutMs: number): Promise<void> {
   const abort = describeExit(apiServer);
-  await waitUntil('kube-apiserver did not become ready', async () => {
+  await eventually('kube-apiserver to become ready', async () => {
     return (await requestAsAdmin(admin, 'GET', '/readyz')).status === 200;
-  }, { timeoutMs, abort });
+  }, { timeoutMs, intervalMs: 100, abort });
   // /readyz does not wait for the bootstrap controller to create the default namespace.
-  await waitUntil('the default namespace did not appear', async () => {
+  await eventually('the default namespace to appear', async () => {
     return (await requestAsAdmin(admin, 'GET', '/api/v1/namespaces/default')).status === 200;
-  }, { timeoutMs, abort });
+  }, { timeoutMs, intervalMs: 100, abort });
 }
 
 /** Resolves, if the daemon exits, with a message quoting the end of its log. */

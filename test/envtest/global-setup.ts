@@ -1,5 +1,5 @@
 /**
- * Jest globalSetup: provides the binaries and starts the one control plane shared by the whole
+ * Jest globalSetup: provides the binaries and Flux's CRD manifests, and starts the one control plane shared by the whole
  * test run; global-teardown.ts stops it. Test files reach it with connectToControlPlane().
  *
  * Jest loads global setup files outside its module system: with this package's ESM config the
@@ -14,23 +14,26 @@ import type { ControlPlane } from './control-plane.js';
 /** Where global-teardown.ts finds the control plane (globals of global setup reach global teardown). */
 export const SHARED_CONTROL_PLANE_KEY = '__gitopsRollbackSharedControlPlane';
 
-/** Starts the shared control plane and publishes its connection file in the environment. */
+/**
+ * Provides everything expensive once (binaries, Flux's CRD manifests), starts the shared control
+ * plane, and publishes the connection file and the CRD directory in the environment.
+ */
 export default async function startSharedControlPlane(): Promise<void> {
   registerTypeScriptResolution();
-  const { provideBinaries, provideClusterBinaries } = await import('./binaries.js');
+  const { provideBinaries, provideClusterBinaries, provideFluxCrds } = await import('./binaries.js');
   const { startControlPlane } = await import('./control-plane.js');
-  const { CONNECTION_FILE_ENV, writeConnectionFile } = await import('./shared-control-plane.js');
+  const { CONNECTION_FILE_ENV, FLUX_CRDS_ENV, writeConnectionFile } = await import('./shared-control-plane.js');
 
   const began = Date.now();
-  // provide-binaries.sh announces a cold build (several minutes) on stderr itself.
-  // The cluster mode's binaries too (test/e2e/real-flux.test.ts starts that cluster), built here
-  // once rather than inside a test's hook; both scripts say on stderr when they build (minutes).
-  const [binDir] = await Promise.all([provideBinaries(), provideClusterBinaries()]);
+  // The scripts announce a cold build (minutes) on stderr themselves. The cluster mode's binaries
+  // too (test/e2e/real-flux.test.ts starts that cluster): built here once, never in a test's hook.
+  const [binDir, fluxCrds] = await Promise.all([provideBinaries(), provideFluxCrds(), provideClusterBinaries()]);
+  process.env[FLUX_CRDS_ENV] = fluxCrds;
   const binariesMs = Date.now() - began;
   const plane = await startControlPlane({ binDir });
   process.env[CONNECTION_FILE_ENV] = await writeConnectionFile(plane.info);
   (globalThis as Record<string, unknown>)[SHARED_CONTROL_PLANE_KEY] = plane;
-  process.stderr.write(`\nenvtest: control plane at ${plane.server} ready in ${Date.now() - began - binariesMs} ms (binaries ${binariesMs} ms); ${CONNECTION_FILE_ENV}=${process.env[CONNECTION_FILE_ENV]}\n`);
+  process.stderr.write(`\nenvtest: control plane at ${plane.server} ready in ${Date.now() - began - binariesMs} ms (binaries and Flux CRDs ${binariesMs} ms); ${CONNECTION_FILE_ENV}=${process.env[CONNECTION_FILE_ENV]}\n`);
 }
 
 /** Stops the control plane started by {@link startSharedControlPlane}, if any. */

@@ -16,12 +16,24 @@ NOTIFICATION_CONTROLLER_VERSION=${NOTIFICATION_CONTROLLER_VERSION:-1.6.0}
 CACHE_ROOT=${ENVTEST_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gitops-rollback/envtest}
 OUT="$CACHE_ROOT/flux-crds-source-$SOURCE_CONTROLLER_VERSION"
 
-if [ -s "$OUT/source.toolkit.fluxcd.io_gitrepositories.yaml" ] && [ -s "$OUT/source.toolkit.fluxcd.io_ocirepositories.yaml" ] \
-  && [ -s "$OUT/kustomize.toolkit.fluxcd.io_kustomizations.yaml" ] && [ -s "$OUT/image.toolkit.fluxcd.io_imageupdateautomations.yaml" ] \
-  && [ -s "$OUT/notification.toolkit.fluxcd.io_providers.yaml" ]; then
+have_all() {
+  [ -s "$OUT/source.toolkit.fluxcd.io_gitrepositories.yaml" ] && [ -s "$OUT/source.toolkit.fluxcd.io_ocirepositories.yaml" ] \
+    && [ -s "$OUT/kustomize.toolkit.fluxcd.io_kustomizations.yaml" ] && [ -s "$OUT/image.toolkit.fluxcd.io_imageupdateautomations.yaml" ] \
+    && [ -s "$OUT/notification.toolkit.fluxcd.io_providers.yaml" ]
+}
+if have_all; then
   echo "$OUT"; exit 0
 fi
 command -v go >/dev/null || { echo "provide-flux-crds: go is needed to fetch Flux's modules" >&2; exit 1; }
+# One generation at a time (parallel test runs, CI jobs sharing a cache): whoever waited finds
+# the files the first one wrote, instead of both writing into one .partial directory.
+mkdir -p "$CACHE_ROOT"
+exec 9>"$OUT.lock"
+flock -n 9 || { echo "provide-flux-crds: another process is generating $OUT; waiting for it" >&2; flock 9; }
+if have_all; then
+  echo "$OUT"; exit 0
+fi
+rm -rf "$OUT.partial"
 mkdir -p "$OUT.partial"
 # GOTOOLCHAIN=local: never switch Go versions behind the caller's back; pick module versions that
 # this Go accepts instead.

@@ -13,6 +13,22 @@ import { createControlPlaneClient, type ConnectionInfo, type ControlPlaneClient 
 /** Environment variable holding the path of the shared control plane's connection file. */
 export const CONNECTION_FILE_ENV = 'GITOPS_ROLLBACK_ENVTEST';
 
+/** Environment variable holding the directory of Flux's CRD manifests, provided by the global setup. */
+export const FLUX_CRDS_ENV = 'GITOPS_ROLLBACK_FLUX_CRDS';
+
+/**
+ * The directory of Flux's CRD manifests (`<group>_<plural>.yaml`) that Jest's global setup
+ * provided with provide-flux-crds.sh. Hooks only read it: generating them (controller-gen, Go
+ * modules) takes minutes on a cold machine, far beyond a hook's budget.
+ */
+export function fluxCrdsDir(): string {
+  const dir = process.env[FLUX_CRDS_ENV];
+  if (!dir) {
+    throw new Error(`${FLUX_CRDS_ENV} is not set: run the tests through jest.config.js, whose globalSetup (test/envtest/global-setup.ts) provides Flux's CRDs`);
+  }
+  return dir;
+}
+
 /** Writes `info` next to the control plane's data and returns the file's path. */
 export async function writeConnectionFile(info: ConnectionInfo): Promise<string> {
   const path = join(info.rootDir, 'connection.json');

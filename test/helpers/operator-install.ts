@@ -1,13 +1,13 @@
 /**
  * Installs the operator on a test control plane as a user would: its CRDs (with whichever of
- * Flux's CRDs a test needs, from test/envtest/provide-flux-crds.sh) applied and Established, then
+ * Flux's CRDs a test needs, which Jest's global setup provided) applied and Established, then
  * `kubectl apply --server-side -k config/default`; returns a kubeconfig for the controller's
  * ServiceAccount, so the operator process runs with exactly the rights config/rbac grants.
  */
-import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { CRD_MANIFEST_PATH, POLICY_CRD_MANIFEST_PATH } from '../../src/api/v1alpha1/generate-manifests.js';
 import { waitForCrdsEstablished, type ControlPlaneClient } from '../envtest/control-plane.js';
+import { fluxCrdsDir } from '../envtest/shared-control-plane.js';
 
 export const SYSTEM_NAMESPACE = 'gitops-rollback-system';
 export const CONTROLLER_SERVICE_ACCOUNT = 'gitops-rollback-controller';
@@ -39,8 +39,7 @@ function crdName(file: string): string {
 export async function installOperator(plane: Pick<ControlPlaneClient, 'kubectl' | 'createServiceAccountKubeconfig'>, options: InstallOptions = {}): Promise<string> {
   const crds = [CRD_MANIFEST_PATH, POLICY_CRD_MANIFEST_PATH];
   if (options.fluxCrds?.length) {
-    const fluxDir = execFileSync('bash', ['test/envtest/provide-flux-crds.sh'], { encoding: 'utf8' }).trim().split('\n').at(-1)!;
-    crds.push(...options.fluxCrds.map((file) => path.join(fluxDir, file)));
+    crds.push(...options.fluxCrds.map((file) => path.join(fluxCrdsDir(), file)));
   }
   await plane.kubectl(['apply', '--server-side', ...crds.flatMap((file) => ['-f', file])]);
   await waitForCrdsEstablished(plane, crds.map(crdName));

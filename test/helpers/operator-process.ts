@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import * as path from 'node:path';
+import { eventually } from './eventually.js';
 import { makeTempDir } from './git-cli.js';
 
 export const OPERATOR_ENTRY = path.resolve('dist/cli/main.js');
@@ -24,6 +25,8 @@ export interface OperatorProcess {
   webhookUrl: string;
   /** Where the operator serves /metrics (a free loopback port unless args set another). */
   metricsUrl: string;
+  /** Resolves with the exit code (null after a signal) once the process has exited. */
+  exited: Promise<number | null>;
   /** SIGTERM, then wait for exit (graceful shutdown). */
   stop(): Promise<number | null>;
   /** SIGKILL: a crash. */
@@ -62,6 +65,7 @@ export async function startOperator(options: { kubeconfigPath: string; args?: st
     healthUrl,
     webhookUrl,
     metricsUrl,
+    exited,
     stop: async () => {
       child.kill('SIGTERM');
       return exited;
@@ -71,15 +75,17 @@ export async function startOperator(options: { kubeconfigPath: string; args?: st
       await exited;
     },
   };
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`Operator exited with ${child.exitCode}:\n${output}`);
-    const ready = await fetch(`${healthUrl}/readyz`).then((r) => r.ok, () => false);
-    if (ready) return operator;
-    if (Date.now() > deadline) {
-      await operator.kill();
-      throw new Error(`Operator not ready after 30 s:\n${output}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  try {
+    await eventually('the operator to answer /readyz', () => fetch(`${healthUrl}/readyz`).then((r) => r.ok), {
+      // Node start-up and the informer's first list: seconds when idle, far more on a loaded runner.
+      timeoutMs: 60_000,
+      intervalMs: 100,
+      abort: exited.then((code) => `the operator exited with ${code}`),
+      diagnostics: () => output,
+    });
+  } catch (error) {
+    await operator.kill();
+    throw error;
   }
+  return operator;
 }

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { eventually } from './eventually.js';
 import { makeTempDir } from './git-cli.js';
 import { freePort } from './operator-process.js';
 
@@ -75,14 +76,40 @@ export async function startPrometheus(options: { job: string; targets: string[];
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`Prometheus exited with ${child.exitCode}:\n${output}`);
-    if (await fetch(`${url}/-/ready`).then((r) => r.ok, () => false)) return server;
-    if (Date.now() > deadline) {
-      await server.stop();
-      throw new Error(`Prometheus not ready after 30 s:\n${output}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+  try {
+    await eventually('Prometheus to answer /-/ready', () => fetch(`${url}/-/ready`).then((r) => r.ok), {
+      timeoutMs: 60_000,
+      abort: exited.then(() => `Prometheus exited with ${child.exitCode}`),
+      diagnostics: () => output,
+    });
+  } catch (error) {
+    await server.stop();
+    throw error;
   }
+  return server;
+}
+
+/**
+ * Waits until every scrape target was scraped after `timeMs` (epoch ms) and every rule group was
+ * evaluated on that scrape's samples: a scrape that started after `timeMs`, then a later scrape
+ * (so the first one's samples are stored), then an evaluation after that. From then on, queries
+ * and recorded rules reflect everything the targets exposed at `timeMs`.
+ */
+export async function waitForRulesOnScrapeAfter(prometheus: Pick<PrometheusServer, 'url' | 'logs'>, timeMs: number): Promise<void> {
+  const api = async <T>(path: string): Promise<T> => ((await (await fetch(`${prometheus.url}${path}`)).json()) as { data: T }).data;
+  const scrapes = async (): Promise<number[]> =>
+    (await api<{ activeTargets: { lastScrape: string }[] }>('/api/v1/targets?state=active')).activeTargets.map((t) => Date.parse(t.lastScrape));
+  const options = { intervalMs: 250, diagnostics: () => prometheus.logs().slice(-2000) };
+  const firstAfter = await eventually('a scrape of every target after the event', async () => {
+    const times = await scrapes();
+    return times.length > 0 && times.every((t) => t > timeMs) ? Math.max(...times) : undefined;
+  }, options);
+  const stored = await eventually('the next scrape of every target', async () => {
+    const times = await scrapes();
+    return times.every((t) => t > firstAfter) ? Math.max(...times) : undefined;
+  }, options);
+  await eventually('a rule evaluation after that scrape', async () => {
+    const groups = (await api<{ groups: { lastEvaluation: string }[] }>('/api/v1/rules')).groups;
+    return groups.every((g) => Date.parse(g.lastEvaluation) > stored);
+  }, options);
 }

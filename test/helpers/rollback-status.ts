@@ -4,6 +4,7 @@
  */
 import type { Condition, GitOpsRollback } from '../../src/api/v1alpha1/types.js';
 import type { ControlPlaneClient } from '../envtest/control-plane.js';
+import { eventually } from './eventually.js';
 
 type Kubectl = Pick<ControlPlaneClient, 'kubectl'>;
 
@@ -22,20 +23,10 @@ export async function getRollback(plane: Kubectl, namespace: string, name: strin
 }
 
 export interface WaitOptions {
+  /** Deadline for an idle machine, scaled by TEST_TIME_SCALE (see eventually()); default 60 s. */
   timeoutMs?: number;
   /** What to add to a timeout's message, typically the operator's latest logs. */
   diagnostics?: () => string;
-}
-
-/** Polls `read` every 200 ms until it returns a value other than undefined; fails after the timeout. */
-export async function waitFor<T>(what: string, read: () => Promise<T | undefined>, { timeoutMs = 60_000, diagnostics = () => '' }: WaitOptions = {}): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}\n${diagnostics()}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 /**
@@ -44,7 +35,7 @@ export async function waitFor<T>(what: string, read: () => Promise<T | undefined
  */
 export async function waitForRollback(plane: Kubectl, namespace: string, name: string, until: (rollback: GitOpsRollback) => boolean = isFinished, options: WaitOptions = {}): Promise<GitOpsRollback> {
   let last: string | undefined;
-  return waitFor(`rollback ${namespace}/${name}`, async () => {
+  return eventually(`rollback ${namespace}/${name}`, async () => {
     try {
       const rollback = await getRollback(plane, namespace, name);
       last = `status: ${JSON.stringify(rollback.status)}`;

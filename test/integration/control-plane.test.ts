@@ -6,7 +6,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import {
@@ -16,6 +15,8 @@ import {
   type ControlPlane,
   type ControlPlaneClient,
 } from '../envtest/control-plane.js';
+import { eventually } from '../helpers/eventually.js';
+import { scaled } from '../helpers/time-budget.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -39,13 +40,8 @@ async function getStatusOf(call: Promise<unknown>): Promise<number | 'ok'> {
 
 /** Retries `call` until it succeeds: RBAC changes reach the authorizer through an informer. */
 async function waitForSuccess(call: () => Promise<unknown>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const status = await getStatusOf(call());
-    if (status === 'ok') return;
-    if (Date.now() > deadline) throw new Error(`still HTTP ${status} after ${timeoutMs} ms`);
-    await delay(100);
-  }
+  let last: number | 'ok' = 'ok';
+  await eventually('the call to succeed', async () => (last = await getStatusOf(call())) === 'ok', { timeoutMs, intervalMs: 100, diagnostics: () => `last: HTTP ${last}` });
 }
 
 /**
@@ -73,16 +69,6 @@ async function startControlPlaneInChild(): Promise<{ pid: number; rootDir: strin
     child.on('exit', (code) => reject(new Error(`child exited ${code} before its control plane was ready`)));
   });
   return { pid: child.pid as number, rootDir };
-}
-
-/** Polls until `probe` resolves true, or fails after `timeoutMs`. */
-async function waitFor(probe: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await probe()) return true;
-    await delay(100);
-  }
-  return probe();
 }
 
 /** Command lines of running processes that mention `text`. */
@@ -160,7 +146,7 @@ describe('a private control plane', () => {
 
   beforeAll(async () => {
     plane = await startControlPlane();
-  }, 120_000);
+  }, scaled(120_000));
 
   afterAll(async () => {
     await plane?.stop();
@@ -175,7 +161,7 @@ describe('a private control plane', () => {
     await plane.startEtcd();
     await plane.startApiServer();
     expect(await plane.kubectl(['get', 'configmap', 'survivor', '-o', 'jsonpath={.data.key}'])).toBe('value');
-  }, 120_000);
+  }, scaled(120_000));
 
   test('stop() leaves no etcd or kube-apiserver process and no temporary files', async () => {
     const { rootDir } = plane.info;
@@ -192,10 +178,10 @@ describe('a control plane whose owner dies', () => {
     const { pid, rootDir } = await startControlPlaneInChild();
     expect(await findProcessesMentioning(rootDir)).toHaveLength(2);
     process.kill(pid, 'SIGKILL');
-    expect(await waitFor(async () => (await findProcessesMentioning(rootDir)).length === 0, 10_000)).toBe(true);
+    await eventually('the owner\'s etcd and kube-apiserver to die', async () => (await findProcessesMentioning(rootDir)).length === 0, { timeoutMs: 10_000, intervalMs: 100 });
     // The next control plane started anywhere removes the abandoned directory.
     const next = await startControlPlane();
     await next.stop();
     expect(existsSync(rootDir)).toBe(false);
-  }, 120_000);
+  }, scaled(120_000));
 });

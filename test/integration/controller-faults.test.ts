@@ -11,7 +11,9 @@ import { commitFiles, git, initRepo, makeTempDir, publishBare } from '../helpers
 import { startGitHttpServer, type GitHttpServer } from '../helpers/git-http-server.js';
 import { installOperator, LEADER_ELECTION_ARGS, SYSTEM_NAMESPACE } from '../helpers/operator-install.js';
 import { freePort, startOperator, type OperatorProcess } from '../helpers/operator-process.js';
+import { eventually } from '../helpers/eventually.js';
 import { waitForRollback } from '../helpers/rollback-status.js';
+import { scaled } from '../helpers/time-budget.js';
 
 const NAMESPACE = 'faults';
 
@@ -32,7 +34,8 @@ describe('the operator under faults', () => {
     work = initRepo();
     commits = [];
     for (let i = 0; i < 6; i++) commits.push(commitFiles(work, `Deploy service ${i}`, { [`apps/svc-${i}/deploy.yaml`]: `image: svc-${i}:2\n` }));
-  });
+    // A private control plane and the CRDs: minutes on a loaded runner.
+  }, scaled(300_000));
 
   afterAll(async () => {
     for (const operator of operators) if (operator.child.exitCode === null) await operator.kill();
@@ -108,7 +111,7 @@ describe('the operator under faults', () => {
       await server.stop();
       if (operator.child.exitCode === null) await operator.stop();
     }
-  }, 180_000);
+  }, scaled(180_000));
 
   test('a leader that loses its Lease mid-push lets the push finish, records it, and only then exits', async () => {
     const server = await startGitHttpServer({ root });
@@ -145,7 +148,10 @@ describe('the operator under faults', () => {
     const server = await startGitHttpServer({ root });
     try {
       const first = await launch();
-      await new Promise((resolve) => setTimeout(resolve, 3000));
+      await eventually('the first operator to hold the Lease', async () => {
+        const lease = JSON.parse(await plane.kubectl(['get', 'lease', 'gitops-rollback-leader', '-n', SYSTEM_NAMESPACE, '-o', 'json'])) as { spec: { holderIdentity?: string } };
+        return lease.spec.holderIdentity?.endsWith(`_${first.child.pid}`);
+      }, { diagnostics: () => first.logs().slice(-2000) });
       const second = await launch();
       const lease = JSON.parse(await plane.kubectl(['get', 'lease', 'gitops-rollback-leader', '-n', SYSTEM_NAMESPACE, '-o', 'json'])) as { spec: { holderIdentity: string } };
       expect(lease.spec.holderIdentity).toContain(`_${first.child.pid}`);

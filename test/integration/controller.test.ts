@@ -6,13 +6,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { GitOpsRollback } from '../../src/api/v1alpha1/types.js';
-import { runRollback } from '../../src/git/engine.js';
+import { FAULT_ENV, FAULT_EXIT_CODE } from '../../src/cli/fault-injection.js';
 import { connectToControlPlane, type ControlPlaneClient } from '../envtest/control-plane.js';
 import { commitFiles, git, initRepo, makeTempDir, publishBare } from '../helpers/git-cli.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/git-http-server.js';
 import { createGitAuthSecret, FLUX_GIT_REPOSITORIES, GIT_AUTH as AUTH, installOperator, LEADER_ELECTION_ARGS } from '../helpers/operator-install.js';
 import { startOperator, type OperatorProcess } from '../helpers/operator-process.js';
 import { conditionOf as condition, getRollback as readRollback, waitForRollback } from '../helpers/rollback-status.js';
+import { eventually } from '../helpers/eventually.js';
+import { scaled } from '../helpers/time-budget.js';
 
 interface History {
   work: string;
@@ -249,7 +251,7 @@ spec:
     const subjects = git(bare, 'log', '--format=%s', `${commits.at(-1)}..main`).split('\n');
     expect(subjects).toHaveLength(20);
     expect(new Set(subjects).size).toBe(20);
-  }, 180_000);
+  }, scaled(180_000));
 
   test('deleted and re-created with the same spec: AlreadyReverted, still one commit', async () => {
     const { url, bare } = publishRepo();
@@ -265,22 +267,32 @@ spec:
 
   test('killed between push and status write: the restarted operator records the commit, never reverts twice', async () => {
     const { url, bare } = publishRepo();
-    await operator.kill();
+    await operator.stop();
+    // The test-only fault point (src/cli/fault-injection.ts): the operator exits right after its
+    // push succeeded and before it writes the status, the exact window crash recovery is for.
+    const faulty = await startOperator({ kubeconfigPath: operatorKubeconfig, args: LEADER_ELECTION_ARGS, env: { [FAULT_ENV]: 'exit-after-push' } });
     try {
       await kubectl(['apply', '-f', '-'], rollbackYaml('crash', url, `  revert:\n    commits: [${history.c3}]`));
-      const created = await getRollback('crash');
-      // What the killed operator had done: pushed the revert carrying this request's trailer.
-      const pushed = await runRollback(
-        { repository: { url, branch: 'main', credentials: AUTH }, action: { kind: 'revert', commits: [history.c3] }, incident: 'INC-4242', requestId: `${namespace}/crash/${created.metadata.uid}` },
-        { cacheDir: makeTempDir() },
-      );
-      expect(pushed.result).toBe('reverted');
+      const exitCode = await eventually('the operator to exit at the fault', () => faulty.child.exitCode ?? undefined, { diagnostics: () => faulty.logs().slice(-3000) });
+      expect(exitCode).toBe(FAULT_EXIT_CODE);
     } finally {
-      operator = await startOperator({ kubeconfigPath: operatorKubeconfig, args: LEADER_ELECTION_ARGS });
+      await faulty.kill();
     }
+    // Pushed, but nothing recorded: the branch has the revert, the status no push.
+    expect(git(bare, 'rev-list', '--count', `${history.merge}..main`)).toBe('1');
+    expect(git(bare, 'log', '-1', '--format=%s', 'main')).toBe('Revert "Add frontend flags"');
+    const crashed = await getRollback('crash');
+    expect(condition(crashed, 'Reconciling')).toMatchObject({ status: 'True' });
+    expect(condition(crashed, 'Pushed')).toBeUndefined();
+    expect(crashed.status?.headAfter).toBeUndefined();
+
+    operator = await startOperator({ kubeconfigPath: operatorKubeconfig, args: LEADER_ELECTION_ARGS });
+    // The restarted operator waits for the crashed one's Lease to expire, then finds its commit.
     const rollback = await waitFinished('crash', 90_000);
     expect(condition(rollback, 'Ready')).toMatchObject({ status: 'True', reason: 'Succeeded' });
+    expect(condition(rollback, 'Pushed')).toMatchObject({ status: 'True' });
     expect(rollback.status?.headAfter).toBe(git(bare, 'rev-parse', 'main'));
     expect(git(bare, 'rev-list', '--count', `${history.merge}..main`)).toBe('1');
-  }, 180_000);
+    expect(git(bare, 'log', '-1', '--format=%(trailers:key=Rollback-Request,valueonly)', 'main')).toBe(`${namespace}/crash/${rollback.metadata.uid}`);
+  }, scaled(180_000));
 });

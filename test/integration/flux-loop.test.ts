@@ -16,6 +16,7 @@ import {
 } from '../helpers/operator-install.js';
 import { startOperator, type OperatorProcess } from '../helpers/operator-process.js';
 import { conditionOf as condition, isFinished, waitForRollback } from '../helpers/rollback-status.js';
+import { scaled } from '../helpers/time-budget.js';
 
 const NAMESPACE = 'flux-loop';
 const REQUESTED_AT = 'reconcile.fluxcd.io/requestedAt';
@@ -59,7 +60,8 @@ describe('Flux in the loop on a real API server', () => {
     server = await startGitHttpServer({ root, auth: AUTH });
     history = buildHistory();
     operator = await startOperator({ kubeconfigPath: kubeconfig, args: ['--apply-poll-interval=0.2'] });
-  });
+    // A private control plane, the CRDs and the operator: minutes on a loaded runner.
+  }, scaled(300_000));
 
   afterAll(async () => {
     await operator?.stop();
@@ -157,11 +159,9 @@ ${extra}`);
       expect(Date.parse(at!)).toBeGreaterThanOrEqual(before);
       expect(await requestedAt('kustomization', apps)).toBeUndefined();
 
-      // The wait: several polls later, still not Ready; nor when Flux applied only the old head.
-      await new Promise((resolve) => setTimeout(resolve, 1200));
+      // The wait: not Ready when Flux applied only the old head, once the operator has read that.
       await reportKustomization(apps, { applied: revisionOf(history.c3), attempted: revisionOf(history.c3), ready: 'True', reason: 'ReconciliationSucceeded' });
-      await new Promise((resolve) => setTimeout(resolve, 600));
-      const waiting = await getObject<GitOpsRollback>('gitopsrollback', rollbackName);
+      const waiting = await waitRollback(rollbackName, (r) => r.status?.kustomizations?.some((k) => k.name === apps && k.revision === revisionOf(history.c3)) ?? false);
       expect(condition(waiting, 'Ready')).toMatchObject({ status: 'Unknown', reason: 'WaitingForApply' });
       expect(condition(waiting, 'Applied')).toMatchObject({ status: 'Unknown', reason: 'WaitingForApply' });
       expect(condition(waiting, 'Reconciling')).toMatchObject({ status: 'True' });
@@ -225,8 +225,9 @@ ${extra}`);
     expect(await requestedAt('kustomization', `${id}-other-repo`)).toBeUndefined();
     const head = `main@sha1:${git(bare, 'rev-parse', 'main')}`;
     await reportKustomization(`${id}-frontend`, { applied: head, attempted: head, ready: 'True', reason: 'ReconciliationSucceeded' });
-    await new Promise((resolve) => setTimeout(resolve, 600));
-    expect(condition(await getObject<GitOpsRollback>('gitopsrollback', `${id}-auto`), 'Ready')).toMatchObject({ status: 'Unknown' });
+    // Once the operator has seen the frontend applied, it still waits for the other one.
+    const halfway = await waitRollback(`${id}-auto`, (r) => r.status?.kustomizations?.some((k) => k.name === `${id}-frontend` && k.ready) ?? false);
+    expect(condition(halfway, 'Ready')).toMatchObject({ status: 'Unknown' });
     await reportKustomization(`${id}-everything`, { applied: head, attempted: head, ready: 'True', reason: 'ReconciliationSucceeded' });
     const done = await waitRollback(`${id}-auto`, isFinished);
     expect(condition(done, 'Applied')).toMatchObject({ status: 'True' });

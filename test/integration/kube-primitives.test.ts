@@ -10,16 +10,16 @@ import { EventRecorder, MAX_MESSAGE_BYTES, type EventSubject } from '../../src/k
 import { Informer, type InformerEventType, type InformerObject, type InformerOptions } from '../../src/kube/informer.js';
 import { LeaderElector } from '../../src/kube/leader-election.js';
 import { createLogger, type Logger } from '../../src/logging/logger.js';
+import { eventually } from '../helpers/eventually.js';
+import { scaled } from '../helpers/time-budget.js';
 
+// Only for time that must pass (watch timeouts, an outage) or a quiet period after the awaited
+// events (nothing more may arrive); never to wait for something to happen: that is waitFor().
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Polls until `check` holds. */
+/** Waits until `check` holds (see eventually()). */
 async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
+  await eventually(what, check, { timeoutMs, intervalMs: 50 });
 }
 
 /** A logger whose lines are kept for assertions (and printed nowhere). */
@@ -198,12 +198,13 @@ describe('Kubernetes primitives on the shared control plane', () => {
         const stoppedAt = Date.now();
         await leader.stop();
         expect(leader.isLeader).toBe(false);
-        await waitFor('the standby to lead', () => standby.isLeader, 5000);
-        const takeoverMs = Date.now() - stoppedAt;
-        expect(takeoverMs).toBeLessThan(4000);
+        await waitFor('the standby to lead', () => standby.isLeader);
         const after = JSON.parse(await plane.kubectl(['-n', namespace, 'get', 'lease', 'gitops-rollback-leader', '-o', 'json'])) as {
-          spec: { holderIdentity: string; leaseTransitions: number };
+          spec: { holderIdentity: string; leaseTransitions: number; acquireTime: string };
         };
+        // "At once": the standby acquired before the stopped leader's lease (6 s) could have expired,
+        // read from the Lease itself rather than from how fast this test noticed.
+        expect(Date.parse(after.spec.acquireTime) - stoppedAt).toBeLessThan(6000);
         expect(after.spec.holderIdentity).not.toBe(leaderId);
         expect(after.spec.leaseTransitions).toBeGreaterThanOrEqual(1);
         // A voluntary stop is no loss: onStoppedLeading is for leadership lost unasked.
@@ -262,7 +263,7 @@ describe('Kubernetes primitives across an API server restart (private control pl
   let plane: ControlPlane;
   beforeAll(async () => {
     plane = await startControlPlane();
-  }, 120_000);
+  }, scaled(120_000));
   afterAll(async () => {
     await plane?.stop();
   });
@@ -301,7 +302,7 @@ describe('Kubernetes primitives across an API server restart (private control pl
     } finally {
       await informer.stop();
     }
-  }, 120_000);
+  }, scaled(120_000));
 
   it('the informer sees changes made after an etcd restart, and only those', async () => {
     const namespace = await createNamespace(plane, 'etcd-restart');
@@ -327,7 +328,7 @@ describe('Kubernetes primitives across an API server restart (private control pl
     } finally {
       await informer.stop();
     }
-  }, 120_000);
+  }, scaled(120_000));
 
   it('a leader that cannot renew steps down within the renew deadline', async () => {
     const namespace = await createNamespace(plane, 'lease-lost');
@@ -357,7 +358,7 @@ describe('Kubernetes primitives across an API server restart (private control pl
     } finally {
       await elector.stop();
     }
-  }, 60_000);
+  }, scaled(60_000));
 });
 
 /** Points a freshly loaded kubeconfig at another server (to test unreachable API servers). */

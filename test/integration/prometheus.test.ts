@@ -16,8 +16,10 @@ import { commitFiles, git, initRepo, makeTempDir, publishBare } from '../helpers
 import { startGitHttpServer, type GitHttpServer } from '../helpers/git-http-server.js';
 import { createGitAuthSecret, createMetricsReaderToken, GIT_AUTH as AUTH, installOperator } from '../helpers/operator-install.js';
 import { startOperator, type OperatorProcess } from '../helpers/operator-process.js';
-import { startPrometheus, type PrometheusSample, type PrometheusServer } from '../helpers/prometheus-server.js';
+import { startPrometheus, waitForRulesOnScrapeAfter, type PrometheusSample, type PrometheusServer } from '../helpers/prometheus-server.js';
+import { eventually } from '../helpers/eventually.js';
 import { conditionOf as condition, getRollback as readRollback, waitForRollback } from '../helpers/rollback-status.js';
+import { scaled } from '../helpers/time-budget.js';
 
 const RULES = 'config/prometheus/gitops-rollback.rules.yaml';
 const DASHBOARD = 'config/grafana/gitops-rollback-dashboard.json';
@@ -33,6 +35,11 @@ function substituteVariables(expr: string): string {
 }
 
 const isNumber = (sample: PrometheusSample) => Number.isFinite(Number(sample.value[1]));
+
+/** The sum of the gitops_rollback_total samples in a /metrics exposition. */
+function countedRollbacks(exposition: string): number {
+  return [...exposition.matchAll(/^gitops_rollback_total\{[^}]*\} (\S+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+}
 
 describe('metrics, rules and dashboard against a real Prometheus', () => {
   let plane: ControlPlaneClient;
@@ -51,14 +58,11 @@ describe('metrics, rules and dashboard against a real Prometheus', () => {
     waitForRollback(plane, namespace, name, undefined, { diagnostics: () => operator.logs().slice(-3000) });
 
   /** Polls a query until it returns samples (scrapes and rule evaluations run every second). */
-  async function queryUntilData(expr: string, timeoutMs = 20_000): Promise<PrometheusSample[]> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
+  const queryUntilData = (expr: string): Promise<PrometheusSample[]> =>
+    eventually(`samples for ${expr}`, async () => {
       const result = await prometheus.query(expr);
-      if (result.length > 0 || Date.now() > deadline) return result;
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-  }
+      return result.length > 0 ? result : undefined;
+    }, { intervalMs: 500, diagnostics: () => prometheus.logs().slice(-2000) });
 
   async function applyRollback(name: string, what: string, secret = 'git-auth'): Promise<void> {
     names.push(name);
@@ -120,7 +124,14 @@ ${what}
     await applyRollback('namespace-again', `  revert:\n    commits: [${nsCommit}]\n    paths: [infra]`);
     await applyRollback('bad-credentials', `  revert:\n    commits: [${v11}]`, 'wrong');
     for (const name of names) await waitFinished(name);
-  }, 180_000);
+    // A rollback's status can be written just before its counter is incremented: wait until the
+    // operator counts all of them, then until Prometheus scraped after that and evaluated the
+    // rules on that scrape, so every query below reads the final values (no scrape-timing guess).
+    await eventually('the operator to count every rollback', async () => countedRollbacks(await (await fetch(`${operator.metricsUrl}/metrics`)).text()) === names.length, {
+      diagnostics: () => operator.logs().slice(-3000),
+    });
+    await waitForRulesOnScrapeAfter(prometheus, Date.now());
+  }, scaled(180_000));
 
   afterAll(async () => {
     await prometheus?.stop();
@@ -209,14 +220,11 @@ ${what}
   });
 
   test('the alert rules load, and the failures fire GitOpsRollbackFailed', async () => {
-    const deadline = Date.now() + 20_000;
-    let firing: { labels: Record<string, string> }[] = [];
-    while (Date.now() < deadline) {
+    const firing = await eventually('three GitOpsRollbackFailed alerts', async () => {
       const body = (await (await fetch(`${prometheus.url}/api/v1/alerts`)).json()) as { data: { alerts: { labels: Record<string, string> }[] } };
-      firing = body.data.alerts.filter((a) => a.labels.alertname === 'GitOpsRollbackFailed' && a.labels.namespace === namespace);
-      if (firing.length === 3) break;
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
+      const alerts = body.data.alerts.filter((a) => a.labels.alertname === 'GitOpsRollbackFailed' && a.labels.namespace === namespace);
+      return alerts.length === 3 ? alerts : undefined;
+    }, { intervalMs: 500 });
     expect(firing.map((a) => a.labels.result).sort()).toEqual(['blocked', 'conflict', 'failed']);
   });
 

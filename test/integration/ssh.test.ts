@@ -29,6 +29,7 @@ import { FLUX_GIT_REPOSITORIES, FLUX_KUSTOMIZATIONS, installOperator, LEADER_ELE
 import { startOperator, type OperatorProcess } from '../helpers/operator-process.js';
 import { conditionOf as condition, waitForRollback } from '../helpers/rollback-status.js';
 import { generateKeyPair, startSshServer, type KeyPair, type SshServer } from '../helpers/ssh-server.js';
+import { scaled } from '../helpers/time-budget.js';
 import { connectToControlPlane, type ControlPlaneClient } from '../envtest/control-plane.js';
 
 const PASSPHRASE = 'deploy-key-Pa55phrase';
@@ -185,16 +186,25 @@ describe('runRollback over SSH (OpenSSH server)', () => {
 
   test('a server that goes silent while answering the push (a slow hook) makes GitTimeoutError, and nothing lands', async () => {
     const { url, bare } = publishRepo();
-    // receive-pack sends nothing while the hook runs (keepalive packets off). The inactivity
-    // limit leaves the fetch seconds between packets even on a loaded machine; the hook outlasts it.
-    git(bare, 'config', 'receive.keepAlive', '0');
+    // receive-pack sends nothing while the hook runs. The hook
+    // holds until the test releases it (at most 2 minutes), so the silence outlasts the timeout
+    // however slow the machine, and the timeout can be long enough for the fetch before it.
+    const started = path.join(bare, 'hook-started');
+    const release = path.join(bare, 'hook-release');
     const finished = path.join(bare, 'hook-finished');
-    fs.writeFileSync(path.join(bare, 'hooks', 'pre-receive'), `#!/bin/sh\nsleep 20\ntouch '${finished}'\nexit 1\n`, { mode: 0o755 });
-    const error = await runRollback(request(url, { kind: 'revert', commits: [commits[65]] }), { cacheDir: makeTempDir(), timeoutMs: 5000, maxAttempts: 1 }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(GitTimeoutError);
-    expect((error as GitTimeoutError).data.operation).toBe('Push');
-    // Given up while the server was still silent, not when it finally answered.
-    expect(fs.existsSync(finished)).toBe(false);
+    // No keepalive while the hook runs (git's default sends one every 5 s, which a scaled timeout outlasts).
+    git(bare, 'config', 'receive.keepAlive', '0');
+    fs.writeFileSync(path.join(bare, 'hooks', 'pre-receive'), `#!/bin/sh\ntouch '${started}'\ni=0\nwhile [ ! -e '${release}' ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done\ntouch '${finished}'\nexit 1\n`, { mode: 0o755 });
+    try {
+      const error = await runRollback(request(url, { kind: 'revert', commits: [commits[65]] }), { cacheDir: makeTempDir(), timeoutMs: scaled(5000), maxAttempts: 1 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(GitTimeoutError);
+      expect((error as GitTimeoutError).data.operation).toBe('Push');
+      // Given up while the server was still silent, not when it finally answered.
+      expect(fs.existsSync(started)).toBe(true);
+      expect(fs.existsSync(finished)).toBe(false);
+    } finally {
+      fs.writeFileSync(release, '');
+    }
     expect(git(bare, 'rev-parse', 'main')).toBe(commits[69]);
   });
 
@@ -210,7 +220,7 @@ describe('runRollback over SSH (OpenSSH server)', () => {
         timeoutMs: 500,
       }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(GitTimeoutError);
-      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(Date.now() - started).toBeLessThan(scaled(10_000));
     } finally {
       await silent.stop();
     }

@@ -13,7 +13,8 @@ import { commitFiles, git, initRepo, makeTempDir, publishBare } from '../helpers
 import { startGitHttpServer, type GitHttpServer } from '../helpers/git-http-server.js';
 import { createGitAuthSecret, FLUX_GIT_REPOSITORIES, GIT_AUTH as AUTH, installOperator } from '../helpers/operator-install.js';
 import { startOperator, type OperatorProcess } from '../helpers/operator-process.js';
-import { conditionOf as condition, getRollback, waitFor, waitForRollback } from '../helpers/rollback-status.js';
+import { eventually } from '../helpers/eventually.js';
+import { conditionOf as condition, getRollback, waitForRollback } from '../helpers/rollback-status.js';
 
 const CONFLICTS = 600;
 const MANY_PATHS = 3000;
@@ -235,7 +236,7 @@ spec:
         await kubectl(['apply', '-f', '-'], rollbackYaml(name, inline(url), dryRun, owned));
         expect(condition(await waitFinished(name), 'Ready')).toMatchObject({ status: 'True', reason: 'DryRunSucceeded' });
       }
-      const remaining = await waitFor('the policy\'s rollbacks pruned to 2', async () => {
+      const remaining = await eventually('the policy\'s rollbacks pruned to 2', async () => {
         const list = JSON.parse(await kubectl(['get', 'gitopsrollbacks', '-n', namespace, '-l', `${POLICY_UID_LABEL}=${policy.metadata.uid}`, '-o', 'json'])) as { items: GitOpsRollback[] };
         const live = list.items.filter((r) => !r.metadata.deletionTimestamp).map((r) => r.metadata.name!);
         return live.length === 2 ? live : undefined;

@@ -16,7 +16,7 @@ import {
 } from '../helpers/operator-install.js';
 import { createMetricsReaderToken } from '../helpers/operator-install.js';
 import { startOperator, type OperatorProcess } from '../helpers/operator-process.js';
-import { waitFor as poll } from '../helpers/rollback-status.js';
+import { eventually } from '../helpers/eventually.js';
 
 const TOKEN = 'hmac-t0ken-for-flux';
 
@@ -32,7 +32,7 @@ describe('automated rollback triggers on a real API server', () => {
   const getJson = async <T>(...args: string[]): Promise<T> => JSON.parse(await kubectl(['get', ...args, '-n', namespace, '-o', 'json'])) as T;
   const hook = (policy: string, source = 'flux') => `${operator.webhookUrl}/hook/${source}/${namespace}/${policy}`;
 
-  const waitFor = <T>(what: string, read: () => Promise<T | undefined>): Promise<T> => poll(what, read, { diagnostics: () => operator.logs().slice(-4000) });
+  const waitFor = <T>(what: string, read: () => Promise<T | undefined>): Promise<T> => eventually(what, read, { diagnostics: () => operator.logs().slice(-4000) });
 
   /** Flux's event for the Kustomization, as the generic provider posts it. */
   function fluxEvent(reason: string, revision: string, uid: string, legacyKey = false): string {

@@ -1,4 +1,5 @@
 import { WorkQueue, type ProcessResult, type WorkQueueOptions } from '../../../src/controller/work-queue.js';
+import { eventually } from '../../helpers/eventually.js';
 
 /** A promise with its resolve function exposed. */
 function defer<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
@@ -9,13 +10,9 @@ function defer<T = void>(): { promise: Promise<T>; resolve: (value: T) => void }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Polls until `check` holds, failing after `timeoutMs`. */
+/** Waits until `check` holds (see eventually()), polling every 2 ms. */
 async function waitUntil(check: () => boolean, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(2);
-  }
+  await eventually('the work queue to reach the expected state', check, { timeoutMs, intervalMs: 2 });
 }
 
 /** A processor whose runs block until released; records starts. */

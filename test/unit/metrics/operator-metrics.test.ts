@@ -10,6 +10,7 @@ import { AuthFailedError, GitTimeoutError } from '../../../src/git/errors.js';
 import { instrumentEngine } from '../../../src/metrics/engine-metrics.js';
 import { OperatorMetrics } from '../../../src/metrics/operator-metrics.js';
 import { RollbackMetrics } from '../../../src/metrics/rollback-metrics.js';
+import { eventually } from '../../helpers/eventually.js';
 import { recordAutomaticRollback, recordWebhookRequest } from '../../../src/metrics/trigger-metrics.js';
 import { createWorkQueueHooks, observeWorkQueue } from '../../../src/metrics/work-queue-metrics.js';
 
@@ -181,10 +182,12 @@ describe('controller-runtime metrics from the work queue hooks', () => {
     queue.add('shop/flaky');
     expect(sample((await metrics.render()).body, 'workqueue_depth{controller="gitopsrollback",name="gitopsrollback"}')).toBe(2);
     queue.start();
-    for (let i = 0; i < 50 && queue.active + queue.depth > 0; i++) await new Promise((r) => setTimeout(r, 10));
-    await new Promise((r) => setTimeout(r, 20));
-    const { body } = await metrics.render();
     const q = 'controller="gitopsrollback",name="gitopsrollback"';
+    // Drained: all three runs (one a retry) recorded.
+    const { body } = await eventually('the queue to drain', async () => {
+      const rendered = await metrics.render();
+      return queue.active + queue.depth === 0 && sample(rendered.body, `workqueue_work_duration_seconds_count{${q}}`) === 3 ? rendered : undefined;
+    }, { timeoutMs: 5000, intervalMs: 10 });
     expect(sample(body, `workqueue_adds_total{${q}}`)).toBe(3);
     expect(sample(body, `workqueue_retries_total{${q}}`)).toBe(1);
     expect(sample(body, `workqueue_depth{${q}}`)).toBe(0);
