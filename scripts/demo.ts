@@ -171,8 +171,8 @@ async function main(): Promise<void> {
   await relay.start();
   onCleanup('the event relay', () => relay.stop());
   began = Date.now();
-  const stopStarting = startProgress('starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok, source-controller, kustomize-controller');
-  const ticker = setInterval(stopStarting, 1_000);
+  const tick = startProgress('starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok, source-controller, kustomize-controller');
+  const ticker = setInterval(tick, 1_000);
   let cluster: Cluster;
   try {
     cluster = await startCluster({ eventsAddress: relay.url, cancelHealthCheckOnNewRevision: true });
@@ -202,7 +202,8 @@ async function main(): Promise<void> {
   section('Install the operator (config/default) and run it as its ServiceAccount');
   const { installOperator } = await import('../test/helpers/operator-install.js');
   const operatorKubeconfig = await installOperator(cluster.plane);
-  shown('kubectl apply --server-side -k config/default', (await kubectl(['get', 'crd', '-o', 'name'])).split('\n').filter((l) => l.includes('rollback.gitops.dev')).map((l) => `${l} serverside-applied`).join('\n') + '\n...');
+  say('As a user installs it: the CRDs, then `kubectl apply --server-side -k config/default` (namespace, RBAC).');
+  shown('kubectl get crds -o name | grep gitops', (await kubectl(['get', 'crds', '-o', 'name'])).split('\n').filter((l) => l.includes('gitops')).join('\n'));
   // Imported here: operator-process.ts resolves dist/cli/main.js from the working directory.
   const { startOperator } = await import('../test/helpers/operator-process.js');
   const cacheDir = join(demoDir, 'operator-cache');
@@ -287,18 +288,42 @@ ${kustomizationYaml('apps', './apps', 'fleet', FLUX_TIMEOUT)}  targetNamespace: 
 }
 
 /** Pushes a broken frontend and waits until Flux's health check fails on it. */
-async function badDeploy(demo: Demo, version: string, message: string): Promise<string> {
-  const { kubectl, repo } = demo;
+async function badDeploy(demo: Demo, version: string, message: string, automated = false): Promise<string> {
+  const { kubectl, repo, relay } = demo;
+  // With a policy the rollback follows the failure within seconds: wait for Flux's event itself.
+  let bad = '';
+  let unlisten = (): unknown => undefined;
+  const failedEvent = new Promise<void>((resolve) => {
+    unlisten = relay.listen((event) => {
+      if (event.involvedObject.namespace === NAMESPACE && event.reason === 'HealthCheckFailed' && bad !== '' && eventRevision(event) === revisionOf(bad)) resolve();
+    });
+  });
   section(`A bad deploy: frontend ${version}`);
   say(`CI pushes ${version}. Its pods start but never become Ready (kwok plays a crash-looping container).`);
   say(dim(`The Deployment has progressDeadlineSeconds: ${PROGRESS_DEADLINE}, so its rollout fails after ${PROGRESS_DEADLINE} s and Flux's health check with it.`));
-  const bad = repo.push(message, { 'apps/frontend/deployment.yaml': frontend(version, true) });
+  bad = repo.push(message, { 'apps/frontend/deployment.yaml': frontend(version, true) });
   shown(`git push   # ${message}`, git(repo.bare, 'log', '-1', '--format=%h %s', 'main'));
   // What CI or `flux reconcile source git fleet` does, instead of waiting for the interval.
   const requestedAt = new Date().toISOString();
   shown(`kubectl annotate -n ${NAMESPACE} gitrepository/fleet reconcile.fluxcd.io/requestedAt=${requestedAt}   # flux reconcile source git fleet`,
     await kubectl(['annotate', '--overwrite', '-n', NAMESPACE, 'gitrepository/fleet', `reconcile.fluxcd.io/requestedAt=${requestedAt}`]));
-  await waitFlux(kubectl, bad, 'failed', 'waiting for Flux to apply it and its health check to fail');
+  if (automated) {
+    const tick = startProgress('waiting for Flux to apply it and its health check to fail');
+    const ticker = setInterval(tick, 1_000);
+    try {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no HealthCheckFailed event for ${bad.slice(0, 7)} within ${WAIT_MS / 1000} s`)), WAIT_MS); });
+      await Promise.race([failedEvent, timeout]).finally(() => clearTimeout(timer));
+    } finally {
+      clearInterval(ticker);
+      unlisten();
+    }
+    endProgress();
+    say('kustomize-controller sent HealthCheckFailed; the relay signed it and forwarded it to the webhook.');
+  } else {
+    unlisten();
+    await waitFlux(kubectl, bad, 'failed', 'waiting for Flux to apply it and its health check to fail');
+  }
   shown(`kubectl get pods -n ${NAMESPACE}`, await kubectl(['get', 'pods', '-n', NAMESPACE]));
   shown(`kubectl get deployment frontend -n ${NAMESPACE}`, await kubectl(['get', 'deployment', 'frontend', '-n', NAMESPACE]));
   const ready = (await getKustomization(kubectl)).status?.conditions?.find((c) => c.type === 'Ready');
@@ -409,7 +434,7 @@ spec:
   });
   try {
     const before = new Set(JSON.parse(await kubectl(['get', 'gitopsrollbacks', '-n', NAMESPACE, '-o', 'json'])).items.map((r: GitOpsRollback) => r.metadata.name) as string[]);
-    const bad = await badDeploy(demo, '1.6.0', 'Deploy frontend 1.6.0');
+    const bad = await badDeploy(demo, '1.6.0', 'Deploy frontend 1.6.0', true);
     say(`kustomize-controller's events so far (${events.length}, through the relay to the webhook):`);
     say(events.map((e) => `  ${e}`).join('\n'));
     const tickCreated = startProgress('waiting for the policy\'s GitOpsRollback');
