@@ -90,6 +90,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     await plane.kubectl(['create', 'namespace', FLUX_NAMESPACE]);
     const dir = join(plane.info.rootDir, 'cluster');
     await mkdir(dir);
+    // source-controller refuses a --storage-path that does not exist ("invalid dir path").
+    await mkdir(join(dir, 'artifacts'));
     const ports = await findFreePorts(8);
     const kubeconfig = plane.kubeconfigPath;
     const log = (name: string) => join(dir, `${name}.log`);
