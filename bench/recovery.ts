@@ -268,7 +268,7 @@ async function main(): Promise<void> {
     while (undo.length) await Promise.resolve(undo.pop()!()).catch((err: unknown) => log(`clean-up: ${(err as Error).message}`));
     fs.rmSync(workDir, { recursive: true, force: true });
   };
-  process.once('SIGINT', () => void cleanUp().then(() => process.exit(130)));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanUp().then(() => process.exit(130)));
   const loadBefore = loadAverage();
   const began = Date.now();
   const samples: Sample[] = [];

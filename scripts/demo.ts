@@ -364,7 +364,9 @@ async function followRollback(kubectl: Kubectl, name: string): Promise<GitOpsRol
   const rollback = await poll(`${name} finished`, async () => {
     const object = JSON.parse(await kubectl(['get', 'gitopsrollback', name, '-n', NAMESPACE, '-o', 'json'])) as GitOpsRollback;
     const conditions = object.status?.conditions ?? [];
-    const state = conditions.map((c) => `${c.type}=${c.status}${c.reason ? ` (${c.reason})` : ''}`).join('  ');
+    const order = ['Reverted', 'Pushed', 'Applied', 'Reconciling', 'Stalled', 'Ready'];
+    const state = [...conditions].sort((a, b) => order.indexOf(a.type) - order.indexOf(b.type))
+      .map((c) => `${c.type}=${c.status}${c.reason ? ` (${c.reason})` : ''}`).join('  ');
     if (state && state !== shownState) {
       shownState = state;
       say(`  +${seconds(Date.now() - began).padStart(7)}  ${state}`);

@@ -256,6 +256,9 @@ metadata:
   labels: {type: kwok, kubernetes.io/hostname: ${NODE_NAME}, kubernetes.io/os: linux, kubernetes.io/arch: amd64}
 `,
   });
+  // The API server's TaintNodesByCondition admission taints a new node not-ready; the node
+  // lifecycle controller that would lift it once kwok reports Ready is not run here.
+  await plane.kubectl(['taint', 'node', NODE_NAME, 'node.kubernetes.io/not-ready:NoSchedule-']).catch(() => '');
 }
 
 function httpOk(url: string): Promise<boolean> {
