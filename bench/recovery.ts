@@ -242,7 +242,9 @@ async function benchCluster(gate: boolean, workDir: string, samples: Sample[], u
   undo.push(() => server.stop());
   // Imported here: operator-process.ts resolves dist/cli/main.js from the working directory.
   const { startOperator } = await import('../test/helpers/operator-process.js');
-  const operator = await startOperator({ kubeconfigPath: operatorKubeconfig, cacheDir: path.join(workDir, `cache-${gate}`) });
+  // On a loaded machine the operator can miss startOperator's 30 s readiness limit: one more try.
+  const start = () => startOperator({ kubeconfigPath: operatorKubeconfig, cacheDir: path.join(workDir, `cache-${gate}`) });
+  const operator = await start().catch((err: unknown) => { log(`  operator start failed, retrying: ${(err as Error).message.split('\n')[0]}`); return start(); });
   undo.push(() => operator.stop());
   const kc = new KubeConfig();
   kc.loadFromFile(cluster.plane.kubeconfigPath);

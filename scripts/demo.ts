@@ -156,7 +156,8 @@ async function main(): Promise<void> {
   say('test/envtest/provide-*.sh take them from their cache (~/.cache/gitops-rollback/envtest). On a');
   say('fresh machine the first run builds them from the Go module proxy (needs Go): kube-apiserver, etcd,');
   say('kubectl, kube-controller-manager, kube-scheduler, kwok, source-controller and kustomize-controller');
-  say('v1.9.6: about 25 minutes on 2 busy cores, once (their progress is shown below); later runs take a second.');
+  say('v1.9.6: about 25 minutes on 2 cores (an hour on a busy machine), once; their progress is shown below.');
+  say('Later runs find them in the cache at once.');
   let began = Date.now();
   const slowNotice = setTimeout(() => say('Building... (progress from the provide scripts and go below; Ctrl-C is safe)'), 5_000);
   try {
