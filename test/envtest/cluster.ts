@@ -90,8 +90,6 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     await plane.kubectl(['create', 'namespace', FLUX_NAMESPACE]);
     const dir = join(plane.info.rootDir, 'cluster');
     await mkdir(dir);
-    // source-controller refuses a --storage-path that does not exist ("invalid dir path").
-    await mkdir(join(dir, 'artifacts'));
     const ports = await findFreePorts(8);
     const kubeconfig = plane.kubeconfigPath;
     const log = (name: string) => join(dir, `${name}.log`);
@@ -256,9 +254,6 @@ metadata:
   labels: {type: kwok, kubernetes.io/hostname: ${NODE_NAME}, kubernetes.io/os: linux, kubernetes.io/arch: amd64}
 `,
   });
-  // The API server's TaintNodesByCondition admission taints a new node not-ready; the node
-  // lifecycle controller that would lift it once kwok reports Ready is not run here.
-  await plane.kubectl(['taint', 'node', NODE_NAME, 'node.kubernetes.io/not-ready:NoSchedule-']).catch(() => '');
 }
 
 function httpOk(url: string): Promise<boolean> {
