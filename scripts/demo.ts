@@ -1,32 +1,46 @@
 /**
- * `npm run demo`: the whole system on this machine, no cluster needed. Brings up a real
- * kube-apiserver + etcd (test/envtest), a git server holding a small GitOps repository whose last
- * deploy is bad, installs the CRD and RBAC from config/default, runs the operator with its own
- * ServiceAccount, applies a GitOpsRollback, and shows what happened. Everything it started is
- * stopped and removed at the end, also on Ctrl-C or an error.
+ * `npm run demo`: the whole loop on this machine, with the real Flux and no cluster needed. Brings
+ * up the cluster mode of the test control plane (test/envtest/cluster.ts: etcd, kube-apiserver,
+ * kube-controller-manager, kube-scheduler, a kwok node, Flux's source-controller and
+ * kustomize-controller), a git server holding a small GitOps repository, and the operator with
+ * its own ServiceAccount. Flux applies a good deploy (pods Ready), then a bad one (pods never
+ * Ready, the Kustomization's health check fails); a GitOpsRollback reverts it, Flux applies the
+ * revert, and the pods are Ready again. Everything it started is stopped and removed at the end,
+ * also on Ctrl-C or an error.
  *
- *   npm run demo               # the run above
- *   npm run demo -- --keep     # same, then leave everything running until Ctrl-C, to explore
+ *   npm run demo                    # the run above (manual rollback)
+ *   npm run demo -- --automated     # then a second scene: a GitOpsRollbackPolicy rolls the next
+ *                                   # bad deploy back by itself, from kustomize-controller's event
+ *   npm run demo -- --keep          # leave everything running at the end until Ctrl-C, to explore
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import type { GitOpsRollback } from '../src/api/v1alpha1/types.js';
-import { provideBinaries } from '../test/envtest/binaries.js';
-import { startControlPlane, waitForCrdsEstablished, type ControlPlane } from '../test/envtest/control-plane.js';
+import { provideBinaries, provideClusterBinaries, provideFluxCrds } from '../test/envtest/binaries.js';
+import { startCluster, type Cluster } from '../test/envtest/cluster.js';
 import { startGitHttpServer } from '../test/helpers/git-http-server.js';
+import {
+  FleetRepo, SigningRelay, deployment, deploymentHealthy, eventRevision, git, gitRepositoryYaml, imageOf,
+  kustomizationOutcome, kustomizationYaml, poll, revisionOf, type DeploymentObject, type FluxKustomization, type Kubectl,
+} from './flux-fleet.js';
 
 // dist-tools/scripts/demo.js -> the repository root (the operator and config/ are found from there).
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const SYSTEM_NAMESPACE = 'gitops-rollback-system';
-const NAMESPACE = 'demo';
+const NAMESPACE = 'shop';
 const ROLLBACK = 'revert-frontend-1-5-0';
 const SECRET = 'fleet-git-credentials';
+const WEBHOOK_SECRET = 'rollback-webhook-token';
 const KEEP = process.argv.includes('--keep');
+const AUTOMATED = process.argv.includes('--automated');
+/** Deployments fail their rollout after this long without progress: Flux's health check fails fast. */
+const PROGRESS_DEADLINE = 15;
+/** The Kustomization's health-check timeout (an upper bound: the progress deadline ends it first). */
+const FLUX_TIMEOUT = '1m';
+const WAIT_MS = 5 * 60_000;
 
 // ---------------------------------------------------------------------------------------------
 // Output
@@ -38,10 +52,12 @@ const started = Date.now();
 let sectionNumber = 0;
 
 function section(title: string): void {
+  endProgress();
   process.stdout.write(`\n${bold(`== ${++sectionNumber}. ${title} ==`)}\n`);
 }
 
 function say(text: string): void {
+  endProgress();
   process.stdout.write(`${text}\n`);
 }
 
@@ -54,6 +70,27 @@ function shown(command: string, output: string): void {
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
+}
+
+// A waiting line: "waiting for X ... 12 s" updated in place on a terminal, dots otherwise.
+let progress: { what: string; since: number } | undefined;
+
+function startProgress(what: string): () => void {
+  endProgress();
+  progress = { what, since: Date.now() };
+  process.stdout.write(dim(`  ${what} ...`));
+  return () => {
+    if (!progress) return;
+    if (tty) process.stdout.write(`\r\x1b[K${dim(`  ${progress.what} ... ${seconds(Date.now() - progress.since)}`)}`);
+    else process.stdout.write('.');
+  };
+}
+
+function endProgress(): void {
+  if (!progress) return;
+  const took = seconds(Date.now() - progress.since);
+  process.stdout.write(tty ? `\r\x1b[K${dim(`  ${progress.what}: ${took}`)}\n` : ` ${took}\n`);
+  progress = undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -91,134 +128,100 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The sample GitOps repository
 
-const GIT_ENV = {
-  ...process.env,
-  GIT_CONFIG_GLOBAL: '/dev/null',
-  GIT_CONFIG_NOSYSTEM: '1',
-  GIT_AUTHOR_NAME: 'CI Deploy',
-  GIT_AUTHOR_EMAIL: 'ci@example.com',
-  GIT_COMMITTER_NAME: 'CI Deploy',
-  GIT_COMMITTER_EMAIL: 'ci@example.com',
-};
-
-/** Synchronous git: only ever on local repositories, never through the in-process HTTP server. */
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, { cwd, env: GIT_ENV, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trimEnd();
+interface Demo {
+  cluster: Cluster;
+  kubectl: Kubectl;
+  repo: FleetRepo;
+  relay: SigningRelay;
+  operatorLogs: () => string;
+  webhookUrl: string;
 }
 
-function deployment(name: string, image: string, replicas: number): string {
-  return `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: ${name}
-  namespace: shop
-spec:
-  replicas: ${replicas}
-  selector:
-    matchLabels: {app: ${name}}
-  template:
-    metadata:
-      labels: {app: ${name}}
-    spec:
-      containers:
-        - name: ${name}
-          image: registry.example.com/shop/${image}
-`;
-}
-
-/** A fleet repository: a good deploy of frontend and backend, then a bad frontend deploy. */
-function createSampleRepository(work: string, bare: string): { good: string; bad: string } {
-  const write = (path: string, content: string): void => {
-    mkdirSync(dirname(join(work, path)), { recursive: true });
-    writeFileSync(join(work, path), content);
-  };
-  mkdirSync(work, { recursive: true });
-  git(work, 'init', '-q', '-b', 'main');
-  write('apps/frontend/deployment.yaml', deployment('frontend', 'frontend:1.4.0', 3));
-  write('apps/backend/deployment.yaml', deployment('backend', 'backend:2.0.0', 2));
-  write('apps/kustomization.yaml', 'resources:\n  - frontend/deployment.yaml\n  - backend/deployment.yaml\n');
-  git(work, 'add', '-A');
-  git(work, 'commit', '-q', '-m', 'Deploy frontend 1.4.0 and backend 2.0.0');
-  const good = git(work, 'rev-parse', 'HEAD');
-  write('apps/frontend/deployment.yaml', deployment('frontend', 'frontend:1.5.0', 3));
-  git(work, 'commit', '-q', '-am', 'Deploy frontend 1.5.0');
-  const bad = git(work, 'rev-parse', 'HEAD');
-  git(dirname(bare), 'clone', '-q', '--bare', work, bare);
-  return { good, bad };
-}
-
-// ---------------------------------------------------------------------------------------------
+const frontend = (version: string, broken = false): string =>
+  deployment('frontend', version, { broken, replicas: 2, progressDeadlineSeconds: PROGRESS_DEADLINE });
 
 async function main(): Promise<void> {
   process.chdir(ROOT);
   const demoDir = mkdtempSync(join(tmpdir(), 'gitops-rollback-demo-'));
   onCleanup('the demo directory', () => rmSync(demoDir, { recursive: true, force: true }));
 
-  say(bold('gitops-rollback demo: the operator on a real Kubernetes API server, against a real git server'));
-  say('A bad deploy was pushed to a GitOps repository; a GitOpsRollback asks the operator to revert it.');
+  say(bold('gitops-rollback demo: a bad deploy, the real Flux, and a rollback that ends when the pods are back'));
+  say('A local Kubernetes control plane with a fake node (kwok), Flux\'s source-controller and');
+  say('kustomize-controller, a git server, and the operator. Flux applies a good deploy, then a bad one');
+  say(`whose pods never become Ready; a GitOpsRollback reverts it${AUTOMATED ? ', then (--automated) a policy does it by itself' : ''}.`);
   say(dim(`(working files in ${demoDir}; all removed at the end)`));
 
-  section('Binaries: kube-apiserver, etcd, kubectl');
-  say('test/envtest/provide-binaries.sh takes them from KUBEBUILDER_ASSETS or its cache. On a fresh');
-  say('machine it first builds them from the Go module proxy (needs Go): about 8 minutes on 2 cores,');
-  say('once; later runs take a second.');
+  section('Binaries: Kubernetes, kwok and Flux');
+  say('test/envtest/provide-*.sh take them from their cache (~/.cache/gitops-rollback/envtest). On a');
+  say('fresh machine the first run builds them from the Go module proxy (needs Go): kube-apiserver, etcd,');
+  say('kubectl, kube-controller-manager, kube-scheduler, kwok, source-controller and kustomize-controller');
+  say('v1.9.6: about 25 minutes on 2 cores (an hour on a busy machine), once; their progress is shown below.');
+  say('Later runs find them in the cache at once.');
   let began = Date.now();
-  const slowNotice = setTimeout(() => say('Building... (progress from go below; Ctrl-C is safe)'), 5_000);
-  let binDir: string;
+  const slowNotice = setTimeout(() => say('Building... (progress from the provide scripts and go below; Ctrl-C is safe)'), 5_000);
   try {
-    binDir = await provideBinaries();
+    await Promise.all([provideBinaries(), provideClusterBinaries(), provideFluxCrds()]);
   } finally {
     clearTimeout(slowNotice);
   }
-  say(`Ready in ${seconds(Date.now() - began)}: ${binDir}`);
+  say(`Ready in ${seconds(Date.now() - began)}.`);
 
-  section('A Kubernetes control plane: etcd + kube-apiserver');
+  section('A cluster: control plane, a kwok node, Flux');
+  const relay = new SigningRelay();
+  await relay.start();
+  onCleanup('the event relay', () => relay.stop());
   began = Date.now();
-  const plane: ControlPlane = await startControlPlane({ binDir });
-  onCleanup('the control plane', () => plane.stop());
-  const kubectl = (args: string[], input?: string): Promise<string> => plane.kubectl(args, input === undefined ? undefined : { input });
-  say(`API server at ${plane.server}, ready in ${seconds(Date.now() - began)} (RBAC on; no nodes, no controller-manager).`);
-  shown('kubectl version', await kubectl(['version']));
+  const tick = startProgress('starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok, source-controller, kustomize-controller');
+  const ticker = setInterval(tick, 1_000);
+  let cluster: Cluster;
+  try {
+    cluster = await startCluster({ eventsAddress: relay.url, cancelHealthCheckOnNewRevision: true });
+  } finally {
+    clearInterval(ticker);
+  }
+  onCleanup('the cluster', () => cluster.stop());
+  endProgress();
+  say(`Ready in ${seconds(Date.now() - began)}; each process (all local, no containers):`);
+  say(cluster.processes().map((p) => `  ${p.name.padEnd(24)} pid ${String(p.pid).padEnd(7)} ${p.readyMs ? `ready after ${seconds(p.readyMs).padStart(7)}` : ''.padEnd(19)}  ${p.rssMiB ?? '?'} MiB`).join('\n'));
+  say(dim('kustomize-controller runs with --feature-gates=CancelHealthCheckOnNewRevision=true and'));
+  say(dim('--events-addr=<a relay in this process> (notification-controller\'s part: it signs and forwards events).'));
+  const kubectl: Kubectl = (args, input) => cluster.plane.kubectl(args, input === undefined ? undefined : { input });
+  shown('kubectl get nodes', await kubectl(['get', 'nodes']));
 
-  section('A git server with a small GitOps repository');
+  section('A git server with the GitOps repository');
   const auth = { username: 'flux', password: randomBytes(12).toString('hex') };
   const serverRoot = join(demoDir, 'git-server');
   mkdirSync(serverRoot);
-  const bare = join(serverRoot, 'fleet.git');
-  const { bad } = createSampleRepository(join(demoDir, 'work'), bare);
+  const repo = FleetRepo.create(join(demoDir, 'work'), serverRoot, 'fleet', 'Deploy frontend 1.4.0', { 'apps/frontend/deployment.yaml': frontend('1.4.0') });
   const server = await startGitHttpServer({ root: serverRoot, auth });
   onCleanup('the git server', () => server.stop());
   const url = server.urlFor('fleet.git');
-  say(`${url} (git smart HTTP, basic auth), branch main: a good deploy, then the bad one.`);
-  shown('git log --stat', git(bare, 'log', '--stat', '--format=%h %s (%an)', 'main'));
+  say(`${url} (git smart HTTP, basic auth), branch main:`);
+  shown('git log --stat', git(repo.bare, 'log', '--stat', '--format=%h %s (%an)', 'main'));
 
-  section('Install the CRD and RBAC (config/default)');
-  await kubectl(['create', 'namespace', SYSTEM_NAMESPACE]);
-  shown(`kubectl create namespace ${SYSTEM_NAMESPACE}`, `namespace/${SYSTEM_NAMESPACE} created`);
-  shown('kubectl apply --server-side -k config/default', await kubectl(['apply', '--server-side', '-k', 'config/default']));
-  await waitForCrdsEstablished(plane, ['gitopsrollbacks.rollback.gitops.dev']);
-  say(dim('(No kubelet runs here, so the Deployment never starts a pod: the operator runs below as a local'));
-  say(dim(' process, with the Deployment\'s ServiceAccount and flags.)'));
-
-  section('Run the operator as its ServiceAccount');
-  const identity = await plane.createServiceAccountKubeconfig(SYSTEM_NAMESPACE, 'gitops-rollback-controller');
-  say(`A token for ${identity.username}`);
-  say('(minted with the TokenRequest API): the operator gets exactly what config/rbac grants, not admin.');
-  const args = ['--leader-elect', `--leader-election-namespace=${SYSTEM_NAMESPACE}`];
-  const cacheDir = join(demoDir, 'operator-cache');
-  mkdirSync(cacheDir);
+  section('Install the operator (config/default) and run it as its ServiceAccount');
+  const { installOperator } = await import('../test/helpers/operator-install.js');
+  const operatorKubeconfig = await installOperator(cluster.plane);
+  say('As a user installs it: the CRDs, then `kubectl apply --server-side -k config/default` (namespace, RBAC).');
+  shown('kubectl get crds -o name | grep gitops', (await kubectl(['get', 'crds', '-o', 'name'])).split('\n').filter((l) => l.includes('gitops')).join('\n'));
   // Imported here: operator-process.ts resolves dist/cli/main.js from the working directory.
   const { startOperator } = await import('../test/helpers/operator-process.js');
+  const cacheDir = join(demoDir, 'operator-cache');
+  mkdirSync(cacheDir);
+  const args = ['--apply-poll-interval=1'];
   began = Date.now();
-  const operator = await startOperator({ kubeconfigPath: identity.kubeconfigPath, args, cacheDir });
+  const operator = await startOperator({ kubeconfigPath: operatorKubeconfig, args, cacheDir });
   onCleanup('the operator', () => operator.stop());
-  shown(`node dist/cli/main.js --kubeconfig=<ServiceAccount kubeconfig> ${args.join(' ')} --cache-dir=<tmp>`, `ready in ${seconds(Date.now() - began)} (${operator.healthUrl}/readyz answers 200)`);
+  shown(`node dist/cli/main.js --kubeconfig=<ServiceAccount token> ${args.join(' ')} ...`, `ready in ${seconds(Date.now() - began)} (${operator.healthUrl}/readyz answers 200)`);
 
+  const demo: Demo = { cluster, kubectl, repo, relay, operatorLogs: () => operator.logs(), webhookUrl: operator.webhookUrl };
   try {
-    await rollBack(kubectl, url, bad, auth);
-    await showResults(kubectl, bare, operator.logs());
+    await fluxAppliesGoodDeploy(demo, url, auth);
+    const bad = await badDeploy(demo, '1.5.0', 'Deploy frontend 1.5.0');
+    await manualRollback(demo, bad);
+    if (AUTOMATED) await automatedRollback(demo);
+    await showHistory(demo);
   } catch (err) {
     if (!interrupted) say(`\nOperator log (last lines):\n${operator.logs().trimEnd().split('\n').slice(-20).join('\n')}`);
     throw err;
@@ -227,85 +230,243 @@ async function main(): Promise<void> {
   if (KEEP) {
     section('Still running (--keep)');
     say('In another shell:');
-    say(`  export PATH=${binDir}:$PATH KUBECONFIG=${plane.kubeconfigPath}`);
-    say(`  kubectl get gitopsrollbacks -A; git --git-dir=${bare} log --oneline`);
+    say(`  export PATH=${cluster.plane.info.binDir}:$PATH KUBECONFIG=${cluster.plane.kubeconfigPath}`);
+    say(`  kubectl get pods,kustomizations,gitopsrollbacks -n ${NAMESPACE}; git --git-dir=${repo.bare} log --oneline`);
     say(`The git server (user ${auth.username}, password ${auth.password}): ${url}`);
+    say(`Flux's logs: ${cluster.logPath('kustomize-controller')}, ${cluster.logPath('source-controller')}`);
     say('Press Ctrl-C to stop everything.');
     await new Promise(() => {}); // until the SIGINT handler cleans up and exits
   }
 }
 
-type Kubectl = (args: string[], input?: string) => Promise<string>;
+// ---------------------------------------------------------------------------------------------
+// The scenes
 
-async function rollBack(kubectl: Kubectl, url: string, bad: string, auth: { username: string; password: string }): Promise<void> {
-  section('Ask for the rollback');
+async function getKustomization(kubectl: Kubectl): Promise<FluxKustomization> {
+  return JSON.parse(await kubectl(['get', 'kustomization', 'apps', '-n', NAMESPACE, '-o', 'json'])) as FluxKustomization;
+}
+
+async function getFrontend(kubectl: Kubectl): Promise<DeploymentObject> {
+  return JSON.parse(await kubectl(['get', 'deployment', 'frontend', '-n', NAMESPACE, '-o', 'json'])) as DeploymentObject;
+}
+
+/** Waits until the Kustomization reports `outcome` on `sha`, showing the pods meanwhile. */
+async function waitFlux(kubectl: Kubectl, sha: string, outcome: 'applied' | 'failed', what: string): Promise<void> {
+  const tick = startProgress(what);
+  let last: FluxKustomization | undefined;
+  await poll(what, async () => {
+    last = await getKustomization(kubectl);
+    return kustomizationOutcome(last, sha) === outcome ? true : undefined;
+  }, { timeoutMs: WAIT_MS, tick, detail: () => JSON.stringify(last?.status) });
+  endProgress();
+}
+
+async function waitHealthy(kubectl: Kubectl, version: string): Promise<void> {
+  const tick = startProgress(`waiting for the frontend Deployment to run ${version} on every replica`);
+  await poll('frontend healthy', async () => (deploymentHealthy(await getFrontend(kubectl), imageOf('frontend', version)) ? true : undefined), { timeoutMs: WAIT_MS, tick });
+  endProgress();
+}
+
+async function fluxAppliesGoodDeploy(demo: Demo, url: string, auth: { username: string; password: string }): Promise<void> {
+  const { kubectl, repo } = demo;
+  section('Flux: a GitRepository and a Kustomization with wait: true');
   await kubectl(['create', 'namespace', NAMESPACE]);
   shown(`kubectl create namespace ${NAMESPACE}`, `namespace/${NAMESPACE} created`);
-  const secretArgs = ['create', 'secret', 'generic', SECRET, '-n', NAMESPACE, `--from-literal=username=${auth.username}`];
   shown(
     `kubectl create secret generic ${SECRET} -n ${NAMESPACE} --from-literal=username=${auth.username} --from-literal=password=********`,
-    await kubectl([...secretArgs, `--from-literal=password=${auth.password}`]),
+    await kubectl(['create', 'secret', 'generic', SECRET, '-n', NAMESPACE, `--from-literal=username=${auth.username}`, `--from-literal=password=${auth.password}`]),
   );
-  const manifest = `# Revert the bad frontend deploy. The repository is given inline, with a Secret in Flux's format
-# (as config/samples/rollback_v1alpha1_gitopsrollback_repository.yaml); with Flux installed,
-# sourceRef: {kind: GitRepository, name: flux-system} names it instead.
-apiVersion: rollback.gitops.dev/v1alpha1
+  const manifest = `${gitRepositoryYaml('fleet', url, SECRET)}---
+# wait: true: Flux applies, then waits until every object is healthy (kstatus), at most timeout.
+${kustomizationYaml('apps', './apps', 'fleet', FLUX_TIMEOUT)}  targetNamespace: ${NAMESPACE}
+`;
+  say('flux.yaml:');
+  say(manifest.trimEnd().split('\n').map((line) => `  ${line}`).join('\n'));
+  shown(`kubectl apply -n ${NAMESPACE} -f flux.yaml`, await kubectl(['apply', '-n', NAMESPACE, '-f', '-'], manifest));
+  await waitFlux(kubectl, repo.head(), 'applied', 'waiting for Flux to apply it and the pods to be Ready');
+  shown(`kubectl get kustomization apps -n ${NAMESPACE}`, await kubectl(['get', 'kustomization', 'apps', '-n', NAMESPACE]));
+  shown(`kubectl get pods -n ${NAMESPACE}`, await kubectl(['get', 'pods', '-n', NAMESPACE]));
+}
+
+/** Pushes a broken frontend and waits until Flux's health check fails on it. */
+async function badDeploy(demo: Demo, version: string, message: string, automated = false): Promise<string> {
+  const { kubectl, repo, relay } = demo;
+  // With a policy the rollback follows the failure within seconds: wait for Flux's event itself.
+  let bad = '';
+  let unlisten = (): unknown => undefined;
+  const failedEvent = new Promise<void>((resolve) => {
+    unlisten = relay.listen((event) => {
+      if (event.involvedObject.namespace === NAMESPACE && event.reason === 'HealthCheckFailed' && bad !== '' && eventRevision(event) === revisionOf(bad)) resolve();
+    });
+  });
+  section(`A bad deploy: frontend ${version}`);
+  say(`CI pushes ${version}. Its pods start but never become Ready (kwok plays a crash-looping container).`);
+  say(dim(`The Deployment has progressDeadlineSeconds: ${PROGRESS_DEADLINE}, so its rollout fails after ${PROGRESS_DEADLINE} s and Flux's health check with it.`));
+  bad = repo.push(message, { 'apps/frontend/deployment.yaml': frontend(version, true) });
+  shown(`git push   # ${message}`, git(repo.bare, 'log', '-1', '--format=%h %s', 'main'));
+  // What CI or `flux reconcile source git fleet` does, instead of waiting for the interval.
+  const requestedAt = new Date().toISOString();
+  shown(`kubectl annotate -n ${NAMESPACE} gitrepository/fleet reconcile.fluxcd.io/requestedAt=${requestedAt}   # flux reconcile source git fleet`,
+    await kubectl(['annotate', '--overwrite', '-n', NAMESPACE, 'gitrepository/fleet', `reconcile.fluxcd.io/requestedAt=${requestedAt}`]));
+  if (automated) {
+    const tick = startProgress('waiting for Flux to apply it and its health check to fail');
+    const ticker = setInterval(tick, 1_000);
+    try {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no HealthCheckFailed event for ${bad.slice(0, 7)} within ${WAIT_MS / 1000} s`)), WAIT_MS); });
+      await Promise.race([failedEvent, timeout]).finally(() => clearTimeout(timer));
+    } finally {
+      clearInterval(ticker);
+      unlisten();
+    }
+    endProgress();
+    say('kustomize-controller sent HealthCheckFailed; the relay signed it and forwarded it to the webhook.');
+  } else {
+    unlisten();
+    await waitFlux(kubectl, bad, 'failed', 'waiting for Flux to apply it and its health check to fail');
+  }
+  shown(`kubectl get pods -n ${NAMESPACE}`, await kubectl(['get', 'pods', '-n', NAMESPACE]));
+  shown(`kubectl get deployment frontend -n ${NAMESPACE}`, await kubectl(['get', 'deployment', 'frontend', '-n', NAMESPACE]));
+  const ready = (await getKustomization(kubectl)).status?.conditions?.find((c) => c.type === 'Ready');
+  shown(`kubectl get kustomization apps -n ${NAMESPACE} -o jsonpath='{.status.conditions[?(@.type=="Ready")]}'`, toYaml(ready, { lineWidth: 0 }));
+  shown(`kubectl get events -n ${NAMESPACE} --field-selector involvedObject.kind=Kustomization,reason=HealthCheckFailed`,
+    await kubectl(['get', 'events', '-n', NAMESPACE, '--field-selector', 'involvedObject.kind=Kustomization,reason=HealthCheckFailed']));
+  return bad;
+}
+
+async function manualRollback(demo: Demo, bad: string): Promise<void> {
+  const { kubectl, repo } = demo;
+  section('Roll back: a GitOpsRollback');
+  const manifest = `apiVersion: rollback.gitops.dev/v1alpha1
 kind: GitOpsRollback
 metadata:
   name: ${ROLLBACK}
   namespace: ${NAMESPACE}
 spec:
-  repository:
-    url: ${url}
-    branch: main
-    secretRef:
-      name: ${SECRET}
+  sourceRef: {kind: GitRepository, name: fleet}   # the repository and credentials Flux uses
   revert:
     commits: [${bad.slice(0, 7)}]
-  reason: 500s on /checkout after the frontend 1.5.0 deploy
+  reason: frontend 1.5.0 pods never become Ready
   incident: INC-12345
 `;
   say(`${ROLLBACK}.yaml:`);
   say(manifest.trimEnd().split('\n').map((line) => `  ${line}`).join('\n'));
   shown(`kubectl apply -f ${ROLLBACK}.yaml`, await kubectl(['apply', '-f', '-'], manifest));
-
-  section('Wait for Ready');
-  const began = Date.now();
-  const rollback = await waitFinished(kubectl, 60_000);
-  const ready = rollback.status?.conditions?.find((c) => c.type === 'Ready');
-  say(`Ready=${ready?.status} (${ready?.reason}) ${seconds(Date.now() - began)} after kubectl apply returned.`);
-  if (ready?.status !== 'True') throw new Error(`the rollback did not succeed: ${ready?.reason}: ${ready?.message}`);
+  say('The operator reverts the commit in its cache, pushes (never force), asks Flux to fetch, and waits');
+  say('until the Kustomization has applied the revert and its health check passed:');
+  const rollback = await followRollback(kubectl, ROLLBACK);
+  await recovered(demo, rollback, repo);
 }
 
-/** Polls until Ready=True or Stalled=True (what `kubectl wait --for=condition=Ready` waits for). */
-async function waitFinished(kubectl: Kubectl, timeoutMs: number): Promise<GitOpsRollback> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const rollback = JSON.parse(await kubectl(['get', 'gitopsrollback', ROLLBACK, '-n', NAMESPACE, '-o', 'json'])) as GitOpsRollback;
-    const done = (rollback.status?.conditions ?? []).some((c) => (c.type === 'Ready' || c.type === 'Stalled') && c.status === 'True');
-    if (done) return rollback;
-    if (Date.now() > deadline) throw new Error(`${ROLLBACK} not finished after ${seconds(timeoutMs)}: ${JSON.stringify(rollback.status)}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+/** Prints each new state of the rollback's conditions until it is finished. */
+async function followRollback(kubectl: Kubectl, name: string): Promise<GitOpsRollback> {
+  const began = Date.now();
+  let shownState = '';
+  const rollback = await poll(`${name} finished`, async () => {
+    const object = JSON.parse(await kubectl(['get', 'gitopsrollback', name, '-n', NAMESPACE, '-o', 'json'])) as GitOpsRollback;
+    const conditions = object.status?.conditions ?? [];
+    const order = ['Reverted', 'Pushed', 'Applied', 'Reconciling', 'Stalled', 'Ready'];
+    const state = [...conditions].sort((a, b) => order.indexOf(a.type) - order.indexOf(b.type))
+      .map((c) => `${c.type}=${c.status}${c.reason ? ` (${c.reason})` : ''}`).join('  ');
+    if (state && state !== shownState) {
+      shownState = state;
+      say(`  +${seconds(Date.now() - began).padStart(7)}  ${state}`);
+    }
+    return conditions.some((c) => (c.type === 'Ready' || c.type === 'Stalled') && c.status === 'True') ? object : undefined;
+  }, { timeoutMs: WAIT_MS, intervalMs: 300 });
+  const ready = rollback.status?.conditions?.find((c) => c.type === 'Ready');
+  if (ready?.status !== 'True') throw new Error(`the rollback did not succeed: ${ready?.reason}: ${ready?.message}`);
+  return rollback;
+}
+
+/** The cluster after a rollback: Flux applied the revert, pods Ready, the rollback's record. */
+async function recovered(demo: Demo, rollback: GitOpsRollback, repo: FleetRepo): Promise<void> {
+  const { kubectl } = demo;
+  const name = rollback.metadata.name!;
+  section('Flux applied the revert: pods Ready again');
+  await waitHealthy(kubectl, '1.4.0');
+  const k = await getKustomization(kubectl);
+  say(`The Kustomization applied ${k.status?.lastAppliedRevision} (the revert, ${repo.head().slice(0, 7)}) and its health check passed.`);
+  shown(`kubectl get kustomization apps -n ${NAMESPACE}`, await kubectl(['get', 'kustomization', 'apps', '-n', NAMESPACE]));
+  shown(`kubectl get pods -n ${NAMESPACE}`, await kubectl(['get', 'pods', '-n', NAMESPACE]));
+  shown(`kubectl get gitopsrollbacks -n ${NAMESPACE}`, await kubectl(['get', 'gitopsrollbacks', '-n', NAMESPACE]));
+  const object = parseYaml(await kubectl(['get', 'gitopsrollback', name, '-n', NAMESPACE, '-o', 'yaml'])) as GitOpsRollback;
+  const { conditions, phases, kustomizations, revertedCommits, headAfter } = object.status ?? {};
+  shown(`kubectl get gitopsrollback ${name} -n ${NAMESPACE} -o yaml   # part of the status`,
+    toYaml({ status: { revertedCommits, headAfter, kustomizations, phases, conditions } }, { lineWidth: 0 }));
+  shown(`kubectl get events -n ${NAMESPACE} --field-selector involvedObject.name=${name}`,
+    await kubectl(['get', 'events', '-n', NAMESPACE, '--field-selector', `involvedObject.name=${name}`, '--sort-by=.lastTimestamp']));
+  if (revisionOf(headAfter ?? '') !== k.status?.lastAppliedRevision) throw new Error(`the Kustomization applied ${k.status?.lastAppliedRevision}, not the revert ${headAfter}`);
+}
+
+async function automatedRollback(demo: Demo): Promise<void> {
+  const { kubectl, repo, relay } = demo;
+  section('Automated: a GitOpsRollbackPolicy');
+  const token = randomBytes(16).toString('hex');
+  await kubectl(['create', 'secret', 'generic', WEBHOOK_SECRET, '-n', NAMESPACE, `--from-literal=token=${token}`]);
+  shown(`kubectl create secret generic ${WEBHOOK_SECRET} -n ${NAMESPACE} --from-literal=token=********`, `secret/${WEBHOOK_SECRET} created`);
+  const manifest = `apiVersion: rollback.gitops.dev/v1alpha1
+kind: GitOpsRollbackPolicy
+metadata: {name: auto, namespace: ${NAMESPACE}}
+spec:
+  kustomizations: {names: [apps]}
+  reasons: [HealthCheckFailed]
+  secretRef: {name: ${WEBHOOK_SECRET}}   # the HMAC key Flux's generic-hmac provider signs with
+  incident: INC-AUTO
+`;
+  say('policy.yaml:');
+  say(manifest.trimEnd().split('\n').map((line) => `  ${line}`).join('\n'));
+  shown('kubectl apply -f policy.yaml', await kubectl(['apply', '-f', '-'], manifest));
+  const hook = `${demo.webhookUrl}/hook/flux/${NAMESPACE}/auto`;
+  relay.route(NAMESPACE, hook, token);
+  say(`In a cluster, notification-controller sends Flux's events to the operator (an Alert and a generic-hmac`);
+  say(`Provider, config/samples/automated-triggers). Here a relay does it: kustomize-controller's events -> ${hook}`);
+  const tick = startProgress('waiting for the policy to record the healthy revision');
+  const good = revisionOf(repo.head());
+  await poll('the healthy revision', async () => {
+    const policy = JSON.parse(await kubectl(['get', 'gitopsrollbackpolicy', 'auto', '-n', NAMESPACE, '-o', 'json'])) as { status?: { kustomizations?: { lastHealthyRevision?: string }[] } };
+    return policy.status?.kustomizations?.[0]?.lastHealthyRevision === good ? true : undefined;
+  }, { timeoutMs: WAIT_MS, tick });
+  endProgress();
+  shown(`kubectl get gitopsrollbackpolicy auto -n ${NAMESPACE} -o jsonpath='{.status.kustomizations}'`,
+    await kubectl(['get', 'gitopsrollbackpolicy', 'auto', '-n', NAMESPACE, '-o', 'jsonpath={.status.kustomizations}']));
+
+  const events: string[] = [];
+  const unlisten = relay.listen((event) => {
+    if (event.involvedObject.namespace === NAMESPACE) events.push(`${event.severity.padEnd(5)} ${event.reason.padEnd(24)} ${eventRevision(event) ?? ''}`);
+  });
+  try {
+    const before = new Set(JSON.parse(await kubectl(['get', 'gitopsrollbacks', '-n', NAMESPACE, '-o', 'json'])).items.map((r: GitOpsRollback) => r.metadata.name) as string[]);
+    const bad = await badDeploy(demo, '1.6.0', 'Deploy frontend 1.6.0', true);
+    say(`kustomize-controller's events so far (${events.length}, through the relay to the webhook):`);
+    say(events.map((e) => `  ${e}`).join('\n'));
+    const tickCreated = startProgress('waiting for the policy\'s GitOpsRollback');
+    const name = await poll('the automatic GitOpsRollback', async () => {
+      const list = JSON.parse(await kubectl(['get', 'gitopsrollbacks', '-n', NAMESPACE, '-o', 'json'])).items as GitOpsRollback[];
+      return list.map((r) => r.metadata.name!).find((n) => !before.has(n));
+    }, { timeoutMs: WAIT_MS, tick: tickCreated });
+    endProgress();
+    shown(`kubectl get events -n ${NAMESPACE} --field-selector involvedObject.kind=GitOpsRollbackPolicy`,
+      await kubectl(['get', 'events', '-n', NAMESPACE, '--field-selector', 'involvedObject.kind=GitOpsRollbackPolicy']));
+    shown(`kubectl get gitopsrollback ${name} -n ${NAMESPACE} -o jsonpath='{.spec}'`,
+      toYaml(JSON.parse(await kubectl(['get', 'gitopsrollback', name, '-n', NAMESPACE, '-o', 'jsonpath={.spec}'])), { lineWidth: 0 }));
+    say(`The range runs from the last healthy revision to the failing one (${bad.slice(0, 7)}); the operator follows it:`);
+    const rollback = await followRollback(kubectl, name);
+    await recovered(demo, rollback, repo);
+  } finally {
+    unlisten();
   }
 }
 
-async function showResults(kubectl: Kubectl, bare: string, operatorLogs: string): Promise<void> {
-  section('What Kubernetes shows');
-  shown(`kubectl get gitopsrollbacks -n ${NAMESPACE}`, await kubectl(['get', 'gitopsrollbacks', '-n', NAMESPACE]));
+async function showHistory(demo: Demo): Promise<void> {
+  const { repo } = demo;
+  section('What git shows: the revert commits on the server');
+  shown('git log --oneline main', git(repo.bare, 'log', '--oneline', 'main'));
   say('');
-  const object = parseYaml(await kubectl(['get', 'gitopsrollback', ROLLBACK, '-n', NAMESPACE, '-o', 'yaml'])) as GitOpsRollback;
-  shown(`kubectl get gitopsrollback ${ROLLBACK} -n ${NAMESPACE} -o yaml   # status only`, toYaml({ status: object.status }, { lineWidth: 0 }));
-  say('');
-  const events = await kubectl(['get', 'events', '-n', NAMESPACE, '--field-selector', `involvedObject.name=${ROLLBACK}`, '--sort-by=.lastTimestamp']);
-  shown(`kubectl get events -n ${NAMESPACE} --field-selector involvedObject.name=${ROLLBACK}`, events);
-
-  section('What git shows: the revert commit on the server');
-  shown('git log --oneline main', git(bare, 'log', '--oneline', 'main'));
-  say('');
-  shown('git show main   # message with the reason and trailers, then the change', git(bare, 'show', '--format=fuller', 'main'));
+  shown('git show main   # message with the reason and trailers, then the change', git(repo.bare, 'show', '--format=fuller', 'main'));
 
   section('What the operator logged');
-  const lines = operatorLogs.split('\n').filter((line) => line.includes(`${NAMESPACE}/${ROLLBACK}`) || line.includes('"Started leading'));
+  const lines = demo.operatorLogs().split('\n').filter((line) => line.includes(`${NAMESPACE}/`));
   say(lines.map(formatLogLine).join('\n') || '(nothing about the rollback)');
 }
 
@@ -325,9 +486,9 @@ main()
   .then(async () => {
     section('Clean up');
     await cleanUp();
-    say(`Stopped the operator, the git server and the control plane; removed the temporary files. Demo took ${seconds(Date.now() - started)}.`);
-    say('Next: config/samples (one GitOpsRollback per kind of target), `npm run demo:cli` (the CLI alone),');
-    say('`npm test` (everything), docs/architecture.md.');
+    say(`Stopped the operator, Flux, kwok, the control plane and the git server; removed the temporary files. Demo took ${seconds(Date.now() - started)}.`);
+    say(`Next: ${AUTOMATED ? '' : '`npm run demo -- --automated` (a policy rolls back by itself), '}config/samples, README "Waiting for Flux",`);
+    say('`npm run bench:recovery` (time to recovery), docs/architecture.md.');
   })
   .catch(async (err: unknown) => {
     if (interrupted) return; // the signal handler is cleaning up and will exit
