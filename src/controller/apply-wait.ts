@@ -19,10 +19,10 @@
  */
 import { ConditionType, Reason } from '../api/v1alpha1/conditions.js';
 import type { Condition, GitOpsRollback, GitOpsRollbackStatus, KustomizationApplyStatus, NamespacedObjectReference, PhaseDurations } from '../api/v1alpha1/types.js';
-import { assessKustomization, summarizeApply, type ApplySummary } from '../flux/assess-apply.js';
+import { assessKustomization, summarizeApply, type ApplySummary, type KustomizationApply } from '../flux/assess-apply.js';
 import { parseDuration } from '../flux/duration.js';
 import type { FluxPort, KustomizationView, ObjectKey } from '../flux/flux-port.js';
-import { requestReconcileAfterArtifact, requestReconcileWithSource, uniqueKeys } from '../flux/request-reconcile.js';
+import { formatRequestedAt, requestReconcileAfterArtifact, requestReconcileWithSource, uniqueKeys } from '../flux/request-reconcile.js';
 import { selectKustomizations } from '../flux/select-kustomizations.js';
 import type { RollbackResult } from '../git/engine.js';
 import { StallingError } from './classify-error.js';
@@ -115,6 +115,8 @@ export class ApplyWait {
    * the commit yet). Lost on restart: then all are asked once more, which is harmless.
    */
   private readonly pendingRequests = new Map<string, ObjectKey[]>();
+  /** Per rollback uid, the reconcile asked of each Kustomization that failed on the commit (its requestedAt). */
+  private readonly failureRetries = new Map<string, Map<string, string>>();
 
   constructor(private readonly options: ApplyWaitOptions) {
     this.pollIntervalMs = options.pollIntervalMs ?? DEFAULT_APPLY_POLL_INTERVAL_MS;
@@ -165,7 +167,7 @@ export class ApplyWait {
     const keys = current.kustomizations ?? [];
     const views = await Promise.all(keys.map((key) => this.options.flux.getKustomization(key)));
     await this.requestPendingKustomizations(rollback, keys, views, commit, now);
-    const assessed = keys.map((key, i) => assessKustomization(key, views[i], commit));
+    const assessed = await this.confirmFailures(rollback, keys.map((key, i) => assessKustomization(key, views[i], commit)), views, now);
     const summary = summarizeApply(assessed, commit);
     const kustomizations: KustomizationApplyStatus[] = summary.kustomizations.map(({ name, namespace, revision, ready, message }) => ({ name, namespace, ...(revision ? { revision } : {}), ready, message }));
     const deadline = Date.parse(current.pushTime ?? now.toISOString()) + readApplyTimeoutMs(rollback);
@@ -188,6 +190,31 @@ export class ApplyWait {
     return { result: { requeueAfterMs: Math.max(1, Math.min(this.pollIntervalMs, deadline - now.getTime())) }, status: next };
   }
 
+  /**
+   * A failure on the commit counts once Flux confirmed it on one more reconcile, asked for after
+   * the failure was seen. Right after the revert is applied, the Deployment may still report the
+   * broken rollout's ProgressDeadlineExceeded; kustomize-controller's health check then fails at
+   * once ("failed early due to stalled resources", 0.3 s after the apply with v1.9.6) and would
+   * not look again before its retry interval. The retry is answered when the Kustomization's
+   * `status.lastHandledReconcileAt` equals the request; until then the failure is "waiting".
+   */
+  private async confirmFailures(rollback: GitOpsRollback, assessed: KustomizationApply[], views: (KustomizationView | null)[], now: Date): Promise<KustomizationApply[]> {
+    const uid = rollback.metadata.uid ?? '';
+    return Promise.all(assessed.map(async (apply, i) => {
+      if (apply.state !== 'failed') return apply;
+      const id = `${apply.namespace}/${apply.name}`;
+      const asked = this.failureRetries.get(uid)?.get(id);
+      if (asked !== undefined && views[i]?.status?.lastHandledReconcileAt === asked) return apply;
+      if (asked === undefined) {
+        const requestedAt = formatRequestedAt(now);
+        await this.options.flux.requestReconcile('Kustomization', { namespace: apply.namespace, name: apply.name }, requestedAt);
+        if (this.failureRetries.size >= MAX_PENDING_ROLLBACKS) this.failureRetries.clear();
+        this.failureRetries.set(uid, new Map([...(this.failureRetries.get(uid) ?? []), [id, requestedAt]]));
+      }
+      return { ...apply, state: 'waiting' as const, message: `${apply.message}; asked Flux to check once more` };
+    }));
+  }
+
   private rememberPending(rollback: GitOpsRollback, keys: ObjectKey[]): void {
     if (this.pendingRequests.size >= MAX_PENDING_ROLLBACKS) this.pendingRequests.clear();
     this.pendingRequests.set(rollback.metadata.uid ?? '', keys.map(({ namespace, name }) => ({ namespace, name })));
@@ -206,6 +233,7 @@ export class ApplyWait {
   /** Applied=True and Ready=True, or Applied=False and Stalled=True with the reason; an Event. */
   private async finish(rollback: GitOpsRollback, status: GitOpsRollbackStatus, summary: ApplySummary, now: Date, end: { ready: boolean; reason: string }): Promise<ApplyCheck> {
     this.pendingRequests.delete(rollback.metadata.uid ?? '');
+    this.failureRetries.delete(rollback.metadata.uid ?? '');
     let conditions = removeConditions(status.conditions ?? [], Reconciling);
     const update = { reason: end.reason, message: summary.message };
     conditions = this.set(conditions, rollback, { type: Applied, status: end.ready ? 'True' : 'False', ...update });

@@ -8,6 +8,7 @@
 import { writeFileSync, chmodSync } from 'node:fs';
 import * as path from 'node:path';
 import type { GitOpsRollback } from '../../src/api/v1alpha1/types.js';
+import { eventually } from '../helpers/eventually.js';
 import { startControlPlane, type ControlPlane } from '../envtest/control-plane.js';
 import { commitFiles, git, initRepo, makeTempDir, publishBare } from '../helpers/git-cli.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/git-http-server.js';
@@ -120,13 +121,13 @@ ${extra}`);
   const isPushed = (r: GitOpsRollback) => condition(r, 'Pushed')?.status === 'True' || condition(r, 'Stalled')?.status === 'True';
 
   /** Writes what kustomize-controller would: revisions, Ready, observedGeneration (status subresource). */
-  async function reportKustomization(name: string, status: { applied?: string; attempted: string; ready: 'True' | 'False' | 'Unknown'; reason: string; message?: string; stalled?: boolean }): Promise<void> {
+  async function reportKustomization(name: string, status: { applied?: string; attempted: string; ready: 'True' | 'False' | 'Unknown'; reason: string; message?: string; stalled?: boolean; handled?: string }): Promise<void> {
     const { metadata } = await getObject<FluxObject>('kustomization', name);
     const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
     const conditions = [{ type: 'Ready', status: status.ready, reason: status.reason, message: status.message ?? status.reason, lastTransitionTime: now, observedGeneration: metadata.generation }];
     if (status.stalled) conditions.push({ ...conditions[0], type: 'Stalled', status: 'True' });
     const patch = {
-      status: { observedGeneration: metadata.generation, lastAttemptedRevision: status.attempted, ...(status.applied ? { lastAppliedRevision: status.applied } : {}), conditions },
+      status: { observedGeneration: metadata.generation, lastAttemptedRevision: status.attempted, ...(status.applied ? { lastAppliedRevision: status.applied } : {}), ...(status.handled ? { lastHandledReconcileAt: status.handled } : {}), conditions },
     };
     await kubectl(['patch', 'kustomization', name, '-n', NAMESPACE, '--subresource=status', '--type=merge', '-p', JSON.stringify(patch)]);
   }
@@ -202,7 +203,11 @@ ${extra}`);
     await createRollback(`${id}-fails`, source, `  reconcile:\n    kustomizations: [{name: ${apps}}]`);
     await waitRollback(`${id}-fails`, isPushed);
     const head = `main@sha1:${git(bare, 'rev-parse', 'main')}`;
-    await reportKustomization(apps, { applied: `main@sha1:${history.c3}`, attempted: head, ready: 'False', reason: 'HealthCheckFailed', message: 'timeout waiting for: [Deployment/shop/frontend status: InProgress]' });
+    const failure = { applied: `main@sha1:${history.c3}`, attempted: head, ready: 'False' as const, reason: 'HealthCheckFailed', message: 'timeout waiting for: [Deployment/shop/frontend status: InProgress]' };
+    await reportKustomization(apps, failure);
+    // The operator asks Flux to look once more; the same failure, on that request, is final.
+    const retry = await eventually('the operator to ask for one more reconcile', () => requestedAt('kustomization', apps));
+    await reportKustomization(apps, { ...failure, handled: retry });
     const rollback = await waitRollback(`${id}-fails`, isFinished);
     expect(condition(rollback, 'Stalled')).toMatchObject({ status: 'True', reason: 'ApplyFailed', message: expect.stringContaining('Deployment/shop/frontend status: InProgress') });
     expect(condition(rollback, 'Applied')).toMatchObject({ status: 'False', reason: 'ApplyFailed' });

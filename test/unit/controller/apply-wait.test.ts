@@ -68,8 +68,11 @@ class FakeFlux implements FluxPort {
   async getKustomization(key: ObjectKey) {
     return this.kustomizations.get(`${key.namespace}/${key.name}`) ?? null;
   }
-  async requestReconcile(kind: ReconcilableKind, key: ObjectKey) {
+  /** The requestedAt of the last request per Kustomization (what Flux answers in lastHandledReconcileAt). */
+  requestedAt = new Map<string, string>();
+  async requestReconcile(kind: ReconcilableKind, key: ObjectKey, requestedAt: string) {
     this.requests.push(`${kind} ${key.namespace}/${key.name}`);
+    this.requestedAt.set(key.name, requestedAt);
     return true;
   }
   async getArtifactRevision(key: ObjectKey) {
@@ -189,16 +192,40 @@ describe('Flux in the loop', () => {
     expect(cluster.statuses).toHaveLength(writes);
   });
 
-  test('a Kustomization failing on the commit makes Stalled=True ApplyFailed with its message', async () => {
-    const { cluster, flux, reconcile } = setup({ reconcile: { kustomizations: [{ name: 'apps' }] } });
+  test('a Kustomization failing on the commit is asked once more; failing again makes Stalled=True ApplyFailed with its message', async () => {
+    const { cluster, flux, reconcile, advance } = setup({ reconcile: { kustomizations: [{ name: 'apps' }] } });
     flux.add('apps', './apps');
     await reconcile();
-    flux.report('apps', { lastAttemptedRevision: `main@sha1:${NEW}`, conditions: [{ type: 'Ready', status: 'False', reason: 'HealthCheckFailed', message: 'Deployment/shop/web timed out' }] });
+    const failed = { lastAttemptedRevision: `main@sha1:${NEW}`, conditions: [{ type: 'Ready', status: 'False' as const, reason: 'HealthCheckFailed', message: 'Deployment/shop/web timed out' }] };
+    flux.report('apps', failed);
+    advance(1000);
+    // Flux may have judged a Deployment status left from the broken rollout: one more look first.
+    expect(await reconcile()).toEqual({ requeueAfterMs: 2000 });
+    expect(flux.requests).toEqual(['GitRepository flux-system/fleet', 'Kustomization flux-system/apps']);
+    expect(cluster.condition('Ready')).toMatchObject({ status: 'Unknown', message: expect.stringContaining('asked Flux to check once more') });
+    advance(2000);
+    expect(await reconcile()).toEqual({ requeueAfterMs: 2000 });
+    expect(flux.requests).toHaveLength(2);
+    flux.report('apps', { ...failed, lastHandledReconcileAt: flux.requestedAt.get('apps') });
+    advance(2000);
     expect(await reconcile()).toEqual({});
     expect(cluster.condition('Stalled')).toMatchObject({ status: 'True', reason: 'ApplyFailed', message: expect.stringContaining('Deployment/shop/web timed out') });
     expect(cluster.condition('Applied')).toMatchObject({ status: 'False', reason: 'ApplyFailed' });
     expect(cluster.condition('Ready')).toMatchObject({ status: 'False', reason: 'ApplyFailed' });
     expect(cluster.events.at(-1)).toBe('Warning/ApplyFailed');
+  });
+
+  test('a failure that Flux\'s second look does not repeat ends Ready=True', async () => {
+    const { cluster, flux, reconcile, advance } = setup({ reconcile: { kustomizations: [{ name: 'apps' }] } });
+    flux.add('apps', './apps');
+    await reconcile();
+    flux.report('apps', { lastAttemptedRevision: `main@sha1:${NEW}`, conditions: [{ type: 'Ready', status: 'False', reason: 'HealthCheckFailed', message: "failed early due to stalled resources: [Deployment/shop/web status: 'Failed']" }] });
+    advance(1000);
+    await reconcile();
+    flux.report('apps', { ...APPLIED, lastHandledReconcileAt: flux.requestedAt.get('apps') });
+    advance(2000);
+    expect(await reconcile()).toEqual({});
+    expect(cluster.condition('Ready')).toMatchObject({ status: 'True', reason: 'Succeeded' });
   });
 
   test('no apply within the timeout makes Stalled=True ApplyTimeout; the last poll waits only until the deadline', async () => {
