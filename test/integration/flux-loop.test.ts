@@ -175,7 +175,8 @@ ${extra}`);
       expect(condition(done, 'Ready')).toMatchObject({ status: 'True', reason: 'Succeeded' });
       expect(condition(done, 'Reconciling')).toBeUndefined();
       expect(done.status?.kustomizations).toEqual([expect.objectContaining({ name: apps, ready: true, revision: revisionOf(head) })]);
-      expect(done.status?.phases?.apply).toBeGreaterThanOrEqual(1.8);
+      // Time passed between the push and Flux's report (no fixed sleep sets a minimum any more).
+      expect(done.status?.phases?.apply).toBeGreaterThan(0);
       expect(done.status?.phases?.total).toBeGreaterThanOrEqual(done.status!.phases!.apply!);
       expect(done.status?.completionTime).toBeDefined();
       // One revert commit: the engine never ran again while waiting.
