@@ -2,7 +2,7 @@
  * `npm run bench:recovery`: mean time to recovery with the real Flux, on the cluster mode of the
  * test control plane (test/envtest/cluster.ts). The automated path: a bad deploy fails
  * kustomize-controller's health check; its HealthCheckFailed event goes through a signing relay
- * (notification-controller's generic-hmac part, scripts/flux-fleet.ts) to the operator's webhook;
+ * (notification-controller's generic-hmac part, test/helpers/flux-fleet.ts) to the operator's webhook;
  * the GitOpsRollbackPolicy creates a GitOpsRollback; the operator pushes the revert and asks Flux
  * to reconcile; kustomize-controller applies it; the Deployment is healthy again.
  *
@@ -43,7 +43,7 @@ import {
   FleetRepo, SigningRelay, deployment, deploymentHealthy, eventRevision, git, gitRepositoryYaml, imageOf,
   kustomizationApplied, kustomizationOutcome, kustomizationYaml, poll, revisionOf,
   type DeploymentObject, type FluxKustomization, type Kubectl,
-} from '../scripts/flux-fleet.js';
+} from '../test/helpers/flux-fleet.js';
 import { envInt, median } from './measure.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

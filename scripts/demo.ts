@@ -26,7 +26,7 @@ import { startGitHttpServer } from '../test/helpers/git-http-server.js';
 import {
   FleetRepo, SigningRelay, deployment, deploymentHealthy, eventRevision, git, gitRepositoryYaml, imageOf,
   kustomizationOutcome, kustomizationYaml, poll, revisionOf, type DeploymentObject, type FluxKustomization, type Kubectl,
-} from './flux-fleet.js';
+} from '../test/helpers/flux-fleet.js';
 
 // dist-tools/scripts/demo.js -> the repository root (the operator and config/ are found from there).
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -5,18 +5,7 @@
  * the metrics sort it exactly as if the engine had run in-process.
  */
 import type { RollbackRequest, RollbackResult } from '../git/engine.js';
-import {
-  AuthFailedError,
-  CommitNotFoundError,
-  GitTimeoutError,
-  HostKeyVerificationError,
-  InvalidRequestError,
-  MergeWithoutMainlineError,
-  PushRejectedError,
-  RemoteError,
-  RepositoryNotFoundError,
-  RevertConflictError,
-} from '../git/errors.js';
+import * as gitErrors from '../git/errors.js';
 import type { SafetyPolicy, SafetyVerdict } from '../safety/evaluate-safety.js';
 import { SafetyCheckFailedError } from '../safety/safety-gate.js';
 import type { EngineSettings } from './engine-run.js';
@@ -39,21 +28,14 @@ export interface SerializedError {
   data?: unknown;
 }
 
-/** The typed errors a run can end with; each class's name equals its code. */
+/**
+ * The typed errors a run can end with: every error class of git/errors.ts (so a new one crosses
+ * without being listed here) and the safety gate's; each class's name equals its code.
+ */
 const ERROR_CLASSES = new Map<string, { prototype: Error }>(
-  [
-    AuthFailedError,
-    CommitNotFoundError,
-    GitTimeoutError,
-    HostKeyVerificationError,
-    InvalidRequestError,
-    MergeWithoutMainlineError,
-    PushRejectedError,
-    RemoteError,
-    RepositoryNotFoundError,
-    RevertConflictError,
-    SafetyCheckFailedError,
-  ].map((errorClass) => [errorClass.name, errorClass]),
+  ([...Object.values(gitErrors), SafetyCheckFailedError] as unknown[])
+    .filter((value): value is { name: string; prototype: Error } => typeof value === 'function' && value.prototype instanceof Error)
+    .map((errorClass) => [errorClass.name, errorClass]),
 );
 
 /** The error as plain data (its code and data when it is one of ours). */

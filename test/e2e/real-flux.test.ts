@@ -12,17 +12,15 @@
  * the rollback's conditions.
  */
 import { jest } from '@jest/globals';
-import { createServer, type Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import type { GitOpsRollback } from '../../src/api/v1alpha1/types.js';
-import { signBody } from '../../src/webhook/signature.js';
 import { BROKEN_POD_ANNOTATION, startCluster, type Cluster } from '../envtest/cluster.js';
 import { commitFiles, git, initRepo, makeTempDir, publishBare } from '../helpers/git-cli.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/git-http-server.js';
 import { createGitAuthSecret, GIT_AUTH, installOperator } from '../helpers/operator-install.js';
 import { startOperator, type OperatorProcess } from '../helpers/operator-process.js';
 import { eventually } from '../helpers/eventually.js';
+import { deployment as fleetDeployment, SigningRelay } from '../helpers/flux-fleet.js';
 import { conditionOf, isFinished } from '../helpers/rollback-status.js';
 
 // A real rollout on a busy machine: Flux polls health every 5 s, Deployments need a few seconds.
@@ -31,21 +29,7 @@ const WAIT = { timeoutMs: 4 * 60_000 };
 const TOKEN = 'relay-hmac-t0ken';
 
 /** A Deployment of one replica; a broken one never becomes ready and misses its progress deadline. */
-function deployment(app: string, version: string, broken = false): string {
-  return `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: ${app}, labels: {app: ${app}}}
-spec:
-  replicas: 1
-  progressDeadlineSeconds: 20
-  selector: {matchLabels: {app: ${app}}}
-  template:
-    metadata:
-      labels: {app: ${app}}
-${broken ? `      annotations: {${BROKEN_POD_ANNOTATION}: "true"}\n` : ''}    spec:
-      containers: [{name: ${app}, image: "registry.example/${app}:${version}"}]
-`;
-}
+const deployment = (app: string, version: string, broken = false): string => fleetDeployment(app, version, { broken, progressDeadlineSeconds: 20 });
 
 interface FluxStatus {
   metadata: { generation: number };
@@ -55,46 +39,6 @@ interface FluxStatus {
     lastAttemptedRevision?: string;
     conditions?: { type: string; status: string; reason?: string; message?: string }[];
   };
-}
-
-/**
- * notification-controller's part, which cannot be built here: receives kustomize-controller's
- * events (its --events-addr) and forwards those of registered namespaces to the operator's
- * webhook, signed as the generic-hmac provider signs (X-Signature: sha256=<HMAC of the body>).
- */
-class SigningRelay {
-  readonly routes = new Map<string, string>();
-  readonly forwarded = new Map<string, { reason: string; revision?: string; status: number }[]>();
-  private server?: Server;
-  url = '';
-
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => {
-        res.writeHead(202).end();
-        void this.forward(Buffer.concat(chunks).toString('utf8'));
-      });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/`;
-  }
-
-  private async forward(body: string): Promise<void> {
-    const event = JSON.parse(body) as { involvedObject: { namespace: string; kind: string }; reason: string; metadata?: Record<string, string> };
-    const target = this.routes.get(event.involvedObject.namespace);
-    if (!target || event.involvedObject.kind !== 'Kustomization') return;
-    const res = await fetch(target, { method: 'POST', body, headers: { 'Content-Type': 'application/json', 'X-Signature': signBody(body, TOKEN) } }).catch(() => undefined);
-    const list = this.forwarded.get(event.involvedObject.namespace) ?? [];
-    list.push({ reason: event.reason, revision: event.metadata?.['kustomize.toolkit.fluxcd.io/revision'] ?? event.metadata?.revision, status: res?.status ?? 0 });
-    this.forwarded.set(event.involvedObject.namespace, list);
-  }
-
-  async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise((resolve) => this.server?.close(resolve) ?? resolve(undefined));
-  }
 }
 
 /** Ready=True; on failure the message shows every condition (the Stalled reason and message). */
@@ -110,6 +54,7 @@ describe('real Flux in the loop (cluster mode)', () => {
   const relay = new SigningRelay();
 
   const kubectl = (args: string[], input?: string) => cluster.plane.kubectl(args, input === undefined ? undefined : { input });
+  const forwardedFor = (namespace: string) => relay.forwarded.filter((e) => e.namespace === namespace);
   const diagnostics = () => `operator:\n${operator.logs().slice(-3000)}`;
 
   beforeAll(async () => {
@@ -365,7 +310,7 @@ spec:
   secretRef: {name: webhook-token}
   cooldown: 1s
 `);
-      relay.routes.set(fleet.ns, `${operator.webhookUrl}/hook/flux/${fleet.ns}/auto`);
+      relay.route(fleet.ns, `${operator.webhookUrl}/hook/flux/${fleet.ns}/auto`, TOKEN);
     }
     const rollbacks = async (fleet: Fleet) =>
       (JSON.parse(await kubectl(['get', 'gitopsrollbacks', '-n', fleet.ns, '-o', 'json'])) as { items: GitOpsRollback[] }).items;
@@ -395,8 +340,8 @@ spec:
       // Flux went on sending (Progressing, ReconciliationSucceeded for the revert, ...): still one.
       const revert = fleet.head();
       await eventually('Flux\'s event for the revert', async () =>
-        relay.forwarded.get(fleet.ns)?.some((e) => e.revision === `main@sha1:${revert}`) ? true : undefined, { ...WAIT, diagnostics });
-      const forwarded = relay.forwarded.get(fleet.ns)!;
+        forwardedFor(fleet.ns).some((e) => e.revision === `main@sha1:${revert}`) ? true : undefined, { ...WAIT, diagnostics });
+      const forwarded = forwardedFor(fleet.ns);
       expect(forwarded.filter((e) => e.reason === 'HealthCheckFailed' && e.revision === `main@sha1:${bad}`).length).toBeGreaterThanOrEqual(1);
       expect(forwarded.every((e) => e.status === 202)).toBe(true);
       expect(await rollbacks(fleet)).toHaveLength(1);
@@ -437,7 +382,7 @@ spec:
       expect(conditionOf(done, 'Stalled')).toMatchObject({ status: 'True', reason: 'ApplyFailed' });
       const revert = done.status!.headAfter!;
       await eventually('Flux\'s HealthCheckFailed for the revert to reach the webhook', async () =>
-        relay.forwarded.get(fleet.ns)?.some((e) => e.reason === 'HealthCheckFailed' && e.revision === `main@sha1:${revert}` && e.status === 202) ? true : undefined, { ...WAIT, diagnostics });
+        forwardedFor(fleet.ns).some((e) => e.reason === 'HealthCheckFailed' && e.revision === `main@sha1:${revert}` && e.status === 202) ? true : undefined, { ...WAIT, diagnostics });
       const refused = await eventually('the loop guard', async () => {
         const events = JSON.parse(await kubectl(['get', 'events', '-n', fleet.ns, '--field-selector', 'involvedObject.kind=GitOpsRollbackPolicy', '-o', 'json'])) as { items: { reason: string }[] };
         return events.items.find((e) => e.reason === 'RollbackLoopPrevented');

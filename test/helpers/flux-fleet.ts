@@ -1,6 +1,6 @@
 /**
- * The real-Flux loop shared by `npm run demo` (scripts/demo.ts) and `npm run bench:recovery`
- * (bench/recovery.ts), on the cluster mode of the test control plane (test/envtest/cluster.ts):
+ * The real-Flux loop shared by `npm run demo` (scripts/demo.ts), `npm run bench:recovery`
+ * (bench/recovery.ts) and test/e2e/real-flux.test.ts, on the cluster mode of the test control plane (test/envtest/cluster.ts):
  * a GitOps repository on the git HTTP server, its GitRepository and Kustomization, Deployments
  * that kwok runs (a pod template annotated broken stays unready: a bad image), and
  * notification-controller's part, which cannot be built here: a relay that receives
@@ -12,8 +12,8 @@ import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
-import { signBody } from '../src/webhook/signature.js';
-import { BROKEN_POD_ANNOTATION } from '../test/envtest/cluster.js';
+import { signBody } from '../../src/webhook/signature.js';
+import { BROKEN_POD_ANNOTATION } from '../envtest/cluster.js';
 
 export type Kubectl = (args: string[], input?: string) => Promise<string>;
 
@@ -220,6 +220,8 @@ export function eventRevision(event: FluxEvent): string | undefined {
  */
 export class SigningRelay {
   private readonly routes = new Map<string, { url: string; token: string }>();
+  /** Every event forwarded, with the webhook's answer (0: no answer). */
+  readonly forwarded: { namespace: string; reason: string; revision?: string; status: number }[] = [];
   private readonly listeners = new Set<(event: FluxEvent, receivedAt: number) => void>();
   private server?: Server;
   url = '';
@@ -259,7 +261,8 @@ export class SigningRelay {
     for (const listener of this.listeners) listener(event, receivedAt);
     const route = this.routes.get(event.involvedObject?.namespace);
     if (!route || event.involvedObject.kind !== 'Kustomization') return;
-    await fetch(route.url, { method: 'POST', body, headers: { 'Content-Type': 'application/json', 'X-Signature': signBody(body, route.token) } }).catch(() => undefined);
+    const res = await fetch(route.url, { method: 'POST', body, headers: { 'Content-Type': 'application/json', 'X-Signature': signBody(body, route.token) } }).catch(() => undefined);
+    this.forwarded.push({ namespace: event.involvedObject.namespace, reason: event.reason, revision: eventRevision(event), status: res?.status ?? 0 });
   }
 
   async stop(): Promise<void> {
