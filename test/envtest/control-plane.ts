@@ -24,7 +24,7 @@ export { connectToControlPlane } from './shared-control-plane.js';
 export interface ControlPlaneOptions {
   /** Directory with kube-apiserver, etcd and kubectl; default: what provide-binaries.sh provides. */
   binDir?: string;
-  /** How long etcd, then the API server, may take to become ready (each). Default 60 s. */
+  /** How long etcd, then the API server, may take to become ready (each). Default 180 s (scaled by TEST_TIME_SCALE): under four CPU burners the API server took 99-149 s to start. */
   startTimeoutMs?: number;
   /** Appended to the kube-apiserver command line (e.g. feature gates). */
   extraApiServerArgs?: string[];
@@ -91,7 +91,7 @@ type Lifecycle = Pick<ControlPlane, 'startEtcd' | 'stopEtcd' | 'startApiServer' 
 function createLifecycle(layout: Layout, options: ControlPlaneOptions): Lifecycle {
   const { info } = layout;
   const admin = readAdminConnection(info);
-  const timeoutMs = options.startTimeoutMs ?? 60_000;
+  const timeoutMs = options.startTimeoutMs ?? 180_000;
   const etcdArgs = buildEtcdArgs(layout);
   const apiServerArgs = [...buildApiServerArgs(layout, options.serviceAccountAdmission ?? false), ...(options.extraApiServerArgs ?? [])];
   let etcd: Daemon | undefined;
