@@ -314,6 +314,18 @@ spec:
     }
     const rollbacks = async (fleet: Fleet) =>
       (JSON.parse(await kubectl(['get', 'gitopsrollbacks', '-n', fleet.ns, '-o', 'json'])) as { items: GitOpsRollback[] }).items;
+    /** The operator has seen `good` healthy: the policy's record of it. */
+    const waitHealthyRecorded = (fleet: Fleet, good: string) =>
+      eventually('the healthy revision in the policy status', async () => {
+        const policy = await fleet.get<{ status?: { kustomizations?: { lastHealthyRevision: string }[] } }>('gitopsrollbackpolicy', 'auto');
+        return policy.status?.kustomizations?.[0]?.lastHealthyRevision === `main@sha1:${good}` ? true : undefined;
+      }, { ...WAIT, diagnostics });
+    /** The first GitOpsRollback the policy created. */
+    const waitAutomaticRollback = async (fleet: Fleet) =>
+      (await eventually('the automatic GitOpsRollback', async () => {
+        const list = await rollbacks(fleet);
+        return list.length > 0 ? list : undefined;
+      }, { ...WAIT, diagnostics }))[0];
 
     test('exactly one GitOpsRollback and one revert commit, the cluster healthy again, and no second rollback while Flux keeps sending events', async () => {
       const fleet = new Fleet();
@@ -321,17 +333,10 @@ spec:
       await createPolicy(fleet, 'frontend');
       await fleet.kustomization('frontend', './apps/frontend');
       await fleet.waitKustomization('frontend', good, 'applied');
-      // The operator has seen the healthy revision (the policy's record of it).
-      await eventually('the healthy revision in the policy status', async () => {
-        const policy = await fleet.get<{ status?: { kustomizations?: { lastHealthyRevision: string }[] } }>('gitopsrollbackpolicy', 'auto');
-        return policy.status?.kustomizations?.[0]?.lastHealthyRevision === `main@sha1:${good}` ? true : undefined;
-      }, { ...WAIT, diagnostics });
+      await waitHealthyRecorded(fleet, good);
 
       const bad = await fleet.push('Deploy frontend 2.0', { 'apps/frontend/deployment.yaml': deployment('frontend', '2.0', true) });
-      const [created] = await eventually('the automatic GitOpsRollback', async () => {
-        const list = await rollbacks(fleet);
-        return list.length > 0 ? list : undefined;
-      }, { ...WAIT, diagnostics });
+      const created = await waitAutomaticRollback(fleet);
       const done = await fleet.waitRollback(created.metadata.name!, ['frontend']);
       expectReady(done);
       expect(done.spec.revert?.range).toEqual({ from: good, to: bad });
@@ -361,19 +366,13 @@ spec:
       await createPolicy(fleet, 'frontend');
       await fleet.kustomization('frontend', './apps/frontend');
       await fleet.waitKustomization('frontend', good, 'applied');
-      await eventually('the healthy revision in the policy status', async () => {
-        const policy = await fleet.get<{ status?: { kustomizations?: { lastHealthyRevision: string }[] } }>('gitopsrollbackpolicy', 'auto');
-        return policy.status?.kustomizations?.[0]?.lastHealthyRevision === `main@sha1:${good}` ? true : undefined;
-      }, { ...WAIT, diagnostics });
+      await waitHealthyRecorded(fleet, good);
 
       await fleet.push('Frontend 2.0 with shared annotations', {
         'apps/frontend/deployment.yaml': deployment('frontend', '2.0'),
         'apps/shared/kustomization.yaml': component(`team: shop, ${BROKEN_POD_ANNOTATION}: "true"`),
       });
-      const [created] = await eventually('the automatic GitOpsRollback', async () => {
-        const list = await rollbacks(fleet);
-        return list.length > 0 ? list : undefined;
-      }, { ...WAIT, diagnostics });
+      const created = await waitAutomaticRollback(fleet);
       const done = await eventually('the rollback to end', async () => {
         const r = await fleet.get<GitOpsRollback>('gitopsrollback', created.metadata.name!);
         return isFinished(r) ? r : undefined;
