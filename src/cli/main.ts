@@ -19,6 +19,7 @@ import { createWorkerEngine } from '../controller/engine-worker.js';
 import { WorkQueue } from '../controller/work-queue.js';
 import { DEFAULT_CACHE_MAX_BYTES, evictCaches } from '../git/cache-dir.js';
 import type { EngineOptions } from '../git/engine.js';
+import type { NetworkPolicy } from '../git/url-policy.js';
 import { removeStaleLockFiles } from '../git/lock.js';
 import { DEFAULT_TRANSFER_LIMITS, parseByteSize } from '../git/transfer-limits.js';
 import { loadKubeConfig } from '../kube/client.js';
@@ -244,7 +245,7 @@ function readGitNetworkFlags(flags: {
   'git-deadline': string;
   'git-max-pack-size': string;
   'git-max-object-size': string;
-}): Pick<EngineOptions, 'policy' | 'limits'> {
+}): { policy: NetworkPolicy; limits: EngineOptions['limits'] } {
   const size = (flag: 'git-max-pack-size' | 'git-max-object-size') => {
     const bytes = parseByteSize(flags[flag]);
     if (bytes === undefined) throw new Error(`Invalid --${flag} "${flags[flag]}" (expected bytes, or a number with Ki, Mi or Gi)`);

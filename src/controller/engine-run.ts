@@ -4,12 +4,15 @@
  * process (./engine-worker-entry.ts), where only plain data crosses, and tests in-process.
  */
 import { runRollback, type EngineOptions, type RollbackRequest, type RollbackResult } from '../git/engine.js';
+import type { NetworkPolicy } from '../git/url-policy.js';
 import { createSafetyGate } from '../safety/safety-gate.js';
 import type { EngineHooks } from './ports.js';
 
 /** The engine's settings that cross to a worker: plain data only. */
-export interface EngineSettings extends Pick<EngineOptions, 'policy' | 'limits' | 'cacheMaxBytes'> {
+export interface EngineSettings extends Pick<EngineOptions, 'limits' | 'cacheMaxBytes'> {
   cacheDir: string;
+  /** Required here, so no caller can fall back to the engine's permissive local default by omission. */
+  policy: NetworkPolicy;
   /** Per git network call, milliseconds. */
   timeoutMs?: number;
 }

@@ -56,6 +56,12 @@ function describeLimit(data: EngineLimitExceededError['data']): string {
   }
 }
 
+/** Everything but the worker's own bounds crosses: the network policy and transfer limits too. */
+function engineSettings(options: WorkerEngineOptions): EngineSettings {
+  const { deadlineMs: _deadline, memoryLimitMb: _memory, entry: _entry, ...settings } = options;
+  return settings;
+}
+
 /** The engine, run in one worker process per call. */
 export function createWorkerEngine(options: WorkerEngineOptions): RunEngine {
   return (request, hooks = {}) => runInWorker(request, hooks, options);
@@ -126,6 +132,6 @@ function runInWorker(request: RollbackRequest, hooks: EngineHooks, options: Work
       const exit = exitSignal ? `signal ${exitSignal}` : `exit code ${code}`;
       finish({ error: new EngineLimitExceededError(outOfMemory ? { limit: 'memory', memoryLimitMb } : { limit: 'crash', exit }) });
     });
-    post({ type: 'run', request, settings: { cacheDir: options.cacheDir, timeoutMs: options.timeoutMs }, safety: hooks.safety });
+    post({ type: 'run', request, settings: engineSettings(options), safety: hooks.safety });
   });
 }

@@ -7,16 +7,19 @@
  * never during it. Build first: `npm run build`.
  */
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { classifyError, StallingError } from '../../src/controller/classify-error.js';
 import { createWorkerEngine, EngineLimitExceededError } from '../../src/controller/engine-worker.js';
 import type { RollbackRequest } from '../../src/git/engine.js';
-import { AuthFailedError, RevertConflictError } from '../../src/git/errors.js';
+import { AuthFailedError, GitHostNotAllowedError, InvalidRepositoryUrlError, RevertConflictError, TransferLimitExceededError } from '../../src/git/errors.js';
+import { LOCAL_NETWORK_POLICY, STRICT_NETWORK_POLICY } from '../../src/git/url-policy.js';
 import type { SafetyVerdict } from '../../src/safety/evaluate-safety.js';
 import { SafetyCheckFailedError } from '../../src/safety/safety-gate.js';
-import { cloneBare, commitFiles, git, initRepo, makeTempDir } from '../helpers/git-cli.js';
+import { cloneBare, commitFiles, git, initRepo, makeTempDir, publishBare } from '../helpers/git-cli.js';
+import { startGitHttpServer } from '../helpers/git-http-server.js';
 
 const ENTRY = new URL(`file://${path.resolve('dist/controller/engine-worker-entry.js')}`);
 const CRD = 'apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\n';
@@ -77,7 +80,7 @@ describe('the engine in a worker process', () => {
   test('a revert runs in the worker and returns its result as plain data, with the safety verdict', async () => {
     const { bare, c2 } = buildRepo();
     const verdicts: SafetyVerdict[] = [];
-    const engine = createWorkerEngine({ cacheDir: makeTempDir(), entry: ENTRY });
+    const engine = createWorkerEngine({ policy: LOCAL_NETWORK_POLICY, cacheDir: makeTempDir(), entry: ENTRY });
     const result = await engine(revert(bare, c2), { safety: {}, onVerdict: (v) => verdicts.push(v) });
     expect(result).toMatchObject({ result: 'reverted', branch: 'main', changedPaths: ['apps/api.yaml'] });
     expect(git(bare, 'rev-parse', 'main')).toBe(result.head);
@@ -90,7 +93,7 @@ describe('the engine in a worker process', () => {
   ] as const)('%s comes back as the same typed error, classified as in-process (Stalled %s), nothing pushed', async (_name, reason, which, errorClass) => {
     const repo = buildRepo();
     const before = git(repo.bare, 'rev-parse', 'main');
-    const engine = createWorkerEngine({ cacheDir: makeTempDir(), entry: ENTRY });
+    const engine = createWorkerEngine({ policy: LOCAL_NETWORK_POLICY, cacheDir: makeTempDir(), entry: ENTRY });
     const error = await engine(revert(repo.bare, repo[which]), { safety: {} }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(errorClass);
     expect((error as { code: string }).code).toBe(errorClass.name);
@@ -99,9 +102,33 @@ describe('the engine in a worker process', () => {
     expect(git(repo.bare, 'rev-parse', 'main')).toBe(before);
   });
 
+  test('the operator\'s network policy and transfer limits hold inside the worker', async () => {
+    // A real git server on loopback over plain http: the strict policy refuses it before any request.
+    const root = makeTempDir();
+    const work = initRepo();
+    const c1 = commitFiles(work, 'Deploy web 1', { 'apps/web.yaml': `image: web:1\n# ${randomBytes(4096).toString('hex')}\n` });
+    commitFiles(work, 'Deploy web 2', { 'apps/web.yaml': 'image: web:2\n' });
+    publishBare(work, root, 'fleet.git');
+    const server = await startGitHttpServer({ root });
+    try {
+      const url = server.urlFor('fleet.git');
+      const strict = createWorkerEngine({ policy: STRICT_NETWORK_POLICY, cacheDir: makeTempDir(), entry: ENTRY });
+      await expect(strict(revert(url, c1))).rejects.toBeInstanceOf(InvalidRepositoryUrlError);
+      await expect(strict(revert(url.replace('http:', 'https:'), c1))).rejects.toBeInstanceOf(GitHostNotAllowedError);
+      expect(server.requests).toHaveLength(0);
+      // Allowed, but a pack larger than the limit is refused while it is read.
+      const small = createWorkerEngine({ policy: LOCAL_NETWORK_POLICY, limits: { maxPackBytes: 1024 }, cacheDir: makeTempDir(), entry: ENTRY });
+      const error = await small(revert(url, c1)).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TransferLimitExceededError);
+      expect(error).toMatchObject({ data: { what: 'pack', limit: 1024 } });
+    } finally {
+      await server.stop();
+    }
+  });
+
   test('the main event loop keeps ticking while the worker decrypts a 128-round key', async () => {
     const key = costlyKey();
-    const engine = createWorkerEngine({ cacheDir: makeTempDir(), entry: ENTRY, timeoutMs: 5000 });
+    const engine = createWorkerEngine({ policy: LOCAL_NETWORK_POLICY, cacheDir: makeTempDir(), entry: ENTRY, timeoutMs: 5000 });
     const knownHosts = '[127.0.0.1]:1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA==\n';
     const credentials = { identity: key.identity, password: key.passphrase, knownHosts };
     const { ticks, outcome } = await countTicks(() => engine(revert('ssh://git@127.0.0.1:1/fleet.git', 'a'.repeat(40), credentials)));
@@ -117,14 +144,14 @@ describe('the engine in a worker process', () => {
     const cacheDir = makeTempDir();
     const knownHosts = '[127.0.0.1]:1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA==\n';
     const url = 'ssh://git@127.0.0.1:1/fleet.git';
-    const slow = createWorkerEngine({ cacheDir, entry: ENTRY, deadlineMs: 1500 });
+    const slow = createWorkerEngine({ policy: LOCAL_NETWORK_POLICY, cacheDir, entry: ENTRY, deadlineMs: 1500 });
     const error = await slow(revert(url, 'a'.repeat(40), { identity: key.identity, password: key.passphrase, knownHosts })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EngineLimitExceededError);
     expect(error).toMatchObject({ code: 'EngineLimitExceededError', data: { limit: 'deadline', deadlineMs: 1500 } });
     expect(classifyError(error)).toMatchObject({ stalling: true, reason: 'EngineLimitExceeded' });
     // The next run on the same cache and URL takes the lock at once (the dead worker's pid is
     // stale) and fails on the network, not after the 120 s lock wait.
-    const next = createWorkerEngine({ cacheDir, entry: ENTRY });
+    const next = createWorkerEngine({ policy: LOCAL_NETWORK_POLICY, cacheDir, entry: ENTRY });
     const again = await next(revert(url, 'a'.repeat(40), { identity: undefined, knownHosts })).catch((e: unknown) => e);
     expect((again as Error).name).not.toBe('GitTimeoutError');
   });
@@ -134,7 +161,7 @@ describe('the engine in a worker process', () => {
     const dir = makeTempDir('heap-hog-');
     const hog = path.join(dir, 'hog.mjs');
     writeFileSync(hog, 'const kept = [];\nfor (;;) kept.push(new Array(1e6).fill(Math.random()));\n');
-    const engine = createWorkerEngine({ cacheDir: dir, entry: new URL(`file://${hog}`), memoryLimitMb: 32 });
+    const engine = createWorkerEngine({ policy: LOCAL_NETWORK_POLICY, cacheDir: dir, entry: new URL(`file://${hog}`), memoryLimitMb: 32 });
     const error = await engine(revert(dir, 'a'.repeat(40))).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EngineLimitExceededError);
     expect(error).toMatchObject({ data: { limit: 'memory', memoryLimitMb: 32 } });
@@ -145,7 +172,7 @@ describe('the engine in a worker process', () => {
     const { bare, c2 } = buildRepo();
     const before = git(bare, 'rev-parse', 'main');
     const refusal = new StallingError('ImageUpdateAutomationNotFound', 'not found');
-    const engine = createWorkerEngine({ cacheDir: makeTempDir(), entry: ENTRY });
+    const engine = createWorkerEngine({ policy: LOCAL_NETWORK_POLICY, cacheDir: makeTempDir(), entry: ENTRY });
     await expect(engine(revert(bare, c2), { beforePublish: async () => Promise.reject(refusal) })).rejects.toBe(refusal);
     expect(git(bare, 'rev-parse', 'main')).toBe(before);
   });
@@ -155,7 +182,7 @@ describe('the engine in a worker process', () => {
     const before = git(bare, 'rev-parse', 'main');
     const controller = new AbortController();
     const reason = new Error('lease lost');
-    const engine = createWorkerEngine({ cacheDir: makeTempDir(), entry: ENTRY });
+    const engine = createWorkerEngine({ policy: LOCAL_NETWORK_POLICY, cacheDir: makeTempDir(), entry: ENTRY });
     const run = engine(revert(bare, c2), { signal: controller.signal, beforePublish: async () => controller.abort(reason) });
     await expect(run).rejects.toBe(reason);
     expect(git(bare, 'rev-parse', 'main')).toBe(before);
@@ -164,7 +191,7 @@ describe('the engine in a worker process', () => {
   test('an abort once the push started lets it finish and reports it', async () => {
     const { bare, c2 } = buildRepo();
     const controller = new AbortController();
-    const engine = createWorkerEngine({ cacheDir: makeTempDir(), entry: ENTRY });
+    const engine = createWorkerEngine({ policy: LOCAL_NETWORK_POLICY, cacheDir: makeTempDir(), entry: ENTRY });
     // Fires after the operator gave leave to push.
     const result = await engine(revert(bare, c2), { signal: controller.signal, beforePublish: async () => void setImmediate(() => controller.abort(new Error('lease lost'))) });
     expect(controller.signal.aborted).toBe(true);

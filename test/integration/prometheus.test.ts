@@ -127,7 +127,7 @@ ${what}
     // A rollback's status can be written just before its counter is incremented: wait until the
     // operator counts all of them, then until Prometheus scraped after that and evaluated the
     // rules on that scrape, so every query below reads the final values (no scrape-timing guess).
-    await eventually('the operator to count every rollback', async () => countedRollbacks(await (await fetch(`${operator.metricsUrl}/metrics`)).text()) === names.length, {
+    await eventually('the operator to count every rollback', async () => countedRollbacks(await (await fetch(`${operator.metricsUrl}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } })).text()) === names.length, {
       diagnostics: () => operator.logs().slice(-3000),
     });
     await waitForRulesOnScrapeAfter(prometheus, Date.now());
