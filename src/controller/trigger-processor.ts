@@ -1,13 +1,16 @@
 /**
- * Decides on one automated trigger and acts: reads the policy and the Kustomization fresh,
- * checks the policy's namespace, coverage, reason, that the Kustomization really fails at the
- * reported revision (its own status, not the caller's word), last good revision, duplicates,
- * cooldown, rate limit and the loop guard, then creates a GitOpsRollback owned by the policy (reverting lastGood..failing, limited
- * to the Kustomization's path). Every decision that stops a trigger the user asked for is a
- * Warning Event on the policy; a created rollback is a Normal `RollbackCreated` Event and the
- * policy's `status.lastRollback`. Transient API failures throw, for the queue to retry.
+ * Decides on one automated trigger and acts, as an ordered list of steps (like source-controller's
+ * sub-reconcilers): read the policy and check it, read the Kustomization and check coverage, find
+ * the failing revision in the Kustomization's own status (never the caller's word), the last good
+ * revision, duplicates and rate limits, the source, and the commits (the loop guard); then create a
+ * GitOpsRollback owned by the policy (reverting lastGood..failing, limited to the Kustomization's
+ * path). A step ends the decision by throwing a {@link TriggerStop}; a refusal the user should hear
+ * about is a Warning Event on the policy, a created rollback a Normal `RollbackCreated` Event and
+ * the policy's `status.lastRollback`. Transient API failures throw, for the queue to retry.
  */
 import { DEFAULT_TRIGGER_REASONS, PolicyEventReason, type GitOpsRollbackPolicy } from '../api/v1alpha1/policy-types.js';
+import type { GitOpsRollback } from '../api/v1alpha1/types.js';
+import type { RangeCommit } from '../git/read-range.js';
 import { MAX_TRIGGER_REASON, toOneLine } from '../webhook/event-text.js';
 import { parseRevisionSha } from '../webhook/flux-event.js';
 import type { Trigger } from '../webhook/trigger.js';
@@ -23,7 +26,8 @@ import {
   selectsKustomization,
   type Refusal,
 } from './policy-decision.js';
-import type { PolicyClusterPort, ReadCommitRange } from './policy-ports.js';
+import type { GitRepositoryRef, KustomizationView, PolicyClusterPort, ReadCommitRange } from './policy-ports.js';
+import { refusals, rollbackCreatedMessage } from './trigger-refusals.js';
 
 export interface TriggerLogger {
   info(fields: object, message: string): void;
@@ -60,6 +64,116 @@ export class TriggerNotSettledError extends Error {
   }
 }
 
+/** Ends a decision early with its outcome; thrown by a step, caught by {@link TriggerProcessor}. */
+export class TriggerStop extends Error {
+  constructor(readonly outcome: Exclude<TriggerOutcome, { action: 'created' }>) {
+    super(outcome.action === 'refused' ? outcome.message : outcome.action);
+    this.name = 'TriggerStop';
+  }
+}
+
+// Declared as functions returning never, so TypeScript knows a step ends where it calls them.
+function ignore(why: string): never {
+  throw new TriggerStop({ action: 'ignored', why });
+}
+function refuse(refusal: Refusal): never {
+  throw new TriggerStop({ action: 'refused', ...refusal });
+}
+function duplicate(rollback: string): never {
+  throw new TriggerStop({ action: 'duplicate', rollback });
+}
+
+const keyOf = (kustomization: KustomizationView): string => `${kustomization.metadata.namespace}/${kustomization.metadata.name}`;
+
+/** Step 1: the policy, fresh; present, active and triggered by this reason. */
+export async function readPolicy(trigger: Trigger, cluster: PolicyClusterPort): Promise<GitOpsRollbackPolicy> {
+  const policy = await cluster.getPolicy(trigger.policy.namespace, trigger.policy.name);
+  if (!policy || policy.metadata.deletionTimestamp) ignore('policy not found');
+  if (policy.spec.suspend) ignore('policy suspended');
+  if (trigger.source === 'flux' && !(policy.spec.reasons ?? DEFAULT_TRIGGER_REASONS).includes(trigger.reason)) ignore(`reason ${trigger.reason} does not trigger`);
+  return policy;
+}
+
+/** Step 2: the policy names Kustomizations only where the operator lets it. */
+export function checkPolicyScope(policy: GitOpsRollbackPolicy, allowCrossNamespacePolicies: boolean): void {
+  const confined = checkPolicyNamespace(policy, allowCrossNamespacePolicies);
+  if (confined) refuse(confined);
+}
+
+/** Step 3: the Kustomization, fresh; the object the event was about, covered by the policy. */
+export async function readKustomization(trigger: Trigger, policy: GitOpsRollbackPolicy, cluster: PolicyClusterPort): Promise<KustomizationView> {
+  const kustomization = await cluster.getKustomization(trigger.kustomization.namespace, trigger.kustomization.name);
+  if (!kustomization) ignore('Kustomization not found');
+  if (trigger.kustomization.uid && kustomization.metadata.uid !== trigger.kustomization.uid) ignore('event about a previous object of that name');
+  if (!selectsKustomization(policy, kustomization)) ignore('Kustomization not covered by the policy');
+  return kustomization;
+}
+
+/**
+ * Step 4: the revision that fails, from the Kustomization's status. A Flux event must agree with
+ * it; when the status has not caught up yet, {@link TriggerNotSettledError} (retried).
+ */
+export function findFailingRevision(trigger: Trigger, kustomization: KustomizationView): { revision: string; sha: string } {
+  let revision = kustomization.status?.lastAppliedRevision;
+  if (trigger.source === 'flux') {
+    // An OCI digest or a tag can never be rolled back: no need to wait for the status.
+    if (trigger.revision !== undefined && !parseRevisionSha(trigger.revision)) ignore(`no git commit revision (${trigger.revision})`);
+    const assessment = assessFluxFailure(kustomization, trigger.revision);
+    if ('ignore' in assessment) ignore(assessment.ignore);
+    if ('wait' in assessment) throw new TriggerNotSettledError({ kustomization: keyOf(kustomization), why: assessment.wait });
+    revision = assessment.failingRevision;
+  }
+  const sha = parseRevisionSha(revision);
+  if (!revision || !sha) ignore(`no git commit revision (${revision ?? 'none'})`);
+  return { revision, sha };
+}
+
+/** Step 5: the last revision the policy saw healthy before the failing one. */
+export function findLastGood(policy: GitOpsRollbackPolicy, kustomization: KustomizationView, failing: { revision: string; sha: string }): string {
+  const { namespace, name } = kustomization.metadata;
+  const entry = policy.status?.kustomizations?.find((k) => k.namespace === namespace && k.name === name);
+  return findLastGoodRevision(entry, failing.sha, parseRevisionSha) ?? refuse(refusals.noHealthyRevision(keyOf(kustomization), failing.revision));
+}
+
+/** Step 6: not rolled back already (the name is deterministic), and within cooldown and rate limits. */
+export async function checkPriorRollbacks(policy: GitOpsRollbackPolicy, kustomization: KustomizationView, failingSha: string, cluster: PolicyClusterPort, now: Date): Promise<string> {
+  const name = computeRollbackName(kustomization, failingSha);
+  const rollbacks: GitOpsRollback[] = await cluster.listPolicyRollbacks(policy);
+  if (rollbacks.some((r) => r.metadata.name === name)) duplicate(name);
+  const limited = checkRateLimits(policy, keyOf(kustomization), rollbacks, now);
+  if (limited) refuse(limited);
+  return name;
+}
+
+/** Step 7: the GitRepository to revert in: a Git source the policy may reach, and a path inside it. */
+export function resolveSource(policy: GitOpsRollbackPolicy, kustomization: KustomizationView, allowCrossNamespaceRefs: boolean): GitRepositoryRef {
+  const key = keyOf(kustomization);
+  const sourceRef = kustomization.spec?.sourceRef;
+  if (sourceRef?.kind !== 'GitRepository') refuse(refusals.unsupportedSourceKind(key, sourceRef?.kind));
+  const source = { namespace: sourceRef.namespace ?? kustomization.metadata.namespace!, name: sourceRef.name };
+  if (source.namespace !== policy.metadata.namespace && !allowCrossNamespaceRefs) refuse(refusals.crossNamespaceSource(key, source));
+  try {
+    normalizeKustomizationPath(kustomization.spec?.path);
+  } catch (error) {
+    refuse(refusals.unsupportedPath((error as Error).message));
+  }
+  return source;
+}
+
+/** Step 8: the commits lastGood..failing, at least one, none of them a rollback itself (the loop guard). */
+export async function readCommitsToRevert(source: GitRepositoryRef, lastGood: string, failing: string, kustomization: string, readCommitRange: ReadCommitRange): Promise<RangeCommit[]> {
+  let commits: RangeCommit[];
+  try {
+    commits = await readCommitRange(source, lastGood, failing);
+  } catch (error) {
+    refuse(refusals.commitRangeUnreadable(source, lastGood, failing, (error as Error).message));
+  }
+  if (!commits.length) refuse(refusals.nothingToRevert(kustomization, lastGood, failing));
+  const loop = findRollbackCommit(commits);
+  if (loop) refuse(refusals.rollbackLoop(kustomization, loop.oid, lastGood, failing));
+  return commits;
+}
+
 export class TriggerProcessor {
   private readonly now: () => Date;
 
@@ -77,86 +191,38 @@ export class TriggerProcessor {
   }
 
   private async decide(trigger: Trigger): Promise<TriggerOutcome> {
-    const { cluster } = this.options;
-    const policy = await cluster.getPolicy(trigger.policy.namespace, trigger.policy.name);
-    if (!policy || policy.metadata.deletionTimestamp) return { action: 'ignored', why: 'policy not found' };
-    if (policy.spec.suspend) return { action: 'ignored', why: 'policy suspended' };
-    if (trigger.source === 'flux' && !(policy.spec.reasons ?? DEFAULT_TRIGGER_REASONS).includes(trigger.reason)) return { action: 'ignored', why: `reason ${trigger.reason} does not trigger` };
-    const confined = checkPolicyNamespace(policy, this.options.allowCrossNamespacePolicies ?? false);
-    if (confined) return this.refuse(policy, confined);
-
-    const kustomization = await cluster.getKustomization(trigger.kustomization.namespace, trigger.kustomization.name);
-    if (!kustomization) return { action: 'ignored', why: 'Kustomization not found' };
-    if (trigger.kustomization.uid && kustomization.metadata.uid !== trigger.kustomization.uid) return { action: 'ignored', why: 'event about a previous object of that name' };
-    if (!selectsKustomization(policy, kustomization)) return { action: 'ignored', why: 'Kustomization not covered by the policy' };
-
-    const key = `${kustomization.metadata.namespace}/${kustomization.metadata.name}`;
-    let failingRevision = kustomization.status?.lastAppliedRevision;
-    if (trigger.source === 'flux') {
-      // An OCI digest or a tag can never be rolled back: no need to wait for the status.
-      if (trigger.revision !== undefined && !parseRevisionSha(trigger.revision)) return { action: 'ignored', why: `no git commit revision (${trigger.revision})` };
-      const assessment = assessFluxFailure(kustomization, trigger.revision);
-      if ('ignore' in assessment) return { action: 'ignored', why: assessment.ignore };
-      if ('wait' in assessment) throw new TriggerNotSettledError({ kustomization: key, why: assessment.wait });
-      failingRevision = assessment.failingRevision;
-    }
-    const failingSha = parseRevisionSha(failingRevision);
-    if (!failingRevision || !failingSha) return { action: 'ignored', why: `no git commit revision (${failingRevision ?? 'none'})` };
-
-    const entry = policy.status?.kustomizations?.find((k) => k.namespace === kustomization.metadata.namespace && k.name === kustomization.metadata.name);
-    const lastGoodSha = findLastGoodRevision(entry, failingSha, parseRevisionSha);
-    if (!lastGoodSha) {
-      return this.refuse(policy, { reason: PolicyEventReason.NoHealthyRevision, message: `Kustomization ${key} failed at ${failingRevision}, but no earlier healthy revision is known to roll back to` });
-    }
-
-    const name = computeRollbackName(kustomization, failingSha);
-    const rollbacks = await cluster.listPolicyRollbacks(policy);
-    if (rollbacks.some((r) => r.metadata.name === name)) return { action: 'duplicate', rollback: name };
-    const limited = checkRateLimits(policy, key, rollbacks, this.now());
-    if (limited) return this.refuse(policy, limited);
-
-    const sourceRef = kustomization.spec?.sourceRef;
-    if (sourceRef?.kind !== 'GitRepository') {
-      return this.refuse(policy, { reason: PolicyEventReason.UnsupportedSource, message: `Kustomization ${key} applies a ${sourceRef?.kind ?? 'missing'} source; only GitRepository sources can be rolled back` });
-    }
-    const source = { namespace: sourceRef.namespace ?? kustomization.metadata.namespace!, name: sourceRef.name };
-    if (source.namespace !== policy.metadata.namespace && !this.options.allowCrossNamespaceRefs) {
-      return this.refuse(policy, { reason: PolicyEventReason.CrossNamespaceRefForbidden, message: `GitRepository ${source.namespace}/${source.name} of Kustomization ${key} is outside the policy's namespace; the operator does not allow cross-namespace references` });
-    }
+    const { cluster, readCommitRange } = this.options;
+    let policy: GitOpsRollbackPolicy | undefined;
     try {
-      normalizeKustomizationPath(kustomization.spec?.path);
-    } catch (error) {
-      return this.refuse(policy, { reason: PolicyEventReason.UnsupportedSource, message: (error as Error).message });
-    }
-
-    let commits;
-    try {
-      commits = await this.options.readCommitRange(source, lastGoodSha, failingSha);
-    } catch (error) {
-      return this.refuse(policy, { reason: PolicyEventReason.CommitRangeUnreadable, message: `Cannot read commits ${lastGoodSha.slice(0, 12)}..${failingSha.slice(0, 12)} of GitRepository ${source.namespace}/${source.name}: ${(error as Error).message}` });
-    }
-    if (!commits.length) return this.refuse(policy, { reason: PolicyEventReason.NothingToRevert, message: `No commits between ${lastGoodSha.slice(0, 12)} and ${failingSha.slice(0, 12)} for Kustomization ${key}` });
-    const loop = findRollbackCommit(commits);
-    if (loop) {
-      return this.refuse(policy, {
-        reason: PolicyEventReason.RollbackLoopPrevented,
-        message: `Commit ${loop.oid.slice(0, 12)} in ${lastGoodSha.slice(0, 12)}..${failingSha.slice(0, 12)} is itself a rollback; not reverting it automatically (Kustomization ${key})`,
+      policy = await readPolicy(trigger, cluster);
+      checkPolicyScope(policy, this.options.allowCrossNamespacePolicies ?? false);
+      const kustomization = await readKustomization(trigger, policy, cluster);
+      const failing = findFailingRevision(trigger, kustomization);
+      const lastGoodSha = findLastGood(policy, kustomization, failing);
+      const name = await checkPriorRollbacks(policy, kustomization, failing.sha, cluster, this.now());
+      const source = resolveSource(policy, kustomization, this.options.allowCrossNamespaceRefs ?? false);
+      const commits = await readCommitsToRevert(source, lastGoodSha, failing.sha, keyOf(kustomization), readCommitRange);
+      const rollback = buildAutomatedRollback({ policy, kustomization, source, lastGoodSha, failingSha: failing.sha, failingRevision: failing.revision, trigger });
+      if ((await cluster.createRollback(rollback)) === 'exists') return { action: 'duplicate', rollback: name };
+      const message = rollbackCreatedMessage({
+        name,
+        commits: commits.length,
+        from: lastGoodSha,
+        to: failing.sha,
+        paths: rollback.spec.revert?.paths?.join(', ') ?? 'the whole repository',
+        kustomization: keyOf(kustomization),
+        trigger: `${trigger.source} ${toOneLine(trigger.reason, MAX_TRIGGER_REASON)}`,
       });
+      await cluster.recordEvent(policy, 'Normal', PolicyEventReason.RollbackCreated, message);
+      await this.recordLastRollback(policy, name);
+      return { action: 'created', rollback: name };
+    } catch (error) {
+      if (!(error instanceof TriggerStop)) throw error;
+      const { outcome } = error;
+      // Every refusal comes after step 1, so there is a policy to tell.
+      if (outcome.action === 'refused' && policy) await cluster.recordEvent(policy, 'Warning', outcome.reason, outcome.message);
+      return outcome;
     }
-
-    const rollback = buildAutomatedRollback({ policy, kustomization, source, lastGoodSha, failingSha, failingRevision, trigger });
-    const created = await cluster.createRollback(rollback);
-    if (created === 'exists') return { action: 'duplicate', rollback: name };
-    const paths = rollback.spec.revert?.paths?.join(', ') ?? 'the whole repository';
-    await cluster.recordEvent(policy, 'Normal', PolicyEventReason.RollbackCreated,
-      `Created GitOpsRollback ${name}: revert ${commits.length} commit(s) ${lastGoodSha.slice(0, 12)}..${failingSha.slice(0, 12)} in ${paths} for Kustomization ${key} (${trigger.source} ${toOneLine(trigger.reason, MAX_TRIGGER_REASON)})`);
-    await this.recordLastRollback(policy, name);
-    return { action: 'created', rollback: name };
-  }
-
-  private async refuse(policy: GitOpsRollbackPolicy, refusal: Refusal): Promise<TriggerOutcome> {
-    await this.options.cluster.recordEvent(policy, 'Warning', refusal.reason, refusal.message);
-    return { action: 'refused', ...refusal };
   }
 
   /**
