@@ -8,6 +8,7 @@
  * policy's `status.lastRollback`. Transient API failures throw, for the queue to retry.
  */
 import { DEFAULT_TRIGGER_REASONS, PolicyEventReason, type GitOpsRollbackPolicy } from '../api/v1alpha1/policy-types.js';
+import { normalizeSourcePathInRoot } from '../flux/source-path.js';
 import { MAX_TRIGGER_REASON, toOneLine } from '../webhook/event-text.js';
 import { parseRevisionSha } from '../webhook/flux-event.js';
 import type { Trigger } from '../webhook/trigger.js';
@@ -19,7 +20,6 @@ import {
   computeRollbackName,
   findLastGoodRevision,
   findRollbackCommit,
-  normalizeKustomizationPath,
   selectsKustomization,
   type Refusal,
 } from './policy-decision.js';
@@ -124,7 +124,7 @@ export class TriggerProcessor {
       return this.refuse(policy, { reason: PolicyEventReason.CrossNamespaceRefForbidden, message: `GitRepository ${source.namespace}/${source.name} of Kustomization ${key} is outside the policy's namespace; the operator does not allow cross-namespace references` });
     }
     try {
-      normalizeKustomizationPath(kustomization.spec?.path);
+      normalizeSourcePathInRoot(kustomization.spec?.path);
     } catch (error) {
       return this.refuse(policy, { reason: PolicyEventReason.UnsupportedSource, message: (error as Error).message });
     }
