@@ -9,17 +9,20 @@ import type { Logger } from 'pino';
 import { POLICY_PLURAL, type GitOpsRollbackPolicy } from '../api/v1alpha1/policy-types.js';
 import { GROUP, VERSION, type GitOpsRollback } from '../api/v1alpha1/types.js';
 import type { ClusterPort } from '../controller/ports.js';
-import type { KustomizationView, PolicyClusterPort } from '../controller/policy-ports.js';
+import type { PolicyClusterPort } from '../controller/policy-ports.js';
 import { slimKustomization } from '../controller/cached-objects.js';
 import { resolveRepository } from '../controller/resolve-repository.js';
 import { RevisionTracker } from '../controller/revision-tracker.js';
 import { TriggerProcessor } from '../controller/trigger-processor.js';
 import { WorkQueue } from '../controller/work-queue.js';
+import { KUSTOMIZATION_RESOURCE, type ApiResource } from '../flux/api-resources.js';
+import type { Kustomization } from '../flux/kustomization.js';
 import type { EngineOptions } from '../git/engine.js';
 import { readCommitRange } from '../git/read-range.js';
 import type { EventRecorder } from '../kube/events.js';
+import { FluxResources } from '../kube/flux-resources.js';
 import { Informer } from '../kube/informer.js';
-import { FLUX_KUSTOMIZE_GROUP, FLUX_KUSTOMIZE_VERSION, PolicyResources } from '../kube/policy-resources.js';
+import { PolicyResources } from '../kube/policy-resources.js';
 import { cachedLoader } from '../webhook/access-cache.js';
 import { startWebhookReceiver, type PolicyAccess, type WebhookReceiverOptions } from '../webhook/receiver.js';
 import { TriggerQueue } from '../webhook/trigger-queue.js';
@@ -62,11 +65,12 @@ export async function startAutomatedTriggers(options: AutomatedTriggersOptions):
   const { kubeConfig, logger, watchNamespace, cluster } = options;
   const log = logger.child({ controller: 'gitopsrollbackpolicy' });
   const resources = new PolicyResources(kubeConfig, watchNamespace);
+  const flux = new FluxResources(kubeConfig);
   const policyCluster: PolicyClusterPort = {
     getPolicy: (ns, name) => resources.getPolicy(ns, name),
     listPolicies: () => resources.listPolicies(),
     replacePolicyStatus: (policy, status) => resources.replacePolicyStatus(policy, status),
-    getKustomization: (ns, name) => resources.getKustomization(ns, name) as Promise<KustomizationView | null>,
+    getKustomization: (namespace, name) => flux.getKustomizationObject({ namespace, name }),
     listPolicyRollbacks: (policy) => resources.listPolicyRollbacks(policy),
     createRollback: (rollback) => resources.createRollback(rollback),
     recordEvent: (policy, type, reason, message) => options.recorder.record(policy as GitOpsRollbackPolicy & { metadata: object }, type, reason, message),
@@ -92,9 +96,9 @@ export async function startAutomatedTriggers(options: AutomatedTriggersOptions):
     onError: (trigger, error, willRetry) => log.warn({ policy: `${trigger.policy.namespace}/${trigger.policy.name}`, err: (error as Error).message, willRetry }, 'Trigger processing failed'),
   });
 
-  const collection = (group: string, version: string, plural: string) =>
+  const collection = ({ group, version, plural }: ApiResource) =>
     watchNamespace ? `/apis/${group}/${version}/namespaces/${watchNamespace}/${plural}` : `/apis/${group}/${version}/${plural}`;
-  let kustomizations: Informer<KustomizationView & { metadata: { name?: string; namespace?: string } }> | undefined = undefined;
+  let kustomizations: Informer<Kustomization> | undefined = undefined;
   const tracker = new RevisionTracker({
     cluster: policyCluster,
     listKustomizations: () => kustomizations?.list() ?? [],
@@ -104,7 +108,7 @@ export async function startAutomatedTriggers(options: AutomatedTriggersOptions):
   const trackerQueue = new WorkQueue({ concurrency: 2, process: (key) => tracker.syncPolicy(key) });
   const policies = new Informer<GitOpsRollbackPolicy>({
     kubeConfig,
-    path: collection(GROUP, VERSION, POLICY_PLURAL),
+    path: collection({ group: GROUP, version: VERSION, plural: POLICY_PLURAL }),
     logger: log,
     onEvent: (type, policy) => {
       if (type !== 'DELETED') trackerQueue.add(`${policy.metadata.namespace}/${policy.metadata.name}`);
@@ -114,7 +118,7 @@ export async function startAutomatedTriggers(options: AutomatedTriggersOptions):
     kubeConfig,
     // Kustomizations anywhere a policy may look (the watched namespace only, with --watch-namespace,
     // where the namespace-scoped install's Role grants no cluster-wide list).
-    path: collection(FLUX_KUSTOMIZE_GROUP, FLUX_KUSTOMIZE_VERSION, 'kustomizations'),
+    path: collection(KUSTOMIZATION_RESOURCE),
     logger: log,
     transform: slimKustomization,
     onEvent: (_type, kustomization) => {

@@ -5,13 +5,14 @@
  * last-applied-configuration annotation stay out of memory, so the caches grow with the number of
  * objects, not with what tenants write into them.
  */
-import type { Condition, GitOpsRollback } from '../api/v1alpha1/types.js';
-import type { KustomizationView } from './policy-ports.js';
+import type { GitOpsRollback } from '../api/v1alpha1/types.js';
+import type { Kustomization } from '../flux/kustomization.js';
+import type { FluxCondition } from '../flux/readiness.js';
 
 /** A condition without its message (handlers read type, status, reason and generation). */
-function slimCondition(condition: Condition): Condition {
+function slimCondition<C extends FluxCondition>(condition: C): C {
   const { type, status, reason, observedGeneration, lastTransitionTime } = condition;
-  return { type, status, reason, observedGeneration, lastTransitionTime, message: '' };
+  return { type, status, reason, observedGeneration, lastTransitionTime, message: '' } as C;
 }
 
 /**
@@ -30,14 +31,13 @@ export function slimRollback(rollback: GitOpsRollback): GitOpsRollback {
 }
 
 /** A Flux Kustomization as the revision tracker reads it: coverage (namespace, name, labels, path, source) and health. */
-export function slimKustomization<T extends KustomizationView>(kustomization: T): T {
-  const { name, namespace, uid, generation, labels } = kustomization.metadata ?? {};
-  const resourceVersion = (kustomization.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
+export function slimKustomization(kustomization: Kustomization): Kustomization {
+  const { name, namespace, uid, generation, labels, resourceVersion } = kustomization.metadata ?? {};
   const status = kustomization.status;
   const spec = kustomization.spec;
   return {
-    apiVersion: (kustomization as { apiVersion?: string }).apiVersion,
-    kind: (kustomization as { kind?: string }).kind,
+    apiVersion: kustomization.apiVersion,
+    kind: kustomization.kind,
     metadata: { name, namespace, uid, generation, labels, resourceVersion },
     spec: spec && { path: spec.path, sourceRef: spec.sourceRef },
     status: status && {
@@ -46,5 +46,5 @@ export function slimKustomization<T extends KustomizationView>(kustomization: T)
       observedGeneration: status.observedGeneration,
       conditions: status.conditions?.filter((c) => c.type === 'Ready').map(slimCondition),
     },
-  } as unknown as T;
+  };
 }

@@ -17,9 +17,11 @@ import {
   type LabelSelector,
 } from '../api/v1alpha1/policy-types.js';
 import { API_VERSION, KIND, type GitOpsRollback } from '../api/v1alpha1/types.js';
+import type { Kustomization } from '../flux/kustomization.js';
+import { readinessOf } from '../flux/readiness.js';
+import { normalizeSourcePathInRoot } from '../flux/source-path.js';
 import type { RangeCommit } from '../git/read-range.js';
 import { toOneLine } from '../webhook/event-text.js';
-import type { KustomizationView } from './policy-ports.js';
 
 /** A reason not to act, as an Event reason and message. */
 export interface Refusal {
@@ -70,22 +72,18 @@ export function checkPolicyNamespace(policy: GitOpsRollbackPolicy, allowCrossNam
  */
 export type FailureAssessment = { failingRevision: string } | { ignore: string } | { wait: string };
 
-export function assessFluxFailure(kustomization: KustomizationView, reportedRevision: string | undefined): FailureAssessment {
-  const status = kustomization.status;
-  const attempted = status?.lastAttemptedRevision;
-  const ready = status?.conditions?.find((c) => c.type === 'Ready');
-  const generation = kustomization.metadata.generation;
-  const readyGeneration = ready?.observedGeneration ?? status?.observedGeneration;
-  const current = generation === undefined || readyGeneration === generation;
-  if (ready?.status === 'True' && current) return { ignore: `the Kustomization is Ready at ${attempted ?? 'its revision'}; nothing is failing` };
-  if (!ready || ready.status !== 'False' || !current) return { wait: 'the Kustomization is not (yet) failing for its current generation' };
+export function assessFluxFailure(kustomization: Kustomization, reportedRevision: string | undefined): FailureAssessment {
+  const attempted = kustomization.status?.lastAttemptedRevision;
+  const readiness = readinessOf(kustomization.metadata.generation, kustomization.status);
+  if (readiness.ready) return { ignore: `the Kustomization is Ready at ${attempted ?? 'its revision'}; nothing is failing` };
+  if (!readiness.failing) return { wait: 'the Kustomization is not (yet) failing for its current generation' };
   if (!attempted) return { wait: 'the Kustomization has no lastAttemptedRevision' };
   if (reportedRevision !== undefined && reportedRevision !== attempted) return { wait: `the event reports ${toOneLine(reportedRevision, 80)}, the Kustomization last attempted ${attempted}` };
   return { failingRevision: attempted };
 }
 
 /** Whether the policy covers the Kustomization: its namespace, and named or selected. */
-export function selectsKustomization(policy: GitOpsRollbackPolicy, kustomization: KustomizationView): boolean {
+export function selectsKustomization(policy: GitOpsRollbackPolicy, kustomization: Kustomization): boolean {
   const { names, selector } = policy.spec.kustomizations;
   if (kustomization.metadata.namespace !== kustomizationNamespaceOf(policy)) return false;
   if (names?.includes(kustomization.metadata.name!)) return true;
@@ -93,11 +91,8 @@ export function selectsKustomization(policy: GitOpsRollbackPolicy, kustomization
 }
 
 /** Ready=True for the current generation: the applied revision passed Flux's health checks. */
-export function isHealthy(kustomization: KustomizationView): boolean {
-  const status = kustomization.status;
-  const ready = status?.conditions?.find((c) => c.type === 'Ready');
-  const generation = kustomization.metadata.generation;
-  return ready?.status === 'True' && Boolean(status?.lastAppliedRevision) && (generation === undefined || status?.observedGeneration === generation);
+export function isHealthy(kustomization: Kustomization): boolean {
+  return readinessOf(kustomization.metadata.generation, kustomization.status).ready && Boolean(kustomization.status?.lastAppliedRevision);
 }
 
 /**
@@ -156,19 +151,12 @@ export function findRollbackCommit(commits: RangeCommit[]): RangeCommit | undefi
   return commits.find((c) => /^Rollback-Request:\s*\S/m.test(c.message) || /^This reverts commit [0-9a-f]{7,40}/m.test(c.message));
 }
 
-/** Kustomization `spec.path` as a repository path; undefined for the whole repository. */
-export function normalizeKustomizationPath(path: string | undefined): string | undefined {
-  const parts = (path ?? '').split('/').filter((part) => part !== '' && part !== '.');
-  if (parts.includes('..')) throw new Error(`Kustomization path "${path}" leaves the repository root`);
-  return parts.length ? parts.join('/') : undefined;
-}
-
 /**
  * The deterministic name of the rollback of one failing revision of one Kustomization: every
  * replica, every retry and every re-sent event computes the same, so the API server itself
  * refuses duplicates (409).
  */
-export function computeRollbackName(kustomization: KustomizationView, failingSha: string): string {
+export function computeRollbackName(kustomization: Kustomization, failingSha: string): string {
   const { namespace, name, uid } = kustomization.metadata;
   const hash = createHash('sha256').update(`${namespace}/${name}/${uid ?? ''}@${failingSha}`).digest('hex').slice(0, 10);
   const prefix = (name ?? 'kustomization').slice(0, 40).replace(/[-.]+$/, '');
@@ -182,7 +170,7 @@ const MAX_AUTOMATED_REASON = 1024;
 
 export interface AutomatedRollbackInput {
   policy: GitOpsRollbackPolicy;
-  kustomization: KustomizationView;
+  kustomization: Kustomization;
   source: { namespace: string; name: string };
   lastGoodSha: string;
   failingSha: string;
@@ -198,7 +186,8 @@ export function buildAutomatedRollback(input: AutomatedRollbackInput): GitOpsRol
   const { policy, kustomization, source, lastGoodSha, failingSha, trigger } = input;
   const policyNamespace = policy.metadata.namespace!;
   const kustomizationKey = `${kustomization.metadata.namespace}/${kustomization.metadata.name}`;
-  const path = normalizeKustomizationPath(kustomization.spec?.path);
+  // Empty: the whole repository, so no paths limit.
+  const path = normalizeSourcePathInRoot(kustomization.spec?.path);
   // The caller's text (reason, message) is one bounded line: it ends up in the commit message.
   const detail = trigger.message ? `: ${toOneLine(trigger.message, MAX_REASON_DETAIL)}` : '';
   const reason = toOneLine(`Automated rollback by GitOpsRollbackPolicy ${policyNamespace}/${policy.metadata.name}: Kustomization ${kustomizationKey} reported ${toOneLine(trigger.reason, 128)} (${trigger.source}) for revision ${input.failingRevision}${detail}`, MAX_AUTOMATED_REASON);

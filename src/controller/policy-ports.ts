@@ -4,21 +4,10 @@
  * commits of a range. src/kube and src/git implement them; unit tests use fakes here.
  */
 import type { GitOpsRollbackPolicy, GitOpsRollbackPolicyStatus } from '../api/v1alpha1/policy-types.js';
-import type { Condition, GitOpsRollback } from '../api/v1alpha1/types.js';
+import type { GitOpsRollback } from '../api/v1alpha1/types.js';
+import type { ObjectKey } from '../flux/flux-port.js';
+import type { Kustomization } from '../flux/kustomization.js';
 import type { RangeCommit } from '../git/read-range.js';
-
-/** The parts of a Flux Kustomization (kustomize.toolkit.fluxcd.io/v1) a policy uses. */
-export interface KustomizationView {
-  metadata: { name?: string; namespace?: string; uid?: string; generation?: number; labels?: Record<string, string> };
-  spec?: { path?: string; sourceRef?: { kind: string; name: string; namespace?: string } };
-  status?: { lastAppliedRevision?: string; lastAttemptedRevision?: string; observedGeneration?: number; conditions?: Condition[] };
-}
-
-/** Flux's GitRepository reference, with its namespace resolved. */
-export interface GitRepositoryRef {
-  namespace: string;
-  name: string;
-}
 
 export interface PolicyClusterPort {
   getPolicy(namespace: string, name: string): Promise<GitOpsRollbackPolicy | null>;
@@ -29,7 +18,7 @@ export interface PolicyClusterPort {
   replacePolicyStatus(policy: GitOpsRollbackPolicy, status: GitOpsRollbackPolicyStatus): Promise<'replaced' | 'conflict'>;
   /** Every policy (in the watched namespace, or all). */
   listPolicies(): Promise<GitOpsRollbackPolicy[]>;
-  getKustomization(namespace: string, name: string): Promise<KustomizationView | null>;
+  getKustomization(namespace: string, name: string): Promise<Kustomization | null>;
   /** The GitOpsRollbacks the policy created (by label), newest or not. */
   listPolicyRollbacks(policy: GitOpsRollbackPolicy): Promise<GitOpsRollback[]>;
   /** Creates the rollback; 'exists' when one of that name is already there (a duplicate). */
@@ -37,5 +26,5 @@ export interface PolicyClusterPort {
   recordEvent(policy: GitOpsRollbackPolicy, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
 }
 
-/** The commits of `from..to` on the GitRepository's branch, newest first. */
-export type ReadCommitRange = (source: GitRepositoryRef, from: string, to: string) => Promise<RangeCommit[]>;
+/** The commits of `from..to` on the branch of the GitRepository `source`, newest first. */
+export type ReadCommitRange = (source: ObjectKey, from: string, to: string) => Promise<RangeCommit[]>;

@@ -4,17 +4,9 @@
  * side; unit tests use fakes at exactly this boundary.
  */
 import type { GitOpsRollback, GitOpsRollbackStatus } from '../api/v1alpha1/types.js';
+import type { GitRepositoryView } from '../flux/git-repository.js';
 import type { EngineOptions, RollbackRequest, RollbackResult } from '../git/engine.js';
 import type { SafetyPolicy, SafetyVerdict } from '../safety/evaluate-safety.js';
-
-/** The parts of a Flux GitRepository (source.toolkit.fluxcd.io/v1) a rollback uses. */
-export interface GitRepositoryView {
-  url: string;
-  ref?: { branch?: string; tag?: string; semver?: string; commit?: string; name?: string };
-  secretRef?: { name: string };
-  /** metadata.annotations (the cross-namespace consent, ALLOWED_NAMESPACES_ANNOTATION). */
-  annotations?: Record<string, string>;
-}
 
 export interface ClusterPort {
   /** The rollback as stored now, or null when it is gone. */

@@ -6,6 +6,7 @@
  */
 import { Reason } from '../api/v1alpha1/conditions.js';
 import { ALLOWED_NAMESPACES_ANNOTATION, type GitOpsRollback } from '../api/v1alpha1/types.js';
+import { DEFAULT_GIT_REPOSITORY_BRANCH } from '../flux/git-repository.js';
 import type { RepositoryTarget } from '../git/engine.js';
 import type { Credentials } from '../git/remote.js';
 import { isSshUrl } from '../git/ssh-url.js';
@@ -13,9 +14,6 @@ import { StallingError } from './classify-error.js';
 import { allowsNamespace } from './grants.js';
 import type { ClusterPort } from './ports.js';
 import { readSshCredentials } from './ssh-credentials.js';
-
-/** Flux's default when a GitRepository has no ref. */
-const FLUX_DEFAULT_BRANCH = 'master';
 
 export async function resolveRepository(cluster: ClusterPort, rollback: GitOpsRollback, allowCrossNamespaceRefs: boolean): Promise<RepositoryTarget> {
   const namespace = rollback.metadata.namespace!;
@@ -50,7 +48,7 @@ export async function resolveRepository(cluster: ClusterPort, rollback: GitOpsRo
     );
   }
   const credentials = source.secretRef ? await readCredentials(cluster, sourceNamespace, source.secretRef.name, source.url) : undefined;
-  return checkUrl({ url: source.url, branch: ref.branch ?? FLUX_DEFAULT_BRANCH, credentials });
+  return checkUrl({ url: source.url, branch: ref.branch ?? DEFAULT_GIT_REPOSITORY_BRANCH, credentials });
 }
 
 /** Credentials from a Secret in Flux's format (bearerToken, or username/password; for SSH identity/known_hosts/password). */

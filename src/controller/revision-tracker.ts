@@ -13,14 +13,15 @@
  */
 import { PolicyEventReason, type GitOpsRollbackPolicy, type KustomizationRevisions } from '../api/v1alpha1/policy-types.js';
 import type { Condition } from '../api/v1alpha1/types.js';
+import type { Kustomization } from '../flux/kustomization.js';
 import { checkPolicyNamespace, isHealthy, recordHealthyRevision, selectsKustomization } from './policy-decision.js';
-import type { KustomizationView, PolicyClusterPort } from './policy-ports.js';
+import type { PolicyClusterPort } from './policy-ports.js';
 import type { ProcessResult } from './work-queue.js';
 
 export interface RevisionTrackerOptions {
   cluster: PolicyClusterPort;
   /** The Kustomizations as the informer last saw them. */
-  listKustomizations: () => KustomizationView[];
+  listKustomizations: () => Kustomization[];
   /** Whether that list is complete (the informer synced): until then nothing is written. */
   hasSynced: () => boolean;
   /** `--allow-cross-namespace-policies`: a policy may name Kustomizations outside its namespace. */
@@ -36,7 +37,7 @@ export class RevisionTracker {
   }
 
   /** The keys (`namespace/name`) of the policies covering a Kustomization. */
-  static policiesCovering(policies: GitOpsRollbackPolicy[], kustomization: KustomizationView): string[] {
+  static policiesCovering(policies: GitOpsRollbackPolicy[], kustomization: Kustomization): string[] {
     return policies.filter((p) => selectsKustomization(p, kustomization)).map((p) => `${p.metadata.namespace}/${p.metadata.name}`);
   }
 

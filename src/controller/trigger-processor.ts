@@ -10,6 +10,9 @@
  */
 import { DEFAULT_TRIGGER_REASONS, PolicyEventReason, type GitOpsRollbackPolicy } from '../api/v1alpha1/policy-types.js';
 import type { GitOpsRollback } from '../api/v1alpha1/types.js';
+import type { ObjectKey } from '../flux/flux-port.js';
+import type { Kustomization } from '../flux/kustomization.js';
+import { normalizeSourcePathInRoot } from '../flux/source-path.js';
 import type { RangeCommit } from '../git/read-range.js';
 import { MAX_TRIGGER_REASON, toOneLine } from '../webhook/event-text.js';
 import { parseRevisionSha } from '../webhook/flux-event.js';
@@ -22,11 +25,10 @@ import {
   computeRollbackName,
   findLastGoodRevision,
   findRollbackCommit,
-  normalizeKustomizationPath,
   selectsKustomization,
   type Refusal,
 } from './policy-decision.js';
-import type { GitRepositoryRef, KustomizationView, PolicyClusterPort, ReadCommitRange } from './policy-ports.js';
+import type { PolicyClusterPort, ReadCommitRange } from './policy-ports.js';
 import { refusals, rollbackCreatedMessage } from './trigger-refusals.js';
 
 export interface TriggerLogger {
@@ -83,7 +85,7 @@ function duplicate(rollback: string): never {
   throw new TriggerStop({ action: 'duplicate', rollback });
 }
 
-const keyOf = (kustomization: KustomizationView): string => `${kustomization.metadata.namespace}/${kustomization.metadata.name}`;
+const keyOf = (kustomization: Kustomization): string => `${kustomization.metadata.namespace}/${kustomization.metadata.name}`;
 
 /** Step 1: the policy, fresh; present, active and triggered by this reason. */
 export async function readPolicy(trigger: Trigger, cluster: PolicyClusterPort): Promise<GitOpsRollbackPolicy> {
@@ -101,7 +103,7 @@ export function checkPolicyScope(policy: GitOpsRollbackPolicy, allowCrossNamespa
 }
 
 /** Step 3: the Kustomization, fresh; the object the event was about, covered by the policy. */
-export async function readKustomization(trigger: Trigger, policy: GitOpsRollbackPolicy, cluster: PolicyClusterPort): Promise<KustomizationView> {
+export async function readKustomization(trigger: Trigger, policy: GitOpsRollbackPolicy, cluster: PolicyClusterPort): Promise<Kustomization> {
   const kustomization = await cluster.getKustomization(trigger.kustomization.namespace, trigger.kustomization.name);
   if (!kustomization) ignore('Kustomization not found');
   if (trigger.kustomization.uid && kustomization.metadata.uid !== trigger.kustomization.uid) ignore('event about a previous object of that name');
@@ -113,7 +115,7 @@ export async function readKustomization(trigger: Trigger, policy: GitOpsRollback
  * Step 4: the revision that fails, from the Kustomization's status. A Flux event must agree with
  * it; when the status has not caught up yet, {@link TriggerNotSettledError} (retried).
  */
-export function findFailingRevision(trigger: Trigger, kustomization: KustomizationView): { revision: string; sha: string } {
+export function findFailingRevision(trigger: Trigger, kustomization: Kustomization): { revision: string; sha: string } {
   let revision = kustomization.status?.lastAppliedRevision;
   if (trigger.source === 'flux') {
     // An OCI digest or a tag can never be rolled back: no need to wait for the status.
@@ -129,14 +131,14 @@ export function findFailingRevision(trigger: Trigger, kustomization: Kustomizati
 }
 
 /** Step 5: the last revision the policy saw healthy before the failing one. */
-export function findLastGood(policy: GitOpsRollbackPolicy, kustomization: KustomizationView, failing: { revision: string; sha: string }): string {
+export function findLastGood(policy: GitOpsRollbackPolicy, kustomization: Kustomization, failing: { revision: string; sha: string }): string {
   const { namespace, name } = kustomization.metadata;
   const entry = policy.status?.kustomizations?.find((k) => k.namespace === namespace && k.name === name);
   return findLastGoodRevision(entry, failing.sha, parseRevisionSha) ?? refuse(refusals.noHealthyRevision(keyOf(kustomization), failing.revision));
 }
 
 /** Step 6: not rolled back already (the name is deterministic), and within cooldown and rate limits. */
-export async function checkPriorRollbacks(policy: GitOpsRollbackPolicy, kustomization: KustomizationView, failingSha: string, cluster: PolicyClusterPort, now: Date): Promise<string> {
+export async function checkPriorRollbacks(policy: GitOpsRollbackPolicy, kustomization: Kustomization, failingSha: string, cluster: PolicyClusterPort, now: Date): Promise<string> {
   const name = computeRollbackName(kustomization, failingSha);
   const rollbacks: GitOpsRollback[] = await cluster.listPolicyRollbacks(policy);
   if (rollbacks.some((r) => r.metadata.name === name)) duplicate(name);
@@ -146,14 +148,14 @@ export async function checkPriorRollbacks(policy: GitOpsRollbackPolicy, kustomiz
 }
 
 /** Step 7: the GitRepository to revert in: a Git source the policy may reach, and a path inside it. */
-export function resolveSource(policy: GitOpsRollbackPolicy, kustomization: KustomizationView, allowCrossNamespaceRefs: boolean): GitRepositoryRef {
+export function resolveSource(policy: GitOpsRollbackPolicy, kustomization: Kustomization, allowCrossNamespaceRefs: boolean): ObjectKey {
   const key = keyOf(kustomization);
   const sourceRef = kustomization.spec?.sourceRef;
   if (sourceRef?.kind !== 'GitRepository') refuse(refusals.unsupportedSourceKind(key, sourceRef?.kind));
   const source = { namespace: sourceRef.namespace ?? kustomization.metadata.namespace!, name: sourceRef.name };
   if (source.namespace !== policy.metadata.namespace && !allowCrossNamespaceRefs) refuse(refusals.crossNamespaceSource(key, source));
   try {
-    normalizeKustomizationPath(kustomization.spec?.path);
+    normalizeSourcePathInRoot(kustomization.spec?.path);
   } catch (error) {
     refuse(refusals.unsupportedPath((error as Error).message));
   }
@@ -161,7 +163,7 @@ export function resolveSource(policy: GitOpsRollbackPolicy, kustomization: Kusto
 }
 
 /** Step 8: the commits lastGood..failing, at least one, none of them a rollback itself (the loop guard). */
-export async function readCommitsToRevert(source: GitRepositoryRef, lastGood: string, failing: string, kustomization: string, readCommitRange: ReadCommitRange): Promise<RangeCommit[]> {
+export async function readCommitsToRevert(source: ObjectKey, lastGood: string, failing: string, kustomization: string, readCommitRange: ReadCommitRange): Promise<RangeCommit[]> {
   let commits: RangeCommit[];
   try {
     commits = await readCommitRange(source, lastGood, failing);

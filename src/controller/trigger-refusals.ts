@@ -5,7 +5,7 @@
  */
 import { PolicyEventReason } from '../api/v1alpha1/policy-types.js';
 import type { Refusal } from './policy-decision.js';
-import type { GitRepositoryRef } from './policy-ports.js';
+import type { ObjectKey } from '../flux/flux-port.js';
 
 const short = (sha: string): string => sha.slice(0, 12);
 const range = (from: string, to: string): string => `${short(from)}..${short(to)}`;
@@ -20,11 +20,11 @@ export const refusals = {
     message: `Kustomization ${kustomization} applies a ${kind ?? 'missing'} source; only GitRepository sources can be rolled back`,
   }),
   unsupportedPath: (message: string): Refusal => ({ reason: PolicyEventReason.UnsupportedSource, message }),
-  crossNamespaceSource: (kustomization: string, source: GitRepositoryRef): Refusal => ({
+  crossNamespaceSource: (kustomization: string, source: ObjectKey): Refusal => ({
     reason: PolicyEventReason.CrossNamespaceRefForbidden,
     message: `GitRepository ${source.namespace}/${source.name} of Kustomization ${kustomization} is outside the policy's namespace; the operator does not allow cross-namespace references`,
   }),
-  commitRangeUnreadable: (source: GitRepositoryRef, from: string, to: string, cause: string): Refusal => ({
+  commitRangeUnreadable: (source: ObjectKey, from: string, to: string, cause: string): Refusal => ({
     reason: PolicyEventReason.CommitRangeUnreadable,
     message: `Cannot read commits ${range(from, to)} of GitRepository ${source.namespace}/${source.name}: ${cause}`,
   }),

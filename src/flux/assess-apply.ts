@@ -1,10 +1,12 @@
 /**
  * Judges whether Kustomizations have applied a commit, from their status alone (what
- * kustomize-controller writes): applied (`lastAppliedRevision` is the commit, `Ready=True`,
- * `observedGeneration` current), failed on that commit (`Ready=False` with
+ * kustomize-controller writes): applied (`lastAppliedRevision` is the commit, `Ready=True` for
+ * the current generation, see readiness.ts), failed on that commit (`Ready=False` with
  * `lastAttemptedRevision` the commit, and `Stalled=True` or a failure reason), or still waiting.
  */
-import type { FluxCondition, KustomizationView, ObjectKey } from './flux-port.js';
+import type { ObjectKey } from './flux-port.js';
+import type { KustomizationView } from './kustomization.js';
+import { findCondition, readinessOf } from './readiness.js';
 import { isRevisionOf } from './revision.js';
 
 export type ApplyState = 'applied' | 'waiting' | 'failed';
@@ -35,7 +37,6 @@ export const FAILURE_REASONS: ReadonlySet<string> = new Set([
   'InvalidCELExpression',
 ]);
 
-const find = (conditions: FluxCondition[] | undefined, type: string) => conditions?.find((c) => c.type === type);
 const short = (sha: string) => sha.slice(0, 12);
 
 /** Where one Kustomization stands with `commit`; `kustomization` null means it does not exist. */
@@ -46,19 +47,18 @@ export function assessKustomization(key: ObjectKey, kustomization: Kustomization
   const status = kustomization.status ?? {};
   const revision = status.lastAppliedRevision;
   const withRevision = revision ? { revision } : {};
-  const generationCurrent = status.observedGeneration !== undefined && status.observedGeneration === (kustomization.generation ?? status.observedGeneration);
-  const ready = find(status.conditions, 'Ready');
-  const stalled = find(status.conditions, 'Stalled');
+  const readiness = readinessOf(kustomization.generation, status);
+  const ready = readiness.condition;
+  const stalled = findCondition(status.conditions, 'Stalled');
 
-  if (generationCurrent && ready?.status === 'True' && isRevisionOf(revision, commit)) {
+  if (readiness.ready && isRevisionOf(revision, commit)) {
     return { ...base, ...withRevision, state: 'applied', ready: true, message: `${label} applied ${revision}` };
   }
   const failedOnCommit =
-    generationCurrent &&
-    ready?.status === 'False' &&
+    readiness.failing &&
     isRevisionOf(status.lastAttemptedRevision, commit) &&
-    (stalled?.status === 'True' || FAILURE_REASONS.has(ready.reason ?? ''));
-  if (failedOnCommit) {
+    (stalled?.status === 'True' || FAILURE_REASONS.has(ready?.reason ?? ''));
+  if (failedOnCommit && ready) {
     const detail = [ready.reason, ready.message].filter(Boolean).join(': ');
     return { ...base, ...withRevision, state: 'failed', ready: false, message: `${label} failed to apply ${status.lastAttemptedRevision}${detail ? `: ${detail}` : ''}` };
   }
@@ -67,7 +67,7 @@ export function assessKustomization(key: ObjectKey, kustomization: Kustomization
     : [
         revision ? `last applied ${revision}` : 'has applied nothing yet',
         ready ? `Ready=${ready.status}${ready.reason ? ` ${ready.reason}` : ''}` : undefined,
-        generationCurrent ? undefined : 'generation not yet observed',
+        readiness.observed ? undefined : 'generation not yet observed',
       ]
         .filter(Boolean)
         .join(', ');

@@ -2,38 +2,12 @@
  * What the Flux integration needs from the cluster, as plain data and one interface:
  * src/kube/flux-resources.ts implements it with client-node; unit tests use fakes.
  */
+import type { KustomizationView } from './kustomization.js';
 
 /** An object named by namespace and name. */
 export interface ObjectKey {
   namespace: string;
   name: string;
-}
-
-/** A condition as Flux reports it (metav1.Condition). */
-export interface FluxCondition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  reason?: string;
-  message?: string;
-  observedGeneration?: number;
-}
-
-/** The parts of a Kustomization (kustomize.toolkit.fluxcd.io/v1) the wait for apply reads. */
-export interface KustomizationView extends ObjectKey {
-  generation?: number;
-  /** spec.sourceRef; `namespace` defaults to the Kustomization's own. */
-  sourceRef: { kind: string; name: string; namespace?: string };
-  /** spec.path: the directory applied, relative to the source root (`./apps`, `apps/`, `./`). */
-  path?: string;
-  /** spec.suspend. */
-  suspend?: boolean;
-  status?: {
-    observedGeneration?: number;
-    lastAppliedRevision?: string;
-    lastAttemptedRevision?: string;
-    lastHandledReconcileAt?: string;
-    conditions?: FluxCondition[];
-  };
 }
 
 /** Kinds a reconcile can be requested for. */

@@ -12,7 +12,8 @@
  *    instead of 6.6 s with a 30 s timeout), unless it runs with
  *    --feature-gates=CancelHealthCheckOnNewRevision=true.
  */
-import type { FluxPort, KustomizationView, ObjectKey, ReconcilableKind } from './flux-port.js';
+import type { FluxPort, ObjectKey, ReconcilableKind } from './flux-port.js';
+import type { KustomizationView } from './kustomization.js';
 import { isRevisionOf } from './revision.js';
 
 /** The annotation Flux controllers watch for on-demand reconciliation. */

@@ -4,13 +4,9 @@
  * at least one changed path. (A Kustomization that pulls files from outside its path, through
  * `../` resources in a kustomization.yaml, is not seen this way; name it explicitly.)
  */
-import type { KustomizationView, ObjectKey } from './flux-port.js';
-
-/** `./apps/frontend/`, `apps/frontend`, `/apps/frontend` -> `apps/frontend`; `./`, `` -> ``. */
-export function normalizeSourcePath(path: string | undefined): string {
-  const parts = (path ?? '').split('/').filter((part) => part !== '' && part !== '.');
-  return parts.join('/');
-}
+import type { ObjectKey } from './flux-port.js';
+import type { KustomizationView } from './kustomization.js';
+import { normalizeSourcePath } from './source-path.js';
 
 /**
  * True when the repository path `changed` lies inside the Kustomization path `kustomizationPath`.

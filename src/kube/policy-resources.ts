@@ -1,7 +1,8 @@
 /**
  * Reads and writes what automated rollbacks use, through @kubernetes/client-node:
- * GitOpsRollbackPolicies and their status, Flux Kustomizations, and the GitOpsRollbacks a policy
- * creates. Implements the controller's PolicyClusterPort (with an EventRecorder for Events).
+ * GitOpsRollbackPolicies and their status, and the GitOpsRollbacks a policy creates. With
+ * FluxResources (Kustomizations) and an EventRecorder (Events) it implements the controller's
+ * PolicyClusterPort.
  */
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { POLICY_PLURAL, POLICY_UID_LABEL, type GitOpsRollbackPolicy, type GitOpsRollbackPolicyStatus } from '../api/v1alpha1/policy-types.js';
@@ -9,20 +10,10 @@ import { GROUP, PLURAL, VERSION, type GitOpsRollback } from '../api/v1alpha1/typ
 import { createApiClient } from './client.js';
 import { isStatus, orNullOn404 } from './resources.js';
 
-export const FLUX_KUSTOMIZE_GROUP = 'kustomize.toolkit.fluxcd.io';
-export const FLUX_KUSTOMIZE_VERSION = 'v1';
-
 const REQUEST_TIMEOUT_MS = 15_000;
 
 /** The status fields of a policy, so a merge patch can remove the absent ones. */
 const POLICY_STATUS_FIELDS: (keyof GitOpsRollbackPolicyStatus)[] = ['observedGeneration', 'conditions', 'kustomizations', 'lastRollback'];
-
-/** A Flux Kustomization as the API returns it (the fields automated rollbacks read). */
-export interface KustomizationObject {
-  metadata: { name?: string; namespace?: string; uid?: string; generation?: number; labels?: Record<string, string> };
-  spec?: { path?: string; sourceRef?: { kind: string; name: string; namespace?: string } };
-  status?: Record<string, unknown>;
-}
 
 export class PolicyResources {
   private readonly custom: CustomObjectsApi;
@@ -61,12 +52,6 @@ export class PolicyResources {
       if (isStatus(error, 409)) return 'conflict';
       throw error;
     }
-  }
-
-  async getKustomization(namespace: string, name: string): Promise<KustomizationObject | null> {
-    return orNullOn404(
-      this.custom.getNamespacedCustomObject({ group: FLUX_KUSTOMIZE_GROUP, version: FLUX_KUSTOMIZE_VERSION, namespace, plural: 'kustomizations', name }) as Promise<KustomizationObject>,
-    );
   }
 
   /** The rollbacks carrying the policy's uid label, in the policy's namespace. */

@@ -4,19 +4,9 @@
  */
 import { ApiException, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type GitOpsRollback, type GitOpsRollbackStatus } from '../api/v1alpha1/types.js';
+import { GIT_REPOSITORY_RESOURCE } from '../flux/api-resources.js';
+import { toGitRepositoryView, type GitRepository, type GitRepositoryView } from '../flux/git-repository.js';
 import { createApiClient } from './client.js';
-
-export const FLUX_SOURCE_GROUP = 'source.toolkit.fluxcd.io';
-export const FLUX_SOURCE_VERSION = 'v1';
-
-export interface GitRepositoryObject {
-  metadata?: { annotations?: Record<string, string> };
-  spec: {
-    url: string;
-    ref?: { branch?: string; tag?: string; semver?: string; commit?: string; name?: string };
-    secretRef?: { name: string };
-  };
-}
 
 /** True for an API error with this HTTP status. */
 export function isStatus(error: unknown, code: number): boolean {
@@ -72,11 +62,10 @@ export class ClusterResources {
     }
   }
 
-  async getGitRepository(namespace: string, name: string): Promise<(GitRepositoryObject['spec'] & { annotations?: Record<string, string> }) | null> {
-    const object = await orNullOn404(
-      this.custom.getNamespacedCustomObject({ group: FLUX_SOURCE_GROUP, version: FLUX_SOURCE_VERSION, namespace, plural: 'gitrepositories', name }) as Promise<GitRepositoryObject>,
-    );
-    return object ? { ...object.spec, annotations: object.metadata?.annotations } : null;
+  async getGitRepository(namespace: string, name: string): Promise<GitRepositoryView | null> {
+    const { group, version, plural } = GIT_REPOSITORY_RESOURCE;
+    const object = await orNullOn404(this.custom.getNamespacedCustomObject({ group, version, namespace, plural, name }) as Promise<GitRepository>);
+    return object && toGitRepositoryView(object);
   }
 
   /** A Namespace's annotations; null when it does not exist. */

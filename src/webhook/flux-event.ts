@@ -4,6 +4,7 @@
  * timestamp). Validates the shape and reads the revision under its current key (`revision`,
  * notification-controller >= 1.5) or the legacy `kustomize.toolkit.fluxcd.io/revision`.
  */
+import { FLUX_KUSTOMIZE_GROUP, FLUX_SOURCE_GROUP } from '../flux/api-resources.js';
 import { parseRevision } from '../flux/revision.js';
 import { MAX_TRIGGER_MESSAGE, MAX_TRIGGER_REVISION, toOneLine } from './event-text.js';
 
@@ -28,7 +29,8 @@ export class InvalidPayloadError extends Error {
   }
 }
 
-const REVISION_KEYS = ['revision', 'kustomize.toolkit.fluxcd.io/revision', 'source.toolkit.fluxcd.io/revision'];
+// The legacy keys are the API group's name + `/revision`, as the controllers compose them.
+const REVISION_KEYS = ['revision', `${FLUX_KUSTOMIZE_GROUP}/revision`, `${FLUX_SOURCE_GROUP}/revision`];
 
 /** Validates a parsed JSON body as a Flux event. Throws {@link InvalidPayloadError}. */
 export function parseFluxEvent(body: unknown): FluxEvent {

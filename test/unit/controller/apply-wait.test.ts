@@ -4,9 +4,11 @@
  * The same paths run against a real API server in test/integration/flux-loop.test.ts.
  */
 import type { GitOpsRollback, GitOpsRollbackSpec, GitOpsRollbackStatus } from '../../../src/api/v1alpha1/types.js';
-import type { ClusterPort, GitRepositoryView } from '../../../src/controller/ports.js';
+import type { ClusterPort } from '../../../src/controller/ports.js';
 import { RollbackReconciler } from '../../../src/controller/reconciler.js';
-import type { FluxPort, KustomizationView, ObjectKey, ReconcilableKind, SuspendOutcome } from '../../../src/flux/flux-port.js';
+import type { FluxPort, ObjectKey, ReconcilableKind, SuspendOutcome } from '../../../src/flux/flux-port.js';
+import type { GitRepositoryView } from '../../../src/flux/git-repository.js';
+import type { KustomizationView } from '../../../src/flux/kustomization.js';
 import { PushRejectedError, RevertConflictError } from '../../../src/git/errors.js';
 import { makeResult, NEW, SHA } from './fixtures.js';
 

@@ -2,7 +2,7 @@
 import type { GitOpsRollback } from '../../../src/api/v1alpha1/types.js';
 import { slimKustomization, slimRollback } from '../../../src/controller/cached-objects.js';
 import { isFinished } from '../../../src/controller/reconciler.js';
-import type { KustomizationView } from '../../../src/controller/policy-ports.js';
+import type { Kustomization } from '../../../src/flux/kustomization.js';
 import { stripServerFields } from '../../../src/kube/informer.js';
 
 const managedFields = Array.from({ length: 50 }, (_, i) => ({ manager: `m${i}`, fieldsV1: { f: 'x'.repeat(1000) } }));
@@ -43,7 +43,7 @@ describe('informer cache stripping', () => {
         inventory: { entries: Array.from({ length: 5000 }, (_, i) => ({ id: `ns_obj${i}_apps_Deployment`, v: 'v1' })) },
         conditions: [{ type: 'Ready', status: 'True', reason: 'ReconciliationSucceeded', message: 'm'.repeat(2000), lastTransitionTime: 't' }, { type: 'Healthy', status: 'True', reason: 'x', message: 'y', lastTransitionTime: 't' }],
       },
-    } as unknown as KustomizationView;
+    } as unknown as Kustomization;
     const slim = slimKustomization(kustomization);
     expect(slim).toMatchObject({ metadata: { name: 'apps', namespace: 'a', generation: 3, labels: { team: 'shop' } }, spec: { path: './apps', sourceRef: { name: 'fleet' } }, status: { lastAppliedRevision: 'main@sha1:abc', observedGeneration: 3 } });
     expect(slim.status?.conditions).toEqual([expect.objectContaining({ type: 'Ready', status: 'True', message: '' })]);

@@ -6,7 +6,8 @@
 import { Reason } from '../../../src/api/v1alpha1/conditions.js';
 import type { GitOpsRollback, GitOpsRollbackSpec, GitOpsRollbackStatus } from '../../../src/api/v1alpha1/types.js';
 import { RollbackReconciler } from '../../../src/controller/reconciler.js';
-import type { ClusterPort, GitRepositoryView, RunEngine } from '../../../src/controller/ports.js';
+import type { ClusterPort, RunEngine } from '../../../src/controller/ports.js';
+import type { GitRepositoryView } from '../../../src/flux/git-repository.js';
 import type { RollbackRequest } from '../../../src/git/engine.js';
 import { AuthFailedError, GitTimeoutError, PushRejectedError, RevertConflictError } from '../../../src/git/errors.js';
 import { HEAD, makeResult, NEW, SHA } from './fixtures.js';

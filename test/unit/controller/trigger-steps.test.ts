@@ -3,8 +3,8 @@
  * the decision (ignored, refused with which reason, duplicate) and what a step hands on.
  */
 import type { GitOpsRollbackPolicy } from '../../../src/api/v1alpha1/policy-types.js';
-import type { KustomizationView } from '../../../src/controller/policy-ports.js';
 import { checkPolicyScope, findFailingRevision, findLastGood, readCommitsToRevert, resolveSource, TriggerNotSettledError, TriggerStop } from '../../../src/controller/trigger-processor.js';
+import type { Kustomization } from '../../../src/flux/kustomization.js';
 import type { Trigger } from '../../../src/webhook/trigger.js';
 
 const GOOD = 'a'.repeat(40);
@@ -16,7 +16,7 @@ const policy: GitOpsRollbackPolicy = {
   spec: { kustomizations: { names: ['apps'] } },
   status: { kustomizations: [{ namespace: 'team', name: 'apps', lastHealthyRevision: `main@sha1:${GOOD}`, lastHealthyTime: '2025-01-01T00:00:00Z' }] },
 };
-const failing = (ready: 'True' | 'False'): KustomizationView => ({
+const failing = (ready: 'True' | 'False'): Kustomization => ({
   metadata: { namespace: 'team', name: 'apps', generation: 2 },
   spec: { path: './apps', sourceRef: { kind: 'GitRepository', name: 'fleet' } },
   status: { lastAttemptedRevision: `main@sha1:${BAD}`, lastAppliedRevision: `main@sha1:${BAD}`, conditions: [{ type: 'Ready', status: ready, reason: 'r', message: '', lastTransitionTime: '', observedGeneration: 2 }] },

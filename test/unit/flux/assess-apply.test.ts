@@ -1,6 +1,7 @@
 /** Judging a Kustomization's status against the rollback commit, as kustomize-controller writes it. */
 import { assessKustomization, summarizeApply } from '../../../src/flux/assess-apply.js';
-import type { FluxCondition, KustomizationView } from '../../../src/flux/flux-port.js';
+import type { KustomizationView } from '../../../src/flux/kustomization.js';
+import type { FluxCondition } from '../../../src/flux/readiness.js';
 
 const COMMIT = 'c'.repeat(40);
 const OLD = 'b'.repeat(40);

@@ -1,5 +1,6 @@
 /** Reconcile requests: sources first, same timestamp; Kustomizations once their source serves the commit. */
-import type { FluxPort, KustomizationView, ObjectKey, ReconcilableKind } from '../../../src/flux/flux-port.js';
+import type { FluxPort, ObjectKey, ReconcilableKind } from '../../../src/flux/flux-port.js';
+import type { KustomizationView } from '../../../src/flux/kustomization.js';
 import { formatRequestedAt, requestReconcileAfterArtifact, requestReconcileWithSource } from '../../../src/flux/request-reconcile.js';
 
 describe('formatRequestedAt', () => {

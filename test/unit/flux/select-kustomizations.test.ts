@@ -1,6 +1,7 @@
 /** Auto-selection: Kustomizations fed by the rollback's GitRepository whose path covers a change. */
-import type { KustomizationView } from '../../../src/flux/flux-port.js';
-import { isPathCovered, normalizeSourcePath, selectKustomizations } from '../../../src/flux/select-kustomizations.js';
+import type { KustomizationView } from '../../../src/flux/kustomization.js';
+import { isPathCovered, selectKustomizations } from '../../../src/flux/select-kustomizations.js';
+import { normalizeSourcePath } from '../../../src/flux/source-path.js';
 
 const SOURCE = { namespace: 'flux-system', name: 'fleet' };
 

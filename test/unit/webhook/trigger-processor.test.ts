@@ -5,9 +5,10 @@
 import type { GitOpsRollbackPolicy, GitOpsRollbackPolicySpec } from '../../../src/api/v1alpha1/policy-types.js';
 import type { GitOpsRollback } from '../../../src/api/v1alpha1/types.js';
 import { isHealthy, recordHealthyRevision } from '../../../src/controller/policy-decision.js';
-import type { KustomizationView, PolicyClusterPort } from '../../../src/controller/policy-ports.js';
+import type { PolicyClusterPort } from '../../../src/controller/policy-ports.js';
 import { RevisionTracker } from '../../../src/controller/revision-tracker.js';
 import { TriggerNotSettledError, TriggerProcessor } from '../../../src/controller/trigger-processor.js';
+import type { Kustomization } from '../../../src/flux/kustomization.js';
 import type { RangeCommit } from '../../../src/git/read-range.js';
 import type { Trigger } from '../../../src/webhook/trigger.js';
 
@@ -26,7 +27,7 @@ function makePolicy(spec: Partial<GitOpsRollbackPolicySpec> = {}): GitOpsRollbac
   };
 }
 
-const kustomization: KustomizationView = {
+const kustomization: Kustomization = {
   metadata: { namespace: 'flux-system', name: 'apps', uid: 'k-uid', generation: 1, labels: { tier: 'web' } },
   spec: { path: './apps/frontend', sourceRef: { kind: 'GitRepository', name: 'flux-system' } },
   status: {
@@ -34,7 +35,7 @@ const kustomization: KustomizationView = {
     conditions: [{ type: 'Ready', status: 'False', reason: 'HealthCheckFailed', message: 'Health check failed', lastTransitionTime: '', observedGeneration: 1 }],
   },
 };
-const withReady = (status: 'True' | 'False' | 'Unknown', generation = 1, readyGeneration = 1): KustomizationView => ({
+const withReady = (status: 'True' | 'False' | 'Unknown', generation = 1, readyGeneration = 1): Kustomization => ({
   ...kustomization,
   metadata: { ...kustomization.metadata, generation },
   status: { ...kustomization.status, conditions: [{ type: 'Ready', status, reason: 'r', message: '', lastTransitionTime: '', observedGeneration: readyGeneration }] },
@@ -55,7 +56,7 @@ const rangeCommits: RangeCommit[] = [
   { oid: '2'.repeat(40), message: 'Bump frontend config\n' },
 ];
 
-function setUp(options: { policy?: GitOpsRollbackPolicy; existing?: GitOpsRollback[]; commits?: RangeCommit[]; k?: KustomizationView; allowCrossNamespacePolicies?: boolean } = {}) {
+function setUp(options: { policy?: GitOpsRollbackPolicy; existing?: GitOpsRollback[]; commits?: RangeCommit[]; k?: Kustomization; allowCrossNamespacePolicies?: boolean } = {}) {
   const created: GitOpsRollback[] = [];
   const events: string[] = [];
   const existing = options.existing ?? [];
@@ -212,7 +213,7 @@ describe('TriggerProcessor: the event is checked against the Kustomization\'s ow
     ['Ready=False is about an older generation', withReady('False', 2, 1), {}],
     ['there is no Ready condition yet', { ...kustomization, status: { ...kustomization.status, conditions: [] } }, {}],
   ])('%s: not settled (retried, then dropped), nothing created', async (_name, k, overrides) => {
-    const { processor, created, reads } = setUp({ k: k as KustomizationView });
+    const { processor, created, reads } = setUp({ k: k as Kustomization });
     await expect(processor.process(trigger(overrides as Partial<Trigger>))).rejects.toBeInstanceOf(TriggerNotSettledError);
     await expect(processor.process(trigger(overrides as Partial<Trigger>))).rejects.toMatchObject({ code: 'TriggerNotSettledError', name: 'TriggerNotSettledError' });
     expect([created, reads]).toEqual([[], []]);
@@ -265,7 +266,7 @@ describe('TriggerProcessor: a policy is confined to its namespace', () => {
 });
 
 describe('healthy revision tracking', () => {
-  const healthy = (revision: string, generation = 1, observed = 1): KustomizationView => ({
+  const healthy = (revision: string, generation = 1, observed = 1): Kustomization => ({
     ...kustomization,
     metadata: { ...kustomization.metadata, generation },
     status: { lastAppliedRevision: revision, observedGeneration: observed, conditions: [{ type: 'Ready', status: 'True', reason: 'ReconciliationSucceeded', message: '', lastTransitionTime: '' }] },
@@ -276,7 +277,7 @@ describe('healthy revision tracking', () => {
     ['Ready=True for an older generation is not', healthy('main@sha1:a', 2, 1), false],
     ['Ready=False is not', { ...kustomization, status: { ...kustomization.status, conditions: [{ type: 'Ready', status: 'False', reason: 'HealthCheckFailed', message: '', lastTransitionTime: '' }] } }, false],
   ])('%s', (_name, k, expected) => {
-    expect(isHealthy(k as KustomizationView)).toBe(expected);
+    expect(isHealthy(k as Kustomization)).toBe(expected);
   });
 
   test('a new healthy revision moves the last one to previous; the same one changes nothing', () => {
