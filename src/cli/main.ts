@@ -8,20 +8,18 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { API_VERSION, GROUP, PLURAL, VERSION, type GitOpsRollback } from '../api/v1alpha1/types.js';
 import { slimRollback } from '../controller/cached-objects.js';
 import { isFinished, RollbackReconciler } from '../controller/reconciler.js';
-import { DEFAULT_ROLLBACK_HISTORY_LIMIT, policyKeyOf, RollbackHistory } from '../controller/rollback-history.js';
+import { policyKeyOf, RollbackHistory } from '../controller/rollback-history.js';
 import { PolicyResources } from '../kube/policy-resources.js';
 import type { ClusterPort } from '../controller/ports.js';
 import { createWorkerEngine } from '../controller/engine-worker.js';
 import { WorkQueue } from '../controller/work-queue.js';
-import { DEFAULT_CACHE_MAX_BYTES, evictCaches } from '../git/cache-dir.js';
+import { evictCaches } from '../git/cache-dir.js';
 import type { EngineOptions } from '../git/engine.js';
 import type { NetworkPolicy } from '../git/url-policy.js';
 import { removeStaleLockFiles } from '../git/lock.js';
-import { DEFAULT_TRANSFER_LIMITS, parseByteSize } from '../git/transfer-limits.js';
 import { loadKubeConfig } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
 import { FluxResources } from '../kube/flux-resources.js';
@@ -38,63 +36,18 @@ import { recordAutomaticRollback, recordWebhookRequest } from '../metrics/trigge
 import { createWorkQueueHooks, observeWorkQueue } from '../metrics/work-queue-metrics.js';
 import { startAutomatedTriggers } from './automated-triggers.js';
 import { FAULT_ENV, injectFault, parseFault } from './fault-injection.js';
-
-const FLAGS = {
-  kubeconfig: { type: 'string' },
-  'health-probe-bind-address': { type: 'string', default: ':8081' },
-  'metrics-bind-address': { type: 'string', default: ':8080' },
-  /** /metrics needs a bearer token allowed to get /metrics (TokenReview + SubjectAccessReview); --no-metrics-auth opens it. */
-  'metrics-auth': { type: 'boolean', default: true },
-  /** The webhook receiver for automated rollback triggers (Flux, Alertmanager); 0 disables it. */
-  'webhook-bind-address': { type: 'string', default: ':9292' },
-  'leader-elect': { type: 'boolean', default: false },
-  'leader-election-namespace': { type: 'string' },
-  'leader-election-id': { type: 'string', default: 'gitops-rollback-leader' },
-  concurrent: { type: 'string', default: '4' },
-  'cache-dir': { type: 'string', default: '/var/cache/gitops-rollback' },
-  /** Byte budget of the cache repositories (LRU eviction); keep it below the volume's sizeLimit. */
-  'cache-max-bytes': { type: 'string', default: String(DEFAULT_CACHE_MAX_BYTES) },
-  'watch-namespace': { type: 'string' },
-  'allow-cross-namespace-refs': { type: 'boolean', default: false },
-  /** Lets a GitOpsRollbackPolicy name Kustomizations outside its own namespace (off: refused). */
-  'allow-cross-namespace-policies': { type: 'boolean', default: false },
-  /** Finished GitOpsRollbacks kept per GitOpsRollbackPolicy (older ones are deleted); 0 keeps all. */
-  'rollback-history-limit': { type: 'string', default: String(DEFAULT_ROLLBACK_HISTORY_LIMIT) },
-  /** Seconds between reads of the Kustomizations while a rollback waits for Flux to apply it. */
-  'apply-poll-interval': { type: 'string', default: '2' },
-  /** Comma-separated kinds the safety gate protects besides CRD, PVC, PV and Namespace. */
-  'safety-protected-kinds': { type: 'string', default: '' },
-  'git-timeout': { type: 'string', default: '60' },
-  /** Seconds one engine run (in its own worker process) may take in total before it is stopped. */
-  'engine-deadline': { type: 'string', default: '600' },
-  /** Heap limit of an engine run's worker process, MiB. */
-  'engine-memory-limit': { type: 'string', default: '256' },
-  /** Git network policy: tenants choose repository URLs, so internal hosts and http:// are refused unless allowed. */
-  'allow-private-git-hosts': { type: 'boolean', default: false },
-  'allow-insecure-http': { type: 'boolean', default: false },
-  /** Comma-separated hosts (or *.domain) repositories may live on; empty: any public host. */
-  'git-allowed-hosts': { type: 'string', default: '' },
-  /** Total seconds per fetch/push (besides --git-timeout's inactivity limit); byte limits as 128Mi, 32Mi. */
-  'git-deadline': { type: 'string', default: String(DEFAULT_TRANSFER_LIMITS.deadlineMs / 1000) },
-  'git-max-pack-size': { type: 'string', default: '128Mi' },
-  'git-max-object-size': { type: 'string', default: '32Mi' },
-  'shutdown-timeout': { type: 'string', default: '30' },
-  'log-level': { type: 'string', default: 'info' },
-} as const;
+import type { BindAddress } from './flags/flag-kinds.js';
+import { FlagError } from './flags/parse-flags.js';
+import { formatOperatorHelp, parseOperatorFlags, type OperatorOptions } from './operator-flags.js';
 
 export const CONTROLLER_NAME = 'gitopsrollback';
 
-function parseAddress(value: string): { host?: string; port: number } {
-  const match = /^(.*):(\d+)$/.exec(value);
-  if (!match) throw new Error(`Invalid bind address "${value}" (expected [host]:port)`);
-  return { host: match[1] || undefined, port: Number(match[2]) };
-}
-
 async function main(): Promise<void> {
-  // allowNegative: a later --no-allow-private-git-hosts overrides an earlier flag (tests use it).
-  const { values: flags } = parseArgs({ options: FLAGS, strict: true, allowNegative: true });
-  const logger = createLogger({ level: flags['log-level'] });
-  const kubeConfig = loadKubeConfig(flags.kubeconfig);
+  // Flags first: --help and a bad flag end here, before any kubeconfig is read.
+  const options = readOptionsOrExit(process.argv.slice(2));
+  if (!options) return;
+  const logger = createLogger({ level: options.logLevel });
+  const kubeConfig = loadKubeConfig(options.kubeconfig);
   const resources = new ClusterResources(kubeConfig);
   const recorder = new EventRecorder(kubeConfig, 'gitops-rollback-controller', logger);
   const cluster: ClusterPort = {
@@ -105,20 +58,17 @@ async function main(): Promise<void> {
     getNamespaceAnnotations: (name) => resources.getNamespaceAnnotations(name),
     recordEvent: (rollback, type, reason, message) => recorder.record(rollback, type, reason, message),
   };
-  const cacheDir = flags['cache-dir'];
-  const cacheMaxBytes = Number(flags['cache-max-bytes']);
-  if (!Number.isSafeInteger(cacheMaxBytes) || cacheMaxBytes < 0) throw new Error(`Invalid --cache-max-bytes "${flags['cache-max-bytes']}"`);
+  const { cacheDir, cacheMaxBytes } = options;
   // Lock files left by the previous container (same pid, surviving volume) would block forever.
   const staleLocks = await removeStaleLockFiles(path.join(cacheDir, 'locks'));
   await evictCaches({ fs, cacheDir, maxBytes: cacheMaxBytes, lockDir: path.join(cacheDir, 'locks') });
   logger.info({ cacheDir, cacheMaxBytes, staleLocks }, 'Cache directory ready');
   // One private registry; /metrics is served before the informer syncs, like controller-runtime.
   const metrics = new OperatorMetrics();
-  const metricsAddress = flags['metrics-bind-address'];
-  const checkAccess = flags['metrics-auth'] ? createBearerTokenAuthorizer(createKubeAccessReviews(kubeConfig), { path: '/metrics', verb: 'get' }) : undefined;
-  const metricsServer = metricsAddress === '0' ? undefined : await startMetricsServer(metrics, parseAddress(metricsAddress), { checkAccess });
-  const gitTimeoutMs = Number(flags['git-timeout']) * 1000;
-  const gitNetwork = readGitNetworkFlags(flags);
+  const { metricsAddress, gitTimeoutMs } = options;
+  const checkAccess = options.metricsAuth ? createBearerTokenAuthorizer(createKubeAccessReviews(kubeConfig), { path: '/metrics', verb: 'get' }) : undefined;
+  const metricsServer = metricsAddress === 'off' ? undefined : await startMetricsServer(metrics, metricsAddress, { checkAccess });
+  const gitNetwork = buildGitNetwork(options);
   // Aborted when the Lease is lost: engine runs stop before their push, never during it.
   const stopWork = new AbortController();
   const runEngine = createWorkerEngine({
@@ -126,27 +76,27 @@ async function main(): Promise<void> {
     timeoutMs: gitTimeoutMs,
     cacheMaxBytes,
     ...gitNetwork,
-    deadlineMs: Number(flags['engine-deadline']) * 1000,
-    memoryLimitMb: Number(flags['engine-memory-limit']),
+    deadlineMs: options.engineDeadlineMs,
+    memoryLimitMb: options.engineMemoryLimitMb,
   });
   const reconciler = new RollbackReconciler({
     cluster,
     // Test-only: GITOPS_ROLLBACK_FAULT makes the operator crash at a chosen point (fault-injection.ts).
     runEngine: injectFault(parseFault(process.env[FAULT_ENV]), instrumentEngine(metrics, runEngine)),
     signal: stopWork.signal,
-    allowCrossNamespaceRefs: flags['allow-cross-namespace-refs'],
+    allowCrossNamespaceRefs: options.allowCrossNamespaceRefs,
     flux: new FluxResources(kubeConfig),
-    applyPollIntervalMs: Number(flags['apply-poll-interval']) * 1000,
-    protectedKinds: flags['safety-protected-kinds'].split(',').map((k) => k.trim()).filter(Boolean),
+    applyPollIntervalMs: options.applyPollIntervalMs,
+    protectedKinds: options.protectedKinds,
     logger: logger.child({ controller: CONTROLLER_NAME }),
     observer: new RollbackMetrics(metrics),
   });
-  const concurrency = Number(flags.concurrent);
+  const concurrency = options.concurrent;
   const queue = new WorkQueue({ concurrency, process: (key) => reconciler.reconcile(key), hooks: createWorkQueueHooks(metrics, CONTROLLER_NAME, concurrency) });
   observeWorkQueue(metrics, CONTROLLER_NAME, queue);
 
-  const namespace = flags['watch-namespace'];
-  const historyLimit = Number(flags['rollback-history-limit']);
+  const namespace = options.watchNamespace;
+  const historyLimit = options.rollbackHistoryLimit;
   const policyResources = new PolicyResources(kubeConfig, namespace);
   const history = new RollbackHistory({
     limit: historyLimit,
@@ -173,32 +123,34 @@ async function main(): Promise<void> {
   });
 
   let ready = false;
-  const health = startHealthServer(parseAddress(flags['health-probe-bind-address']), () => ready);
+  const health = startHealthServer(options.healthProbeAddress, () => ready);
 
   await informer.start();
   ready = true;
   logger.info({ apiVersion: API_VERSION, namespace: namespace ?? '(all)' }, 'Informer synced');
 
-  const webhookAddress = flags['webhook-bind-address'];
-  const triggers = webhookAddress === '0' ? undefined : await startAutomatedTriggers({
+  const { webhookAddress } = options;
+  const triggers = webhookAddress === 'off' ? undefined : await startAutomatedTriggers({
     kubeConfig, logger, cluster, recorder, cacheDir, gitTimeoutMs, gitNetwork,
-    address: parseAddress(webhookAddress),
+    address: webhookAddress,
     watchNamespace: namespace,
-    allowCrossNamespaceRefs: flags['allow-cross-namespace-refs'],
-    allowCrossNamespacePolicies: flags['allow-cross-namespace-policies'],
+    allowCrossNamespaceRefs: options.allowCrossNamespaceRefs,
+    allowCrossNamespacePolicies: options.allowCrossNamespacePolicies,
     onRequest: (source, code) => recordWebhookRequest(metrics, source, code),
     onRollbackCreated: (policy, reason) => recordAutomaticRollback(metrics, policy, reason),
   });
 
   let elector: LeaderElector | undefined;
-  if (flags['leader-elect']) {
-    const leaseNamespace = flags['leader-election-namespace'] ?? process.env.POD_NAMESPACE;
-    if (!leaseNamespace) throw new Error('--leader-elect needs --leader-election-namespace or POD_NAMESPACE');
+  if (options.leaderElect) {
     elector = new LeaderElector({
       kubeConfig,
-      namespace: leaseNamespace,
-      name: flags['leader-election-id'],
+      // parseOperatorFlags refuses --leader-elect without a namespace.
+      namespace: options.leaderElectionNamespace!,
+      name: options.leaderElectionId,
       identity: `${os.hostname()}_${process.pid}`,
+      leaseDurationSeconds: options.leaseDurationMs / 1000,
+      renewDeadlineSeconds: options.renewDeadlineMs / 1000,
+      retryPeriodSeconds: options.retryPeriodMs / 1000,
       logger,
       onStartedLeading: () => {
         logger.info({}, 'Started leading; reconciling');
@@ -210,7 +162,7 @@ async function main(): Promise<void> {
         // their push, let a push in flight finish and record it, then exit for a fresh start.
         logger.error({}, 'Lost leadership; stopping work at a safe point, then exiting');
         stopWork.abort(new LeadershipLostError());
-        await queue.shutDown({ drainTimeoutMs: Number(flags['shutdown-timeout']) * 1000 });
+        await queue.shutDown({ drainTimeoutMs: options.shutdownTimeoutMs });
         process.exit(1);
       },
     });
@@ -223,7 +175,7 @@ async function main(): Promise<void> {
   const shutdown = async (signal: string) => {
     logger.info({ signal }, 'Shutting down: draining work in flight');
     ready = false;
-    await queue.shutDown({ drainTimeoutMs: Number(flags['shutdown-timeout']) * 1000 });
+    await queue.shutDown({ drainTimeoutMs: options.shutdownTimeoutMs });
     await historyQueue.shutDown({ drainTimeoutMs: 5000 });
     await triggers?.stop();
     await elector?.stop();
@@ -237,34 +189,38 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void shutdown('SIGINT'));
 }
 
+/**
+ * The options of the command line, or undefined when the process should end without running:
+ * --help printed (exit 0), or a bad flag reported on stderr (exit 2, as Go's flag package does).
+ */
+function readOptionsOrExit(argv: string[]): OperatorOptions | undefined {
+  try {
+    const parsed = parseOperatorFlags(argv, process.env);
+    if (!parsed.help) return parsed.options;
+    process.stdout.write(formatOperatorHelp());
+    process.exitCode = 0;
+  } catch (error) {
+    if (!(error instanceof FlagError)) throw error;
+    process.stderr.write(`${error.message}\nRun with --help to list the flags.\n`);
+    process.exitCode = 2;
+  }
+  return undefined;
+}
+
 /** The engine's network policy and transfer limits from the --allow-*-git/http and --git-* flags. */
-function readGitNetworkFlags(flags: {
-  'allow-private-git-hosts': boolean;
-  'allow-insecure-http': boolean;
-  'git-allowed-hosts': string;
-  'git-deadline': string;
-  'git-max-pack-size': string;
-  'git-max-object-size': string;
-}): { policy: NetworkPolicy; limits: EngineOptions['limits'] } {
-  const size = (flag: 'git-max-pack-size' | 'git-max-object-size') => {
-    const bytes = parseByteSize(flags[flag]);
-    if (bytes === undefined) throw new Error(`Invalid --${flag} "${flags[flag]}" (expected bytes, or a number with Ki, Mi or Gi)`);
-    return bytes;
-  };
-  const deadlineSeconds = Number(flags['git-deadline']);
-  if (!(deadlineSeconds > 0)) throw new Error(`Invalid --git-deadline "${flags['git-deadline']}" (expected seconds)`);
+function buildGitNetwork(options: OperatorOptions): { policy: NetworkPolicy; limits: EngineOptions['limits'] } {
   return {
     policy: {
-      allowPrivateHosts: flags['allow-private-git-hosts'],
-      allowInsecureHttp: flags['allow-insecure-http'],
-      allowedHosts: flags['git-allowed-hosts'].split(',').map((h) => h.trim()).filter(Boolean),
+      allowPrivateHosts: options.allowPrivateGitHosts,
+      allowInsecureHttp: options.allowInsecureHttp,
+      allowedHosts: options.gitAllowedHosts,
     },
-    limits: { deadlineMs: deadlineSeconds * 1000, maxPackBytes: size('git-max-pack-size'), maxObjectBytes: size('git-max-object-size') },
+    limits: { deadlineMs: options.gitDeadlineMs, maxPackBytes: options.gitMaxPackBytes, maxObjectBytes: options.gitMaxObjectBytes },
   };
 }
 
 /** /healthz answers while the process runs; /readyz once the informer has synced. */
-function startHealthServer(address: { host?: string; port: number }, isReady: () => boolean): http.Server {
+function startHealthServer(address: BindAddress, isReady: () => boolean): http.Server {
   const server = http.createServer((req, res) => {
     const ok = req.url === '/healthz' || (req.url === '/readyz' && isReady());
     res.writeHead(ok ? 200 : req.url === '/readyz' ? 503 : 404, { 'Content-Type': 'text/plain' });

@@ -15,3 +15,20 @@ export function parseDuration(value: string): number {
   for (const [, amount, unit] of value.matchAll(/([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/g)) total += Number(amount) * UNIT_MS[unit];
   return Math.round(total);
 }
+
+/**
+ * `ms` as the shortest such duration (`5m`, `1m30s`, `500ms`; `0s` for zero), so a default
+ * printed by --help reads as it is written. Whole milliseconds only.
+ */
+export function formatDuration(ms: number): string {
+  if (!Number.isSafeInteger(ms) || ms < 0) throw new RangeError(`Cannot format ${ms} ms as a duration`);
+  if (ms === 0) return '0s';
+  let rest = ms;
+  let text = '';
+  for (const unit of ['h', 'm', 's', 'ms']) {
+    const amount = Math.floor(rest / UNIT_MS[unit]);
+    if (amount > 0) text += `${amount}${unit}`;
+    rest -= amount * UNIT_MS[unit];
+  }
+  return text;
+}

@@ -8,6 +8,9 @@ import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease, type V1L
 import type { Logger } from 'pino';
 import { createApiClient, describeKubeError, sleep, statusCodeOf } from './client.js';
 
+/** controller-runtime's defaults (15 s, 10 s, 2 s); the operator's --leader-election-* flags default to them. */
+export const DEFAULT_LEASE_TIMINGS = Object.freeze({ leaseDurationSeconds: 15, renewDeadlineSeconds: 10, retryPeriodSeconds: 2 });
+
 /** Options of {@link LeaderElector}. */
 export interface LeaderElectorOptions {
   kubeConfig: KubeConfig;
@@ -71,9 +74,9 @@ export class LeaderElector {
       namespace: options.namespace,
       name: options.name,
       identity: options.identity,
-      leaseDurationSeconds: options.leaseDurationSeconds ?? 15,
-      renewDeadlineSeconds: options.renewDeadlineSeconds ?? 10,
-      retryPeriodSeconds: options.retryPeriodSeconds ?? 2,
+      leaseDurationSeconds: options.leaseDurationSeconds ?? DEFAULT_LEASE_TIMINGS.leaseDurationSeconds,
+      renewDeadlineSeconds: options.renewDeadlineSeconds ?? DEFAULT_LEASE_TIMINGS.renewDeadlineSeconds,
+      retryPeriodSeconds: options.retryPeriodSeconds ?? DEFAULT_LEASE_TIMINGS.retryPeriodSeconds,
       onStartedLeading: options.onStartedLeading,
       onStoppedLeading: options.onStoppedLeading,
     };
