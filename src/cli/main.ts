@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   const recorder = new EventRecorder(kubeConfig, 'gitops-rollback-controller', logger);
   const cluster: ClusterPort = {
     getRollback: (ns, name) => resources.getRollback(ns, name),
-    patchRollbackStatus: (rollback, status) => resources.patchRollbackStatus(rollback, status),
+    patchRollbackStatus: (rollback, patch) => resources.patchRollbackStatus(rollback, patch),
     getGitRepository: (ns, name) => resources.getGitRepository(ns, name),
     getSecretData: (ns, name) => resources.getSecretData(ns, name),
     getNamespaceAnnotations: (name) => resources.getNamespaceAnnotations(name),
