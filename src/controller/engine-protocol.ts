@@ -4,20 +4,25 @@
  * re-created on the operator's side as an instance of the same class, so classify-error.ts and
  * the metrics sort it exactly as if the engine had run in-process.
  */
-import type { RollbackRequest, RollbackResult } from '../git/engine.js';
+import type { RepositoryTarget, RollbackRequest, RollbackResult } from '../git/engine.js';
 import * as gitErrors from '../git/errors.js';
+import type { RangeCommit } from '../git/read-range.js';
 import type { SafetyPolicy, SafetyVerdict } from '../safety/evaluate-safety.js';
 import { SafetyCheckFailedError } from '../safety/safety-gate.js';
 import type { EngineSettings } from './engine-run.js';
 
-/** Operator -> worker: the one run; then `publish-ok` for each `publish` the worker asks. */
-export type ToWorker = { type: 'run'; request: RollbackRequest; settings: EngineSettings; safety?: SafetyPolicy } | { type: 'publish-ok' };
+/** Operator -> worker: the rollback run (then `publish-ok` for each `publish` the worker asks), or a range read. */
+export type WorkerJob =
+  | { type: 'run'; request: RollbackRequest; settings: EngineSettings; safety?: SafetyPolicy }
+  | { type: 'read-range'; target: RepositoryTarget; from: string; to: string; settings: EngineSettings };
+export type ToWorker = WorkerJob | { type: 'publish-ok' };
 
 /** Worker -> operator. `publish` asks leave to push and waits for `publish-ok`. */
 export type FromWorker =
   | { type: 'verdict'; verdict: SafetyVerdict }
   | { type: 'publish' }
   | { type: 'result'; result: RollbackResult }
+  | { type: 'range'; commits: RangeCommit[] }
   | { type: 'error'; error: SerializedError };
 
 /** An error as plain data. */

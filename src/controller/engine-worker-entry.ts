@@ -1,10 +1,12 @@
 /**
- * The engine worker process (forked by ./engine-worker.ts): receives one run as plain data,
- * runs it with the safety gate (./engine-run.ts), asks the operator's leave before each push,
- * sends back the result or the error as plain data, and exits. Everything tenant-controlled
+ * The engine worker process (forked by ./engine-worker.ts): receives one job as plain data — a
+ * rollback run with the safety gate (./engine-run.ts), asking the operator's leave before each
+ * push, or the read of a commit range for an automated trigger — sends back the result or the
+ * error as plain data, and exits. Everything tenant-controlled
  * (fetch, pack parsing, SSH key decryption, host matching, merge, the safety gate's parsing)
  * happens here, on this process's own event loop and heap.
  */
+import { readCommitRange } from '../git/read-range.js';
 import { runGuardedRollback } from './engine-run.js';
 import { serializeError, type FromWorker, type ToWorker } from './engine-protocol.js';
 
@@ -34,8 +36,20 @@ async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   process.exit(0);
 }
 
+async function readRange(message: Extract<ToWorker, { type: 'read-range' }>): Promise<void> {
+  try {
+    const { settings } = message;
+    const commits = await readCommitRange(message.target, message.from, message.to, settings);
+    await send({ type: 'range', commits });
+  } catch (error) {
+    await send({ type: 'error', error: serializeError(error) });
+  }
+  process.exit(0);
+}
+
 process.on('message', (message: ToWorker) => {
   if (message.type === 'run') void run(message);
+  else if (message.type === 'read-range') void readRange(message);
   else if (message.type === 'publish-ok') waitingForPublish.shift()?.();
 });
 // The operator went away: nothing to answer to.

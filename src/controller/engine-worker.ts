@@ -17,9 +17,10 @@
  * A killed worker's repository lock file names a dead pid, so the next run breaks it (src/git/lock.ts).
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import type { RollbackRequest, RollbackResult } from '../git/engine.js';
+import type { RepositoryTarget, RollbackResult } from '../git/engine.js';
+import type { RangeCommit } from '../git/read-range.js';
 import type { EngineSettings } from './engine-run.js';
-import { reviveError, type FromWorker, type ToWorker } from './engine-protocol.js';
+import { reviveError, type FromWorker, type ToWorker, type WorkerJob } from './engine-protocol.js';
 import type { EngineHooks, RunEngine } from './ports.js';
 
 /** Default total time of one run (fetch, compute, safety gate, push, retries). */
@@ -64,15 +65,26 @@ function engineSettings(options: WorkerEngineOptions): EngineSettings {
 
 /** The engine, run in one worker process per call. */
 export function createWorkerEngine(options: WorkerEngineOptions): RunEngine {
-  return (request, hooks = {}) => runInWorker(request, hooks, options);
+  return (request, hooks = {}) =>
+    runInWorker<RollbackResult>({ type: 'run', request, settings: engineSettings(options), safety: hooks.safety }, hooks, options, (message) => (message.type === 'result' ? message.result : undefined));
 }
 
-function runInWorker(request: RollbackRequest, hooks: EngineHooks, options: WorkerEngineOptions): Promise<RollbackResult> {
+/**
+ * Reads a commit range (an automated trigger's loop guard) in a worker process too: it fetches
+ * from the tenant's server and parses its pack, under the same deadline and heap limit.
+ */
+export function createWorkerRangeReader(options: WorkerEngineOptions): (target: RepositoryTarget, from: string, to: string) => Promise<RangeCommit[]> {
+  return (target, from, to) =>
+    runInWorker<RangeCommit[]>({ type: 'read-range', target, from, to, settings: engineSettings(options) }, {}, options, (message) => (message.type === 'range' ? message.commits : undefined));
+}
+
+/** Forks a worker for one job; `answer` picks the job's result out of the worker's messages. */
+function runInWorker<T>(job: WorkerJob, hooks: EngineHooks, options: WorkerEngineOptions, answer: (message: FromWorker) => T | undefined): Promise<T> {
   const deadlineMs = options.deadlineMs ?? DEFAULT_ENGINE_DEADLINE_MS;
   const memoryLimitMb = options.memoryLimitMb ?? DEFAULT_ENGINE_MEMORY_LIMIT_MB;
   const { signal } = hooks;
   if (signal?.aborted) return Promise.reject(signal.reason);
-  return new Promise<RollbackResult>((resolve, reject) => {
+  return new Promise<T>((resolve, reject) => {
     const child: ChildProcess = fork(options.entry ?? new URL('./engine-worker-entry.js', import.meta.url), [], {
       execArgv: [`--max-old-space-size=${memoryLimitMb}`],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -80,7 +92,7 @@ function runInWorker(request: RollbackRequest, hooks: EngineHooks, options: Work
     });
     let settled = false;
     let publishing = false;
-    const finish = (outcome: { result: RollbackResult } | { error: unknown }) => {
+    const finish = (outcome: { result: T } | { error: unknown }) => {
       if (settled) return;
       settled = true;
       clearTimeout(deadline);
@@ -105,12 +117,13 @@ function runInWorker(request: RollbackRequest, hooks: EngineHooks, options: Work
         case 'publish':
           void allowPublish();
           break;
-        case 'result':
-          finish({ result: message.result });
-          break;
         case 'error':
           finish({ error: reviveError(message.error) });
           break;
+        default: {
+          const result = answer(message);
+          if (result !== undefined) finish({ result });
+        }
       }
     });
     const allowPublish = async () => {
@@ -132,6 +145,6 @@ function runInWorker(request: RollbackRequest, hooks: EngineHooks, options: Work
       const exit = exitSignal ? `signal ${exitSignal}` : `exit code ${code}`;
       finish({ error: new EngineLimitExceededError(outOfMemory ? { limit: 'memory', memoryLimitMb } : { limit: 'crash', exit }) });
     });
-    post({ type: 'run', request, settings: engineSettings(options), safety: hooks.safety });
+    post(job);
   });
 }

@@ -12,9 +12,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { classifyError, StallingError } from '../../src/controller/classify-error.js';
-import { createWorkerEngine, EngineLimitExceededError } from '../../src/controller/engine-worker.js';
+import { createWorkerEngine, createWorkerRangeReader, EngineLimitExceededError } from '../../src/controller/engine-worker.js';
 import type { RollbackRequest } from '../../src/git/engine.js';
-import { AuthFailedError, GitHostNotAllowedError, InvalidRepositoryUrlError, RevertConflictError, TransferLimitExceededError } from '../../src/git/errors.js';
+import { AuthFailedError, CommitNotFoundError, GitHostNotAllowedError, InvalidRepositoryUrlError, RevertConflictError, TransferLimitExceededError } from '../../src/git/errors.js';
 import { LOCAL_NETWORK_POLICY, STRICT_NETWORK_POLICY } from '../../src/git/url-policy.js';
 import type { SafetyVerdict } from '../../src/safety/evaluate-safety.js';
 import { SafetyCheckFailedError } from '../../src/safety/safety-gate.js';
@@ -124,6 +124,18 @@ describe('the engine in a worker process', () => {
     } finally {
       await server.stop();
     }
+  });
+
+  test('an automated trigger\'s commit range is read in a worker too: the commits as git lists them, typed errors, the policy', async () => {
+    const { bare, c1, c2 } = buildRepo();
+    const read = createWorkerRangeReader({ policy: LOCAL_NETWORK_POLICY, cacheDir: makeTempDir(), entry: ENTRY });
+    const head = git(bare, 'rev-parse', 'main');
+    const commits = await read({ url: bare, branch: 'main' }, c1, head);
+    expect(commits.map((c) => c.oid)).toEqual(git(bare, 'rev-list', `${c1}..${head}`).split('\n'));
+    expect(commits.find((c) => c.oid === c2)?.message).toBe('Deploy api 1\n');
+    await expect(read({ url: bare, branch: 'main' }, 'f'.repeat(40), head)).rejects.toBeInstanceOf(CommitNotFoundError);
+    const strict = createWorkerRangeReader({ policy: STRICT_NETWORK_POLICY, cacheDir: makeTempDir(), entry: ENTRY });
+    await expect(strict({ url: 'http://127.0.0.1:1/fleet.git', branch: 'main' }, c1, head)).rejects.toBeInstanceOf(InvalidRepositoryUrlError);
   });
 
   test('the main event loop keeps ticking while the worker decrypts a 128-round key', async () => {
