@@ -41,9 +41,34 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts the operator and resolves once /readyz answers 200. */
-export async function startOperator(options: { kubeconfigPath: string; args?: string[]; cacheDir?: string; env?: Record<string, string> }): Promise<OperatorProcess> {
+export interface OperatorOptions {
+  kubeconfigPath: string;
+  args?: string[];
+  cacheDir?: string;
+  env?: Record<string, string>;
+}
+
+/**
+ * Starts the operator and resolves once /readyz answers 200. A port found free can be taken by
+ * another process before the operator binds it (other test files, other jobs on the runner):
+ * then the operator exits with EADDRINUSE, and it is started again on new ports.
+ */
+export async function startOperator(options: OperatorOptions): Promise<OperatorProcess> {
   if (!fs.existsSync(OPERATOR_ENTRY)) throw new Error(`${OPERATOR_ENTRY} is missing: run npm run build first`);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOperatorOnce(options);
+    } catch (error) {
+      if (attempt >= 3 || !(error instanceof PortTakenError)) throw error;
+    }
+  }
+}
+
+class PortTakenError extends Error {
+  override readonly name = 'PortTakenError';
+}
+
+async function startOperatorOnce(options: OperatorOptions): Promise<OperatorProcess> {
   const port = await freePort();
   const healthUrl = `http://127.0.0.1:${port}`;
   const webhookPort = await freePort();
@@ -85,6 +110,7 @@ export async function startOperator(options: { kubeconfigPath: string; args?: st
     });
   } catch (error) {
     await operator.kill();
+    if (/EADDRINUSE/.test(output)) throw new PortTakenError(`a port was taken before the operator bound it: ${String(error)}`);
     throw error;
   }
   return operator;
