@@ -18,21 +18,24 @@
  *   With no Kustomization to wait for, Ready=True as without Flux.
  */
 import { ConditionType, Reason } from '../api/v1alpha1/conditions.js';
-import type { Condition, GitOpsRollback, GitOpsRollbackStatus, KustomizationApplyStatus, NamespacedObjectReference, PhaseDurations } from '../api/v1alpha1/types.js';
+import type { GitOpsRollback, GitOpsRollbackStatus, KustomizationApplyStatus, NamespacedObjectReference, PhaseDurations } from '../api/v1alpha1/types.js';
 import { assessKustomization, summarizeApply, type ApplySummary, type KustomizationApply } from '../flux/assess-apply.js';
 import { parseDuration } from '../flux/duration.js';
 import type { FluxPort, ObjectKey } from '../flux/flux-port.js';
 import type { KustomizationView } from '../flux/kustomization.js';
 import { formatRequestedAt, requestReconcileAfterArtifact, requestReconcileWithSource, uniqueKeys } from '../flux/request-reconcile.js';
 import { selectKustomizations } from '../flux/select-kustomizations.js';
+import { isCommitOnBranch } from '../git/commit-on-branch.js';
 import type { RollbackResult } from '../git/engine.js';
 import { StallingError } from './classify-error.js';
-import { findCondition, removeConditions, setCondition, type ConditionUpdate } from './conditions.js';
+import { findCondition } from './conditions.js';
 import { ImageUpdateSuspension } from './image-update-suspension.js';
 import type { ClusterPort } from './ports.js';
+import type { RollbackStatus } from './rollback-status.js';
+import { shortSha } from './status-format.js';
 import type { ProcessResult } from './work-queue.js';
 
-const { Ready, Reconciling, Stalled, Pushed, Applied } = ConditionType;
+const { Reconciling, Pushed, Applied } = ConditionType;
 
 /** `spec.reconcile.timeout` when not given. */
 export const DEFAULT_APPLY_TIMEOUT = '5m';
@@ -41,7 +44,7 @@ export const DEFAULT_APPLY_POLL_INTERVAL_MS = 2000;
 
 export interface ApplyWaitOptions {
   flux: FluxPort;
-  cluster: Pick<ClusterPort, 'patchRollbackStatus' | 'recordEvent'>;
+  cluster: Pick<ClusterPort, 'recordEvent'>;
   allowCrossNamespaceRefs: boolean;
   pollIntervalMs?: number;
   now: () => Date;
@@ -62,8 +65,7 @@ export function isWaitingForApply(rollback: GitOpsRollback): boolean {
 
 /** True when this rollback waits for Flux after pushing `result`. */
 export function shouldWaitForApply(rollback: GitOpsRollback, result: RollbackResult): boolean {
-  const pushed = result.result === 'reverted' || result.existingCommit !== undefined;
-  return pushed && !rollback.spec.dryRun && (rollback.spec.reconcile !== undefined || rollback.spec.sourceRef !== undefined);
+  return isCommitOnBranch(result) && !rollback.spec.dryRun && (rollback.spec.reconcile !== undefined || rollback.spec.sourceRef !== undefined);
 }
 
 /** The wait's timeout in milliseconds; a malformed duration stalls with InvalidSpec. */
@@ -84,26 +86,16 @@ const seconds = (ms: number) => Math.max(0, Math.round(ms) / 1000);
  * Pushed=True stays, Applied=Unknown WaitingForApply, Reconciling=True, Ready=Unknown, no
  * completionTime, `pushTime` now.
  */
-export function markPushed(
-  rollback: GitOpsRollback,
-  status: GitOpsRollbackStatus,
-  timing: { resolveMs: number; result: RollbackResult; waiting: boolean },
-  now: Date,
-): GitOpsRollbackStatus {
+export function markPushed(rollback: GitOpsRollback, status: RollbackStatus, timing: { resolveMs: number; result: RollbackResult; waiting: boolean }, now: Date): void {
   const { durations } = timing.result;
-  const phases: PhaseDurations = { ...status.phases, resolve: seconds(timing.resolveMs), revert: seconds(durations.fetch + durations.compute), push: seconds(durations.push) };
-  if (!timing.waiting) return { ...status, phases: { ...phases, total: sinceCreation(rollback, now) } };
-  const message = `Pushed ${shortSha(status.headAfter)}; waiting for Flux to apply it`;
-  const generation = rollback.metadata.generation ?? 0;
-  let conditions = status.conditions ?? [];
-  for (const update of [
-    { type: Reconciling, status: 'True', reason: Reason.WaitingForApply, message },
-    { type: Ready, status: 'Unknown', reason: Reason.WaitingForApply, message },
-    { type: Applied, status: 'Unknown', reason: Reason.WaitingForApply, message },
-  ] as ConditionUpdate[]) {
-    conditions = setCondition(conditions, update, generation, now);
+  const phases: PhaseDurations = { ...status.value.phases, resolve: seconds(timing.resolveMs), revert: seconds(durations.fetch + durations.compute), push: seconds(durations.push) };
+  if (!timing.waiting) {
+    status.update({ phases: { ...phases, total: sinceCreation(rollback, now) } });
+    return;
   }
-  return { ...status, conditions, completionTime: undefined, pushTime: now.toISOString(), kustomizations: undefined, phases };
+  const message = `Pushed ${shortSha(status.value.headAfter)}; waiting for Flux to apply it`;
+  status.markReconciling(Reason.WaitingForApply, message).markReadyUnknown(Reason.WaitingForApply, message).mark(Applied, 'Unknown', Reason.WaitingForApply, message);
+  status.update({ completionTime: undefined, pushTime: now.toISOString(), kustomizations: undefined, phases });
 }
 
 /** Rollbacks whose Kustomizations are remembered as not yet asked to reconcile, at most. */
@@ -128,14 +120,13 @@ export class ApplyWait {
    * ImageUpdateAutomations of `spec.suspendImageUpdates` are in an allowed namespace. Suspending
    * them waits for the push ({@link imageUpdates}). Throws StallingError when something is missing.
    */
-  async prepare(rollback: GitOpsRollback, status: GitOpsRollbackStatus): Promise<GitOpsRollbackStatus> {
+  async prepare(rollback: GitOpsRollback): Promise<void> {
     const { flux } = this.options;
     readApplyTimeoutMs(rollback);
     for (const key of this.keysOf(rollback, rollback.spec.reconcile?.kustomizations, 'Kustomization')) {
       if (!(await flux.getKustomization(key))) throw new StallingError(Reason.KustomizationNotFound, `Kustomization ${key.namespace}/${key.name} was not found`);
     }
     this.keysOf(rollback, rollback.spec.suspendImageUpdates, 'ImageUpdateAutomation');
-    return status;
   }
 
   /** This run's suspension of `spec.suspendImageUpdates`; undefined for a dry run or none. */
@@ -148,47 +139,43 @@ export class ApplyWait {
   /**
    * One look at Flux for a pushed rollback (`status` is what the last reconcile wrote). The first
    * look picks the Kustomizations and requests the reconcile; every look judges their status.
-   * Conditions: see the file comment. Writes status only when something changed.
+   * Conditions: see the file comment. Writes status only when something changed (the patcher).
    */
-  async check(rollback: GitOpsRollback, status: GitOpsRollbackStatus): Promise<ApplyCheck> {
+  async check(rollback: GitOpsRollback, status: RollbackStatus): Promise<ApplyCheck> {
     const now = this.options.now();
-    const commit = status.headAfter;
+    const commit = status.value.headAfter;
     if (!commit) throw new StallingError(Reason.InternalError, 'The rollback is marked pushed but status.headAfter is empty');
-    let current = status;
-    if (current.kustomizations === undefined) {
-      const targets = await this.chooseTargets(rollback, current);
-      if (targets.kustomizations.length === 0) return this.finishWithoutWaiting(rollback, current, targets.sources, now);
+    if (status.value.kustomizations === undefined) {
+      const targets = await this.chooseTargets(rollback, status.value);
+      if (targets.kustomizations.length === 0) return this.finishWithoutWaiting(rollback, status, targets.sources, now);
       const requests = await requestReconcileWithSource(this.options.flux, targets.sources, [], now);
-      current = { ...current, kustomizations: targets.kustomizations.map(({ name, namespace }) => ({ name, namespace, ready: false })) };
+      status.update({ kustomizations: targets.kustomizations.map(({ name, namespace }) => ({ name, namespace, ready: false })) });
       this.rememberPending(rollback, targets.kustomizations);
       const asked = requests.filter((r) => r.found).map((r) => `${r.kind} ${r.key.namespace}/${r.key.name}`);
       await this.options.cluster.recordEvent(rollback, 'Normal', Reason.WaitingForApply, `Requested a reconcile of ${asked.join(', ') || 'nothing (objects not found)'}; waiting for ${shortSha(commit)} to be applied`);
     }
 
-    const keys = current.kustomizations ?? [];
+    const keys = status.value.kustomizations ?? [];
     const views = await Promise.all(keys.map((key) => this.options.flux.getKustomization(key)));
     await this.requestPendingKustomizations(rollback, keys, views, commit, now);
     const assessed = await this.confirmFailures(rollback, keys.map((key, i) => assessKustomization(key, views[i], commit)), views, now);
     const summary = summarizeApply(assessed, commit);
     const kustomizations: KustomizationApplyStatus[] = summary.kustomizations.map(({ name, namespace, revision, ready, message }) => ({ name, namespace, ...(revision ? { revision } : {}), ready, message }));
-    const deadline = Date.parse(current.pushTime ?? now.toISOString()) + readApplyTimeoutMs(rollback);
+    const deadline = Date.parse(status.value.pushTime ?? now.toISOString()) + readApplyTimeoutMs(rollback);
+    status.update({ kustomizations });
 
-    if (summary.state === 'applied') return this.finish(rollback, { ...current, kustomizations }, summary, now, { ready: true, reason: Reason.Succeeded });
-    if (summary.state === 'failed') return this.finish(rollback, { ...current, kustomizations }, summary, now, { ready: false, reason: Reason.ApplyFailed });
+    if (summary.state === 'applied') return this.finish(rollback, status, summary, now, { ready: true, reason: Reason.Succeeded });
+    if (summary.state === 'failed') return this.finish(rollback, status, summary, now, { ready: false, reason: Reason.ApplyFailed });
     if (now.getTime() >= deadline) {
       const timeout = rollback.spec.reconcile?.timeout ?? DEFAULT_APPLY_TIMEOUT;
       const timedOut = { ...summary, message: `Not applied within ${timeout}: ${summary.message}` };
-      return this.finish(rollback, { ...current, kustomizations }, timedOut, now, { ready: false, reason: Reason.ApplyTimeout });
+      return this.finish(rollback, status, timedOut, now, { ready: false, reason: Reason.ApplyTimeout });
     }
 
-    let conditions = current.conditions ?? [];
     const message = `Waiting for ${shortSha(commit)}: ${summary.message}`;
-    conditions = this.set(conditions, rollback, { type: Applied, status: 'Unknown', reason: Reason.WaitingForApply, message });
-    conditions = this.set(conditions, rollback, { type: Ready, status: 'Unknown', reason: Reason.WaitingForApply, message });
-    conditions = this.set(conditions, rollback, { type: Reconciling, status: 'True', reason: Reason.WaitingForApply, message });
-    const next: GitOpsRollbackStatus = { ...current, conditions, kustomizations };
-    if (!isSameValue(next, status)) await this.options.cluster.patchRollbackStatus(rollback, next);
-    return { result: { requeueAfterMs: Math.max(1, Math.min(this.pollIntervalMs, deadline - now.getTime())) }, status: next };
+    status.mark(Applied, 'Unknown', Reason.WaitingForApply, message).markReadyUnknown(Reason.WaitingForApply, message).markReconciling(Reason.WaitingForApply, message);
+    await status.persist();
+    return { result: { requeueAfterMs: Math.max(1, Math.min(this.pollIntervalMs, deadline - now.getTime())) }, status: status.value };
   }
 
   /**
@@ -232,42 +219,33 @@ export class ApplyWait {
   }
 
   /** Applied=True and Ready=True, or Applied=False and Stalled=True with the reason; an Event. */
-  private async finish(rollback: GitOpsRollback, status: GitOpsRollbackStatus, summary: ApplySummary, now: Date, end: { ready: boolean; reason: string }): Promise<ApplyCheck> {
+  private async finish(rollback: GitOpsRollback, status: RollbackStatus, summary: ApplySummary, now: Date, end: { ready: boolean; reason: string }): Promise<ApplyCheck> {
     this.pendingRequests.delete(rollback.metadata.uid ?? '');
     this.failureRetries.delete(rollback.metadata.uid ?? '');
-    let conditions = removeConditions(status.conditions ?? [], Reconciling);
-    const update = { reason: end.reason, message: summary.message };
-    conditions = this.set(conditions, rollback, { type: Applied, status: end.ready ? 'True' : 'False', ...update });
-    conditions = this.set(conditions, rollback, { type: Ready, status: end.ready ? 'True' : 'False', ...update });
-    if (!end.ready) conditions = this.set(conditions, rollback, { type: Stalled, status: 'True', ...update });
-    const pushedAt = status.pushTime ? Date.parse(status.pushTime) : now.getTime();
-    const next: GitOpsRollbackStatus = {
-      ...status,
-      conditions,
-      completionTime: timestamp(now),
-      phases: { ...status.phases, apply: seconds(now.getTime() - pushedAt), ...(end.ready ? { total: sinceCreation(rollback, now) } : {}) },
-    };
-    await this.options.cluster.patchRollbackStatus(rollback, next);
-    await this.options.cluster.recordEvent(rollback, end.ready ? 'Normal' : 'Warning', end.ready ? 'Applied' : end.reason, summary.message);
-    return { result: {}, status: next, finished: end };
+    const { message } = summary;
+    status.remove(Reconciling).mark(Applied, end.ready ? 'True' : 'False', end.reason, message);
+    if (end.ready) status.markReady(end.reason, message);
+    else status.markNotReady(end.reason, message).markStalled(end.reason, message);
+    const { pushTime, phases } = status.value;
+    const pushedAt = pushTime ? Date.parse(pushTime) : now.getTime();
+    status.update({
+      completionTime: status.timestamp(now),
+      phases: { ...phases, apply: seconds(now.getTime() - pushedAt), ...(end.ready ? { total: sinceCreation(rollback, now) } : {}) },
+    });
+    await status.persist();
+    await this.options.cluster.recordEvent(rollback, end.ready ? 'Normal' : 'Warning', end.ready ? Reason.Applied : end.reason, message);
+    return { result: {}, status: status.value, finished: end };
   }
 
   /** No Kustomization to wait for: the GitRepository is still asked to reconcile; Ready=True. */
-  private async finishWithoutWaiting(rollback: GitOpsRollback, status: GitOpsRollbackStatus, sources: ObjectKey[], now: Date): Promise<ApplyCheck> {
+  private async finishWithoutWaiting(rollback: GitOpsRollback, status: RollbackStatus, sources: ObjectKey[], now: Date): Promise<ApplyCheck> {
     if (sources.length > 0) await requestReconcileWithSource(this.options.flux, sources, [], now);
-    const message = `Pushed ${shortSha(status.headAfter)}; no Kustomization to wait for`;
-    let conditions = removeConditions(status.conditions ?? [], Reconciling, Applied);
-    conditions = this.set(conditions, rollback, { type: Ready, status: 'True', reason: Reason.Succeeded, message });
-    const pushedAt = status.pushTime ? Date.parse(status.pushTime) : now.getTime();
-    const next: GitOpsRollbackStatus = {
-      ...status,
-      conditions,
-      kustomizations: [],
-      completionTime: timestamp(new Date(pushedAt)),
-      phases: { ...status.phases, total: sinceCreation(rollback, new Date(pushedAt)) },
-    };
-    await this.options.cluster.patchRollbackStatus(rollback, next);
-    return { result: {}, status: next, finished: { ready: true, reason: Reason.Succeeded } };
+    const { headAfter, pushTime, phases } = status.value;
+    status.remove(Reconciling, Applied).markReady(Reason.Succeeded, `Pushed ${shortSha(headAfter)}; no Kustomization to wait for`);
+    const pushedAt = new Date(pushTime ? Date.parse(pushTime) : now.getTime());
+    status.update({ kustomizations: [], completionTime: status.timestamp(pushedAt), phases: { ...phases, total: sinceCreation(rollback, pushedAt) } });
+    await status.persist();
+    return { result: {}, status: status.value, finished: { ready: true, reason: Reason.Succeeded } };
   }
 
   /** The Kustomizations to wait for, and the GitRepositories feeding them. */
@@ -303,31 +281,6 @@ export class ApplyWait {
     }
     return uniqueKeys(keys);
   }
-
-  private set(conditions: Condition[], rollback: GitOpsRollback, update: ConditionUpdate): Condition[] {
-    return setCondition(conditions, update, rollback.metadata.generation ?? 0, this.options.now());
-  }
-}
-
-/** Deep equality of JSON values whatever the key order (the API server returns keys sorted). */
-export function isSameValue(a: unknown, b: unknown): boolean {
-  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
-}
-
-function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)).map(([k, v]) => [k, canonical(v)]));
-  }
-  return value;
-}
-
-function shortSha(sha: string | undefined): string {
-  return sha ? sha.slice(0, 12) : '(unknown)';
-}
-
-function timestamp(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 /** Seconds from the object's creation to `end` (creationTimestamp has whole seconds). */

@@ -3,6 +3,7 @@
  * time kept while the status stays the same, observedGeneration on each.
  */
 import type { Condition } from '../api/v1alpha1/types.js';
+import { formatTimestamp } from './status-format.js';
 
 export interface ConditionUpdate {
   type: string;
@@ -14,7 +15,7 @@ export interface ConditionUpdate {
 /** Returns a new list with `update` set (replacing the condition of the same type). */
 export function setCondition(conditions: Condition[], update: ConditionUpdate, generation: number, now: Date): Condition[] {
   const previous = conditions.find((c) => c.type === update.type);
-  const lastTransitionTime = previous && previous.status === update.status ? previous.lastTransitionTime : now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const lastTransitionTime = previous && previous.status === update.status ? previous.lastTransitionTime : formatTimestamp(now);
   const next: Condition = { ...update, message: truncate(update.message), observedGeneration: generation, lastTransitionTime };
   return [...conditions.filter((c) => c.type !== update.type), next];
 }

@@ -7,16 +7,18 @@
  * this run suspended are resumed: a failed rollback leaves image automation as it found it.
  * Automations that were already suspended are never resumed.
  */
-import type { GitOpsRollback, GitOpsRollbackStatus } from '../api/v1alpha1/types.js';
+import type { GitOpsRollback } from '../api/v1alpha1/types.js';
 import { Reason } from '../api/v1alpha1/conditions.js';
 import type { FluxPort, ObjectKey } from '../flux/flux-port.js';
 import type { RollbackResult } from '../git/engine.js';
 import { StallingError } from './classify-error.js';
 import type { ClusterPort } from './ports.js';
+import type { RollbackStatus } from './rollback-status.js';
+import { isSameJson } from './merge-patch.js';
 
 export interface ImageUpdateSuspensionOptions {
   flux: Pick<FluxPort, 'suspendImageUpdateAutomation' | 'resumeImageUpdateAutomation'>;
-  cluster: Pick<ClusterPort, 'patchRollbackStatus' | 'recordEvent'>;
+  cluster: Pick<ClusterPort, 'recordEvent'>;
   /** The automations to suspend, namespaces filled in and already checked. */
   keys: ObjectKey[];
 }
@@ -31,12 +33,13 @@ export class ImageUpdateSuspension {
   ) {}
 
   /**
-   * Suspends every automation (idempotent), records them in `status.suspendedImageUpdates` and
-   * returns the status written. StallingError ImageUpdateAutomationNotFound when one is missing.
+   * Suspends every automation (idempotent) and records them in `status.suspendedImageUpdates`,
+   * written before the push so a crash leaves the record. StallingError
+   * ImageUpdateAutomationNotFound when one is missing.
    */
-  async suspend(status: GitOpsRollbackStatus): Promise<GitOpsRollbackStatus> {
+  async suspend(status: RollbackStatus): Promise<void> {
     const { flux, keys } = this.options;
-    if (keys.length === 0) return status;
+    if (keys.length === 0) return;
     for (const key of keys) {
       const outcome = await flux.suspendImageUpdateAutomation(key);
       if (outcome === 'not-found') {
@@ -45,32 +48,30 @@ export class ImageUpdateSuspension {
       if (outcome === 'suspended') this.suspendedByUs.set(idOf(key), key);
     }
     const suspendedImageUpdates = keys.map(({ name, namespace }) => ({ name, namespace }));
-    if (JSON.stringify(status.suspendedImageUpdates) === JSON.stringify(suspendedImageUpdates)) return status;
-    const next: GitOpsRollbackStatus = { ...status, suspendedImageUpdates };
-    await this.options.cluster.patchRollbackStatus(this.rollback, next);
+    if (isSameJson(status.value.suspendedImageUpdates, suspendedImageUpdates)) return;
+    await status.update({ suspendedImageUpdates }).persist();
     const names = keys.map(idOf).join(', ');
-    await this.options.cluster.recordEvent(this.rollback, 'Normal', 'ImageUpdatesSuspended', `Suspended ImageUpdateAutomation(s) ${names} before the push; resume them after the incident`);
-    return next;
+    await this.options.cluster.recordEvent(this.rollback, 'Normal', Reason.ImageUpdatesSuspended, `Suspended ImageUpdateAutomation(s) ${names} before the push; resume them after the incident`);
   }
 
   /**
    * After the engine: a pushed result (or our commit found already on the branch, e.g. pushed
    * before a crash) needs the automations suspended; anything else needs ours resumed.
    */
-  async settle(result: RollbackResult, status: GitOpsRollbackStatus): Promise<GitOpsRollbackStatus> {
+  async settle(result: RollbackResult, status: RollbackStatus): Promise<void> {
     // 'reverted' went through beforePublish, which suspended them already.
-    if (result.result === 'reverted') return status;
+    if (result.result === 'reverted') return;
     if (result.existingCommit !== undefined && !this.rollback.spec.dryRun) return this.suspend(status);
     return this.resume(status);
   }
 
   /**
    * The run ends without a push: resumes the automations this run suspended and drops them from
-   * the returned status (the caller writes it). Best effort per automation; failures are returned
+   * the status in memory (the caller writes it). Best effort per automation; failures are returned
    * in the Event's words, never thrown over the rollback's own error.
    */
-  async resume(status: GitOpsRollbackStatus): Promise<GitOpsRollbackStatus> {
-    if (this.suspendedByUs.size === 0) return status;
+  async resume(status: RollbackStatus): Promise<void> {
+    if (this.suspendedByUs.size === 0) return;
     const resumed: string[] = [];
     const failed: string[] = [];
     for (const [id, key] of this.suspendedByUs) {
@@ -82,10 +83,10 @@ export class ImageUpdateSuspension {
       }
     }
     this.suspendedByUs.clear();
-    const kept = (status.suspendedImageUpdates ?? []).filter((ref) => !resumed.includes(`${ref.namespace}/${ref.name}`));
+    const kept = (status.value.suspendedImageUpdates ?? []).filter((ref) => !resumed.includes(`${ref.namespace}/${ref.name}`));
     const message = `Nothing was pushed: resumed ImageUpdateAutomation(s) ${resumed.join(', ') || '(none)'}${failed.length ? `; could not resume ${failed.join(', ')}` : ''}`;
-    await this.options.cluster.recordEvent(this.rollback, failed.length ? 'Warning' : 'Normal', 'ImageUpdatesResumed', message).catch(() => undefined);
-    return { ...status, suspendedImageUpdates: kept.length ? kept : undefined };
+    await this.options.cluster.recordEvent(this.rollback, failed.length ? 'Warning' : 'Normal', Reason.ImageUpdatesResumed, message).catch(() => undefined);
+    status.update({ suspendedImageUpdates: kept.length ? kept : undefined });
   }
 }
 

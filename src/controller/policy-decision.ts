@@ -22,6 +22,7 @@ import { readinessOf } from '../flux/readiness.js';
 import { normalizeSourcePathInRoot } from '../flux/source-path.js';
 import type { RangeCommit } from '../git/read-range.js';
 import { toOneLine } from '../webhook/event-text.js';
+import { formatTimestamp } from './status-format.js';
 
 /** A reason not to act, as an Event reason and message. */
 export interface Refusal {
@@ -101,7 +102,7 @@ export function isHealthy(kustomization: Kustomization): boolean {
  */
 export function recordHealthyRevision(previous: KustomizationRevisions | undefined, namespace: string, name: string, revision: string, now: Date): KustomizationRevisions {
   if (previous && previous.lastHealthyRevision === revision) return previous;
-  const entry: KustomizationRevisions = { namespace, name, lastHealthyRevision: revision, lastHealthyTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z') };
+  const entry: KustomizationRevisions = { namespace, name, lastHealthyRevision: revision, lastHealthyTime: formatTimestamp(now) };
   if (previous) entry.previousHealthyRevision = previous.lastHealthyRevision;
   return entry;
 }

@@ -3,16 +3,17 @@
  * objects, write status, record events) and the revert engine. src/kube implements the cluster
  * side; unit tests use fakes at exactly this boundary.
  */
-import type { GitOpsRollback, GitOpsRollbackStatus } from '../api/v1alpha1/types.js';
+import type { GitOpsRollback } from '../api/v1alpha1/types.js';
 import type { GitRepositoryView } from '../flux/git-repository.js';
 import type { EngineOptions, RollbackRequest, RollbackResult } from '../git/engine.js';
 import type { SafetyPolicy, SafetyVerdict } from '../safety/evaluate-safety.js';
+import type { MergePatch } from './merge-patch.js';
 
 export interface ClusterPort {
   /** The rollback as stored now, or null when it is gone. */
   getRollback(namespace: string, name: string): Promise<GitOpsRollback | null>;
-  /** Replaces the status (the /status subresource). */
-  patchRollbackStatus(rollback: GitOpsRollback, status: GitOpsRollbackStatus): Promise<void>;
+  /** Applies a JSON merge patch to the status (the /status subresource); see ./status-write.ts. */
+  patchRollbackStatus(rollback: GitOpsRollback, patch: MergePatch): Promise<void>;
   getGitRepository(namespace: string, name: string): Promise<GitRepositoryView | null>;
   /** The Secret's data, decoded; null when it does not exist. */
   getSecretData(namespace: string, name: string): Promise<Record<string, string> | null>;

@@ -11,7 +11,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ConditionType, Reason } from '../api/v1alpha1/conditions.js';
-import type { Condition, GitOpsRollback, GitOpsRollbackStatus } from '../api/v1alpha1/types.js';
+import type { GitOpsRollback } from '../api/v1alpha1/types.js';
+import { isCommitOnBranch } from '../git/commit-on-branch.js';
 import type { RollbackRequest, RollbackResult } from '../git/engine.js';
 import { RevertConflictError } from '../git/errors.js';
 import type { RollbackAction } from '../git/plan.js';
@@ -21,13 +22,15 @@ import type { FluxPort } from '../flux/flux-port.js';
 import { ApplyWait, isWaitingForApply, markPushed, shouldWaitForApply } from './apply-wait.js';
 import { classifyError, type ClassifiedError } from './classify-error.js';
 import type { ImageUpdateSuspension } from './image-update-suspension.js';
-import { findCondition, removeConditions, setCondition, type ConditionUpdate } from './conditions.js';
+import { findCondition } from './conditions.js';
 import { checkSafetyGrant } from './grants.js';
 import type { ClusterPort, RunEngine } from './ports.js';
 import { resolveRepository } from './resolve-repository.js';
 import { notifyObserver, type RollbackObserver } from './rollback-observer.js';
 import { toSafetyStatus } from './safety-status.js';
-import { guardStatusWrites, StatusRejectedError } from './status-write.js';
+import { RollbackStatus } from './rollback-status.js';
+import { shortSha } from './status-format.js';
+import { StatusPatcher, StatusRejectedError } from './status-write.js';
 import type { ProcessResult } from './work-queue.js';
 
 export interface Logger {
@@ -84,8 +87,7 @@ export class RollbackReconciler {
 
   constructor(options: ReconcilerOptions) {
     this.now = options.now ?? (() => new Date());
-    // Every status write bounded, and ending Stalled if refused for good (status-write.ts).
-    this.options = { ...options, cluster: guardStatusWrites(options.cluster, this.now) };
+    this.options = options;
     if (options.flux) {
       const { flux } = options;
       const { cluster, allowCrossNamespaceRefs = false, applyPollIntervalMs: pollIntervalMs } = this.options;
@@ -104,9 +106,12 @@ export class RollbackReconciler {
     }
 
     const log = { object: key, uid: rollback.metadata.uid, reconcileID: randomUUID() };
-    if (this.applyWait && isWaitingForApply(rollback)) return this.checkApply(this.applyWait, rollback, log);
-    let status = await this.markReconciling(rollback);
-    notifyObserver(() => observer?.onProgress?.({ ...rollback, status }));
+    // Every status write of this reconcile: bounded, only what changed, Stalled if refused for good.
+    const patcher = new StatusPatcher(this.options.cluster, rollback, this.now);
+    if (this.applyWait && isWaitingForApply(rollback)) return this.checkApply(this.applyWait, rollback, patcher, log);
+    const status = new RollbackStatus(rollback, patcher, this.now);
+    await this.markReconciling(rollback, status);
+    notifyObserver(() => observer?.onProgress?.({ ...rollback, status: status.value }));
     let repositoryUrl = rollback.spec.repository?.url;
     const safety = { protectedKinds: this.options.protectedKinds, allow: rollback.spec.safety?.allow };
     const gate: { verdict?: SafetyVerdict } = {};
@@ -114,64 +119,65 @@ export class RollbackReconciler {
     try {
       const resolveStart = Date.now();
       const repository = await resolveRepository(this.options.cluster, rollback, this.options.allowCrossNamespaceRefs ?? false);
+      const resolveMs = Date.now() - resolveStart;
       await checkSafetyGrant(this.options.cluster, rollback);
       repositoryUrl = repository.url;
-      if (this.applyWait) status = await this.applyWait.prepare(rollback, status);
-      const resolveMs = Date.now() - resolveStart;
+      await this.applyWait?.prepare(rollback);
       // Image automation is suspended right before the push, and resumed if nothing is pushed.
       images = this.applyWait?.imageUpdates(rollback);
-      const beforePublish = images && (async () => void (status = await images!.suspend(status)));
+      const beforePublish = images && (() => images!.suspend(status));
       const result = await this.options.runEngine(buildRequest(rollback, repository), { safety, onVerdict: (verdict) => (gate.verdict = verdict), beforePublish, signal: this.options.signal });
-      if (images) status = await images.settle(result, status);
+      if (images) await images.settle(result, status);
       const waiting = this.applyWait !== undefined && shouldWaitForApply(rollback, result);
-      status = await this.recordSuccess(rollback, status, result, gate.verdict, (s) => markPushed(rollback, s, { resolveMs, result, waiting }, this.now()));
+      const outcome = markSucceeded(status, result, gate.verdict);
+      markPushed(rollback, status, { resolveMs, result, waiting }, this.now());
+      await status.persist();
+      await this.options.cluster.recordEvent(rollback, 'Normal', outcome.reason, outcome.message);
       if (waiting) {
         this.options.logger?.info({ ...log, head: result.head }, 'Rollback pushed; waiting for Flux to apply it');
-        return await this.checkApply(this.applyWait!, { ...rollback, status }, log);
+        return await this.checkApply(this.applyWait!, { ...rollback, status: status.value }, patcher, log);
       }
-      const finished = { ...rollback, status };
+      const finished = { ...rollback, status: status.value };
       if (isFinished(finished)) {
-        const reason = findCondition(status.conditions, Ready)?.reason ?? Reason.Succeeded;
+        const reason = status.condition(Ready)?.reason ?? Reason.Succeeded;
         notifyObserver(() => observer?.onFinished?.({ rollback: finished, reason, ready: true, repositoryUrl, result }));
       }
       this.options.logger?.info({ ...log, result: result.result, head: result.head }, 'Rollback finished');
       return {};
     } catch (error) {
       if (error instanceof StatusRejectedError) return this.endRejected(rollback, error, log);
-      if (images) status = await images.resume(status);
+      if (images) await images.resume(status);
       if (this.options.signal?.aborted) {
         // Another replica may lead now: leave the status to it, the run was stopped at a safe point.
         this.options.logger?.info({ ...log }, 'Rollback stopped: this replica no longer leads');
         return { error, retry: true };
       }
       const classified = classifyError(error);
-      const rejected = await this.recordFailure(rollback, status, classified, error, gate.verdict);
+      // The observer is told the status as it was before the failure was marked (as it always was).
+      const beforeFailure = status.value;
+      const rejected = await this.recordFailure(status, classified, error, gate.verdict);
       if (rejected) return this.endRejected(rollback, rejected, log);
-      if (classified.stalling) notifyObserver(() => observer?.onFinished?.({ rollback: { ...rollback, status }, reason: classified.reason, ready: false, repositoryUrl }));
+      if (classified.stalling) notifyObserver(() => observer?.onFinished?.({ rollback: { ...rollback, status: beforeFailure }, reason: classified.reason, ready: false, repositoryUrl }));
       this.options.logger?.error({ ...log, reason: classified.reason, stalling: classified.stalling, err: classified.message }, 'Rollback failed');
       return classified.stalling ? {} : { error, retry: true };
     }
   }
 
   /** Reconciling=True and Ready=Unknown before any work; an Event on the first transition. */
-  private async markReconciling(rollback: GitOpsRollback): Promise<GitOpsRollbackStatus> {
-    const previous = rollback.status ?? {};
-    const wasReconciling = findCondition(previous.conditions, Reconciling)?.status === 'True';
+  private async markReconciling(rollback: GitOpsRollback, status: RollbackStatus): Promise<void> {
+    const wasReconciling = status.condition(Reconciling)?.status === 'True';
     const message = `Rolling back ${describeAction(rollback)}`;
-    let conditions = previous.conditions ?? [];
-    conditions = this.set(conditions, rollback, { type: Reconciling, status: 'True', reason: Reason.Progressing, message });
-    if (!wasReconciling) conditions = this.set(conditions, rollback, { type: Ready, status: 'Unknown', reason: Reason.Progressing, message });
-    const status: GitOpsRollbackStatus = { ...previous, conditions, observedGeneration: rollback.metadata.generation, startTime: previous.startTime ?? this.timestamp() };
-    await this.options.cluster.patchRollbackStatus(rollback, status);
+    status.markReconciling(Reason.Progressing, message);
+    if (!wasReconciling) status.markReadyUnknown(Reason.Progressing, message);
+    status.observeGeneration().update({ startTime: status.value.startTime ?? status.timestamp() });
+    await status.persist();
     if (!wasReconciling) await this.options.cluster.recordEvent(rollback, 'Normal', Reason.Progressing, message);
-    return status;
   }
 
   /** Waits for Flux without blocking: one look at the Kustomizations, then a requeue or the end. */
-  private async checkApply(applyWait: ApplyWait, rollback: GitOpsRollback, log: object): Promise<ProcessResult> {
-    const status = rollback.status ?? {};
+  private async checkApply(applyWait: ApplyWait, rollback: GitOpsRollback, patcher: StatusPatcher, log: object): Promise<ProcessResult> {
     try {
-      const check = await applyWait.check(rollback, status);
+      const check = await applyWait.check(rollback, new RollbackStatus(rollback, patcher, this.now));
       if (check.finished) {
         const { reason, ready } = check.finished;
         notifyObserver(() => this.options.observer?.onFinished?.({ rollback: { ...rollback, status: check.status }, reason, ready, repositoryUrl: rollback.spec.repository?.url }));
@@ -181,7 +187,8 @@ export class RollbackReconciler {
     } catch (error) {
       if (error instanceof StatusRejectedError) return this.endRejected(rollback, error, log);
       const classified = classifyError(error);
-      const rejected = await this.recordFailure(rollback, status, classified, error);
+      // The failure is marked on the status this check began from, not on its half-made changes.
+      const rejected = await this.recordFailure(new RollbackStatus(rollback, patcher, this.now), classified, error);
       if (rejected) return this.endRejected(rollback, rejected, log);
       this.options.logger?.error({ ...log, reason: classified.reason, stalling: classified.stalling, err: classified.message }, 'Waiting for apply failed');
       return classified.stalling ? {} : { error, retry: true };
@@ -196,83 +203,60 @@ export class RollbackReconciler {
     return {};
   }
 
-  private async recordSuccess(
-    rollback: GitOpsRollback,
-    previous: GitOpsRollbackStatus,
-    result: RollbackResult,
-    safety?: SafetyVerdict,
-    adjust: (status: GitOpsRollbackStatus) => GitOpsRollbackStatus = (s) => s,
-  ): Promise<GitOpsRollbackStatus> {
-    const outcome = describeOutcome(result);
-    let conditions = removeConditions(previous.conditions ?? [], Reconciling, Stalled);
-    conditions = this.set(conditions, rollback, { type: Ready, status: 'True', reason: outcome.reason, message: outcome.message });
-    conditions = this.set(conditions, rollback, { type: Reverted, status: 'True', reason: outcome.reason, message: outcome.message });
-    const pushed = result.result === 'reverted' || result.existingCommit !== undefined;
-    conditions = this.set(conditions, rollback, {
-      type: Pushed,
-      status: pushed ? 'True' : 'False',
-      reason: pushed ? Reason.Succeeded : outcome.reason,
-      message: pushed ? `${outcome.pushedHead} is on ${result.branch}` : 'Nothing was pushed',
-    });
-    let status: GitOpsRollbackStatus = {
-      ...previous,
-      conditions,
-      observedGeneration: rollback.metadata.generation,
-      revertedCommits: [...new Set(result.commits.flatMap((c) => c.reverts))],
-      revertCommits: result.result === 'reverted' ? result.commits.map((c) => c.sha) : result.existingCommit ? [result.existingCommit] : [],
-      alreadyReverted: result.alreadyReverted,
-      changedPaths: result.changedPaths,
-      conflicts: undefined,
-      headBefore: result.previousHead,
-      headAfter: outcome.pushedHead,
-      completionTime: this.timestamp(),
-      safety: safety ? toSafetyStatus(safety) : previous.safety,
-    };
-    status = adjust(status);
-    await this.options.cluster.patchRollbackStatus(rollback, status);
-    await this.options.cluster.recordEvent(rollback, 'Normal', outcome.reason, outcome.message);
-    return status;
-  }
-
   /** Writes the failure; returns the StatusRejectedError when a minimal status had to replace it. */
-  private async recordFailure(rollback: GitOpsRollback, previous: GitOpsRollbackStatus, failure: ClassifiedError, error: unknown, safety?: SafetyVerdict): Promise<StatusRejectedError | undefined> {
-    let conditions = previous.conditions ?? [];
-    const update = { reason: failure.reason, message: failure.message };
-    conditions = this.set(conditions, rollback, { type: Ready, status: 'False', ...update });
+  private async recordFailure(status: RollbackStatus, failure: ClassifiedError, error: unknown, safety?: SafetyVerdict): Promise<StatusRejectedError | undefined> {
+    const { reason, message } = failure;
+    status.markNotReady(reason, message);
     if (failure.stalling) {
-      conditions = removeConditions(conditions, Reconciling);
-      conditions = this.set(conditions, rollback, { type: Stalled, status: 'True', ...update });
-      if (error instanceof RevertConflictError) conditions = this.set(conditions, rollback, { type: Reverted, status: 'False', ...update });
+      status.remove(Reconciling).markStalled(reason, message);
+      if (error instanceof RevertConflictError) status.mark(Reverted, 'False', reason, message);
     } else {
-      conditions = this.set(conditions, rollback, { type: Reconciling, status: 'True', ...update });
+      status.markReconciling(reason, message);
     }
-    const status: GitOpsRollbackStatus = {
-      ...previous,
-      conditions,
-      observedGeneration: rollback.metadata.generation,
+    const previous = status.value;
+    status.observeGeneration().update({
       conflicts: error instanceof RevertConflictError ? error.data.conflicts : previous.conflicts,
       changedPaths: error instanceof SafetyCheckFailedError ? error.data.verdict.changedPaths : previous.changedPaths,
-      completionTime: failure.stalling ? this.timestamp() : previous.completionTime,
+      completionTime: failure.stalling ? status.timestamp() : previous.completionTime,
       safety: safety ? toSafetyStatus(safety) : previous.safety,
-    };
+    });
     try {
-      await this.options.cluster.patchRollbackStatus(rollback, status);
+      await status.persist();
     } catch (writeError) {
       if (writeError instanceof StatusRejectedError) return writeError;
       throw writeError;
     } finally {
-      await this.options.cluster.recordEvent(rollback, 'Warning', failure.reason, failure.message);
+      await this.options.cluster.recordEvent(status.rollback, 'Warning', reason, message);
     }
     return undefined;
   }
+}
 
-  private set(conditions: Condition[], rollback: GitOpsRollback, update: ConditionUpdate): Condition[] {
-    return setCondition(conditions, update, rollback.metadata.generation ?? 0, this.now());
-  }
-
-  private timestamp(): string {
-    return this.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
-  }
+/**
+ * The engine's result in memory: Ready=True and Reverted=True with the outcome's reason, Pushed
+ * True or False, Reconciling and Stalled removed, and the commits, paths and heads. Returns the
+ * outcome for the Event.
+ */
+function markSucceeded(status: RollbackStatus, result: RollbackResult, safety?: SafetyVerdict): { reason: string; message: string } {
+  const outcome = describeOutcome(result);
+  const pushed = isCommitOnBranch(result);
+  status
+    .remove(Reconciling, Stalled)
+    .markReady(outcome.reason, outcome.message)
+    .mark(Reverted, 'True', outcome.reason, outcome.message)
+    .mark(Pushed, pushed ? 'True' : 'False', pushed ? Reason.Succeeded : outcome.reason, pushed ? `${outcome.pushedHead} is on ${result.branch}` : 'Nothing was pushed');
+  status.observeGeneration().update({
+    revertedCommits: [...new Set(result.commits.flatMap((c) => c.reverts))],
+    revertCommits: result.result === 'reverted' ? result.commits.map((c) => c.sha) : result.existingCommit ? [result.existingCommit] : [],
+    alreadyReverted: result.alreadyReverted,
+    changedPaths: result.changedPaths,
+    conflicts: undefined,
+    headBefore: result.previousHead,
+    headAfter: outcome.pushedHead,
+    completionTime: status.timestamp(),
+    safety: safety ? toSafetyStatus(safety) : status.value.safety,
+  });
+  return outcome;
 }
 
 /** The engine request for a rollback object. */
@@ -304,24 +288,23 @@ function toAction(rollback: GitOpsRollback): RollbackAction {
 
 function describeAction(rollback: GitOpsRollback): string {
   const { revert, restore } = rollback.spec;
-  if (restore) return `${restore.paths.join(', ')} to ${restore.revision.slice(0, 12)}`;
-  if (revert?.range) return `commits ${revert.range.from.slice(0, 12)}..${revert.range.to.slice(0, 12)}`;
+  if (restore) return `${restore.paths.join(', ')} to ${shortSha(restore.revision)}`;
+  if (revert?.range) return `commits ${shortSha(revert.range.from)}..${shortSha(revert.range.to)}`;
   const commits = revert?.commits ?? [];
-  return commits.length === 1 ? `commit ${commits[0].slice(0, 12)}` : `${commits.length} commits`;
+  return commits.length === 1 ? `commit ${shortSha(commits[0])}` : `${commits.length} commits`;
 }
 
 function describeOutcome(result: RollbackResult): { reason: string; message: string; pushedHead?: string } {
-  const short = (sha: string) => sha.slice(0, 12);
   if (result.existingCommit) {
-    return { reason: Reason.Succeeded, message: `Rollback commit ${short(result.existingCommit)} is already on ${result.branch}`, pushedHead: result.existingCommit };
+    return { reason: Reason.Succeeded, message: `Rollback commit ${shortSha(result.existingCommit)} is already on ${result.branch}`, pushedHead: result.existingCommit };
   }
   switch (result.result) {
     case 'reverted':
-      return { reason: Reason.Succeeded, message: `Pushed ${result.commits.length} commit(s) to ${result.branch}; head is now ${short(result.head!)}`, pushedHead: result.head! };
+      return { reason: Reason.Succeeded, message: `Pushed ${result.commits.length} commit(s) to ${result.branch}; head is now ${shortSha(result.head!)}`, pushedHead: result.head! };
     case 'planned':
       return { reason: Reason.DryRunSucceeded, message: `Dry run: would push ${result.commits.length} commit(s) changing ${result.changedPaths.length} path(s)` };
     case 'already-reverted':
-      return { reason: Reason.AlreadyReverted, message: `Already reverted on ${result.branch}: ${result.alreadyReverted.map(short).join(', ')}` };
+      return { reason: Reason.AlreadyReverted, message: `Already reverted on ${result.branch}: ${result.alreadyReverted.map((sha) => shortSha(sha)).join(', ')}` };
     case 'empty':
       return { reason: Reason.NothingToRevert, message: `Reverting changes nothing on ${result.branch}` };
   }

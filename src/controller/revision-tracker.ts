@@ -17,6 +17,7 @@ import type { Kustomization } from '../flux/kustomization.js';
 import { checkPolicyNamespace, isHealthy, recordHealthyRevision, selectsKustomization } from './policy-decision.js';
 import type { PolicyClusterPort } from './policy-ports.js';
 import type { ProcessResult } from './work-queue.js';
+import { formatTimestamp } from './status-format.js';
 
 export interface RevisionTrackerOptions {
   cluster: PolicyClusterPort;
@@ -72,7 +73,7 @@ export class RevisionTracker {
     const same = ready?.status === 'False' && ready.reason === refusal.reason && ready.message === refusal.message && ready.observedGeneration === policy.metadata.generation;
     const condition: Condition = same ? ready : {
       type: 'Ready', status: 'False', reason: refusal.reason, message: refusal.message,
-      observedGeneration: policy.metadata.generation, lastTransitionTime: this.now().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      observedGeneration: policy.metadata.generation, lastTransitionTime: formatTimestamp(this.now()),
     };
     return [...others, condition];
   }

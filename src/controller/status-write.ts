@@ -1,14 +1,16 @@
 /**
- * Every status write of the reconciler goes through here: the status is bounded first
- * (status-bounds.ts), and if the API server still refuses it as invalid or too large, a minimal
+ * Every status write of a rollback goes through here (StatusPatcher): the status is bounded first
+ * (status-bounds.ts), only what changed is sent, and if the API server still refuses it as invalid or too large, a minimal
  * status takes its place — Ready=False and Stalled=True with reason StatusRejected — so the
  * rollback ends instead of retrying a write that can never succeed.
  */
 import { ConditionType, Reason } from '../api/v1alpha1/conditions.js';
 import type { GitOpsRollback, GitOpsRollbackStatus } from '../api/v1alpha1/types.js';
 import { removeConditions, setCondition } from './conditions.js';
+import { diffMergePatch } from './merge-patch.js';
 import type { ClusterPort } from './ports.js';
 import { boundStatus, truncateBytes } from './status-bounds.js';
+import { formatTimestamp } from './status-format.js';
 
 /** HTTP statuses that mean "this body will never be accepted" (not a transient failure). */
 const REJECTED = new Set([400, 413, 422]);
@@ -22,26 +24,41 @@ export class StatusRejectedError extends Error {
   }
 }
 
-/** A ClusterPort whose status writes are bounded and end Stalled when refused for good. */
-export function guardStatusWrites(cluster: ClusterPort, now: () => Date): ClusterPort {
-  return {
-    getRollback: (namespace, name) => cluster.getRollback(namespace, name),
-    getGitRepository: (namespace, name) => cluster.getGitRepository(namespace, name),
-    getSecretData: (namespace, name) => cluster.getSecretData(namespace, name),
-    ...(cluster.getNamespaceAnnotations ? { getNamespaceAnnotations: (name: string) => cluster.getNamespaceAnnotations!(name) } : {}),
-    recordEvent: (rollback, type, reason, message) => cluster.recordEvent(rollback, type, reason, message),
-    patchRollbackStatus: async (rollback, status) => {
-      try {
-        await cluster.patchRollbackStatus(rollback, boundStatus(status));
-      } catch (error) {
-        const httpStatus = rejectedStatusOf(error);
-        if (httpStatus === undefined) throw error;
-        const message = truncateBytes(`The API server refused the status (HTTP ${httpStatus}): ${describeRejection(error)}`, 1024);
-        await cluster.patchRollbackStatus(rollback, buildMinimalStatus(rollback, status, message, now()));
-        throw new StatusRejectedError({ httpStatus, message });
-      }
-    },
-  };
+/**
+ * The one writer of a rollback's status during a reconcile. It remembers what is stored (the
+ * status read, then each status written) and sends only the difference as a merge patch
+ * (./merge-patch.ts); an unchanged status is not written at all. Every status is bounded first.
+ */
+export class StatusPatcher {
+  private stored: GitOpsRollbackStatus;
+
+  constructor(
+    private readonly cluster: Pick<ClusterPort, 'patchRollbackStatus'>,
+    private readonly rollback: GitOpsRollback,
+    private readonly now: () => Date,
+  ) {
+    this.stored = rollback.status ?? {};
+  }
+
+  /** Writes `status`; when refused for good, writes the minimal status and throws StatusRejectedError. */
+  async write(status: GitOpsRollbackStatus): Promise<void> {
+    try {
+      await this.send(boundStatus(status));
+    } catch (error) {
+      const httpStatus = rejectedStatusOf(error);
+      if (httpStatus === undefined) throw error;
+      const message = truncateBytes(`The API server refused the status (HTTP ${httpStatus}): ${describeRejection(error)}`, 1024);
+      await this.send(buildMinimalStatus(this.rollback, status, message, this.now()));
+      throw new StatusRejectedError({ httpStatus, message });
+    }
+  }
+
+  private async send(status: GitOpsRollbackStatus): Promise<void> {
+    const patch = diffMergePatch(this.stored, status);
+    if (!patch) return;
+    await this.cluster.patchRollbackStatus(this.rollback, patch);
+    this.stored = status;
+  }
 }
 
 /** Conditions saying why, the generation, the times and the heads: what is needed to act. */
@@ -52,7 +69,7 @@ export function buildMinimalStatus(rollback: GitOpsRollback, status: GitOpsRollb
   conditions = setCondition(conditions, { type: ConditionType.Ready, status: 'False', ...update }, generation, now);
   conditions = setCondition(conditions, { type: ConditionType.Stalled, status: 'True', ...update }, generation, now);
   const { observedGeneration, startTime, headBefore, headAfter, pushTime } = status;
-  const completionTime = status.completionTime ?? now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const completionTime = status.completionTime ?? formatTimestamp(now);
   return { observedGeneration: observedGeneration ?? rollback.metadata.generation, conditions, startTime, completionTime, headBefore, headAfter, pushTime };
 }
 

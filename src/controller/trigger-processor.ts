@@ -30,6 +30,7 @@ import {
 } from './policy-decision.js';
 import type { PolicyClusterPort, ReadCommitRange } from './policy-ports.js';
 import { refusals, rollbackCreatedMessage } from './trigger-refusals.js';
+import { formatTimestamp } from './status-format.js';
 
 export interface TriggerLogger {
   info(fields: object, message: string): void;
@@ -232,7 +233,7 @@ export class TriggerProcessor {
    * effort: the rollback exists either way, so a failure here is logged, not retried.
    */
   private async recordLastRollback(policy: GitOpsRollbackPolicy, name: string): Promise<void> {
-    const time = this.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const time = formatTimestamp(this.now());
     try {
       let current: GitOpsRollbackPolicy | null = policy;
       for (let attempt = 0; current && attempt < 5; attempt++) {

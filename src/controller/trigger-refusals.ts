@@ -6,8 +6,9 @@
 import { PolicyEventReason } from '../api/v1alpha1/policy-types.js';
 import type { Refusal } from './policy-decision.js';
 import type { ObjectKey } from '../flux/flux-port.js';
+import { shortSha } from './status-format.js';
 
-const short = (sha: string): string => sha.slice(0, 12);
+const short = (sha: string): string => shortSha(sha);
 const range = (from: string, to: string): string => `${short(from)}..${short(to)}`;
 
 export const refusals = {

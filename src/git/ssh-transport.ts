@@ -38,6 +38,9 @@ import { checkKdfCost } from './ssh-key.js';
 import { quoteForShell, type SshEndpoint } from './ssh-url.js';
 import type { GitTransport } from './transport.js';
 import { createGuardedLookup, guardConnectedSocket, type NetworkPolicy } from './url-policy.js';
+import { collectBody } from './wire/collect-body.js';
+import { FLUSH_PKT, scanToFlush } from './wire/pkt-line.js';
+import { encodeServiceAnnouncement, type GitService } from './wire/ref-advertisement.js';
 
 // ssh2 is CommonJS whose named exports Node cannot detect: take them from the default export.
 const { Client: SshClient, utils } = ssh2;
@@ -58,13 +61,10 @@ export interface SshTransportOptions {
   maxAdvertisementBytes: number;
 }
 
-type Service = 'git-upload-pack' | 'git-receive-pack';
-
 /** Bytes of the server's stderr kept for error messages. */
 const STDERR_LIMIT = 4096;
 /** Stdout bytes waiting to be read above which the channel is paused. */
 const OUTPUT_BUFFER_LIMIT = 1024 * 1024;
-const FLUSH = Buffer.from('0000');
 
 /** Opens nothing yet: the connection is made by the first request. */
 export function openSshTransport(options: SshTransportOptions): GitTransport {
@@ -142,7 +142,7 @@ class CommandOutput {
 }
 
 interface OpenCommand {
-  service: Service;
+  service: GitService;
   channel: ClientChannel;
   output: CommandOutput;
   posted: boolean;
@@ -171,13 +171,13 @@ class SshSession {
     let streaming = false;
     try {
       if (req.method === 'GET') {
-        const service = /[?&]service=(git-upload-pack|git-receive-pack)\b/.exec(req.url)?.[1] as Service | undefined;
+        const service = /[?&]service=(git-upload-pack|git-receive-pack)\b/.exec(req.url)?.[1] as GitService | undefined;
         if (!service) throw new RemoteError({ url: this.url, detail: 'SSH supports only smart-protocol requests' });
         const advertisement = await this.startCommand(service);
-        const header = Buffer.concat([encodePktLine(`# service=${service}\n`), FLUSH]);
-        return respond(req, `application/x-${service}-advertisement`, singleChunk(Buffer.concat([header, advertisement])));
+        const announcement = encodeServiceAnnouncement(service);
+        return respond(req, `application/x-${service}-advertisement`, singleChunk(Buffer.concat([announcement, advertisement])));
       }
-      const service = /\/(git-upload-pack|git-receive-pack)$/.exec(req.url)?.[1] as Service | undefined;
+      const service = /\/(git-upload-pack|git-receive-pack)$/.exec(req.url)?.[1] as GitService | undefined;
       const command = this.command;
       if (!service || !command || command.service !== service || command.posted) {
         throw new RemoteError({ url: this.url, detail: `SSH request ${req.method} ${service ?? '?'} without a matching ref advertisement` });
@@ -196,7 +196,7 @@ class SshSession {
     this.closed = true;
     const command = this.command;
     // A flush tells a command still waiting for our request that there is none.
-    if (command && !command.posted) command.channel.end(FLUSH);
+    if (command && !command.posted) command.channel.end(FLUSH_PKT);
     this.client?.end();
   }
 
@@ -208,7 +208,7 @@ class SshSession {
   }
 
   /** Runs `<service> '<path>'` on the server and returns its ref advertisement (up to the flush). */
-  private async startCommand(service: Service): Promise<Buffer> {
+  private async startCommand(service: GitService): Promise<Buffer> {
     const client = await this.connect();
     if (this.command) this.command.channel.close();
     const channel = await new Promise<ClientChannel>((resolve, reject) => {
@@ -229,16 +229,13 @@ class SshSession {
     let buffered = Buffer.alloc(0);
     let offset = 0;
     for (;;) {
-      while (offset + 4 <= buffered.length) {
-        const length = parseInt(buffered.subarray(offset, offset + 4).toString('latin1'), 16);
-        if (Number.isNaN(length)) throw new RemoteError({ url: this.url, detail: 'the server did not answer with the git protocol' });
-        if (length === 0) {
-          output.unshift(buffered.subarray(offset + 4));
-          return buffered.subarray(0, offset + 4);
-        }
-        if (length < 4 || offset + length > buffered.length) break;
-        offset += length;
+      const scan = scanToFlush(buffered, offset);
+      if (scan.kind === 'not-pkt-line') throw new RemoteError({ url: this.url, detail: 'the server did not answer with the git protocol' });
+      if (scan.kind === 'flush') {
+        output.unshift(buffered.subarray(scan.end));
+        return buffered.subarray(0, scan.end);
       }
+      offset = scan.offset;
       const chunk = await output.next();
       if (!chunk) throw this.commandFailure(output);
       if (buffered.length + chunk.length > this.options.maxAdvertisementBytes) {
@@ -402,15 +399,4 @@ function respond(req: GitHttpRequest, contentType: string, body: AsyncIterableIt
 
 async function* singleChunk(chunk: Uint8Array): AsyncIterableIterator<Uint8Array> {
   yield chunk;
-}
-
-async function collectBody(body: GitHttpRequest['body']): Promise<Buffer> {
-  const chunks: Uint8Array[] = [];
-  if (body) for await (const chunk of body as AsyncIterable<Uint8Array>) chunks.push(chunk);
-  return Buffer.concat(chunks);
-}
-
-function encodePktLine(text: string): Buffer {
-  const payload = Buffer.from(text, 'utf8');
-  return Buffer.concat([Buffer.from((payload.length + 4).toString(16).padStart(4, '0')), payload]);
 }

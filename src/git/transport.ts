@@ -16,6 +16,7 @@ import * as https from 'node:https';
 import { createGunzip, createInflate } from 'node:zlib';
 import { RemoteError } from './errors.js';
 import { createGuardedLookup, guardConnectedSocket, type NetworkPolicy } from './url-policy.js';
+import { collectBody } from './wire/collect-body.js';
 
 export interface GitTransport {
   /** Answers one smart-HTTP request; honours `req.signal` by aborting. */
@@ -106,10 +107,4 @@ function flattenHeaders(headers: http.IncomingHttpHeaders): Record<string, strin
   const flat: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(', ') : value;
   return flat;
-}
-
-async function collectBody(body: NonNullable<GitHttpRequest['body']>): Promise<Buffer> {
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of body as AsyncIterable<Uint8Array>) chunks.push(chunk);
-  return Buffer.concat(chunks);
 }

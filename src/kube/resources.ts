@@ -3,7 +3,7 @@
  * GitOpsRollbacks and their status, Flux GitRepositories, Secrets.
  */
 import { ApiException, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
-import { GROUP, PLURAL, VERSION, type GitOpsRollback, type GitOpsRollbackStatus } from '../api/v1alpha1/types.js';
+import { GROUP, PLURAL, VERSION, type GitOpsRollback } from '../api/v1alpha1/types.js';
 import { GIT_REPOSITORY_RESOURCE } from '../flux/api-resources.js';
 import { toGitRepositoryView, type GitRepository, type GitRepositoryView } from '../flux/git-repository.js';
 import { createApiClient } from './client.js';
@@ -38,13 +38,13 @@ export class ClusterResources {
   }
 
   /**
-   * Replaces the status with a merge patch on the status subresource. Guarded by the uid so a
-   * deleted and re-created object of the same name never gets its predecessor's status.
+   * Sends a merge patch of the status (the controller computes it: null removes a field) to the
+   * status subresource. Guarded by the uid so a deleted and re-created object of the same name
+   * never gets its predecessor's status.
    */
-  async patchRollbackStatus(rollback: GitOpsRollback, status: GitOpsRollbackStatus): Promise<void> {
+  async patchRollbackStatus(rollback: GitOpsRollback, patch: Record<string, unknown>): Promise<void> {
     const { namespace, name, uid } = rollback.metadata;
-    // Lists are replaced whole by a merge patch; null clears fields we no longer report.
-    const body = { metadata: { uid }, status: { ...nullFields(status) } };
+    const body = { metadata: { uid }, status: patch };
     await this.custom.patchNamespacedCustomObjectStatus(
       { group: GROUP, version: VERSION, namespace: namespace!, plural: PLURAL, name: name!, body },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
@@ -82,17 +82,4 @@ export class ClusterResources {
     for (const [key, value] of Object.entries(secret.stringData ?? {})) data[key] = value;
     return data;
   }
-}
-
-/** Status fields absent from `status` become null so the merge patch removes them. */
-function nullFields(status: GitOpsRollbackStatus): Record<string, unknown> {
-  const all: (keyof GitOpsRollbackStatus)[] = [
-    'observedGeneration', 'conditions', 'revertedCommits', 'revertCommits', 'alreadyReverted', 'changedPaths',
-    'conflicts', 'revertedCommitsCount', 'revertCommitsCount', 'alreadyRevertedCount', 'changedPathsCount', 'conflictsCount', 'headBefore', 'headAfter', 'startTime', 'completionTime',
-    'pushTime', 'kustomizations', 'suspendedImageUpdates', 'phases',
-    'safety',
-  ];
-  const patch: Record<string, unknown> = {};
-  for (const key of all) patch[key] = status[key] ?? null;
-  return patch;
 }

@@ -6,6 +6,7 @@
  */
 import type { GitOpsRollback } from '../api/v1alpha1/types.js';
 import { parseDuration } from '../flux/duration.js';
+import { isCommitOnBranch } from '../git/commit-on-branch.js';
 import type { RollbackResult } from '../git/engine.js';
 import { toComponents, toRepositoryLabel, toResultLabel, toTargetKind } from './labels.js';
 import { ROLLBACK_RESULTS, type OperatorMetrics, type RollbackPhase } from './operator-metrics.js';
@@ -117,7 +118,7 @@ export class RollbackMetrics {
 
 /** The changed paths of a rollback that put a commit on the branch; none otherwise. */
 function pushedPaths(event: FinishedRollback): string[] {
-  if (event.result) return event.result.result === 'reverted' || event.result.existingCommit !== undefined ? event.result.changedPaths : [];
+  if (event.result) return isCommitOnBranch(event.result) ? event.result.changedPaths : [];
   const status = event.rollback.status;
   return event.ready && (status?.revertCommits?.length ?? 0) > 0 ? (status?.changedPaths ?? []) : [];
 }

@@ -64,10 +64,9 @@ describe('the operator under faults', () => {
   const waitFor = (name: string, predicate: (r: GitOpsRollback) => boolean, timeoutMs = 90_000): Promise<GitOpsRollback> =>
     waitForRollback(plane, NAMESPACE, name, predicate, { timeoutMs, diagnostics: () => operators.map((o) => o.logs().slice(-2000)).join('\n---\n') });
 
-  /** Polls `condition` until it holds (the test's own timeout bounds it). */
-  async function until(condition: () => Promise<boolean>): Promise<void> {
-    while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  /** Polls `condition` until it holds, with every operator's latest logs in a timeout's message. */
+  const until = (what: string, condition: () => boolean): Promise<boolean> =>
+    eventually(what, condition, { intervalMs: 100, diagnostics: () => operators.map((o) => o.logs().slice(-2000)).join('\n---\n') });
 
   const isReady = (r: GitOpsRollback) => r.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 
@@ -120,17 +119,17 @@ describe('the operator under faults', () => {
       const operator = await startOperator({ kubeconfigPath: kubeconfig, args: [...LEADER_ELECTION_ARGS, '--git-timeout=300'] });
       operators.push(operator);
       const exited = new Promise<number | null>((resolve) => operator.child.once('exit', (code) => resolve(code)));
-      await until(async () => /Became leader/.test(operator.logs()));
+      await until('the operator to lead', () => /Became leader/.test(operator.logs()));
       const { name, bare } = publishRepo();
       // The server holds the push in its pre-receive hook until the test releases it.
       writeFileSync(path.join(bare, 'hooks', 'pre-receive'), `#!/bin/sh\ntouch '${gate}/started'\nwhile [ ! -f '${gate}/release' ]; do sleep 0.1; done\nexit 0\n`, { mode: 0o755 });
       await createRollback('lease-lost', server.urlFor(name), commits[4]);
-      await until(async () => existsSync(path.join(gate, 'started')));
+      await until('the push to reach the pre-receive hook', () => existsSync(path.join(gate, 'started')));
 
       // Another holder takes the Lease (as a replica would after a missed renewal).
       const renewTime = new Date().toISOString().replace('Z', '000Z');
       await plane.kubectl(['patch', 'lease', 'gitops-rollback-leader', '-n', SYSTEM_NAMESPACE, '--type=merge', '-p', JSON.stringify({ spec: { holderIdentity: 'another-replica', renewTime, leaseDurationSeconds: 3600 } })]);
-      await until(async () => /Lost leadership/.test(operator.logs()));
+      await until('the operator to lose the Lease', () => /Lost leadership/.test(operator.logs()));
       expect(operator.child.exitCode).toBeNull();
 
       writeFileSync(path.join(gate, 'release'), '');

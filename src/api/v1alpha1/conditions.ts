@@ -25,6 +25,13 @@ export const Reason = {
   AlreadyReverted: 'AlreadyReverted',
   NothingToRevert: 'NothingToRevert',
   DryRunSucceeded: 'DryRunSucceeded',
+  // Events only (never a condition's reason).
+  /** Event: Flux applied the rollback's commit (Applied=True). */
+  Applied: 'Applied',
+  /** Event: the ImageUpdateAutomations of spec.suspendImageUpdates were suspended before the push. */
+  ImageUpdatesSuspended: 'ImageUpdatesSuspended',
+  /** Event: nothing was pushed, so the automations this run suspended were resumed. */
+  ImageUpdatesResumed: 'ImageUpdatesResumed',
   // Stalling: the user must act.
   InvalidSpec: 'InvalidSpec',
   SourceNotFound: 'SourceNotFound',

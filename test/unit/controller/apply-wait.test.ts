@@ -11,6 +11,7 @@ import type { GitRepositoryView } from '../../../src/flux/git-repository.js';
 import type { KustomizationView } from '../../../src/flux/kustomization.js';
 import { PushRejectedError, RevertConflictError } from '../../../src/git/errors.js';
 import { makeResult, NEW, SHA } from './fixtures.js';
+import { applyMergePatch, type MergePatch } from '../../../src/controller/merge-patch.js';
 
 const T0 = Date.parse('2026-11-26T10:00:00.000Z');
 
@@ -31,7 +32,8 @@ class FakeCluster implements ClusterPort {
   async getRollback() {
     return structuredClone(this.rollback);
   }
-  async patchRollbackStatus(_r: GitOpsRollback, status: GitOpsRollbackStatus) {
+  async patchRollbackStatus(_r: GitOpsRollback, patch: MergePatch) {
+    const status = applyMergePatch<GitOpsRollbackStatus>(this.rollback.status, patch);
     this.statuses.push(status);
     this.rollback = { ...this.rollback, status: JSON.parse(JSON.stringify(status)) };
     this.log.push('status');

@@ -7,6 +7,7 @@ import type { GitOpsRollback, GitOpsRollbackStatus } from '../../../src/api/v1al
 import type { ClusterPort } from '../../../src/controller/ports.js';
 import { RollbackReconciler } from '../../../src/controller/reconciler.js';
 import { SHA } from './fixtures.js';
+import { applyMergePatch } from '../../../src/controller/merge-patch.js';
 
 const rollback: GitOpsRollback = {
   apiVersion: 'rollback.gitops.dev/v1alpha1',
@@ -19,7 +20,7 @@ test('an engine run aborted because the Lease was lost writes no failure status 
   const statuses: GitOpsRollbackStatus[] = [];
   const cluster: ClusterPort = {
     getRollback: async () => rollback,
-    patchRollbackStatus: async (_r, status) => void statuses.push(status),
+    patchRollbackStatus: async (_r, patch) => void statuses.push(applyMergePatch(statuses.at(-1) ?? rollback.status, patch)),
     getGitRepository: async () => null,
     getSecretData: async () => null,
     recordEvent: async () => undefined,

@@ -1,10 +1,11 @@
 /** What the reconciler tells its observer (the operator's metrics) and which log fields it writes. */
-import type { GitOpsRollback, GitOpsRollbackStatus } from '../../../src/api/v1alpha1/types.js';
+import type { GitOpsRollback } from '../../../src/api/v1alpha1/types.js';
 import type { ClusterPort } from '../../../src/controller/ports.js';
 import { RollbackReconciler } from '../../../src/controller/reconciler.js';
 import type { RollbackFinishedEvent } from '../../../src/controller/rollback-observer.js';
 import type { RollbackResult } from '../../../src/git/engine.js';
 import { GitTimeoutError, RevertConflictError } from '../../../src/git/errors.js';
+import { applyMergePatch, type MergePatch } from '../../../src/controller/merge-patch.js';
 
 const URL = 'https://git.example/fleet.git';
 
@@ -17,8 +18,8 @@ function setup(engine: () => Promise<RollbackResult>) {
   };
   const cluster: ClusterPort = {
     getRollback: async () => rollback,
-    patchRollbackStatus: async (_r, status: GitOpsRollbackStatus) => {
-      if (rollback) rollback = { ...rollback, status };
+    patchRollbackStatus: async (_r, patch: MergePatch) => {
+      if (rollback) rollback = { ...rollback, status: applyMergePatch(rollback.status, patch) };
     },
     getGitRepository: async () => null,
     getSecretData: async () => null,

@@ -9,6 +9,7 @@ import { RollbackReconciler } from '../../../src/controller/reconciler.js';
 import type { RollbackResult } from '../../../src/git/engine.js';
 import type { InspectedChange } from '../../../src/git/inspected-change.js';
 import { createSafetyGate } from '../../../src/safety/safety-gate.js';
+import { applyMergePatch } from '../../../src/controller/merge-patch.js';
 
 const PVC = (size: string) => `apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data\n  namespace: db\nspec:\n  resources:\n    requests:\n      storage: ${size}\n`;
 const FILES: Record<string, [string | null, string | null]> = { 'apps/db/pvc.yaml': [PVC('20Gi'), PVC('10Gi')], 'apps/web.yaml': ['a: 1\n', 'a: 2\n'] };
@@ -52,7 +53,7 @@ async function reconcile(rollback: GitOpsRollback) {
   const events: string[] = [];
   const cluster: ClusterPort = {
     getRollback: async () => rollback,
-    patchRollbackStatus: async (_r, status) => void statuses.push(status),
+    patchRollbackStatus: async (_r, patch) => void statuses.push(applyMergePatch(statuses.at(-1) ?? rollback.status, patch)),
     getGitRepository: async () => null,
     getSecretData: async () => null,
     // The Namespace grants every kind: these cases are about the gate, not the grant (grants.test.ts).

@@ -11,6 +11,7 @@ import type { GitRepositoryView } from '../../../src/flux/git-repository.js';
 import type { RollbackRequest } from '../../../src/git/engine.js';
 import { AuthFailedError, GitTimeoutError, PushRejectedError, RevertConflictError } from '../../../src/git/errors.js';
 import { HEAD, makeResult, NEW, SHA } from './fixtures.js';
+import { applyMergePatch, type MergePatch } from '../../../src/controller/merge-patch.js';
 
 function makeRollback(spec: Partial<GitOpsRollbackSpec> = {}, status?: GitOpsRollbackStatus): GitOpsRollback {
   return {
@@ -31,8 +32,8 @@ class FakeCluster implements ClusterPort {
   async getRollback() {
     return this.rollback;
   }
-  async patchRollbackStatus(_r: GitOpsRollback, status: GitOpsRollbackStatus) {
-    this.statuses.push(status);
+  async patchRollbackStatus(_r: GitOpsRollback, patch: MergePatch) {
+    this.statuses.push(applyMergePatch(this.statuses.at(-1) ?? this.rollback?.status, patch));
   }
   async getGitRepository(ns: string, name: string) {
     return this.repositories.get(`${ns}/${name}`) ?? null;

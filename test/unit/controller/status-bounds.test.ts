@@ -10,6 +10,7 @@ import type { ClusterPort } from '../../../src/controller/ports.js';
 import { boundStatus, MAX_MESSAGE_BYTES, truncateBytes } from '../../../src/controller/status-bounds.js';
 import { RevertConflictError } from '../../../src/git/errors.js';
 import { makeResult } from './fixtures.js';
+import { applyMergePatch, type MergePatch } from '../../../src/controller/merge-patch.js';
 
 const paths = (n: number) => Array.from({ length: n }, (_, i) => `apps/service-${i}/deployment.yaml`);
 
@@ -51,7 +52,8 @@ class RefusingCluster implements ClusterPort {
   async getRollback() {
     return this.rollback;
   }
-  async patchRollbackStatus(_r: GitOpsRollback, status: GitOpsRollbackStatus) {
+  async patchRollbackStatus(_r: GitOpsRollback, patch: MergePatch) {
+    const status = applyMergePatch<GitOpsRollbackStatus>(this.written.at(-1) ?? this.rollback.status, patch);
     if (status.conflicts) throw Object.assign(new Error('HTTP 422'), { code: 422, body: JSON.stringify({ message: 'GitOpsRollback.rollback.gitops.dev "rb" is invalid: status.conflicts: Too many' }) });
     this.written.push(status);
   }

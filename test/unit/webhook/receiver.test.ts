@@ -9,6 +9,7 @@ import { startWebhookReceiver, type PolicyAccess, type WebhookReceiver } from '.
 import { signBody } from '../../../src/webhook/signature.js';
 import { TriggerQueue } from '../../../src/webhook/trigger-queue.js';
 import type { Trigger } from '../../../src/webhook/trigger.js';
+import { eventually } from '../../helpers/eventually.js';
 
 const TOKEN = 's3cret-token';
 const SHA = '0123456789abcdef0123456789abcdef01234567';
@@ -194,7 +195,7 @@ describe('the webhook receiver under a connection flood', () => {
   });
 });
 
-/** Waits for a condition the test itself drives (no time guesses: each turn yields to I/O). */
+/** Waits for a condition the test itself drives (see eventually()). */
 async function waitUntil(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+  await eventually('the receiver to reach the expected state', condition, { timeoutMs: 5000, intervalMs: 1 });
 }
