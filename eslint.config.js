@@ -37,6 +37,23 @@ export default tseslint.config(
     },
   },
   {
+    // Set-up beside each controller (Flux's SetupWithManager) wires kube and metrics objects;
+    // the reconcilers and decisions reach Kubernetes only through their ports.
+    files: ['src/controller/**/*.ts'],
+    ignores: ['src/controller/setup-*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ group: ['@kubernetes/*', '**/kube/**', '**/metrics/**', '**/cli/**'], message: 'Only src/controller/setup-*.ts wires kube and metrics objects; the rest of the controller speaks through ports (docs/architecture.md).' }],
+      }],
+    },
+  },
+  {
+    files: ['src/controller/setup-*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/cli/**'], message: 'The controller never imports the CLI.' }] }],
+    },
+  },
+  {
     files: ['src/kube/**/*.ts', 'src/flux/**/*.ts', 'src/metrics/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {

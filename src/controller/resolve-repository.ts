@@ -6,7 +6,7 @@
  */
 import { Reason } from '../api/v1alpha1/conditions.js';
 import { ALLOWED_NAMESPACES_ANNOTATION, type GitOpsRollback } from '../api/v1alpha1/types.js';
-import { DEFAULT_GIT_REPOSITORY_BRANCH } from '../flux/git-repository.js';
+import { DEFAULT_GIT_REPOSITORY_BRANCH, type GitRepositoryView } from '../flux/git-repository.js';
 import type { RepositoryTarget } from '../git/engine.js';
 import type { Credentials } from '../git/remote.js';
 import { isSshUrl } from '../git/ssh-url.js';
@@ -31,28 +31,49 @@ export async function resolveRepository(cluster: ClusterPort, rollback: GitOpsRo
       `sourceRef to GitRepository ${sourceNamespace}/${sourceRef.name} crosses namespaces; the operator does not allow cross-namespace references`,
     );
   }
-  const source = await cluster.getGitRepository(sourceNamespace, sourceRef.name);
-  if (!source) throw new StallingError(Reason.SourceNotFound, `GitRepository ${sourceNamespace}/${sourceRef.name} was not found`);
+  const source = await readGitRepository(cluster, sourceNamespace, sourceRef.name);
   if (sourceNamespace !== namespace && !allowsNamespace(source.annotations, namespace)) {
     throw new StallingError(
       Reason.CrossNamespaceRefForbidden,
       `GitRepository ${sourceNamespace}/${sourceRef.name} does not allow GitOpsRollbacks from namespace ${namespace}; its owner can allow it with the annotation ${ALLOWED_NAMESPACES_ANNOTATION}: "${namespace}" (a comma-separated list, or "*")`,
     );
   }
+  return targetOf(cluster, sourceNamespace, sourceRef.name, source);
+}
+
+/**
+ * What a Flux GitRepository resolves to, as for a rollback whose `sourceRef` names it: URL, branch
+ * (never a pinned tag or commit) and credentials from its Secret. For a caller that has already
+ * decided whether the reference may cross namespaces (a policy's trigger reading commits).
+ */
+export async function resolveGitRepositoryRef(cluster: SourcePort, ref: { namespace: string; name: string }): Promise<RepositoryTarget> {
+  return targetOf(cluster, ref.namespace, ref.name, await readGitRepository(cluster, ref.namespace, ref.name));
+}
+
+/** What resolving a GitRepository reads from the cluster. */
+export type SourcePort = Pick<ClusterPort, 'getGitRepository' | 'getSecretData'>;
+
+async function readGitRepository(cluster: SourcePort, namespace: string, name: string): Promise<GitRepositoryView> {
+  const source = await cluster.getGitRepository(namespace, name);
+  if (!source) throw new StallingError(Reason.SourceNotFound, `GitRepository ${namespace}/${name} was not found`);
+  return source;
+}
+
+async function targetOf(cluster: SourcePort, namespace: string, name: string, source: GitRepositoryView): Promise<RepositoryTarget> {
   const ref = source.ref ?? {};
   const pinned = ref.tag ?? ref.semver ?? ref.commit ?? ref.name;
   if (!ref.branch && pinned) {
     throw new StallingError(
       Reason.UnsupportedSourceRef,
-      `GitRepository ${sourceNamespace}/${sourceRef.name} follows ${ref.tag ? 'tag' : ref.semver ? 'semver range' : ref.commit ? 'commit' : 'ref'} ${pinned}, not a branch; a rollback commits to a branch`,
+      `GitRepository ${namespace}/${name} follows ${ref.tag ? 'tag' : ref.semver ? 'semver range' : ref.commit ? 'commit' : 'ref'} ${pinned}, not a branch; a rollback commits to a branch`,
     );
   }
-  const credentials = source.secretRef ? await readCredentials(cluster, sourceNamespace, source.secretRef.name, source.url) : undefined;
+  const credentials = source.secretRef ? await readCredentials(cluster, namespace, source.secretRef.name, source.url) : undefined;
   return checkUrl({ url: source.url, branch: ref.branch ?? DEFAULT_GIT_REPOSITORY_BRANCH, credentials });
 }
 
 /** Credentials from a Secret in Flux's format (bearerToken, or username/password; for SSH identity/known_hosts/password). */
-async function readCredentials(cluster: ClusterPort, namespace: string, name: string, url: string): Promise<Credentials> {
+async function readCredentials(cluster: SourcePort, namespace: string, name: string, url: string): Promise<Credentials> {
   const data = await cluster.getSecretData(namespace, name);
   if (!data) throw new StallingError(Reason.SecretNotFound, `Secret ${namespace}/${name} was not found`);
   if (isSshUrl(url)) return readSshCredentials(data, `${namespace}/${name}`);

@@ -1,0 +1,166 @@
+/**
+ * Sets up the GitOpsRollbackPolicy controller (automated rollback triggers) with the manager, as
+ * Flux's `SetupWithManager` does beside each reconciler: the webhook receiver, its trigger queue
+ * and processor, and the revision tracker fed by informers on GitOpsRollbackPolicies and Flux
+ * Kustomizations. None of it needs the Lease: every replica runs all of it, because rollback names
+ * are deterministic and status writes are guarded by resourceVersion, so replicas cannot create
+ * duplicates or lose writes.
+ */
+import type { Logger } from 'pino';
+import { POLICY_PLURAL, type GitOpsRollbackPolicy } from '../api/v1alpha1/policy-types.js';
+import { GROUP, VERSION } from '../api/v1alpha1/types.js';
+import { KUSTOMIZATION_RESOURCE } from '../flux/api-resources.js';
+import type { Kustomization } from '../flux/kustomization.js';
+import type { EngineOptions } from '../git/engine.js';
+import { readCommitRange } from '../git/read-range.js';
+import { collectionPath, type ClusterClients } from '../kube/cluster-clients.js';
+import { Informer } from '../kube/informer.js';
+import { serverRunnable, type Manager } from '../kube/manager.js';
+import type { OperatorMetrics } from '../metrics/operator-metrics.js';
+import { recordAutomaticRollback, recordWebhookRequest } from '../metrics/trigger-metrics.js';
+import { cachedLoader } from '../webhook/access-cache.js';
+import { startWebhookReceiver, type PolicyAccess } from '../webhook/receiver.js';
+import { TriggerQueue } from '../webhook/trigger-queue.js';
+import { slimKustomization } from './cached-objects.js';
+import type { PolicyClusterPort } from './policy-ports.js';
+import { resolveGitRepositoryRef } from './resolve-repository.js';
+import { RevisionTracker } from './revision-tracker.js';
+import { TriggerProcessor } from './trigger-processor.js';
+import { WorkQueue } from './work-queue.js';
+
+export const POLICY_CONTROLLER_NAME = 'gitopsrollbackpolicy';
+
+/** How long the receiver reuses a policy and its token: a rotated token takes effect within it. */
+const ACCESS_CACHE_TTL_MS = 5000;
+
+/** Thrown when a policy names a token Secret that cannot be used: requests are refused. */
+class TokenUnavailableError extends Error {
+  readonly code = 'TokenUnavailableError';
+}
+
+/** The operator flags this controller reads (named as in cli/operator-flags.ts). */
+export interface PolicyControllerSettings {
+  cacheDir: string;
+  gitTimeoutMs: number;
+  allowCrossNamespaceRefs: boolean;
+  /** `--allow-cross-namespace-policies`: policies may name Kustomizations outside their namespace. */
+  allowCrossNamespacePolicies: boolean;
+}
+
+export interface PolicyControllerDeps {
+  clients: ClusterClients;
+  metrics: OperatorMetrics;
+  logger: Logger;
+  /** Where the receiver listens (--webhook-bind-address). */
+  address: { host?: string; port: number };
+  /** The operator's network policy and transfer limits, as for rollbacks. */
+  gitNetwork: Pick<EngineOptions, 'policy' | 'limits'>;
+  settings: PolicyControllerSettings;
+}
+
+export function setupPolicyController(manager: Manager, { clients, metrics, logger, address, gitNetwork, settings }: PolicyControllerDeps): void {
+  const { policies: resources, flux, watchNamespace } = clients;
+  const log = logger.child({ controller: POLICY_CONTROLLER_NAME });
+  const policyCluster: PolicyClusterPort = {
+    getPolicy: (ns, name) => resources.getPolicy(ns, name),
+    listPolicies: () => resources.listPolicies(),
+    replacePolicyStatus: (policy, status) => resources.replacePolicyStatus(policy, status),
+    getKustomization: (namespace, name) => flux.getKustomizationObject({ namespace, name }),
+    listPolicyRollbacks: (policy) => resources.listPolicyRollbacks(policy),
+    createRollback: (rollback) => resources.createRollback(rollback),
+    recordEvent: (policy, type, reason, message) => clients.recorder.record(policy as GitOpsRollbackPolicy & { metadata: object }, type, reason, message),
+  };
+
+  const processor = new TriggerProcessor({
+    cluster: policyCluster,
+    allowCrossNamespaceRefs: settings.allowCrossNamespaceRefs,
+    allowCrossNamespacePolicies: settings.allowCrossNamespacePolicies,
+    logger: log,
+    readCommitRange: async (source, from, to) => {
+      // The same resolution as a rollback of this source would get (cross-namespace already checked).
+      const target = await resolveGitRepositoryRef(clients.resources, source);
+      return readCommitRange(target, from, to, { cacheDir: settings.cacheDir, timeoutMs: settings.gitTimeoutMs, ...gitNetwork });
+    },
+  });
+  const triggers = new TriggerQueue({
+    process: async (trigger) => {
+      const outcome = await processor.process(trigger);
+      if (outcome.action === 'created') recordAutomaticRollback(metrics, `${trigger.policy.namespace}/${trigger.policy.name}`, trigger.reason);
+    },
+    onError: (trigger, error, willRetry) => log.warn({ policy: `${trigger.policy.namespace}/${trigger.policy.name}`, err: (error as Error).message, willRetry }, 'Trigger processing failed'),
+  });
+
+  let kustomizations: Informer<Kustomization> | undefined = undefined;
+  const tracker = new RevisionTracker({
+    cluster: policyCluster,
+    listKustomizations: () => kustomizations?.list() ?? [],
+    hasSynced: () => kustomizations?.hasSynced ?? false,
+    allowCrossNamespacePolicies: settings.allowCrossNamespacePolicies,
+  });
+  const trackerQueue = new WorkQueue({ concurrency: 2, process: (key) => tracker.syncPolicy(key) });
+  const policies = new Informer<GitOpsRollbackPolicy>({
+    kubeConfig: clients.kubeConfig,
+    path: collectionPath({ group: GROUP, version: VERSION, plural: POLICY_PLURAL }, watchNamespace),
+    logger: log,
+    onEvent: (type, policy) => {
+      if (type !== 'DELETED') trackerQueue.add(`${policy.metadata.namespace}/${policy.metadata.name}`);
+    },
+  });
+  kustomizations = new Informer({
+    kubeConfig: clients.kubeConfig,
+    // Kustomizations anywhere a policy may look (the watched namespace only, with --watch-namespace,
+    // where the namespace-scoped install's Role grants no cluster-wide list).
+    path: collectionPath(KUSTOMIZATION_RESOURCE, watchNamespace),
+    logger: log,
+    transform: slimKustomization,
+    onEvent: (_type, kustomization) => {
+      for (const key of RevisionTracker.policiesCovering(policies.list(), kustomization)) trackerQueue.add(key);
+    },
+  });
+
+  const loadAccess = cachedLoader(async (key): Promise<PolicyAccess | null> => {
+    const [namespace, name] = key.split('/');
+    if (watchNamespace && namespace !== watchNamespace) return null;
+    const policy = await resources.getPolicy(namespace, name);
+    if (!policy) return null;
+    const secretName = policy.spec.secretRef?.name;
+    // No Secret named (a policy stored before secretRef was required): the receiver refuses.
+    if (!secretName) return { policy, token: undefined };
+    const secret = await clients.resources.getSecretData(namespace, secretName);
+    if (!secret?.token) throw new TokenUnavailableError(`Secret ${namespace}/${secretName} of policy ${namespace}/${name} is missing or has no token key`);
+    return { policy, token: secret.token };
+  }, { ttlMs: ACCESS_CACHE_TTL_MS, maxEntries: 1000 });
+
+  manager.add(serverRunnable('webhook-receiver', async () => {
+    const receiver = await startWebhookReceiver({
+      host: address.host,
+      port: address.port,
+      logger: log,
+      onRequest: (source, code) => recordWebhookRequest(metrics, source, code),
+      enqueue: (trigger) => triggers.add(trigger),
+      loadPolicy: (namespace, name) => loadAccess(`${namespace}/${name}`),
+    });
+    log.info({ port: receiver.port }, 'Webhook receiver listening');
+    return receiver;
+  }));
+  manager.add({
+    name: 'policy-informers',
+    group: 'cache',
+    needLeaderElection: false,
+    // Not awaited: without Flux's CRDs installed the informers keep retrying, and the receiver and
+    // the rest of the operator work regardless.
+    start: () => {
+      void policies.start().catch(() => undefined);
+      void kustomizations.start().catch(() => undefined);
+    },
+    stop: () => Promise.all([policies.stop(), kustomizations.stop()]).then(() => undefined),
+  });
+  manager.add({ name: 'trigger-queue', group: 'worker', needLeaderElection: false, start: () => undefined, stop: () => triggers.stop() });
+  manager.add({
+    name: 'revision-tracker',
+    group: 'worker',
+    needLeaderElection: false,
+    start: () => trackerQueue.start(),
+    stop: () => trackerQueue.shutDown({ drainTimeoutMs: 5000 }),
+  });
+}
