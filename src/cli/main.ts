@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Logger } from 'pino';
-import { createWorkerEngine } from '../controller/engine-worker.js';
+import { createWorkerEngine, createWorkerRangeReader, type WorkerEngineOptions } from '../controller/engine-worker.js';
 import type { RunEngine } from '../controller/ports.js';
 import { setupPolicyController } from '../controller/setup-policy-controller.js';
 import { setupRollbackController } from '../controller/setup-rollback-controller.js';
@@ -42,13 +42,13 @@ async function main(): Promise<void> {
   await prepareCacheDir(options, logger);
   // One private registry; /metrics is served before the informer syncs, like controller-runtime.
   const metrics = new OperatorMetrics();
-  const gitNetwork = buildGitNetwork(options);
+  const workers = workerOptions(options);
 
   const manager = new Manager({ logger, shutdownTimeoutMs: options.shutdownTimeoutMs, leaderElection: options.leaderElect ? buildLeaderElection(options, clients, logger) : undefined });
   if (options.metricsAddress !== 'off') manager.add(metricsServer(options.metricsAddress, options, metrics, clients));
   manager.add(serverRunnable('health-probes', () => startHealthProbeServer(options.healthProbeAddress, () => manager.isReady)));
-  setupRollbackController(manager, { clients, runEngine: buildEngine(options, gitNetwork, metrics), metrics, logger, settings: options });
-  if (options.webhookAddress !== 'off') setupPolicyController(manager, { clients, metrics, logger, address: options.webhookAddress, gitNetwork, settings: options });
+  setupRollbackController(manager, { clients, runEngine: buildEngine(workers, metrics), metrics, logger, settings: options });
+  if (options.webhookAddress !== 'off') setupPolicyController(manager, { clients, metrics, logger, address: options.webhookAddress, readCommitRange: createWorkerRangeReader(workers), settings: options });
 
   const shutdown = new AbortController();
   process.once('SIGTERM', () => shutdown.abort('SIGTERM'));
@@ -93,17 +93,21 @@ function buildGitNetwork(options: OperatorOptions): { policy: NetworkPolicy; lim
   };
 }
 
-/** Engine runs in worker processes, measured; test-only, GITOPS_ROLLBACK_FAULT makes it crash at a chosen point. */
-function buildEngine(options: OperatorOptions, gitNetwork: ReturnType<typeof buildGitNetwork>, metrics: OperatorMetrics): RunEngine {
-  const runEngine = createWorkerEngine({
+/** Every engine run and commit-range read happens in a worker process with these settings and bounds. */
+function workerOptions(options: OperatorOptions): WorkerEngineOptions {
+  return {
     cacheDir: options.cacheDir,
     timeoutMs: options.gitTimeoutMs,
     cacheMaxBytes: options.cacheMaxBytes,
-    ...gitNetwork,
+    ...buildGitNetwork(options),
     deadlineMs: options.engineDeadlineMs,
     memoryLimitMb: options.engineMemoryLimitMb,
-  });
-  return injectFault(parseFault(process.env[FAULT_ENV]), instrumentEngine(metrics, runEngine));
+  };
+}
+
+/** Engine runs in worker processes, measured; test-only, GITOPS_ROLLBACK_FAULT makes it crash at a chosen point. */
+function buildEngine(workers: WorkerEngineOptions, metrics: OperatorMetrics): RunEngine {
+  return injectFault(parseFault(process.env[FAULT_ENV]), instrumentEngine(metrics, createWorkerEngine(workers)));
 }
 
 /** --leader-elect: one Lease shared by the replicas; this replica's identity is host and pid. */

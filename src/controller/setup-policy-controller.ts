@@ -11,8 +11,8 @@ import { POLICY_PLURAL, type GitOpsRollbackPolicy } from '../api/v1alpha1/policy
 import { GROUP, VERSION } from '../api/v1alpha1/types.js';
 import { KUSTOMIZATION_RESOURCE } from '../flux/api-resources.js';
 import type { Kustomization } from '../flux/kustomization.js';
-import type { EngineOptions } from '../git/engine.js';
-import { readCommitRange } from '../git/read-range.js';
+import type { RepositoryTarget } from '../git/engine.js';
+import type { RangeCommit } from '../git/read-range.js';
 import { collectionPath, type ClusterClients } from '../kube/cluster-clients.js';
 import { Informer } from '../kube/informer.js';
 import { serverRunnable, type Manager } from '../kube/manager.js';
@@ -40,8 +40,6 @@ class TokenUnavailableError extends Error {
 
 /** The operator flags this controller reads (named as in cli/operator-flags.ts). */
 export interface PolicyControllerSettings {
-  cacheDir: string;
-  gitTimeoutMs: number;
   allowCrossNamespaceRefs: boolean;
   /** `--allow-cross-namespace-policies`: policies may name Kustomizations outside their namespace. */
   allowCrossNamespacePolicies: boolean;
@@ -53,12 +51,12 @@ export interface PolicyControllerDeps {
   logger: Logger;
   /** Where the receiver listens (--webhook-bind-address). */
   address: { host?: string; port: number };
-  /** The operator's network policy and transfer limits, as for rollbacks. */
-  gitNetwork: Pick<EngineOptions, 'policy' | 'limits'>;
+  /** Reads a commit range of a repository (in a worker process, with the operator's network policy and limits). */
+  readCommitRange: (target: RepositoryTarget, from: string, to: string) => Promise<RangeCommit[]>;
   settings: PolicyControllerSettings;
 }
 
-export function setupPolicyController(manager: Manager, { clients, metrics, logger, address, gitNetwork, settings }: PolicyControllerDeps): void {
+export function setupPolicyController(manager: Manager, { clients, metrics, logger, address, readCommitRange, settings }: PolicyControllerDeps): void {
   const { policies: resources, flux, watchNamespace } = clients;
   const log = logger.child({ controller: POLICY_CONTROLLER_NAME });
   const policyCluster: PolicyClusterPort = {
@@ -79,7 +77,7 @@ export function setupPolicyController(manager: Manager, { clients, metrics, logg
     readCommitRange: async (source, from, to) => {
       // The same resolution as a rollback of this source would get (cross-namespace already checked).
       const target = await resolveGitRepositoryRef(clients.resources, source);
-      return readCommitRange(target, from, to, { cacheDir: settings.cacheDir, timeoutMs: settings.gitTimeoutMs, ...gitNetwork });
+      return readCommitRange(target, from, to);
     },
   });
   const triggers = new TriggerQueue({
