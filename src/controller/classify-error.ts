@@ -24,9 +24,11 @@ import {
 import { SafetyCheckFailedError } from '../safety/safety-gate.js';
 import { EngineLimitExceededError } from './engine-worker.js';
 import { formatSafetyFailure } from './safety-status.js';
+import { CodedError } from '../coded-error.js';
 
 /** A problem with the request or its references that only a person can fix. */
-export class StallingError extends Error {
+export class StallingError extends CodedError {
+  readonly code = 'StallingError' as const;
   constructor(readonly reason: ReasonValue, message: string) {
     super(message);
   }

@@ -22,6 +22,7 @@ import type { RangeCommit } from '../git/read-range.js';
 import type { EngineSettings } from './engine-run.js';
 import { reviveError, type FromWorker, type ToWorker, type WorkerJob } from './engine-protocol.js';
 import type { EngineHooks, RunEngine } from './ports.js';
+import { CodedError } from '../coded-error.js';
 
 /** Default total time of one run (fetch, compute, safety gate, push, retries). */
 export const DEFAULT_ENGINE_DEADLINE_MS = 10 * 60_000;
@@ -38,9 +39,8 @@ export interface WorkerEngineOptions extends EngineSettings {
 }
 
 /** A run exceeded the operator's bounds on one engine run, or its worker died; nothing was pushed unless it was pushing. */
-export class EngineLimitExceededError extends Error {
+export class EngineLimitExceededError extends CodedError {
   readonly code = 'EngineLimitExceededError' as const;
-  override readonly name = 'EngineLimitExceededError';
   constructor(readonly data: { limit: 'deadline' | 'memory' | 'crash'; deadlineMs?: number; memoryLimitMb?: number; exit?: string }) {
     super(describeLimit(data));
   }

@@ -27,6 +27,7 @@ import { resolveGitRepositoryRef } from './resolve-repository.js';
 import { RevisionTracker } from './revision-tracker.js';
 import { TriggerProcessor } from './trigger-processor.js';
 import { WorkQueue } from './work-queue.js';
+import { CodedError } from '../coded-error.js';
 
 export const POLICY_CONTROLLER_NAME = 'gitopsrollbackpolicy';
 
@@ -34,8 +35,8 @@ export const POLICY_CONTROLLER_NAME = 'gitopsrollbackpolicy';
 const ACCESS_CACHE_TTL_MS = 5000;
 
 /** Thrown when a policy names a token Secret that cannot be used: requests are refused. */
-class TokenUnavailableError extends Error {
-  readonly code = 'TokenUnavailableError';
+class TokenUnavailableError extends CodedError {
+  readonly code = 'TokenUnavailableError' as const;
 }
 
 /** The operator flags this controller reads (named as in cli/operator-flags.ts). */

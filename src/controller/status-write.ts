@@ -11,16 +11,16 @@ import { diffMergePatch } from './merge-patch.js';
 import type { ClusterPort } from './ports.js';
 import { boundStatus, truncateBytes } from './status-bounds.js';
 import { formatTimestamp } from './status-format.js';
+import { CodedError } from '../coded-error.js';
 
 /** HTTP statuses that mean "this body will never be accepted" (not a transient failure). */
 const REJECTED = new Set([400, 413, 422]);
 
 /** The status write was refused for good; a minimal Stalled status was written instead. */
-export class StatusRejectedError extends Error {
+export class StatusRejectedError extends CodedError {
   readonly code = 'StatusRejectedError' as const;
   constructor(readonly data: { httpStatus: number; message: string }) {
     super(data.message);
-    this.name = 'StatusRejectedError';
   }
 }
 

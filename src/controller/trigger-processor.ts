@@ -31,6 +31,7 @@ import {
 import type { PolicyClusterPort, ReadCommitRange } from './policy-ports.js';
 import { refusals, rollbackCreatedMessage } from './trigger-refusals.js';
 import { formatTimestamp } from './status-format.js';
+import { CodedError } from '../coded-error.js';
 
 export interface TriggerLogger {
   info(fields: object, message: string): void;
@@ -59,19 +60,18 @@ export type TriggerOutcome =
  * The Kustomization's status does not (yet) show the failure the event reports: Flux sends its
  * event before it writes the status. Transient: the queue retries, then drops the trigger.
  */
-export class TriggerNotSettledError extends Error {
+export class TriggerNotSettledError extends CodedError {
   readonly code = 'TriggerNotSettledError' as const;
   constructor(readonly data: { kustomization: string; why: string }) {
     super(`Kustomization ${data.kustomization}: ${data.why}`);
-    this.name = 'TriggerNotSettledError';
   }
 }
 
 /** Ends a decision early with its outcome; thrown by a step, caught by {@link TriggerProcessor}. */
-export class TriggerStop extends Error {
+export class TriggerStop extends CodedError {
+  readonly code = 'TriggerStop' as const;
   constructor(readonly outcome: Exclude<TriggerOutcome, { action: 'created' }>) {
     super(outcome.action === 'refused' ? outcome.message : outcome.action);
-    this.name = 'TriggerStop';
   }
 }
 

@@ -3,13 +3,13 @@
  * source root, with or without `./` and a trailing `/`). One normalisation for the wait for
  * apply (which Kustomizations a change reaches) and for automated rollbacks (which path to revert).
  */
+import { CodedError } from '../coded-error.js';
 
 /** Thrown for a path that climbs out of the source root with `..`. */
-export class PathOutsideSourceError extends Error {
-  readonly code = 'PathOutsideSourceError';
+export class PathOutsideSourceError extends CodedError {
+  readonly code = 'PathOutsideSourceError' as const;
   constructor(readonly path: string | undefined) {
     super(`Kustomization path "${path}" leaves the repository root`);
-    this.name = 'PathOutsideSourceError';
   }
 }
 

@@ -3,6 +3,7 @@
  * equal to its name and structured `data`, so callers (the CLI, the controller) can sort them
  * without parsing messages. Messages never contain credentials.
  */
+import { CodedError } from '../coded-error.js';
 
 /** How a path failed to merge, in the words git uses for the same case. */
 export type ConflictReason =
@@ -25,8 +26,8 @@ export interface Conflict {
   reason: ConflictReason;
 }
 
-export abstract class GitRollbackError extends Error {
-  abstract readonly code: string;
+export abstract class GitRollbackError extends CodedError {
+  abstract override readonly code: string;
   abstract readonly data: Record<string, unknown>;
 }
 
@@ -123,7 +124,6 @@ export class RepositoryNotFoundError extends GitRollbackError {
 /** A network operation did not finish in time. */
 export class GitTimeoutError extends GitRollbackError {
   readonly code = 'GitTimeoutError' as const;
-  override readonly name = 'GitTimeoutError';
   /** `deadline`: the whole operation ran out of time; otherwise nothing arrived for `timeoutMs`. */
   constructor(readonly data: { operation: string; url: string; timeoutMs: number; deadline?: boolean }) {
     super(
@@ -150,7 +150,6 @@ export class RemoteError extends GitRollbackError {
  */
 export class InvalidRepositoryUrlError extends GitRollbackError {
   readonly code = 'InvalidRepositoryUrlError' as const;
-  override readonly name = 'InvalidRepositoryUrlError';
   constructor(readonly data: { url: string; reason: 'credentials' | 'query' | 'fragment' | 'insecure-http' | 'unsupported-scheme' | 'malformed' }) {
     super(`Repository URL ${data.url} is refused: ${describeUrlProblem(data.reason)}`);
   }
@@ -179,7 +178,6 @@ function describeUrlProblem(reason: InvalidRepositoryUrlError['data']['reason'])
  */
 export class GitHostNotAllowedError extends GitRollbackError {
   readonly code = 'GitHostNotAllowedError' as const;
-  override readonly name = 'GitHostNotAllowedError';
   constructor(readonly data: { url: string; host: string; reason: 'not-in-allow-list' | 'private-address' }) {
     super(
       data.reason === 'not-in-allow-list'
@@ -199,7 +197,6 @@ export type TransferLimitKind = 'advertisement' | 'pack' | 'object' | 'objects' 
  */
 export class TransferLimitExceededError extends GitRollbackError {
   readonly code = 'TransferLimitExceededError' as const;
-  override readonly name = 'TransferLimitExceededError';
   constructor(readonly data: { url: string; what: TransferLimitKind; limit: number }) {
     super(`${data.url} sent more than allowed: the ${describeLimit(data.what)} exceeds ${formatLimit(data.what, data.limit)}`);
   }
@@ -248,7 +245,6 @@ export function redactUrl(url: string): string {
  */
 export class TreeLimitExceededError extends GitRollbackError {
   readonly code = 'TreeLimitExceededError' as const;
-  override readonly name = 'TreeLimitExceededError';
   constructor(readonly data: { limit: 'tree-entries' | 'rename-candidates'; max: number; detail: string }) {
     super(
       data.limit === 'tree-entries'

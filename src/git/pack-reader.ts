@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import type * as nodeFs from 'node:fs';
 import { join, resolve } from 'node:path';
 import { inflateSync } from 'node:zlib';
+import { CodedError } from '../coded-error.js';
 
 type Fs = typeof nodeFs;
 
@@ -53,12 +54,8 @@ export const MAX_CHAIN_OUTPUT_BYTES = 1 << 30;
 const FIRST_READ = 4096;
 
 /** Thrown on a malformed repository file (index, pack or loose object). */
-export class CorruptObjectError extends Error {
-  readonly code = 'CorruptObjectError';
-  constructor(message: string) {
-    super(message);
-    this.name = 'CorruptObjectError';
-  }
+export class CorruptObjectError extends CodedError {
+  readonly code = 'CorruptObjectError' as const;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -13,17 +13,14 @@ import {
   ServerConfiguration,
   type Configuration,
 } from '@kubernetes/client-node';
+import { CodedError } from '../coded-error.js';
 
 /** Where a pod finds its ServiceAccount token. */
 const IN_CLUSTER_TOKEN_PATH = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 /** Thrown when no kubeconfig can be found anywhere. */
-export class KubeConfigNotFoundError extends Error {
-  readonly code = 'KubeConfigNotFoundError';
-  constructor(message: string) {
-    super(message);
-    this.name = 'KubeConfigNotFoundError';
-  }
+export class KubeConfigNotFoundError extends CodedError {
+  readonly code = 'KubeConfigNotFoundError' as const;
 }
 
 /**
@@ -107,15 +104,14 @@ export function createApiClient<T>(kc: KubeConfig, apiClass: new (configuration:
 }
 
 /** An HTTP error from the API server, with the decoded `Status` when there is one. */
-export class KubeApiError extends Error {
-  readonly code = 'KubeApiError';
+export class KubeApiError extends CodedError {
+  readonly code = 'KubeApiError' as const;
   constructor(
     readonly statusCode: number,
     readonly reason: string | undefined,
     message: string,
   ) {
     super(message);
-    this.name = 'KubeApiError';
   }
 }
 

@@ -11,6 +11,7 @@
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { describeKubeError, getJson, sleep, statusCodeOf } from './client.js';
+import { CodedError } from '../coded-error.js';
 
 /**
  * What the informer needs of an object. Objects are the API's JSON as received (timestamps are
@@ -58,11 +59,10 @@ export interface InformerOptions<T extends InformerObject> {
 }
 
 /** Thrown by `start()` when the informer is stopped before its first list completed. */
-export class InformerStoppedError extends Error {
-  readonly code = 'InformerStoppedError';
+export class InformerStoppedError extends CodedError {
+  readonly code = 'InformerStoppedError' as const;
   constructor() {
     super('Informer stopped before it synced');
-    this.name = 'InformerStoppedError';
   }
 }
 

@@ -7,6 +7,7 @@
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease, type V1LeaseSpec } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { createApiClient, describeKubeError, sleep, statusCodeOf } from './client.js';
+import { CodedError } from '../coded-error.js';
 
 /** controller-runtime's defaults (15 s, 10 s, 2 s); the operator's --leader-election-* flags default to them. */
 export const DEFAULT_LEASE_TIMINGS = Object.freeze({ leaseDurationSeconds: 15, renewDeadlineSeconds: 10, retryPeriodSeconds: 2 });
@@ -37,9 +38,8 @@ export interface LeaderElectorOptions {
 }
 
 /** The reason work is aborted when this replica lost the Lease: another replica may lead now. */
-export class LeadershipLostError extends Error {
+export class LeadershipLostError extends CodedError {
   readonly code = 'LeadershipLostError' as const;
-  override readonly name = 'LeadershipLostError';
   constructor() {
     super('This replica lost its leader Lease; work stopped at a safe point');
   }

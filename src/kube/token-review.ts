@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { AuthenticationV1Api, AuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { createApiClient } from './client.js';
+import { CodedError } from '../coded-error.js';
 
 /** What a request with this bearer token may do: 401, 403, or go ahead. */
 export type AccessDecision = 'allowed' | 'unauthenticated' | 'forbidden';
@@ -30,11 +31,10 @@ export interface AccessReviews {
 }
 
 /** Raised when too many reviews are in flight; the caller answers 503 and nothing is cached. */
-export class ReviewBusyError extends Error {
+export class ReviewBusyError extends CodedError {
   readonly code = 'ReviewBusyError' as const;
   constructor(readonly data: { inFlight: number }) {
     super(`Too many access reviews in flight (${data.inFlight}); try again`);
-    this.name = this.code;
   }
 }
 

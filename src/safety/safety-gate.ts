@@ -10,6 +10,7 @@ import { diffKustomizations } from './diff-kustomizations.js';
 import { addKustomizationDiff, diffManifests, type ChangedFile } from './diff-manifests.js';
 import { evaluateSafety, formatBlockedMessage, type SafetyPolicy, type SafetyVerdict } from './evaluate-safety.js';
 import { isManifestPath } from './manifest-objects.js';
+import { CodedError } from '../coded-error.js';
 
 /** The computed change, as the engine presents it before publishing. */
 export interface ChangeSource {
@@ -21,7 +22,7 @@ export interface ChangeSource {
 }
 
 /** The rollback deletes or changes protected objects, or changes files that do not parse; nothing was published. */
-export class SafetyCheckFailedError extends Error {
+export class SafetyCheckFailedError extends CodedError {
   readonly code = 'SafetyCheckFailedError' as const;
   constructor(readonly data: { verdict: SafetyVerdict }) {
     super(formatBlockedMessage(data.verdict));

@@ -7,6 +7,7 @@
 import { FLUX_KUSTOMIZE_GROUP, FLUX_SOURCE_GROUP } from '../flux/api-resources.js';
 import { parseRevision } from '../flux/revision.js';
 import { MAX_TRIGGER_MESSAGE, MAX_TRIGGER_REVISION, toOneLine } from './event-text.js';
+import { CodedError } from '../coded-error.js';
 
 export interface FluxEvent {
   involvedObject: { kind: string; namespace: string; name: string; uid?: string; apiVersion?: string };
@@ -21,12 +22,8 @@ export interface FluxEvent {
 }
 
 /** A body that is JSON but not a Flux event: the receiver answers 400 with this message. */
-export class InvalidPayloadError extends Error {
-  readonly code = 'InvalidPayloadError';
-  constructor(message: string) {
-    super(message);
-    this.name = 'InvalidPayloadError';
-  }
+export class InvalidPayloadError extends CodedError {
+  readonly code = 'InvalidPayloadError' as const;
 }
 
 // The legacy keys are the API group's name + `/revision`, as the controllers compose them.

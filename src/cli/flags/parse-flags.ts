@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { FlagKind } from './flag-kinds.js';
+import { CodedError } from '../../coded-error.js';
 
 /** One flag: its name (without `--`), kind, default, help text. */
 export interface FlagSpec<T> {
@@ -27,9 +28,8 @@ export type FlagValue<Spec> = Spec extends { kind: FlagKind<infer T> } ? (Spec e
 export type FlagValues<Table extends FlagTable> = { readonly [Option in keyof Table]: FlagValue<Table[Option]> };
 
 /** A command line the program cannot run with; the message starts with the flag at fault. */
-export class FlagError extends Error {
+export class FlagError extends CodedError {
   readonly code = 'FlagError' as const;
-  override readonly name = 'FlagError';
   constructor(
     /** The flag (`--git-timeout`) or argument at fault. */
     readonly flag: string,
