@@ -2,6 +2,8 @@
 // keys, one key in flight at a time, bounded concurrency and per-key exponential backoff.
 // Kubernetes-free: keys are opaque ("namespace/name" by convention).
 
+import { backoffDelay } from '../retry-timing.js';
+
 /** What processing one key returned: success (optionally re-run later) or an error. */
 export type ProcessResult = { requeueAfterMs?: number } | { error: unknown; retry: boolean };
 
@@ -229,9 +231,7 @@ export class WorkQueue {
    * upper half, so retries of many keys spread out but the delay still grows.
    */
   private computeBackoff(failures: number): number {
-    const exponential = this.baseDelayMs * 2 ** Math.min(failures - 1, 52);
-    const capped = Math.min(this.maxDelayMs, exponential);
-    return Math.round(capped / 2 + (capped / 2) * this.random());
+    return Math.round(backoffDelay({ baseMs: this.baseDelayMs, maxMs: this.maxDelayMs, jitter: true }, failures, this.random));
   }
 
   /** Runs a metrics hook; a broken hook must not break the queue. */

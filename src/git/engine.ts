@@ -20,6 +20,7 @@ import { isSshUrl } from './ssh-url.js';
 import { withStagedWrites } from './staged-fs.js';
 import type { TransferLimits } from './transfer-limits.js';
 import { checkRepositoryUrl, LOCAL_NETWORK_POLICY, type NetworkPolicy } from './url-policy.js';
+import { backoffDelay, sleep, type Backoff } from '../retry-timing.js';
 
 export interface RepositoryTarget {
   /** A smart-HTTP(S) URL, an SSH address (ssh:// or scp-like), or a local path to a bare repository. */
@@ -147,7 +148,7 @@ export async function withLockedRepository<T>(fs: Fs, target: RepositoryTarget, 
 
 async function rollbackWithRetries(fs: Fs, repository: Repository, request: RollbackRequest, options: EngineOptions): Promise<RollbackResult> {
   const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const wait = options.sleep ?? sleep;
   const durations = { fetch: 0, compute: 0, push: 0 };
   for (let attempt = 1; ; attempt++) {
     options.signal?.throwIfAborted();
@@ -188,16 +189,13 @@ async function rollbackWithRetries(fs: Fs, repository: Repository, request: Roll
       // Only a moved branch is worth recomputing; a hook or a protection rule says no again.
       const current = await repository.readHead();
       if (current === head) throw error;
-      await sleep(backoffMs(attempt));
+      await wait(backoffDelay(PUSH_RETRY_BACKOFF, attempt));
     }
   }
 }
 
-/** Exponential backoff with jitter: ~100 ms, 200 ms, 400 ms... capped at 5 s. */
-function backoffMs(attempt: number): number {
-  const base = Math.min(5000, 100 * 2 ** (attempt - 1));
-  return base / 2 + Math.random() * (base / 2);
-}
+/** Between push attempts: ~100 ms, 200 ms, 400 ms... capped at 5 s, with jitter. */
+const PUSH_RETRY_BACKOFF: Backoff = { baseMs: 100, maxMs: 5000, jitter: true };
 
 function toResult(request: RollbackRequest, plan: Plan, outcome: RollbackOutcome, head: string | null, attempts: number, durations: RollbackResult['durations']): RollbackResult {
   return {

@@ -15,8 +15,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { GitTimeoutError, redactUrl } from './errors.js';
+import { backoffDelay, sleep } from '../retry-timing.js';
 
 export interface RepositoryLockOptions {
   /** Directory for cross-process lock files; without it the lock is in-process only. */
@@ -130,7 +130,7 @@ async function acquireLockFile(key: string, lockDir: string, timeoutMs: number):
     if (Date.now() >= deadline) {
       throw new GitTimeoutError({ operation: 'Acquiring the repository lock', url: redactUrl(key), timeoutMs });
     }
-    await sleep(Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS * 2 ** attempt));
+    await sleep(backoffDelay({ baseMs: MIN_BACKOFF_MS, maxMs: MAX_BACKOFF_MS }, attempt + 1));
   }
 }
 

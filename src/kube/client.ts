@@ -180,17 +180,3 @@ function parseStatusError(statusCode: number, text: string): KubeApiError {
     return new KubeApiError(statusCode, undefined, `HTTP ${statusCode}`);
   }
 }
-
-/** Waits `ms`, or less if `signal` aborts first. Never rejects. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}

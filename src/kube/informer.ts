@@ -10,7 +10,8 @@
 // Errors are logged, never thrown from the loop, and every retry waits: no tight loop.
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { describeKubeError, getJson, sleep, statusCodeOf } from './client.js';
+import { backoffDelay, sleep } from '../retry-timing.js';
+import { describeKubeError, getJson, statusCodeOf } from './client.js';
 import { CodedError } from '../coded-error.js';
 
 /**
@@ -367,11 +368,9 @@ export class Informer<T extends InformerObject> {
 
   /** Sleeps the next backoff delay: initial * 2^failures, capped, with jitter. */
   private async waitBackoff(): Promise<void> {
-    const exponential = this.initialBackoffMs * 2 ** Math.min(this.failures, 30);
-    const capped = Math.min(this.maxBackoffMs, exponential);
     this.failures++;
     // Equal jitter: replicas restarted together do not retry in step.
-    await sleep(capped / 2 + (capped / 2) * Math.random(), this.stopping.signal);
+    await sleep(backoffDelay({ baseMs: this.initialBackoffMs, maxMs: this.maxBackoffMs, jitter: true }, this.failures), this.stopping.signal);
   }
 }
 

@@ -6,7 +6,8 @@
 // racing for it cannot both win (the loser gets 409 Conflict).
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease, type V1LeaseSpec } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { createApiClient, describeKubeError, sleep, statusCodeOf } from './client.js';
+import { sleep } from '../retry-timing.js';
+import { createApiClient, describeKubeError, statusCodeOf } from './client.js';
 import { CodedError } from '../coded-error.js';
 
 /** controller-runtime's defaults (15 s, 10 s, 2 s); the operator's --leader-election-* flags default to them. */

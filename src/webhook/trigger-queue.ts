@@ -11,6 +11,7 @@
  * workers). What a tenant can make the queue hold is bounded too: `maxPendingPerLane`.
  */
 import { computeDedupeKey, laneOf, type Trigger } from './trigger.js';
+import { backoffDelay, sleep } from '../retry-timing.js';
 
 export interface TriggerQueueOptions {
   /** Decides on one trigger. Throwing means a transient failure: retried, then forgotten. */
@@ -149,7 +150,7 @@ export class TriggerQueue {
         const willRetry = attempt < maxAttempts && !this.stopped;
         this.options.onError?.(trigger, error, willRetry);
         if (!willRetry) return false;
-        await new Promise((resolve) => setTimeout(resolve, delayMs * 2 ** (attempt - 1)));
+        await sleep(backoffDelay({ baseMs: delayMs, maxMs: Infinity }, attempt));
       }
     }
   }
