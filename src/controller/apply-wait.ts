@@ -18,7 +18,7 @@
  *   With no Kustomization to wait for, Ready=True as without Flux.
  */
 import { ConditionType, Reason } from '../api/v1alpha1/conditions.js';
-import type { GitOpsRollback, GitOpsRollbackStatus, KustomizationApplyStatus, NamespacedObjectReference, PhaseDurations } from '../api/v1alpha1/types.js';
+import { DEFAULT_RECONCILE_TIMEOUT, type GitOpsRollback, type GitOpsRollbackStatus, type KustomizationApplyStatus, type NamespacedObjectReference, type PhaseDurations } from '../api/v1alpha1/types.js';
 import { assessKustomization, summarizeApply, type ApplySummary, type KustomizationApply } from '../flux/assess-apply.js';
 import { parseDuration } from '../flux/duration.js';
 import type { FluxPort, ObjectKey } from '../flux/flux-port.js';
@@ -38,7 +38,7 @@ import type { ProcessResult } from './work-queue.js';
 const { Reconciling, Pushed, Applied } = ConditionType;
 
 /** `spec.reconcile.timeout` when not given. */
-export const DEFAULT_APPLY_TIMEOUT = '5m';
+export const DEFAULT_APPLY_TIMEOUT = DEFAULT_RECONCILE_TIMEOUT;
 /** How often Kustomizations are read while waiting (the `flux` CLI polls every 2 s too). */
 export const DEFAULT_APPLY_POLL_INTERVAL_MS = 2000;
 

@@ -3,8 +3,10 @@
  * format of `spec.reconcile.timeout`.
  */
 
+import { DURATION_PATTERN } from '../api/v1alpha1/schema.js';
+
 /** The pattern the CRD enforces (the same as Flux's `spec.timeout`). */
-export const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$';
+export { DURATION_PATTERN };
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 

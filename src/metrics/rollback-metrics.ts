@@ -4,7 +4,7 @@
  * gitops_rollback_total, gitops_rollback_duration_seconds{phase="total"|"reconcile"}, gitops_rollback_in_progress,
  * gitops_rollback_overdue and gitops_rollback_component_total.
  */
-import type { GitOpsRollback } from '../api/v1alpha1/types.js';
+import { DEFAULT_RECONCILE_TIMEOUT, type GitOpsRollback } from '../api/v1alpha1/types.js';
 import { parseDuration } from '../flux/duration.js';
 import { isCommitOnBranch } from '../git/commit-on-branch.js';
 import type { RollbackResult } from '../git/engine.js';
@@ -12,7 +12,7 @@ import { toComponents, toRepositoryLabel, toResultLabel, toTargetKind } from './
 import { ROLLBACK_RESULTS, type OperatorMetrics, type RollbackPhase } from './operator-metrics.js';
 
 /** The Flux wait's default timeout (spec.reconcile.timeout unset), seconds. */
-export const DEFAULT_APPLY_TIMEOUT_SECONDS = 300;
+export const DEFAULT_APPLY_TIMEOUT_SECONDS = parseDuration(DEFAULT_RECONCILE_TIMEOUT) / 1000;
 /** Time allowed on top of the Flux wait for the git part (fetch, compute, push, retries), seconds. */
 export const DEFAULT_GRACE_SECONDS = 300;
 

@@ -3,7 +3,7 @@
  * (`npm run manifests`). Descriptions show in `kubectl explain`; CEL rules make the API server
  * reject requests that name two targets, or none, and any change to a created rollback.
  */
-import { GROUP, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION } from './types.js';
+import { DEFAULT_RECONCILE_TIMEOUT, GROUP, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION } from './types.js';
 
 export type Schema = Record<string, unknown>;
 
@@ -34,7 +34,7 @@ const paths = (description: string): Schema => ({
   ],
 });
 
-/** Go durations as Flux writes them (the pattern of src/flux/duration.ts; src/api imports nothing). */
+/** Go durations as Flux writes them (src/flux/duration.ts parses them; src/api imports nothing). */
 export const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$';
 
 /** A Flux object by name, in the rollback's namespace unless `namespace` says otherwise. */
@@ -144,7 +144,7 @@ export const specSchema: Schema = {
         'Wait for Flux after the push: request a reconcile of the GitRepository and the Kustomizations, then wait until each Kustomization has applied the rollback commit and is Ready (condition Applied). Without kustomizations, those whose sourceRef is the GitRepository and whose spec.path covers a changed path.',
       properties: {
         kustomizations: { type: 'array', maxItems: 50, items: fluxObjectReference('Kustomization (kustomize.toolkit.fluxcd.io/v1)'), description: 'Kustomizations to wait for.' },
-        timeout: { type: 'string', pattern: DURATION_PATTERN, default: '5m', description: 'How long to wait after the push (Go duration: 30s, 5m, 1h). Default 5m.' },
+        timeout: { type: 'string', pattern: DURATION_PATTERN, default: DEFAULT_RECONCILE_TIMEOUT, description: `How long to wait after the push (Go duration: 30s, 5m, 1h). Default ${DEFAULT_RECONCILE_TIMEOUT}.` },
       },
     },
     suspendImageUpdates: {

@@ -133,6 +133,9 @@ export interface NamespacedObjectReference {
  * Waiting for Flux after the push. Without `kustomizations`, the Kustomizations whose sourceRef is
  * the rollback's GitRepository and whose spec.path covers a changed path are waited for.
  */
+/** How long a rollback waits for Flux after its push when spec.reconcile.timeout is unset. */
+export const DEFAULT_RECONCILE_TIMEOUT = '5m';
+
 export interface ReconcileSpec {
   kustomizations?: NamespacedObjectReference[];
   /** How long to wait for them after the push (Go duration: 30s, 5m, 1h). Default 5m. */
