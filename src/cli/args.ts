@@ -9,11 +9,10 @@ import type { Credentials } from '../git/remote.js';
 import type { RollbackRequest } from '../git/engine.js';
 import { isSshUrl } from '../git/ssh-url.js';
 import { readSshCredentials } from './ssh-credentials.js';
-import { CodedError } from '../coded-error.js';
+import { UsageError } from './usage-error.js';
 
-export class UsageError extends CodedError {
-  readonly code = 'UsageError' as const;
-}
+export { UsageError };
+
 
 export interface CliCommand {
   request: RollbackRequest;

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Credentials } from '../git/remote.js';
-import { UsageError } from './args.js';
+import { UsageError } from './usage-error.js';
 
 /** Reads the key and known_hosts files the environment names; UsageError when one cannot be read. */
 export function readSshCredentials(env: NodeJS.ProcessEnv): Credentials {

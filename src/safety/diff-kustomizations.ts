@@ -5,15 +5,10 @@
  * Each changed kustomization file is resolved at both versions (kustomize-resources.ts). Pure.
  */
 import { isDeepStrictEqual } from 'node:util';
-import type { ObjectChange, ObjectChangeType, UnparsableFile } from './diff-manifests.js';
+import type { KustomizationDiff, ObjectChange, ObjectChangeType } from './object-change.js';
 import { isKustomizationPath, KUSTOMIZE_LIMITS, resolveKustomization, type BuiltObject, type ReadFile, type ResolveBudget } from './kustomize-resources.js';
 
-export interface KustomizationDiff {
-  /** Object changes, attributed to the changed kustomization file that causes them. */
-  objects: ObjectChange[];
-  /** Files that could not be followed at either version. */
-  unparsable: UnparsableFile[];
-}
+export type { KustomizationDiff } from './object-change.js';
 
 /**
  * Diffs the build inputs of every changed kustomization file. A version that cannot be built is

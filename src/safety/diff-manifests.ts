@@ -4,7 +4,9 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { identifyObject, isManifestPath, parseManifestObjects, type ManifestObject } from './manifest-objects.js';
-import type { KustomizationDiff } from './diff-kustomizations.js';
+import type { KustomizationDiff, ObjectChange, ObjectChangeType, UnparsableFile } from './object-change.js';
+
+export type { ObjectChange, ObjectChangeType, UnparsableFile } from './object-change.js';
 
 /** A changed file at the version before (branch head) and after (the rollback); null = absent. */
 export interface ChangedFile {
@@ -15,29 +17,11 @@ export interface ChangedFile {
   errors?: { before?: string; after?: string };
 }
 
-export type ObjectChangeType = 'added' | 'removed' | 'changed';
-
-export interface ObjectChange {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  namespace?: string;
-  file: string;
-  change: ObjectChangeType;
-}
-
 export interface KindSummary {
   kind: string;
   added: number;
   removed: number;
   changed: number;
-}
-
-export interface UnparsableFile {
-  file: string;
-  /** Which version failed to parse. */
-  version: 'before' | 'after';
-  error: string;
 }
 
 export interface ManifestDiff {

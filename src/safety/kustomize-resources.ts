@@ -9,7 +9,7 @@
  */
 import { posix } from 'node:path';
 import { parse } from 'yaml';
-import type { UnparsableFile } from './diff-manifests.js';
+import type { UnparsableFile } from './object-change.js';
 import { identifyObject, parseManifestObjects, type ManifestObject } from './manifest-objects.js';
 
 /** The file names kustomize looks for in a directory, in its order. */
