@@ -8,8 +8,7 @@ import type { Refusal } from './policy-decision.js';
 import type { ObjectKey } from '../flux/flux-port.js';
 import { shortSha } from './status-format.js';
 
-const short = (sha: string): string => shortSha(sha);
-const range = (from: string, to: string): string => `${short(from)}..${short(to)}`;
+const range = (from: string, to: string): string => `${shortSha(from)}..${shortSha(to)}`;
 
 export const refusals = {
   noHealthyRevision: (kustomization: string, failingRevision: string): Refusal => ({
@@ -31,11 +30,11 @@ export const refusals = {
   }),
   nothingToRevert: (kustomization: string, from: string, to: string): Refusal => ({
     reason: PolicyEventReason.NothingToRevert,
-    message: `No commits between ${short(from)} and ${short(to)} for Kustomization ${kustomization}`,
+    message: `No commits between ${shortSha(from)} and ${shortSha(to)} for Kustomization ${kustomization}`,
   }),
   rollbackLoop: (kustomization: string, rollbackCommit: string, from: string, to: string): Refusal => ({
     reason: PolicyEventReason.RollbackLoopPrevented,
-    message: `Commit ${short(rollbackCommit)} in ${range(from, to)} is itself a rollback; not reverting it automatically (Kustomization ${kustomization})`,
+    message: `Commit ${shortSha(rollbackCommit)} in ${range(from, to)} is itself a rollback; not reverting it automatically (Kustomization ${kustomization})`,
   }),
 };
 
