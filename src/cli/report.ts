@@ -6,6 +6,7 @@ import type { Conflict } from '../git/errors.js';
 import type { RollbackResult } from '../git/engine.js';
 import { getSubject } from '../git/message.js';
 import { formatVerdictLines, summarizeVerdict, type SafetyReport, type SafetyVerdict } from '../safety/evaluate-safety.js';
+import { shortSha } from '../short-sha.js';
 
 export interface JsonReport {
   result: RollbackResult['result'] | 'conflict' | 'blocked' | 'error';
@@ -61,12 +62,11 @@ const HEADLINES: Record<RollbackResult['result'], string> = {
 
 /** The text report of a finished run. */
 export function formatText(result: RollbackResult, safety?: SafetyVerdict): string {
-  const short = (sha: string) => sha.slice(0, 12);
-  const lines = [`${HEADLINES[result.result]} (${result.branch} at ${short(result.previousHead)})`];
-  for (const commit of result.commits) lines.push(`  ${short(commit.sha)} ${getSubject(commit.message)}`);
-  if (result.alreadyReverted.length) lines.push(`Already reverted: ${result.alreadyReverted.map(short).join(', ')}`);
-  if (result.existingCommit) lines.push(`This request already ran: ${short(result.existingCommit)}`);
-  if (result.empty.length) lines.push(`No effect on the current head: ${result.empty.map(short).join(', ')}`);
+  const lines = [`${HEADLINES[result.result]} (${result.branch} at ${shortSha(result.previousHead)})`];
+  for (const commit of result.commits) lines.push(`  ${shortSha(commit.sha)} ${getSubject(commit.message)}`);
+  if (result.alreadyReverted.length) lines.push(`Already reverted: ${result.alreadyReverted.map(shortSha).join(', ')}`);
+  if (result.existingCommit) lines.push(`This request already ran: ${shortSha(result.existingCommit)}`);
+  if (result.empty.length) lines.push(`No effect on the current head: ${result.empty.map(shortSha).join(', ')}`);
   if (result.changedPaths.length) {
     lines.push(`Changed paths (${result.changedPaths.length}):`);
     for (const p of result.changedPaths.slice(0, 50)) lines.push(`  ${p}`);

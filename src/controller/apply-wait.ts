@@ -32,7 +32,7 @@ import { findCondition } from './conditions.js';
 import { ImageUpdateSuspension } from './image-update-suspension.js';
 import type { ClusterPort } from './ports.js';
 import type { RollbackStatus } from './rollback-status.js';
-import { shortSha } from './status-format.js';
+import { shortSha } from '../short-sha.js';
 import type { ProcessResult } from './work-queue.js';
 
 const { Reconciling, Pushed, Applied } = ConditionType;

@@ -23,6 +23,7 @@ import { normalizeSourcePathInRoot } from '../flux/source-path.js';
 import type { RangeCommit } from '../git/read-range.js';
 import { toOneLine } from '../webhook/event-text.js';
 import { formatTimestamp } from './status-format.js';
+import { objectKey } from '../object-key.js';
 
 /** A reason not to act, as an Event reason and message. */
 export interface Refusal {
@@ -186,7 +187,7 @@ export interface AutomatedRollbackInput {
 export function buildAutomatedRollback(input: AutomatedRollbackInput): GitOpsRollback {
   const { policy, kustomization, source, lastGoodSha, failingSha, trigger } = input;
   const policyNamespace = policy.metadata.namespace!;
-  const kustomizationKey = `${kustomization.metadata.namespace}/${kustomization.metadata.name}`;
+  const kustomizationKey = objectKey(kustomization);
   // Empty: the whole repository, so no paths limit.
   const path = normalizeSourcePathInRoot(kustomization.spec?.path);
   // The caller's text (reason, message) is one bounded line: it ends up in the commit message.

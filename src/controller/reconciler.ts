@@ -29,9 +29,10 @@ import { resolveRepository } from './resolve-repository.js';
 import { notifyObserver, type RollbackObserver } from './rollback-observer.js';
 import { toSafetyStatus } from './safety-status.js';
 import { RollbackStatus } from './rollback-status.js';
-import { shortSha } from './status-format.js';
+import { shortSha } from '../short-sha.js';
 import { StatusPatcher, StatusRejectedError } from './status-write.js';
 import type { ProcessResult } from './work-queue.js';
+import { splitObjectKey } from '../object-key.js';
 
 export interface Logger {
   info(fields: object, message: string): void;
@@ -97,7 +98,7 @@ export class RollbackReconciler {
 
   /** Reconciles the object with key `namespace/name`. */
   async reconcile(key: string): Promise<ProcessResult> {
-    const [namespace, name] = key.split('/');
+    const { namespace, name } = splitObjectKey(key);
     const rollback = await this.options.cluster.getRollback(namespace, name);
     const observer = this.options.observer;
     if (!rollback || rollback.metadata.deletionTimestamp || isFinished(rollback)) {

@@ -18,6 +18,7 @@ import { checkPolicyNamespace, isHealthy, recordHealthyRevision, selectsKustomiz
 import type { PolicyClusterPort } from './policy-ports.js';
 import type { ProcessResult } from './work-queue.js';
 import { formatTimestamp } from './status-format.js';
+import { objectKey, splitObjectKey } from '../object-key.js';
 
 export interface RevisionTrackerOptions {
   cluster: PolicyClusterPort;
@@ -39,14 +40,14 @@ export class RevisionTracker {
 
   /** The keys (`namespace/name`) of the policies covering a Kustomization. */
   static policiesCovering(policies: GitOpsRollbackPolicy[], kustomization: Kustomization): string[] {
-    return policies.filter((p) => selectsKustomization(p, kustomization)).map((p) => `${p.metadata.namespace}/${p.metadata.name}`);
+    return policies.filter((p) => selectsKustomization(p, kustomization)).map(objectKey);
   }
 
   /** Brings the policy `namespace/name`'s record of healthy revisions up to date. */
   async syncPolicy(key: string): Promise<ProcessResult> {
     // An empty list before the first sync would erase every record.
     if (!this.options.hasSynced()) return { requeueAfterMs: 5000 };
-    const [namespace, name] = key.split('/');
+    const { namespace, name } = splitObjectKey(key);
     const policy = await this.options.cluster.getPolicy(namespace, name);
     if (!policy || policy.metadata.deletionTimestamp) return {};
     const previous = policy.status?.kustomizations ?? [];

@@ -9,6 +9,7 @@ import { DEFAULT_COOLDOWN, POLICY_KIND, POLICY_UID_LABEL, type GitOpsRollbackPol
 import type { GitOpsRollback } from '../api/v1alpha1/types.js';
 import { parseDuration } from '../flux/duration.js';
 import type { ProcessResult } from './work-queue.js';
+import { splitObjectKey } from '../object-key.js';
 
 /** Default of --rollback-history-limit. */
 export const DEFAULT_ROLLBACK_HISTORY_LIMIT = 10;
@@ -72,7 +73,7 @@ export class RollbackHistory {
 
   /** Prunes the finished rollbacks of the policy `namespace/name` beyond the limit. */
   async prunePolicy(key: string): Promise<ProcessResult> {
-    const [namespace, name] = key.split('/');
+    const { namespace, name } = splitObjectKey(key);
     const policy = await this.options.port.getPolicy(namespace, name);
     // Without its policy there is no window to respect; garbage collection removes them anyway.
     if (!policy) return {};

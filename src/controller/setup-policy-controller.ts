@@ -15,7 +15,7 @@ import type { RepositoryTarget } from '../git/engine.js';
 import type { RangeCommit } from '../git/read-range.js';
 import { collectionPath, type ClusterClients } from '../kube/cluster-clients.js';
 import { Informer } from '../kube/informer.js';
-import { serverRunnable, type Manager } from '../kube/manager.js';
+import { queueRunnable, serverRunnable, type Manager } from '../kube/manager.js';
 import type { OperatorMetrics } from '../metrics/operator-metrics.js';
 import { recordAutomaticRollback, recordWebhookRequest } from '../metrics/trigger-metrics.js';
 import { cachedLoader } from '../webhook/access-cache.js';
@@ -28,6 +28,7 @@ import { RevisionTracker } from './revision-tracker.js';
 import { TriggerProcessor } from './trigger-processor.js';
 import { WorkQueue } from './work-queue.js';
 import { CodedError } from '../coded-error.js';
+import { objectKey, splitObjectKey } from '../object-key.js';
 
 export const POLICY_CONTROLLER_NAME = 'gitopsrollbackpolicy';
 
@@ -44,6 +45,8 @@ export interface PolicyControllerSettings {
   allowCrossNamespaceRefs: boolean;
   /** `--allow-cross-namespace-policies`: policies may name Kustomizations outside their namespace. */
   allowCrossNamespacePolicies: boolean;
+  /** `--shutdown-timeout`: how long the revision tracker's queue may drain. */
+  shutdownTimeoutMs: number;
 }
 
 export interface PolicyControllerDeps {
@@ -102,7 +105,7 @@ export function setupPolicyController(manager: Manager, { clients, metrics, logg
     path: collectionPath({ group: GROUP, version: VERSION, plural: POLICY_PLURAL }, watchNamespace),
     logger: log,
     onEvent: (type, policy) => {
-      if (type !== 'DELETED') trackerQueue.add(`${policy.metadata.namespace}/${policy.metadata.name}`);
+      if (type !== 'DELETED') trackerQueue.add(objectKey(policy));
     },
   });
   kustomizations = new Informer({
@@ -118,7 +121,7 @@ export function setupPolicyController(manager: Manager, { clients, metrics, logg
   });
 
   const loadAccess = cachedLoader(async (key): Promise<PolicyAccess | null> => {
-    const [namespace, name] = key.split('/');
+    const { namespace, name } = splitObjectKey(key);
     if (watchNamespace && namespace !== watchNamespace) return null;
     const policy = await resources.getPolicy(namespace, name);
     if (!policy) return null;
@@ -155,11 +158,5 @@ export function setupPolicyController(manager: Manager, { clients, metrics, logg
     stop: () => Promise.all([policies.stop(), kustomizations.stop()]).then(() => undefined),
   });
   manager.add({ name: 'trigger-queue', group: 'worker', needLeaderElection: false, start: () => undefined, stop: () => triggers.stop() });
-  manager.add({
-    name: 'revision-tracker',
-    group: 'worker',
-    needLeaderElection: false,
-    start: () => trackerQueue.start(),
-    stop: () => trackerQueue.shutDown({ drainTimeoutMs: 5000 }),
-  });
+  manager.add(queueRunnable('revision-tracker', trackerQueue, { needLeaderElection: false, drainTimeoutMs: settings.shutdownTimeoutMs }));
 }

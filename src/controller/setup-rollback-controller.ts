@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { API_VERSION, GROUP, PLURAL, VERSION, type GitOpsRollback } from '../api/v1alpha1/types.js';
 import { collectionPath, type ClusterClients } from '../kube/cluster-clients.js';
 import { Informer } from '../kube/informer.js';
-import type { Manager } from '../kube/manager.js';
+import { queueRunnable, type Manager } from '../kube/manager.js';
 import type { OperatorMetrics } from '../metrics/operator-metrics.js';
 import { RollbackMetrics } from '../metrics/rollback-metrics.js';
 import { createWorkQueueHooks, observeWorkQueue } from '../metrics/work-queue-metrics.js';
@@ -18,6 +18,7 @@ import type { ClusterPort, RunEngine } from './ports.js';
 import { isFinished, RollbackReconciler } from './reconciler.js';
 import { policyKeyOf, RollbackHistory } from './rollback-history.js';
 import { WorkQueue } from './work-queue.js';
+import { objectKey } from '../object-key.js';
 
 export const ROLLBACK_CONTROLLER_NAME = 'gitopsrollback';
 
@@ -84,7 +85,7 @@ export function setupRollbackController(manager: Manager, { clients, runEngine, 
         if (policyKey && historyLimit > 0) historyQueue.add(policyKey);
         return;
       }
-      queue.add(`${rollback.metadata.namespace}/${rollback.metadata.name}`);
+      queue.add(objectKey(rollback));
     },
   });
 
@@ -98,20 +99,9 @@ export function setupRollbackController(manager: Manager, { clients, runEngine, 
     },
     stop: () => informer.stop(),
   });
-  manager.add({
-    name: ROLLBACK_CONTROLLER_NAME,
-    group: 'worker',
-    needLeaderElection: true,
-    start: () => queue.start(),
-    stop: () => queue.shutDown({ drainTimeoutMs: settings.shutdownTimeoutMs }),
-  });
-  manager.add({
-    name: 'gitopsrollback-history',
-    group: 'worker',
-    needLeaderElection: true,
-    start: () => historyQueue.start(),
-    stop: () => historyQueue.shutDown({ drainTimeoutMs: 5000 }),
-  });
+  const drain = { needLeaderElection: true, drainTimeoutMs: settings.shutdownTimeoutMs };
+  manager.add(queueRunnable(ROLLBACK_CONTROLLER_NAME, queue, drain));
+  manager.add(queueRunnable('gitopsrollback-history', historyQueue, drain));
 }
 
 /** The reconciler's port onto the shared clients. */

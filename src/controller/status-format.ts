@@ -1,13 +1,8 @@
 /**
- * How the controller writes a commit and a time in status, messages and Events: the first 12
- * hex digits of a SHA (as `flux` and GitHub show them), and an RFC 3339 time in whole seconds
- * (metav1.Time's wire form, so a value read back compares equal).
+ * How the controller writes a time in status, messages and Events: RFC 3339 in whole seconds
+ * (metav1.Time's wire form, so a value read back compares equal). Commits are named with
+ * src/short-sha.ts.
  */
-
-/** The first 12 hex digits; "(unknown)" when there is no SHA. */
-export function shortSha(sha: string | undefined): string {
-  return sha ? sha.slice(0, 12) : '(unknown)';
-}
 
 /** RFC 3339 in whole seconds, e.g. 2026-11-30T06:26:56Z. */
 export function formatTimestamp(date: Date): string {

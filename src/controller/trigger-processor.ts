@@ -32,6 +32,7 @@ import type { PolicyClusterPort, ReadCommitRange } from './policy-ports.js';
 import { refusals, rollbackCreatedMessage } from './trigger-refusals.js';
 import { formatTimestamp } from './status-format.js';
 import { CodedError } from '../coded-error.js';
+import { objectKey } from '../object-key.js';
 
 export interface TriggerLogger {
   info(fields: object, message: string): void;
@@ -86,7 +87,6 @@ function duplicate(rollback: string): never {
   throw new TriggerStop({ action: 'duplicate', rollback });
 }
 
-const keyOf = (kustomization: Kustomization): string => `${kustomization.metadata.namespace}/${kustomization.metadata.name}`;
 
 /** Step 1: the policy, fresh; present, active and triggered by this reason. */
 export async function readPolicy(trigger: Trigger, cluster: PolicyClusterPort): Promise<GitOpsRollbackPolicy> {
@@ -123,7 +123,7 @@ export function findFailingRevision(trigger: Trigger, kustomization: Kustomizati
     if (trigger.revision !== undefined && !parseRevisionSha(trigger.revision)) ignore(`no git commit revision (${trigger.revision})`);
     const assessment = assessFluxFailure(kustomization, trigger.revision);
     if ('ignore' in assessment) ignore(assessment.ignore);
-    if ('wait' in assessment) throw new TriggerNotSettledError({ kustomization: keyOf(kustomization), why: assessment.wait });
+    if ('wait' in assessment) throw new TriggerNotSettledError({ kustomization: objectKey(kustomization), why: assessment.wait });
     revision = assessment.failingRevision;
   }
   const sha = parseRevisionSha(revision);
@@ -135,7 +135,7 @@ export function findFailingRevision(trigger: Trigger, kustomization: Kustomizati
 export function findLastGood(policy: GitOpsRollbackPolicy, kustomization: Kustomization, failing: { revision: string; sha: string }): string {
   const { namespace, name } = kustomization.metadata;
   const entry = policy.status?.kustomizations?.find((k) => k.namespace === namespace && k.name === name);
-  return findLastGoodRevision(entry, failing.sha, parseRevisionSha) ?? refuse(refusals.noHealthyRevision(keyOf(kustomization), failing.revision));
+  return findLastGoodRevision(entry, failing.sha, parseRevisionSha) ?? refuse(refusals.noHealthyRevision(objectKey(kustomization), failing.revision));
 }
 
 /** Step 6: not rolled back already (the name is deterministic), and within cooldown and rate limits. */
@@ -143,14 +143,14 @@ export async function checkPriorRollbacks(policy: GitOpsRollbackPolicy, kustomiz
   const name = computeRollbackName(kustomization, failingSha);
   const rollbacks: GitOpsRollback[] = await cluster.listPolicyRollbacks(policy);
   if (rollbacks.some((r) => r.metadata.name === name)) duplicate(name);
-  const limited = checkRateLimits(policy, keyOf(kustomization), rollbacks, now);
+  const limited = checkRateLimits(policy, objectKey(kustomization), rollbacks, now);
   if (limited) refuse(limited);
   return name;
 }
 
 /** Step 7: the GitRepository to revert in: a Git source the policy may reach, and a path inside it. */
 export function resolveSource(policy: GitOpsRollbackPolicy, kustomization: Kustomization, allowCrossNamespaceRefs: boolean): ObjectKey {
-  const key = keyOf(kustomization);
+  const key = objectKey(kustomization);
   const sourceRef = kustomization.spec?.sourceRef;
   if (sourceRef?.kind !== 'GitRepository') refuse(refusals.unsupportedSourceKind(key, sourceRef?.kind));
   const source = { namespace: sourceRef.namespace ?? kustomization.metadata.namespace!, name: sourceRef.name };
@@ -204,7 +204,7 @@ export class TriggerProcessor {
       const lastGoodSha = findLastGood(policy, kustomization, failing);
       const name = await checkPriorRollbacks(policy, kustomization, failing.sha, cluster, this.now());
       const source = resolveSource(policy, kustomization, this.options.allowCrossNamespaceRefs ?? false);
-      const commits = await readCommitsToRevert(source, lastGoodSha, failing.sha, keyOf(kustomization), readCommitRange);
+      const commits = await readCommitsToRevert(source, lastGoodSha, failing.sha, objectKey(kustomization), readCommitRange);
       const rollback = buildAutomatedRollback({ policy, kustomization, source, lastGoodSha, failingSha: failing.sha, failingRevision: failing.revision, trigger });
       if ((await cluster.createRollback(rollback)) === 'exists') return { action: 'duplicate', rollback: name };
       const message = rollbackCreatedMessage({
@@ -213,7 +213,7 @@ export class TriggerProcessor {
         from: lastGoodSha,
         to: failing.sha,
         paths: rollback.spec.revert?.paths?.join(', ') ?? 'the whole repository',
-        kustomization: keyOf(kustomization),
+        kustomization: objectKey(kustomization),
         trigger: `${trigger.source} ${toOneLine(trigger.reason, MAX_TRIGGER_REASON)}`,
       });
       await cluster.recordEvent(policy, 'Normal', PolicyEventReason.RollbackCreated, message);
@@ -241,7 +241,7 @@ export class TriggerProcessor {
         current = await this.options.cluster.getPolicy(policy.metadata.namespace!, policy.metadata.name!);
       }
     } catch (error) {
-      this.options.logger?.warn({ policy: `${policy.metadata.namespace}/${policy.metadata.name}`, err: (error as Error).message }, 'Cannot record the last rollback in the policy status');
+      this.options.logger?.warn({ policy: objectKey(policy), err: (error as Error).message }, 'Cannot record the last rollback in the policy status');
     }
   }
 }

@@ -6,7 +6,7 @@
 import { PolicyEventReason } from '../api/v1alpha1/policy-types.js';
 import type { Refusal } from './policy-decision.js';
 import type { ObjectKey } from '../flux/flux-port.js';
-import { shortSha } from './status-format.js';
+import { shortSha } from '../short-sha.js';
 
 const range = (from: string, to: string): string => `${shortSha(from)}..${shortSha(to)}`;
 

@@ -8,6 +8,7 @@ import type { ObjectKey } from './flux-port.js';
 import type { KustomizationView } from './kustomization.js';
 import { findCondition, readinessOf } from './readiness.js';
 import { isRevisionOf } from './revision.js';
+import { shortSha } from '../short-sha.js';
 
 export type ApplyState = 'applied' | 'waiting' | 'failed';
 
@@ -36,8 +37,6 @@ export const FAILURE_REASONS: ReadonlySet<string> = new Set([
   'ReconciliationFailed',
   'InvalidCELExpression',
 ]);
-
-const short = (sha: string) => sha.slice(0, 12);
 
 /** Where one Kustomization stands with `commit`; `kustomization` null means it does not exist. */
 export function assessKustomization(key: ObjectKey, kustomization: KustomizationView | null, commit: string): KustomizationApply {
@@ -71,7 +70,7 @@ export function assessKustomization(key: ObjectKey, kustomization: Kustomization
       ]
         .filter(Boolean)
         .join(', ');
-  return { ...base, ...withRevision, state: 'waiting', ready: false, message: `${label} ${doing}; waiting for ${short(commit)}` };
+  return { ...base, ...withRevision, state: 'waiting', ready: false, message: `${label} ${doing}; waiting for ${shortSha(commit)}` };
 }
 
 /** All applied, one failed, or waiting; the message names the ones that are not done. */
@@ -81,7 +80,7 @@ export function summarizeApply(kustomizations: KustomizationApply[], commit: str
   const waiting = kustomizations.filter((k) => k.state === 'waiting');
   if (waiting.length === 0) {
     const names = kustomizations.map((k) => `${k.namespace}/${k.name}`).join(', ');
-    return { state: 'applied', message: `${short(commit)} is applied by Kustomization(s) ${names}`, kustomizations };
+    return { state: 'applied', message: `${shortSha(commit)} is applied by Kustomization(s) ${names}`, kustomizations };
   }
   return { state: 'waiting', message: waiting.map((k) => k.message).join('; '), kustomizations };
 }

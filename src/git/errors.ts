@@ -4,6 +4,7 @@
  * without parsing messages. Messages never contain credentials.
  */
 import { CodedError } from '../coded-error.js';
+import { shortSha } from '../short-sha.js';
 
 /** How a path failed to merge, in the words git uses for the same case. */
 export type ConflictReason =
@@ -64,7 +65,7 @@ export class RevertConflictError extends GitRollbackError {
   readonly code = 'RevertConflictError' as const;
   constructor(readonly data: { commit: string; conflicts: Conflict[] }) {
     super(
-      `Reverting ${data.commit.slice(0, 12)} conflicts in ${data.conflicts.length} path(s): ` +
+      `Reverting ${shortSha(data.commit)} conflicts in ${data.conflicts.length} path(s): ` +
         data.conflicts.map((c) => `${c.path} (${c.reason})`).join(', '),
     );
   }

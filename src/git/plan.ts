@@ -10,6 +10,7 @@ import { formatRestoreMessage, formatRevertMessage, formatSquashMessage, parseRe
 import type { CommitData, ObjectStore } from './object-store.js';
 import { diffTreePaths, normalizePaths, readEntryAt, replaceEntryAt } from './tree-paths.js';
 import { mergeTrees } from './tree-merge.js';
+import { shortSha } from '../short-sha.js';
 
 export type RollbackAction =
   | { kind: 'revert'; commits?: string[]; range?: { from: string; to: string }; mainline?: number; paths?: string[]; squash?: boolean }
@@ -140,7 +141,7 @@ async function planRestore(input: PlanInput, action: Extract<RollbackAction, { k
   for (const path of paths) {
     const wanted = await readEntryAt(store, good.tree, path);
     if (!wanted && !(await readEntryAt(store, headCommit.tree, path))) {
-      throw new InvalidRequestError(`Path "${path}" exists neither at ${good.oid.slice(0, 12)} nor at the branch head`, { path });
+      throw new InvalidRequestError(`Path "${path}" exists neither at ${shortSha(good.oid)} nor at the branch head`, { path });
     }
     tree = await replaceEntryAt(store, tree, path, wanted);
   }

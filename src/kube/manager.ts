@@ -189,3 +189,23 @@ export function serverRunnable(name: string, listen: () => Promise<Closable>): R
 export interface Closable {
   close(): unknown;
 }
+
+/** What {@link queueRunnable} needs of a work queue (src/controller/work-queue.ts's WorkQueue). */
+export interface DrainableQueue {
+  start(): void;
+  shutDown(options: { drainTimeoutMs: number }): Promise<void>;
+}
+
+/**
+ * A work queue's workers as a runnable (controller-runtime's controllers): started with the
+ * workers, drained on stop for at most `drainTimeoutMs` (--shutdown-timeout).
+ */
+export function queueRunnable(name: string, queue: DrainableQueue, options: { needLeaderElection: boolean; drainTimeoutMs: number }): Runnable {
+  return {
+    name,
+    group: 'worker',
+    needLeaderElection: options.needLeaderElection,
+    start: () => queue.start(),
+    stop: () => queue.shutDown({ drainTimeoutMs: options.drainTimeoutMs }),
+  };
+}

@@ -10,6 +10,7 @@ import { isCommitOnBranch } from '../git/commit-on-branch.js';
 import type { RollbackResult } from '../git/engine.js';
 import { toComponents, toRepositoryLabel, toResultLabel, toTargetKind } from './labels.js';
 import { ROLLBACK_RESULTS, type OperatorMetrics, type RollbackPhase } from './operator-metrics.js';
+import { objectKey } from '../object-key.js';
 
 /** The Flux wait's default timeout (spec.reconcile.timeout unset), seconds. */
 export const DEFAULT_APPLY_TIMEOUT_SECONDS = parseDuration(DEFAULT_RECONCILE_TIMEOUT) / 1000;
@@ -55,7 +56,7 @@ export class RollbackMetrics {
 
   /** A rollback is being worked on: it counts as in progress from its status.startTime. */
   onProgress(rollback: GitOpsRollback): void {
-    const key = keyOf(rollback);
+    const key = objectKey(rollback);
     if (this.inFlight.has(key)) return;
     const persisted = rollback.status?.startTime ? Date.parse(rollback.status.startTime) : NaN;
     this.inFlight.set(key, { startedAt: Number.isNaN(persisted) ? this.now() : persisted, timeoutMs: this.timeoutOf(rollback) });
@@ -65,7 +66,7 @@ export class RollbackMetrics {
   /** Counts the outcome, observes the phases' and the total duration, counts the components. */
   onFinished(event: FinishedRollback): void {
     const { rollback } = event;
-    const key = keyOf(rollback);
+    const key = objectKey(rollback);
     const tracked = this.inFlight.get(key);
     this.inFlight.delete(key);
     this.refreshGauges();
@@ -121,10 +122,6 @@ function pushedPaths(event: FinishedRollback): string[] {
   if (event.result) return isCommitOnBranch(event.result) ? event.result.changedPaths : [];
   const status = event.rollback.status;
   return event.ready && (status?.revertCommits?.length ?? 0) > 0 ? (status?.changedPaths ?? []) : [];
-}
-
-function keyOf(rollback: GitOpsRollback): string {
-  return `${rollback.metadata.namespace}/${rollback.metadata.name}`;
 }
 
 /** Parses a Go/Kubernetes duration (`90s`, `15m`, `1h30m`, `1.5h`); undefined when invalid. */

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { LeadershipLostError } from '../../../src/kube/leader-election.js';
-import { Manager, type LeaderCallbacks, type Runnable } from '../../../src/kube/manager.js';
+import { Manager, queueRunnable, type LeaderCallbacks, type Runnable } from '../../../src/kube/manager.js';
 import { eventually } from '../../helpers/eventually.js';
 
 /** A promise with its resolve and reject functions exposed. */
@@ -170,5 +170,15 @@ describe('Manager', () => {
     shutdown.abort('SIGTERM');
     await expect(ended).resolves.toBeUndefined();
     expect(events).toEqual(['stop informer']);
+  });
+
+  test('a work queue runs as a worker and drains for the time it is given (--shutdown-timeout)', async () => {
+    const calls: string[] = [];
+    const queue = { start: () => void calls.push('start'), shutDown: async ({ drainTimeoutMs }: { drainTimeoutMs: number }) => void calls.push(`drain ${drainTimeoutMs}`) };
+    const runnable = queueRunnable('history', queue, { needLeaderElection: true, drainTimeoutMs: 45_000 });
+    expect(runnable).toMatchObject({ name: 'history', group: 'worker', needLeaderElection: true });
+    await runnable.start();
+    await runnable.stop?.();
+    expect(calls).toEqual(['start', 'drain 45000']);
   });
 });
