@@ -3,19 +3,21 @@
  * interfaces: policies, Flux Kustomizations, the rollbacks a policy created, Events, and the
  * commits of a range. src/kube and src/git implement them; unit tests use fakes here.
  */
-import type { GitOpsRollbackPolicy, GitOpsRollbackPolicyStatus } from '../api/v1alpha1/policy-types.js';
+import type { GitOpsRollbackPolicy } from '../api/v1alpha1/policy-types.js';
 import type { GitOpsRollback } from '../api/v1alpha1/types.js';
 import type { ObjectKey } from '../flux/flux-port.js';
 import type { Kustomization } from '../flux/kustomization.js';
 import type { RangeCommit } from '../git/read-range.js';
+import type { MergePatch } from './merge-patch.js';
 
 export interface PolicyClusterPort {
   getPolicy(namespace: string, name: string): Promise<GitOpsRollbackPolicy | null>;
   /**
-   * Replaces the status, guarded by the resourceVersion the policy was read at: 'conflict' when
-   * someone wrote it meanwhile (read it again and retry).
+   * Applies a merge patch to the status, guarded by the resourceVersion the policy was read at:
+   * 'conflict' when someone wrote it meanwhile (read it again and retry). Written through
+   * ./policy-status.ts, which derives the patch.
    */
-  replacePolicyStatus(policy: GitOpsRollbackPolicy, status: GitOpsRollbackPolicyStatus): Promise<'replaced' | 'conflict'>;
+  patchPolicyStatus(policy: GitOpsRollbackPolicy, patch: MergePatch): Promise<'patched' | 'conflict'>;
   /** Every policy (in the watched namespace, or all). */
   listPolicies(): Promise<GitOpsRollbackPolicy[]>;
   getKustomization(namespace: string, name: string): Promise<Kustomization | null>;

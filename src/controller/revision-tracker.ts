@@ -16,6 +16,7 @@ import type { Condition } from '../api/v1alpha1/types.js';
 import type { Kustomization } from '../flux/kustomization.js';
 import { checkPolicyNamespace, isHealthy, recordHealthyRevision, selectsKustomization } from './policy-decision.js';
 import type { PolicyClusterPort } from './policy-ports.js';
+import { writePolicyStatus } from './policy-status.js';
 import type { ProcessResult } from './work-queue.js';
 import { formatTimestamp } from './status-format.js';
 import { objectKey, splitObjectKey } from '../object-key.js';
@@ -54,9 +55,7 @@ export class RevisionTracker {
     const refusal = checkPolicyNamespace(policy, this.options.allowCrossNamespacePolicies ?? false);
     const entries = refusal ? [] : this.computeEntries(policy, previous);
     const conditions = this.computeConditions(policy, refusal);
-    const unchanged = JSON.stringify(entries) === JSON.stringify(previous) && JSON.stringify(conditions ?? []) === JSON.stringify(policy.status?.conditions ?? []);
-    if (unchanged && policy.status?.observedGeneration === policy.metadata.generation) return {};
-    const result = await this.options.cluster.replacePolicyStatus(policy, { ...policy.status, observedGeneration: policy.metadata.generation, kustomizations: entries, conditions });
+    const result = await writePolicyStatus(this.options.cluster, policy, { ...policy.status, observedGeneration: policy.metadata.generation, kustomizations: entries, conditions });
     return result === 'conflict' ? { error: new Error(`Policy ${key} changed meanwhile`), retry: true } : {};
   }
 

@@ -66,7 +66,7 @@ export function setupPolicyController(manager: Manager, { clients, metrics, logg
   const policyCluster: PolicyClusterPort = {
     getPolicy: (ns, name) => resources.getPolicy(ns, name),
     listPolicies: () => resources.listPolicies(),
-    replacePolicyStatus: (policy, status) => resources.replacePolicyStatus(policy, status),
+    patchPolicyStatus: (policy, patch) => resources.patchPolicyStatus(policy, patch),
     getKustomization: (namespace, name) => flux.getKustomizationObject({ namespace, name }),
     listPolicyRollbacks: (policy) => resources.listPolicyRollbacks(policy),
     createRollback: (rollback) => resources.createRollback(rollback),

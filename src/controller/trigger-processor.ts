@@ -33,6 +33,7 @@ import { refusals, rollbackCreatedMessage } from './trigger-refusals.js';
 import { formatTimestamp } from './status-format.js';
 import { CodedError } from '../coded-error.js';
 import { objectKey } from '../object-key.js';
+import { writePolicyStatus } from './policy-status.js';
 
 export interface TriggerLogger {
   info(fields: object, message: string): void;
@@ -237,7 +238,7 @@ export class TriggerProcessor {
     try {
       let current: GitOpsRollbackPolicy | null = policy;
       for (let attempt = 0; current && attempt < 5; attempt++) {
-        if ((await this.options.cluster.replacePolicyStatus(current, { ...current.status, lastRollback: { name, time } })) === 'replaced') return;
+        if ((await writePolicyStatus(this.options.cluster, current, { ...current.status, lastRollback: { name, time } })) !== 'conflict') return;
         current = await this.options.cluster.getPolicy(policy.metadata.namespace!, policy.metadata.name!);
       }
     } catch (error) {

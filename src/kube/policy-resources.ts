@@ -5,15 +5,12 @@
  * PolicyClusterPort.
  */
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
-import { POLICY_PLURAL, POLICY_UID_LABEL, type GitOpsRollbackPolicy, type GitOpsRollbackPolicyStatus } from '../api/v1alpha1/policy-types.js';
+import { POLICY_PLURAL, POLICY_UID_LABEL, type GitOpsRollbackPolicy } from '../api/v1alpha1/policy-types.js';
 import { GROUP, PLURAL, VERSION, type GitOpsRollback } from '../api/v1alpha1/types.js';
 import { createApiClient } from './client.js';
 import { isStatus, orNullOn404 } from './resources.js';
 
 const REQUEST_TIMEOUT_MS = 15_000;
-
-/** The status fields of a policy, so a merge patch can remove the absent ones. */
-const POLICY_STATUS_FIELDS: (keyof GitOpsRollbackPolicyStatus)[] = ['observedGeneration', 'conditions', 'kustomizations', 'lastRollback'];
 
 export class PolicyResources {
   private readonly custom: CustomObjectsApi;
@@ -35,19 +32,17 @@ export class PolicyResources {
   }
 
   /**
-   * Replaces the status with a merge patch on the status subresource that carries the
-   * resourceVersion read: the API server applies it only if nobody wrote the policy since.
+   * Applies a merge patch to the status subresource, carrying the resourceVersion read: the API
+   * server applies it only if nobody wrote the policy since.
    */
-  async replacePolicyStatus(policy: GitOpsRollbackPolicy, status: GitOpsRollbackPolicyStatus): Promise<'replaced' | 'conflict'> {
+  async patchPolicyStatus(policy: GitOpsRollbackPolicy, patch: object): Promise<'patched' | 'conflict'> {
     const { namespace, name, uid, resourceVersion } = policy.metadata;
-    const fields: Record<string, unknown> = {};
-    for (const key of POLICY_STATUS_FIELDS) fields[key] = status[key] ?? null;
     try {
       await this.custom.patchNamespacedCustomObjectStatus(
-        { group: GROUP, version: VERSION, namespace: namespace!, plural: POLICY_PLURAL, name: name!, body: { metadata: { uid, resourceVersion }, status: fields } },
+        { group: GROUP, version: VERSION, namespace: namespace!, plural: POLICY_PLURAL, name: name!, body: { metadata: { uid, resourceVersion }, status: patch } },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       );
-      return 'replaced';
+      return 'patched';
     } catch (error) {
       if (isStatus(error, 409)) return 'conflict';
       throw error;

@@ -11,6 +11,7 @@ import { TriggerNotSettledError, TriggerProcessor } from '../../../src/controlle
 import type { Kustomization } from '../../../src/flux/kustomization.js';
 import type { RangeCommit } from '../../../src/git/read-range.js';
 import type { Trigger } from '../../../src/webhook/trigger.js';
+import { applyMergePatch, type MergePatch } from '../../../src/controller/merge-patch.js';
 
 const GOOD = '1'.repeat(40);
 const BAD = '3'.repeat(40);
@@ -65,7 +66,7 @@ function setUp(options: { policy?: GitOpsRollbackPolicy; existing?: GitOpsRollba
   const cluster: PolicyClusterPort = {
     getPolicy: async () => policy,
     listPolicies: async () => [policy],
-    replacePolicyStatus: async (_p, status) => ((policy.status = status), 'replaced'),
+    patchPolicyStatus: async (_p, patch) => ((policy.status = applyMergePatch(policy.status, patch)), 'patched'),
     getKustomization: async (namespace, name) => (kustomizationReads.push(`${namespace}/${name}`), options.k ?? kustomization),
     listPolicyRollbacks: async () => [...existing, ...created],
     createRollback: async (r) => {
@@ -293,7 +294,7 @@ describe('healthy revision tracking', () => {
     let synced = false;
     const writes: unknown[] = [];
     const tracker = new RevisionTracker({
-      cluster: { getPolicy: async () => policy, replacePolicyStatus: async (_p: unknown, status: unknown) => (writes.push(status), 'replaced') } as unknown as PolicyClusterPort,
+      cluster: { getPolicy: async () => policy, patchPolicyStatus: async (_p: unknown, patch: MergePatch) => (writes.push(applyMergePatch(policy.status, patch)), 'patched') } as unknown as PolicyClusterPort,
       listKustomizations: () => [healthy(`main@sha1:${GOOD}`), { ...healthy('x'), metadata: { ...kustomization.metadata, name: 'other' } }],
       hasSynced: () => synced,
       now: () => NOW,
@@ -310,7 +311,7 @@ describe('healthy revision tracking', () => {
     const writes: GitOpsRollbackPolicy['status'][] = [];
     const other = { ...healthy(`main@sha1:${GOOD}`), metadata: { ...kustomization.metadata, namespace: 'team-b' } };
     const tracker = (allow: boolean) => new RevisionTracker({
-      cluster: { getPolicy: async () => policy, replacePolicyStatus: async (_p: unknown, status: GitOpsRollbackPolicy['status']) => (writes.push(status), (policy.status = status), 'replaced') } as unknown as PolicyClusterPort,
+      cluster: { getPolicy: async () => policy, patchPolicyStatus: async (_p: unknown, patch: MergePatch) => { policy.status = applyMergePatch(policy.status, patch); writes.push(policy.status); return 'patched'; } } as unknown as PolicyClusterPort,
       listKustomizations: () => [other],
       hasSynced: () => true,
       allowCrossNamespacePolicies: allow,
