@@ -1,59 +1,17 @@
 #!/usr/bin/env node
 /**
- * The operator's composition root, shaped like a controller-runtime main.go: parse the flags (the
- * only place that reads flags and environment), build the parts (clients, servers, controllers,
- * each controller set up with the manager beside its reconciler), then start the manager, which
- * orders start-up, leader election and shutdown (src/kube/manager.ts).
+ * The operator's entry point: the flags first (the only place that reads flags and environment),
+ * so --help and a bad flag answer at once, before the Kubernetes client and the rest of the
+ * operator are loaded; then ./operator.ts builds the parts and runs them.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import type { Logger } from 'pino';
-import { createWorkerEngine, createWorkerRangeReader, type WorkerEngineOptions } from '../controller/engine-worker.js';
-import type { RunEngine } from '../controller/ports.js';
-import { setupPolicyController } from '../controller/setup-policy-controller.js';
-import { setupRollbackController } from '../controller/setup-rollback-controller.js';
-import { evictCaches } from '../git/cache-dir.js';
-import type { EngineOptions } from '../git/engine.js';
-import { removeStaleLockFiles } from '../git/lock.js';
-import type { NetworkPolicy } from '../git/url-policy.js';
-import { loadKubeConfig } from '../kube/client.js';
-import { createClusterClients, type ClusterClients } from '../kube/cluster-clients.js';
-import { startHealthProbeServer } from '../kube/health-probes.js';
-import { LeaderElector, LeadershipLostError } from '../kube/leader-election.js';
-import { Manager, serverRunnable, type LeaderCallbacks, type LeaderElection, type Runnable } from '../kube/manager.js';
-import { createBearerTokenAuthorizer, createKubeAccessReviews } from '../kube/token-review.js';
-import { createLogger } from '../logging/logger.js';
-import { instrumentEngine } from '../metrics/engine-metrics.js';
-import { startMetricsServer } from '../metrics/metrics-server.js';
-import { OperatorMetrics } from '../metrics/operator-metrics.js';
-import { FAULT_ENV, injectFault, parseFault } from './fault-injection.js';
-import type { BindAddress } from './flags/flag-kinds.js';
 import { FlagError } from './flags/parse-flags.js';
 import { formatOperatorHelp, parseOperatorFlags, type OperatorOptions } from './operator-flags.js';
 
 async function main(): Promise<void> {
-  // Flags first: --help and a bad flag end here, before any kubeconfig is read.
   const options = readOptionsOrExit(process.argv.slice(2));
   if (!options) return;
-  const logger = createLogger({ level: options.logLevel });
-  const kubeConfig = loadKubeConfig(options.kubeconfig);
-  const clients = createClusterClients(kubeConfig, { watchNamespace: options.watchNamespace, component: 'gitops-rollback-controller', logger });
-  await prepareCacheDir(options, logger);
-  // One private registry; /metrics is served before the informer syncs, like controller-runtime.
-  const metrics = new OperatorMetrics();
-  const workers = workerOptions(options);
-
-  const manager = new Manager({ logger, shutdownTimeoutMs: options.shutdownTimeoutMs, leaderElection: options.leaderElect ? buildLeaderElection(options, clients, logger) : undefined });
-  if (options.metricsAddress !== 'off') manager.add(metricsServer(options.metricsAddress, options, metrics, clients));
-  manager.add(serverRunnable('health-probes', () => startHealthProbeServer(options.healthProbeAddress, () => manager.isReady)));
-  setupRollbackController(manager, { clients, runEngine: buildEngine(workers, metrics), metrics, logger, settings: options });
-  if (options.webhookAddress !== 'off') setupPolicyController(manager, { clients, metrics, logger, address: options.webhookAddress, readCommitRange: createWorkerRangeReader(workers), settings: options });
-
-  const shutdown = new AbortController();
-  process.once('SIGTERM', () => shutdown.abort('SIGTERM'));
-  process.once('SIGINT', () => shutdown.abort('SIGINT'));
-  await manager.start(shutdown.signal);
+  const { runOperator } = await import('./operator.js');
+  await runOperator(options);
 }
 
 /**
@@ -74,71 +32,13 @@ function readOptionsOrExit(argv: string[]): OperatorOptions | undefined {
   return undefined;
 }
 
-/** Lock files left by the previous container (same pid, surviving volume) would block forever. */
-async function prepareCacheDir({ cacheDir, cacheMaxBytes }: OperatorOptions, logger: Logger): Promise<void> {
-  const staleLocks = await removeStaleLockFiles(path.join(cacheDir, 'locks'));
-  await evictCaches({ fs, cacheDir, maxBytes: cacheMaxBytes, lockDir: path.join(cacheDir, 'locks') });
-  logger.info({ cacheDir, cacheMaxBytes, staleLocks }, 'Cache directory ready');
-}
-
-/** The engine's network policy and transfer limits from the --allow-*-git/http and --git-* flags. */
-function buildGitNetwork(options: OperatorOptions): { policy: NetworkPolicy; limits: EngineOptions['limits'] } {
-  return {
-    policy: {
-      allowPrivateHosts: options.allowPrivateGitHosts,
-      allowInsecureHttp: options.allowInsecureHttp,
-      allowedHosts: options.gitAllowedHosts,
-    },
-    limits: { deadlineMs: options.gitDeadlineMs, maxPackBytes: options.gitMaxPackBytes, maxObjectBytes: options.gitMaxObjectBytes },
-  };
-}
-
-/** Every engine run and commit-range read happens in a worker process with these settings and bounds. */
-function workerOptions(options: OperatorOptions): WorkerEngineOptions {
-  return {
-    cacheDir: options.cacheDir,
-    timeoutMs: options.gitTimeoutMs,
-    cacheMaxBytes: options.cacheMaxBytes,
-    ...buildGitNetwork(options),
-    deadlineMs: options.engineDeadlineMs,
-    memoryLimitMb: options.engineMemoryLimitMb,
-  };
-}
-
-/** Engine runs in worker processes, measured; test-only, GITOPS_ROLLBACK_FAULT makes it crash at a chosen point. */
-function buildEngine(workers: WorkerEngineOptions, metrics: OperatorMetrics): RunEngine {
-  return injectFault(parseFault(process.env[FAULT_ENV]), instrumentEngine(metrics, createWorkerEngine(workers)));
-}
-
-/** --leader-elect: one Lease shared by the replicas; this replica's identity is host and pid. */
-function buildLeaderElection(options: OperatorOptions, clients: ClusterClients, logger: Logger): (callbacks: LeaderCallbacks) => LeaderElection {
-  return (callbacks: LeaderCallbacks) =>
-    new LeaderElector({
-      kubeConfig: clients.kubeConfig,
-      // parseOperatorFlags refuses --leader-elect without a namespace.
-      namespace: options.leaderElectionNamespace!,
-      name: options.leaderElectionId,
-      identity: `${os.hostname()}_${process.pid}`,
-      leaseDurationSeconds: options.leaseDurationMs / 1000,
-      renewDeadlineSeconds: options.renewDeadlineMs / 1000,
-      retryPeriodSeconds: options.retryPeriodMs / 1000,
-      logger,
-      ...callbacks,
-    });
-}
-
-/** /metrics on --metrics-bind-address, behind TokenReview + SubjectAccessReview with --metrics-auth. */
-function metricsServer(address: BindAddress, options: OperatorOptions, metrics: OperatorMetrics, clients: ClusterClients): Runnable {
-  const checkAccess = options.metricsAuth ? createBearerTokenAuthorizer(createKubeAccessReviews(clients.kubeConfig), { path: '/metrics', verb: 'get' }) : undefined;
-  return serverRunnable('metrics', () => startMetricsServer(metrics, address, { checkAccess }));
-}
-
 main().then(
   // A graceful stop, --help (0) or a bad flag (2, set as process.exitCode).
   () => process.exit(),
   (error: unknown) => {
-    // Lost the Lease: already logged; exit so a fresh start can never write beside the new leader.
-    if (!(error instanceof LeadershipLostError)) {
+    // Lost the Lease (LeadershipLostError, src/kube/leader-election.ts): already logged; exit so a
+    // fresh start can never write beside the new leader.
+    if ((error as { code?: unknown } | undefined)?.code !== 'LeadershipLostError') {
       process.stderr.write(`${JSON.stringify({ level: 'fatal', msg: 'Operator failed to start', err: (error as Error).message })}\n`);
     }
     process.exit(1);

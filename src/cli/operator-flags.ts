@@ -9,7 +9,7 @@ import { DEFAULT_CACHE_MAX_BYTES } from '../git/cache-dir.js';
 import { DEFAULT_TRANSFER_LIMITS } from '../git/transfer-limits.js';
 import { DEFAULT_ROLLBACK_HISTORY_LIMIT } from '../controller/rollback-history.js';
 import { formatDuration } from '../flux/duration.js';
-import { DEFAULT_LEASE_TIMINGS } from '../kube/leader-election.js';
+import { DEFAULT_LEASE_TIMINGS } from '../kube/lease-timings.js';
 import { bindAddress, bindAddressOrOff, boolean, byteSize, commaList, duration, integer, oneOf, text } from './flags/flag-kinds.js';
 import { formatFlagHelp, type FlagGroup } from './flags/format-flag-help.js';
 import { FlagError, parseFlags, type FlagValues } from './flags/parse-flags.js';

@@ -9,9 +9,8 @@ import type { Logger } from 'pino';
 import { sleep } from '../retry-timing.js';
 import { createApiClient, describeKubeError, statusCodeOf } from './client.js';
 import { CodedError } from '../coded-error.js';
+import { DEFAULT_LEASE_TIMINGS } from './lease-timings.js';
 
-/** controller-runtime's defaults (15 s, 10 s, 2 s); the operator's --leader-election-* flags default to them. */
-export const DEFAULT_LEASE_TIMINGS = Object.freeze({ leaseDurationSeconds: 15, renewDeadlineSeconds: 10, retryPeriodSeconds: 2 });
 
 /** Options of {@link LeaderElector}. */
 export interface LeaderElectorOptions {
