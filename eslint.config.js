@@ -17,23 +17,34 @@ export default tseslint.config(
   {
     files: ['src/git/**/*.ts', 'src/safety/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [{ group: kubernetesCode, message: 'src/git and src/safety know nothing of Kubernetes, the controller or the CLI (docs/architecture.md).' }],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: kubernetesCode, message: 'src/git and src/safety know nothing of Kubernetes, the controller or the CLI (docs/architecture.md).' },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['src/api/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [{ group: ['../../*', '!../../api/*'], message: 'src/api is pure data and imports nothing of ours.' }],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [{ group: ['../../*', '!../../api/*'], message: 'src/api is pure data and imports nothing of ours.' }],
+        },
+      ],
     },
   },
   {
     files: ['src/**/*.ts'],
     rules: {
-      'no-restricted-properties': ['error', { property: 'makeApiClient', message: 'Use createApiClient (src/kube/client.ts): every API client gets the request-timeout policy.' }],
+      'no-restricted-properties': [
+        'error',
+        { property: 'makeApiClient', message: 'Use createApiClient (src/kube/client.ts): every API client gets the request-timeout policy.' },
+      ],
     },
   },
   {
@@ -42,9 +53,17 @@ export default tseslint.config(
     files: ['src/controller/**/*.ts'],
     ignores: ['src/controller/setup-*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [{ group: ['@kubernetes/*', '**/kube/**', '**/metrics/**', '**/cli/**'], message: 'Only src/controller/setup-*.ts wires kube and metrics objects; the rest of the controller speaks through ports (docs/architecture.md).' }],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@kubernetes/*', '**/kube/**', '**/metrics/**', '**/cli/**'],
+              message: 'Only src/controller/setup-*.ts wires kube and metrics objects; the rest of the controller speaks through ports (docs/architecture.md).',
+            },
+          ],
+        },
+      ],
     },
   },
   {
@@ -56,9 +75,12 @@ export default tseslint.config(
   {
     files: ['src/kube/**/*.ts', 'src/flux/**/*.ts', 'src/metrics/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [{ group: ['**/controller/**', '**/cli/**'], message: 'kube, flux and metrics never import the controller or the CLI.' }],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [{ group: ['**/controller/**', '**/cli/**'], message: 'kube, flux and metrics never import the controller or the CLI.' }],
+        },
+      ],
     },
   },
 );

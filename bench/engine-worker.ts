@@ -23,10 +23,7 @@ interface WorkerOutput {
 }
 
 async function revert(url: string, sha: string, cacheDir: string, dryRun: boolean): Promise<RollbackResult> {
-  return runRollback(
-    { repository: { url, branch: 'main' }, action: { kind: 'revert', commits: [sha] }, author: AUTHOR, dryRun },
-    { cacheDir },
-  );
+  return runRollback({ repository: { url, branch: 'main' }, action: { kind: 'revert', commits: [sha] }, author: AUTHOR, dryRun }, { cacheDir });
 }
 
 async function main(argv: string[]): Promise<WorkerOutput> {

@@ -31,7 +31,13 @@ function buildRepo(dir: string): { bare: string; target: string } {
   execFileSync('git', ['init', '-q', '--bare', '-b', 'main', bare]);
   const lines: string[] = [];
   const commit = (mark: number, message: string, version: number, parent?: number) => {
-    lines.push('commit refs/heads/main', `mark :${mark}`, `committer Bench <bench@example.com> ${1_700_000_000 + mark} +0000`, `data ${Buffer.byteLength(message)}`, message);
+    lines.push(
+      'commit refs/heads/main',
+      `mark :${mark}`,
+      `committer Bench <bench@example.com> ${1_700_000_000 + mark} +0000`,
+      `data ${Buffer.byteLength(message)}`,
+      message,
+    );
     if (parent) lines.push(`from :${parent}`);
     for (let i = 0; i < PATHS; i++) {
       const content = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-${i}\ndata:\n  version: "${version}"\n`;
@@ -61,7 +67,11 @@ async function main(): Promise<void> {
     const built = performance.now();
     const { bare: template, target } = buildRepo(dir);
     console.error(`event-loop bench: ${PATHS} paths written in ${Math.round(performance.now() - built)} ms`);
-    const request = (bare: string): RollbackRequest => ({ repository: { url: bare, branch: 'main' }, action: { kind: 'revert', commits: [target] }, author: { name: 'Bench', email: 'bench@example.com' } });
+    const request = (bare: string): RollbackRequest => ({
+      repository: { url: bare, branch: 'main' },
+      action: { kind: 'revert', commits: [target] },
+      author: { name: 'Bench', email: 'bench@example.com' },
+    });
     const fresh = (i: number, kind: string) => {
       const bare = path.join(dir, `${kind}-${i}.git`);
       fs.cpSync(template, bare, { recursive: true });
@@ -70,7 +80,9 @@ async function main(): Promise<void> {
     const rows: Record<string, { ms: number; maxDelayMs: number; p99DelayMs: number }[]> = { 'in-process (before)': [], 'worker process (now)': [] };
     for (let i = 0; i < RUNS; i++) {
       const a = fresh(i, 'inproc');
-      rows['in-process (before)'].push(await measure(() => runGuardedRollback(request(a.bare), { cacheDir: a.cacheDir, policy: LOCAL_NETWORK_POLICY }, { safety: {} })));
+      rows['in-process (before)'].push(
+        await measure(() => runGuardedRollback(request(a.bare), { cacheDir: a.cacheDir, policy: LOCAL_NETWORK_POLICY }, { safety: {} })),
+      );
       const b = fresh(i, 'worker');
       const engine = createWorkerEngine({ cacheDir: b.cacheDir, policy: LOCAL_NETWORK_POLICY, memoryLimitMb: 1024 });
       rows['worker process (now)'].push(await measure(() => engine(request(b.bare), { safety: {} })));

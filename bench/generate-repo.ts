@@ -58,7 +58,10 @@ export async function ensureBenchRepo(cacheRoot: string, files: number, commits:
   log(`  git gc: ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
   const packDir = path.join(gitdir, 'objects', 'pack');
-  const packBytes = fs.readdirSync(packDir).filter((f) => f.endsWith('.pack')).reduce((n, f) => n + fs.statSync(path.join(packDir, f)).size, 0);
+  const packBytes = fs
+    .readdirSync(packDir)
+    .filter((f) => f.endsWith('.pack'))
+    .reduce((n, f) => n + fs.statSync(path.join(packDir, f)).size, 0);
   const repo: BenchRepo = {
     gitdir,
     files,

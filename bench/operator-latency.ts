@@ -71,7 +71,8 @@ interface ReadyWatch {
 
 function watchReady(plane: ControlPlane): ReadyWatch {
   // Fields separated by '|' (kubectl's watch output turns tabs into aligned spaces).
-  const jsonpath = '{.metadata.name}{"|"}{.status.conditions[?(@.type=="Ready")].status}{"|"}{.status.conditions[?(@.type=="Stalled")].status}{"|"}{.status.conditions[?(@.type=="Ready")].message}{"\\n"}';
+  const jsonpath =
+    '{.metadata.name}{"|"}{.status.conditions[?(@.type=="Ready")].status}{"|"}{.status.conditions[?(@.type=="Stalled")].status}{"|"}{.status.conditions[?(@.type=="Ready")].message}{"\\n"}';
   const child: ChildProcess = spawn(
     path.join(plane.info.binDir, 'kubectl'),
     [`--kubeconfig=${plane.kubeconfigPath}`, 'get', 'gitopsrollbacks', '-n', NAMESPACE, '--watch', '-o', `jsonpath=${jsonpath}`],
@@ -108,20 +109,31 @@ function watchReady(plane: ControlPlane): ReadyWatch {
     else waiter.resolve(result.at);
   };
   return {
-    waitReady: (name, timeoutMs) => new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        waiters.delete(name);
-        reject(new Error(`${name}: no Ready=True within ${timeoutMs / 1000} s (kubectl watch: ${child.exitCode === null ? 'running' : `exited: ${stderr}`})`));
-      }, timeoutMs);
-      const waiter = {
-        resolve: (t: number) => { clearTimeout(timer); resolve(t); },
-        reject: (e: Error) => { clearTimeout(timer); reject(e); },
-      };
-      waiters.set(name, waiter);
-      if (finished.has(name)) settle(name, waiter);
-    }),
+    waitReady: (name, timeoutMs) =>
+      new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters.delete(name);
+          reject(
+            new Error(`${name}: no Ready=True within ${timeoutMs / 1000} s (kubectl watch: ${child.exitCode === null ? 'running' : `exited: ${stderr}`})`),
+          );
+        }, timeoutMs);
+        const waiter = {
+          resolve: (t: number) => {
+            clearTimeout(timer);
+            resolve(t);
+          },
+          reject: (e: Error) => {
+            clearTimeout(timer);
+            reject(e);
+          },
+        };
+        waiters.set(name, waiter);
+        if (finished.has(name)) settle(name, waiter);
+      }),
     recent: () => `${seen.join('\n')}${stderr ? `\nstderr: ${stderr}` : ''}`,
-    stop: () => { child.kill('SIGTERM'); },
+    stop: () => {
+      child.kill('SIGTERM');
+    },
   };
 }
 
@@ -230,7 +242,9 @@ async function main(): Promise<void> {
   const facts = machineFacts();
   const cacheRoot = path.join(ROOT, '.cache', 'bench');
   const repo = await ensureBenchRepo(cacheRoot, FILES, COMMITS, log);
-  log(`repository: ${repo.files} files, ${repo.commits} commits, pack ${(repo.packBytes / 2 ** 20).toFixed(1)} MiB; revert target main~${TARGET_DEPTH} = ${repo.target}`);
+  log(
+    `repository: ${repo.files} files, ${repo.commits} commits, pack ${(repo.packBytes / 2 ** 20).toFixed(1)} MiB; revert target main~${TARGET_DEPTH} = ${repo.target}`,
+  );
 
   const work = path.join(cacheRoot, `work-operator-f${FILES}-c${COMMITS}`);
   fs.rmSync(work, { recursive: true, force: true });
@@ -256,11 +270,23 @@ async function main(): Promise<void> {
     await waitForCrdsEstablished(plane, ['gitopsrollbacks.rollback.gitops.dev']);
     const operatorKubeconfig = (await plane.createServiceAccountKubeconfig(SYSTEM_NAMESPACE, 'gitops-rollback-controller')).kubeconfigPath;
     await plane.kubectl(['create', 'namespace', NAMESPACE]);
-    await plane.kubectl(['create', 'secret', 'generic', SECRET, '-n', NAMESPACE, `--from-literal=username=${AUTH.username}`, `--from-literal=password=${AUTH.password}`]);
+    await plane.kubectl([
+      'create',
+      'secret',
+      'generic',
+      SECRET,
+      '-n',
+      NAMESPACE,
+      `--from-literal=username=${AUTH.username}`,
+      `--from-literal=password=${AUTH.password}`,
+    ]);
     const watch = watchReady(plane);
     undo.push(() => watch.stop());
     const setting: Setting = { plane, server, url: server.urlFor('bench.git'), serverGitdir, repo, watch, operatorKubeconfig };
-    facts.loadBefore = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+    facts.loadBefore = os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ');
 
     // Warm: the operator's cache already holds the repository.
     const warmCache = path.join(work, 'cache-warm');
@@ -270,7 +296,9 @@ async function main(): Promise<void> {
       try {
         return await measureOne(setting, name, timeoutMs);
       } catch (err) {
-        throw new Error(`${(err as Error).message}\n--- kubectl watch (last lines):\n${watch.recent()}\n--- operator log (end):\n${operator.logs().slice(-4000)}`);
+        throw new Error(
+          `${(err as Error).message}\n--- kubectl watch (last lines):\n${watch.recent()}\n--- operator log (end):\n${operator.logs().slice(-4000)}`,
+        );
       }
     };
     log('warm-up rollback (untimed: the operator clones and deepens its cache)');
@@ -294,7 +322,10 @@ async function main(): Promise<void> {
     undo.push(() => operator.stop());
     const cold = await timed('cold', 300_000);
     log(`  cold: kubectl apply ${formatMs(cold.applied)}, pushed ${formatMs(cold.pushed)}, Ready ${formatMs(cold.ready)}`);
-    facts.loadAfter = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+    facts.loadAfter = os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ');
     printReport(repo, facts, warm, cold);
   } finally {
     await cleanUp();

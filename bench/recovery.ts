@@ -40,9 +40,22 @@ import { startGitHttpServer, type GitHttpServer } from '../test/helpers/git-http
 import { createGitAuthSecret, GIT_AUTH, installOperator } from '../test/helpers/operator-install.js';
 import type { OperatorProcess } from '../test/helpers/operator-process.js';
 import {
-  FleetRepo, SigningRelay, deployment, deploymentHealthy, eventRevision, git, gitRepositoryYaml, imageOf,
-  kustomizationApplied, kustomizationOutcome, kustomizationYaml, poll, revisionOf,
-  type DeploymentObject, type FluxKustomization, type Kubectl,
+  FleetRepo,
+  SigningRelay,
+  deployment,
+  deploymentHealthy,
+  eventRevision,
+  git,
+  gitRepositoryYaml,
+  imageOf,
+  kustomizationApplied,
+  kustomizationOutcome,
+  kustomizationYaml,
+  poll,
+  revisionOf,
+  type DeploymentObject,
+  type FluxKustomization,
+  type Kubectl,
 } from '../test/helpers/flux-fleet.js';
 import { envInt, median } from './measure.js';
 
@@ -78,7 +91,10 @@ interface Sample {
 // ---------------------------------------------------------------------------------------------
 // Recording what happens in a namespace
 
-interface Snapshot<T> { at: number; object: T }
+interface Snapshot<T> {
+  at: number;
+  object: T;
+}
 
 /** Every version of the objects at `apiPath` (a namespaced list path) seen by a watch, with its time. */
 class Recorder<T> {
@@ -89,9 +105,16 @@ class Recorder<T> {
   async start(kc: KubeConfig, apiPath: string): Promise<void> {
     const watch = new Watch(kc);
     Object.assign(watch, { requestTimeoutMs: 15 * 60_000 });
-    this.controller = await watch.watch(apiPath, {}, (phase, object) => {
-      if (phase === 'ADDED' || phase === 'MODIFIED') this.seen.push({ at: Date.now(), object: object as T });
-    }, (err: unknown) => { if (err && !this.controller?.signal.aborted) this.error = err; });
+    this.controller = await watch.watch(
+      apiPath,
+      {},
+      (phase, object) => {
+        if (phase === 'ADDED' || phase === 'MODIFIED') this.seen.push({ at: Date.now(), object: object as T });
+      },
+      (err: unknown) => {
+        if (err && !this.controller?.signal.aborted) this.error = err;
+      },
+    );
   }
 
   /** Time of the first snapshot at or after `after` for which `test` holds. */
@@ -109,7 +132,10 @@ function readBranch(gitdir: string): string {
   try {
     return fs.readFileSync(path.join(gitdir, 'refs', 'heads', 'main'), 'utf8').trim();
   } catch {
-    const line = fs.readFileSync(path.join(gitdir, 'packed-refs'), 'utf8').split('\n').find((l) => l.endsWith(' refs/heads/main'));
+    const line = fs
+      .readFileSync(path.join(gitdir, 'packed-refs'), 'utf8')
+      .split('\n')
+      .find((l) => l.endsWith(' refs/heads/main'));
     return line?.slice(0, 40) ?? '';
   }
 }
@@ -154,7 +180,9 @@ async function measureRun(s: Setting, gate: boolean, pattern: Pattern): Promise<
   await kubectl(['create', 'namespace', ns]);
   await createGitAuthSecret(s.cluster.plane, ns);
   await kubectl(['create', 'secret', 'generic', 'webhook-token', '-n', ns, `--from-literal=token=${TOKEN}`]);
-  await kubectl(['apply', '-n', ns, '-f', '-'], `${gitRepositoryYaml('fleet', s.server.urlFor(`${ns}.git`), 'git-auth')}---
+  await kubectl(
+    ['apply', '-n', ns, '-f', '-'],
+    `${gitRepositoryYaml('fleet', s.server.urlFor(`${ns}.git`), 'git-auth')}---
 ${kustomizationYaml('web', './apps/web', 'fleet', FLUX_TIMEOUT)}  targetNamespace: ${ns}
 ---
 apiVersion: rollback.gitops.dev/v1alpha1
@@ -164,15 +192,23 @@ spec:
   kustomizations: {names: [web]}
   reasons: [HealthCheckFailed]
   secretRef: {name: webhook-token}
-`);
+`,
+  );
   relay.route(ns, `${s.operator.webhookUrl}/hook/flux/${ns}/auto`, TOKEN);
   const getJson = async <T>(kind: string, name: string): Promise<T> => JSON.parse(await kubectl(['get', kind, name, '-n', ns, '-o', 'json'])) as T;
-  await poll(`${ns}: the good revision applied and healthy`, async () =>
-    kustomizationOutcome(await getJson<FluxKustomization>('kustomization', 'web'), good) === 'applied' ? true : undefined, { timeoutMs: WAIT_MS });
-  await poll(`${ns}: the healthy revision in the policy status`, async () => {
-    const policy = await getJson<{ status?: { kustomizations?: { lastHealthyRevision?: string }[] } }>('gitopsrollbackpolicy', 'auto');
-    return policy.status?.kustomizations?.[0]?.lastHealthyRevision === revisionOf(good) ? true : undefined;
-  }, { timeoutMs: WAIT_MS });
+  await poll(
+    `${ns}: the good revision applied and healthy`,
+    async () => (kustomizationOutcome(await getJson<FluxKustomization>('kustomization', 'web'), good) === 'applied' ? true : undefined),
+    { timeoutMs: WAIT_MS },
+  );
+  await poll(
+    `${ns}: the healthy revision in the policy status`,
+    async () => {
+      const policy = await getJson<{ status?: { kustomizations?: { lastHealthyRevision?: string }[] } }>('gitopsrollbackpolicy', 'auto');
+      return policy.status?.kustomizations?.[0]?.lastHealthyRevision === revisionOf(good) ? true : undefined;
+    },
+    { timeoutMs: WAIT_MS },
+  );
 
   const kustomizations = new Recorder<FluxKustomization>();
   const deployments = new Recorder<DeploymentObject>();
@@ -183,7 +219,8 @@ spec:
   let eventAt: number | undefined;
   let bad = '';
   const unlisten = relay.listen((event, receivedAt) => {
-    if (eventAt === undefined && event.involvedObject.namespace === ns && event.reason === 'HealthCheckFailed' && eventRevision(event) === revisionOf(bad)) eventAt = receivedAt;
+    if (eventAt === undefined && event.involvedObject.namespace === ns && event.reason === 'HealthCheckFailed' && eventRevision(event) === revisionOf(bad))
+      eventAt = receivedAt;
   });
   try {
     bad = repo.push('Deploy web 2.0', { 'apps/web/deployment.yaml': web('2.0', true) });
@@ -193,24 +230,44 @@ spec:
       await kubectl(['annotate', '--overwrite', '-n', ns, 'kustomization/web', `reconcile.fluxcd.io/requestedAt=${new Date().toISOString()}`]);
     }
     const revert = push.head;
-    const diagnostics = () => `kustomization: ${JSON.stringify(kustomizations.seen.at(-1)?.object.status)}\nrollbacks: ${JSON.stringify(rollbacks.seen.at(-1)?.object.status?.conditions)}\noperator:\n${s.operator.logs().slice(-2000)}`;
-    const marks = await poll(`${ns}: healthy again and the rollback Ready`, async () => {
-      const healthy = deployments.first((d) => deploymentHealthy(d, imageOf('web', '1.0')), push.at);
-      const rollbackReady = rollbacks.first((r) => r.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true);
-      const fluxReady = kustomizations.first((k) => kustomizationOutcome(k, revert) === 'applied');
-      if (healthy === undefined || rollbackReady === undefined || fluxReady === undefined) return undefined;
-      return { healthy, rollbackReady, fluxReady };
-    }, { timeoutMs: WAIT_MS, intervalMs: 200, detail: diagnostics });
+    const diagnostics = () =>
+      `kustomization: ${JSON.stringify(kustomizations.seen.at(-1)?.object.status)}\nrollbacks: ${JSON.stringify(rollbacks.seen.at(-1)?.object.status?.conditions)}\noperator:\n${s.operator.logs().slice(-2000)}`;
+    const marks = await poll(
+      `${ns}: healthy again and the rollback Ready`,
+      async () => {
+        const healthy = deployments.first((d) => deploymentHealthy(d, imageOf('web', '1.0')), push.at);
+        const rollbackReady = rollbacks.first((r) => r.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true);
+        const fluxReady = kustomizations.first((k) => kustomizationOutcome(k, revert) === 'applied');
+        if (healthy === undefined || rollbackReady === undefined || fluxReady === undefined) return undefined;
+        return { healthy, rollbackReady, fluxReady };
+      },
+      { timeoutMs: WAIT_MS, intervalMs: 200, detail: diagnostics },
+    );
     const created = rollbacks.first(() => true);
     const applied = kustomizations.first((k) => kustomizationApplied(k, revert));
-    if (eventAt === undefined || created === undefined || applied === undefined) throw new Error(`${ns}: missing marks (event ${eventAt}, created ${created}, applied ${applied})\n${diagnostics()}`);
+    if (eventAt === undefined || created === undefined || applied === undefined)
+      throw new Error(`${ns}: missing marks (event ${eventAt}, created ${created}, applied ${applied})\n${diagnostics()}`);
     const all = JSON.parse(await kubectl(['get', 'gitopsrollbacks', '-n', ns, '-o', 'json'])) as { items: GitOpsRollback[] };
     if (all.items.length !== 1) throw new Error(`${ns}: ${all.items.length} GitOpsRollbacks, expected 1`);
     const reverts = Number(git(repo.bare, 'rev-list', '--count', `${bad}..main`));
     if (reverts !== 1) throw new Error(`${ns}: ${reverts} commits after the bad one, expected 1 revert`);
-    const reranBroken = kustomizations.first((k) => (k.status?.conditions ?? []).some((c) => c.type === 'Healthy' && c.message?.startsWith(`Running health checks for revision ${revisionOf(bad)}`)), push.at) !== undefined;
+    const reranBroken =
+      kustomizations.first(
+        (k) => (k.status?.conditions ?? []).some((c) => c.type === 'Healthy' && c.message?.startsWith(`Running health checks for revision ${revisionOf(bad)}`)),
+        push.at,
+      ) !== undefined;
     const from = (t: number) => t - eventAt!;
-    return { gate, pattern, created: from(created), pushed: from(push.at), applied: from(applied), healthy: from(marks.healthy), fluxReady: from(marks.fluxReady), rollbackReady: from(marks.rollbackReady), reranBroken };
+    return {
+      gate,
+      pattern,
+      created: from(created),
+      pushed: from(push.at),
+      applied: from(applied),
+      healthy: from(marks.healthy),
+      fluxReady: from(marks.fluxReady),
+      rollbackReady: from(marks.rollbackReady),
+      reranBroken,
+    };
   } finally {
     unlisten();
     kustomizations.stop();
@@ -221,7 +278,12 @@ spec:
 
 // ---------------------------------------------------------------------------------------------
 
-interface ClusterReport { gate: boolean; startMs: number; atStart: ProcessReport[]; atEnd: ProcessReport[] }
+interface ClusterReport {
+  gate: boolean;
+  startMs: number;
+  atStart: ProcessReport[];
+  atEnd: ProcessReport[];
+}
 
 async function benchCluster(gate: boolean, workDir: string, samples: Sample[], undo: (() => Promise<unknown> | void)[]): Promise<ClusterReport> {
   const relay = new SigningRelay();
@@ -244,16 +306,21 @@ async function benchCluster(gate: boolean, workDir: string, samples: Sample[], u
   const { startOperator } = await import('../test/helpers/operator-process.js');
   // On a loaded machine the operator can miss startOperator's 30 s readiness limit: one more try.
   const start = () => startOperator({ kubeconfigPath: operatorKubeconfig, cacheDir: path.join(workDir, `cache-${gate}`) });
-  const operator = await start().catch((err: unknown) => { log(`  operator start failed, retrying: ${(err as Error).message.split('\n')[0]}`); return start(); });
+  const operator = await start().catch((err: unknown) => {
+    log(`  operator start failed, retrying: ${(err as Error).message.split('\n')[0]}`);
+    return start();
+  });
   undo.push(() => operator.stop());
   const kc = new KubeConfig();
   kc.loadFromFile(cluster.plane.kubeconfigPath);
   const setting: Setting = { cluster, kubectl, kc, relay, server, serverRoot, workRoot, operator };
-  for (const pattern of OLD_PATTERN ? ['operator', 'old'] as const : ['operator'] as const) {
+  for (const pattern of OLD_PATTERN ? (['operator', 'old'] as const) : (['operator'] as const)) {
     for (let i = 1; i <= RUNS; i++) {
       const sample = await measureRun(setting, gate, pattern);
       samples.push(sample);
-      log(`  gate=${gate} ${pattern} ${i}/${RUNS}: created ${fmt(sample.created)}, pushed ${fmt(sample.pushed)}, applied ${fmt(sample.applied)}, healthy ${fmt(sample.healthy)}, Flux Ready ${fmt(sample.fluxReady)}, rollback Ready ${fmt(sample.rollbackReady)}${sample.reranBroken ? ' (re-ran the broken revision)' : ''}`);
+      log(
+        `  gate=${gate} ${pattern} ${i}/${RUNS}: created ${fmt(sample.created)}, pushed ${fmt(sample.pushed)}, applied ${fmt(sample.applied)}, healthy ${fmt(sample.healthy)}, Flux Ready ${fmt(sample.fluxReady)}, rollback Ready ${fmt(sample.rollbackReady)}${sample.reranBroken ? ' (re-ran the broken revision)' : ''}`,
+      );
     }
   }
   const atEnd = cluster.processes();
@@ -287,7 +354,10 @@ async function main(): Promise<void> {
 // Report
 
 function loadAverage(): string {
-  return os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  return os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 }
 
 function fmt(ms: number): string {
@@ -308,7 +378,9 @@ function printReport(samples: Sample[], clusters: ClusterReport[], loadBefore: s
       const set = samples.filter((s) => s.gate === gate && s.pattern === pattern);
       if (set.length === 0) continue;
       const step = (f: (s: Sample) => number) => stats(set.map(f));
-      rows.push(`| ${gate} | ${pattern === 'operator' ? 'operator (source first)' : 'old (source + Kustomization)'} | ${set.length} | ${step((s) => s.created)} | ${step((s) => s.pushed - s.created)} | ${step((s) => s.applied - s.pushed)} | ${step((s) => s.healthy - s.applied)} | **${step((s) => s.healthy)}** | ${step((s) => s.fluxReady)} | ${step((s) => s.rollbackReady)} | ${set.filter((s) => s.reranBroken).length}/${set.length} |`);
+      rows.push(
+        `| ${gate} | ${pattern === 'operator' ? 'operator (source first)' : 'old (source + Kustomization)'} | ${set.length} | ${step((s) => s.created)} | ${step((s) => s.pushed - s.created)} | ${step((s) => s.applied - s.pushed)} | ${step((s) => s.healthy - s.applied)} | **${step((s) => s.healthy)}** | ${step((s) => s.fluxReady)} | ${step((s) => s.rollbackReady)} | ${set.filter((s) => s.reranBroken).length}/${set.length} |`,
+      );
     }
   }
   const memKb = /MemTotal:\s+(\d+) kB/.exec(fs.readFileSync('/proc/meminfo', 'utf8'))?.[1];
@@ -335,6 +407,6 @@ load average (1, 5, 15 min): ${loadBefore} before, ${loadAfter} after; the whole
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`bench:recovery failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`bench:recovery failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

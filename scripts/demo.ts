@@ -24,8 +24,21 @@ import { provideBinaries, provideClusterBinaries, provideFluxCrds } from '../tes
 import { startCluster, type Cluster } from '../test/envtest/cluster.js';
 import { startGitHttpServer } from '../test/helpers/git-http-server.js';
 import {
-  FleetRepo, SigningRelay, deployment, deploymentHealthy, eventRevision, git, gitRepositoryYaml, imageOf,
-  kustomizationOutcome, kustomizationYaml, poll, revisionOf, type DeploymentObject, type FluxKustomization, type Kubectl,
+  FleetRepo,
+  SigningRelay,
+  deployment,
+  deploymentHealthy,
+  eventRevision,
+  git,
+  gitRepositoryYaml,
+  imageOf,
+  kustomizationOutcome,
+  kustomizationYaml,
+  poll,
+  revisionOf,
+  type DeploymentObject,
+  type FluxKustomization,
+  type Kubectl,
 } from '../test/helpers/flux-fleet.js';
 
 // dist-tools/scripts/demo.js -> the repository root (the operator and config/ are found from there).
@@ -65,7 +78,13 @@ function say(text: string): void {
 function shown(command: string, output: string): void {
   say(dim(`$ ${command}`));
   const body = output.replace(/\s+$/, '');
-  if (body) say(body.split('\n').map((line) => `  ${line}`).join('\n'));
+  if (body)
+    say(
+      body
+        .split('\n')
+        .map((line) => `  ${line}`)
+        .join('\n'),
+    );
 }
 
 function seconds(ms: number): string {
@@ -147,7 +166,7 @@ async function main(): Promise<void> {
   onCleanup('the demo directory', () => rmSync(demoDir, { recursive: true, force: true }));
 
   say(bold('gitops-rollback demo: a bad deploy, the real Flux, and a rollback that ends when the pods are back'));
-  say('A local Kubernetes control plane with a fake node (kwok), Flux\'s source-controller and');
+  say("A local Kubernetes control plane with a fake node (kwok), Flux's source-controller and");
   say('kustomize-controller, a git server, and the operator. Flux applies a good deploy, then a bad one');
   say(`whose pods never become Ready; a GitOpsRollback reverts it${AUTOMATED ? ', then (--automated) a policy does it by itself' : ''}.`);
   say(dim(`(working files in ${demoDir}; all removed at the end)`));
@@ -183,9 +202,17 @@ async function main(): Promise<void> {
   onCleanup('the cluster', () => cluster.stop());
   endProgress();
   say(`Ready in ${seconds(Date.now() - began)}; each process (all local, no containers):`);
-  say(cluster.processes().map((p) => `  ${p.name.padEnd(24)} pid ${String(p.pid).padEnd(7)} ${p.readyMs ? `ready after ${seconds(p.readyMs).padStart(7)}` : ''.padEnd(19)}  ${p.rssMiB ?? '?'} MiB`).join('\n'));
+  say(
+    cluster
+      .processes()
+      .map(
+        (p) =>
+          `  ${p.name.padEnd(24)} pid ${String(p.pid).padEnd(7)} ${p.readyMs ? `ready after ${seconds(p.readyMs).padStart(7)}` : ''.padEnd(19)}  ${p.rssMiB ?? '?'} MiB`,
+      )
+      .join('\n'),
+  );
   say(dim('kustomize-controller runs with --feature-gates=CancelHealthCheckOnNewRevision=true and'));
-  say(dim('--events-addr=<a relay in this process> (notification-controller\'s part: it signs and forwards events).'));
+  say(dim("--events-addr=<a relay in this process> (notification-controller's part: it signs and forwards events)."));
   const kubectl: Kubectl = (args, input) => cluster.plane.kubectl(args, input === undefined ? undefined : { input });
   shown('kubectl get nodes', await kubectl(['get', 'nodes']));
 
@@ -204,7 +231,13 @@ async function main(): Promise<void> {
   const { installOperator } = await import('../test/helpers/operator-install.js');
   const operatorKubeconfig = await installOperator(cluster.plane);
   say('As a user installs it: the CRDs, then `kubectl apply --server-side -k config/default` (namespace, RBAC).');
-  shown('kubectl get crds -o name | grep gitops', (await kubectl(['get', 'crds', '-o', 'name'])).split('\n').filter((l) => l.includes('gitops')).join('\n'));
+  shown(
+    'kubectl get crds -o name | grep gitops',
+    (await kubectl(['get', 'crds', '-o', 'name']))
+      .split('\n')
+      .filter((l) => l.includes('gitops'))
+      .join('\n'),
+  );
   // Imported here: operator-process.ts resolves dist/cli/main.js from the working directory.
   const { startOperator } = await import('../test/helpers/operator-process.js');
   const cacheDir = join(demoDir, 'operator-cache');
@@ -213,7 +246,10 @@ async function main(): Promise<void> {
   began = Date.now();
   const operator = await startOperator({ kubeconfigPath: operatorKubeconfig, args, cacheDir });
   onCleanup('the operator', () => operator.stop());
-  shown(`node dist/cli/main.js --kubeconfig=<ServiceAccount token> ${args.join(' ')} ...`, `ready in ${seconds(Date.now() - began)} (${operator.healthUrl}/readyz answers 200)`);
+  shown(
+    `node dist/cli/main.js --kubeconfig=<ServiceAccount token> ${args.join(' ')} ...`,
+    `ready in ${seconds(Date.now() - began)} (${operator.healthUrl}/readyz answers 200)`,
+  );
 
   const demo: Demo = { cluster, kubectl, repo, relay, operatorLogs: () => operator.logs(), webhookUrl: operator.webhookUrl };
   try {
@@ -254,16 +290,23 @@ async function getFrontend(kubectl: Kubectl): Promise<DeploymentObject> {
 async function waitFlux(kubectl: Kubectl, sha: string, outcome: 'applied' | 'failed', what: string): Promise<void> {
   const tick = startProgress(what);
   let last: FluxKustomization | undefined;
-  await poll(what, async () => {
-    last = await getKustomization(kubectl);
-    return kustomizationOutcome(last, sha) === outcome ? true : undefined;
-  }, { timeoutMs: WAIT_MS, tick, detail: () => JSON.stringify(last?.status) });
+  await poll(
+    what,
+    async () => {
+      last = await getKustomization(kubectl);
+      return kustomizationOutcome(last, sha) === outcome ? true : undefined;
+    },
+    { timeoutMs: WAIT_MS, tick, detail: () => JSON.stringify(last?.status) },
+  );
   endProgress();
 }
 
 async function waitHealthy(kubectl: Kubectl, version: string): Promise<void> {
   const tick = startProgress(`waiting for the frontend Deployment to run ${version} on every replica`);
-  await poll('frontend healthy', async () => (deploymentHealthy(await getFrontend(kubectl), imageOf('frontend', version)) ? true : undefined), { timeoutMs: WAIT_MS, tick });
+  await poll('frontend healthy', async () => (deploymentHealthy(await getFrontend(kubectl), imageOf('frontend', version)) ? true : undefined), {
+    timeoutMs: WAIT_MS,
+    tick,
+  });
   endProgress();
 }
 
@@ -274,14 +317,29 @@ async function fluxAppliesGoodDeploy(demo: Demo, url: string, auth: { username: 
   shown(`kubectl create namespace ${NAMESPACE}`, `namespace/${NAMESPACE} created`);
   shown(
     `kubectl create secret generic ${SECRET} -n ${NAMESPACE} --from-literal=username=${auth.username} --from-literal=password=********`,
-    await kubectl(['create', 'secret', 'generic', SECRET, '-n', NAMESPACE, `--from-literal=username=${auth.username}`, `--from-literal=password=${auth.password}`]),
+    await kubectl([
+      'create',
+      'secret',
+      'generic',
+      SECRET,
+      '-n',
+      NAMESPACE,
+      `--from-literal=username=${auth.username}`,
+      `--from-literal=password=${auth.password}`,
+    ]),
   );
   const manifest = `${gitRepositoryYaml('fleet', url, SECRET)}---
 # wait: true: Flux applies, then waits until every object is healthy (kstatus), at most timeout.
 ${kustomizationYaml('apps', './apps', 'fleet', FLUX_TIMEOUT)}  targetNamespace: ${NAMESPACE}
 `;
   say('flux.yaml:');
-  say(manifest.trimEnd().split('\n').map((line) => `  ${line}`).join('\n'));
+  say(
+    manifest
+      .trimEnd()
+      .split('\n')
+      .map((line) => `  ${line}`)
+      .join('\n'),
+  );
   shown(`kubectl apply -n ${NAMESPACE} -f flux.yaml`, await kubectl(['apply', '-n', NAMESPACE, '-f', '-'], manifest));
   await waitFlux(kubectl, repo.head(), 'applied', 'waiting for Flux to apply it and the pods to be Ready');
   shown(`kubectl get kustomization apps -n ${NAMESPACE}`, await kubectl(['get', 'kustomization', 'apps', '-n', NAMESPACE]));
@@ -296,24 +354,31 @@ async function badDeploy(demo: Demo, version: string, message: string, automated
   let unlisten = (): unknown => undefined;
   const failedEvent = new Promise<void>((resolve) => {
     unlisten = relay.listen((event) => {
-      if (event.involvedObject.namespace === NAMESPACE && event.reason === 'HealthCheckFailed' && bad !== '' && eventRevision(event) === revisionOf(bad)) resolve();
+      if (event.involvedObject.namespace === NAMESPACE && event.reason === 'HealthCheckFailed' && bad !== '' && eventRevision(event) === revisionOf(bad))
+        resolve();
     });
   });
   section(`A bad deploy: frontend ${version}`);
   say(`CI pushes ${version}. Its pods start but never become Ready (kwok plays a crash-looping container).`);
-  say(dim(`The Deployment has progressDeadlineSeconds: ${PROGRESS_DEADLINE}, so its rollout fails after ${PROGRESS_DEADLINE} s and Flux's health check with it.`));
+  say(
+    dim(`The Deployment has progressDeadlineSeconds: ${PROGRESS_DEADLINE}, so its rollout fails after ${PROGRESS_DEADLINE} s and Flux's health check with it.`),
+  );
   bad = repo.push(message, { 'apps/frontend/deployment.yaml': frontend(version, true) });
   shown(`git push   # ${message}`, git(repo.bare, 'log', '-1', '--format=%h %s', 'main'));
   // What CI or `flux reconcile source git fleet` does, instead of waiting for the interval.
   const requestedAt = new Date().toISOString();
-  shown(`kubectl annotate -n ${NAMESPACE} gitrepository/fleet reconcile.fluxcd.io/requestedAt=${requestedAt}   # flux reconcile source git fleet`,
-    await kubectl(['annotate', '--overwrite', '-n', NAMESPACE, 'gitrepository/fleet', `reconcile.fluxcd.io/requestedAt=${requestedAt}`]));
+  shown(
+    `kubectl annotate -n ${NAMESPACE} gitrepository/fleet reconcile.fluxcd.io/requestedAt=${requestedAt}   # flux reconcile source git fleet`,
+    await kubectl(['annotate', '--overwrite', '-n', NAMESPACE, 'gitrepository/fleet', `reconcile.fluxcd.io/requestedAt=${requestedAt}`]),
+  );
   if (automated) {
     const tick = startProgress('waiting for Flux to apply it and its health check to fail');
     const ticker = setInterval(tick, 1_000);
     try {
       let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no HealthCheckFailed event for ${bad.slice(0, 7)} within ${WAIT_MS / 1000} s`)), WAIT_MS); });
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no HealthCheckFailed event for ${bad.slice(0, 7)} within ${WAIT_MS / 1000} s`)), WAIT_MS);
+      });
       await Promise.race([failedEvent, timeout]).finally(() => clearTimeout(timer));
     } finally {
       clearInterval(ticker);
@@ -329,8 +394,10 @@ async function badDeploy(demo: Demo, version: string, message: string, automated
   shown(`kubectl get deployment frontend -n ${NAMESPACE}`, await kubectl(['get', 'deployment', 'frontend', '-n', NAMESPACE]));
   const ready = (await getKustomization(kubectl)).status?.conditions?.find((c) => c.type === 'Ready');
   shown(`kubectl get kustomization apps -n ${NAMESPACE} -o jsonpath='{.status.conditions[?(@.type=="Ready")]}'`, toYaml(ready, { lineWidth: 0 }));
-  shown(`kubectl get events -n ${NAMESPACE} --field-selector involvedObject.kind=Kustomization,reason=HealthCheckFailed`,
-    await kubectl(['get', 'events', '-n', NAMESPACE, '--field-selector', 'involvedObject.kind=Kustomization,reason=HealthCheckFailed']));
+  shown(
+    `kubectl get events -n ${NAMESPACE} --field-selector involvedObject.kind=Kustomization,reason=HealthCheckFailed`,
+    await kubectl(['get', 'events', '-n', NAMESPACE, '--field-selector', 'involvedObject.kind=Kustomization,reason=HealthCheckFailed']),
+  );
   return bad;
 }
 
@@ -350,7 +417,13 @@ spec:
   incident: INC-12345
 `;
   say(`${ROLLBACK}.yaml:`);
-  say(manifest.trimEnd().split('\n').map((line) => `  ${line}`).join('\n'));
+  say(
+    manifest
+      .trimEnd()
+      .split('\n')
+      .map((line) => `  ${line}`)
+      .join('\n'),
+  );
   shown(`kubectl apply -f ${ROLLBACK}.yaml`, await kubectl(['apply', '-f', '-'], manifest));
   say('The operator reverts the commit in its cache, pushes (never force), asks Flux to fetch, and waits');
   say('until the Kustomization has applied the revert and its health check passed:');
@@ -362,18 +435,24 @@ spec:
 async function followRollback(kubectl: Kubectl, name: string): Promise<GitOpsRollback> {
   const began = Date.now();
   let shownState = '';
-  const rollback = await poll(`${name} finished`, async () => {
-    const object = JSON.parse(await kubectl(['get', 'gitopsrollback', name, '-n', NAMESPACE, '-o', 'json'])) as GitOpsRollback;
-    const conditions = object.status?.conditions ?? [];
-    const order = ['Reverted', 'Pushed', 'Applied', 'Reconciling', 'Stalled', 'Ready'];
-    const state = [...conditions].sort((a, b) => order.indexOf(a.type) - order.indexOf(b.type))
-      .map((c) => `${c.type}=${c.status}${c.reason ? ` (${c.reason})` : ''}`).join('  ');
-    if (state && state !== shownState) {
-      shownState = state;
-      say(`  +${seconds(Date.now() - began).padStart(7)}  ${state}`);
-    }
-    return conditions.some((c) => (c.type === 'Ready' || c.type === 'Stalled') && c.status === 'True') ? object : undefined;
-  }, { timeoutMs: WAIT_MS, intervalMs: 300 });
+  const rollback = await poll(
+    `${name} finished`,
+    async () => {
+      const object = JSON.parse(await kubectl(['get', 'gitopsrollback', name, '-n', NAMESPACE, '-o', 'json'])) as GitOpsRollback;
+      const conditions = object.status?.conditions ?? [];
+      const order = ['Reverted', 'Pushed', 'Applied', 'Reconciling', 'Stalled', 'Ready'];
+      const state = [...conditions]
+        .sort((a, b) => order.indexOf(a.type) - order.indexOf(b.type))
+        .map((c) => `${c.type}=${c.status}${c.reason ? ` (${c.reason})` : ''}`)
+        .join('  ');
+      if (state && state !== shownState) {
+        shownState = state;
+        say(`  +${seconds(Date.now() - began).padStart(7)}  ${state}`);
+      }
+      return conditions.some((c) => (c.type === 'Ready' || c.type === 'Stalled') && c.status === 'True') ? object : undefined;
+    },
+    { timeoutMs: WAIT_MS, intervalMs: 300 },
+  );
   const ready = rollback.status?.conditions?.find((c) => c.type === 'Ready');
   if (ready?.status !== 'True') throw new Error(`the rollback did not succeed: ${ready?.reason}: ${ready?.message}`);
   return rollback;
@@ -392,11 +471,16 @@ async function recovered(demo: Demo, rollback: GitOpsRollback, repo: FleetRepo):
   shown(`kubectl get gitopsrollbacks -n ${NAMESPACE}`, await kubectl(['get', 'gitopsrollbacks', '-n', NAMESPACE]));
   const object = parseYaml(await kubectl(['get', 'gitopsrollback', name, '-n', NAMESPACE, '-o', 'yaml'])) as GitOpsRollback;
   const { conditions, phases, kustomizations, revertedCommits, headAfter } = object.status ?? {};
-  shown(`kubectl get gitopsrollback ${name} -n ${NAMESPACE} -o yaml   # part of the status`,
-    toYaml({ status: { revertedCommits, headAfter, kustomizations, phases, conditions } }, { lineWidth: 0 }));
-  shown(`kubectl get events -n ${NAMESPACE} --field-selector involvedObject.name=${name}`,
-    await kubectl(['get', 'events', '-n', NAMESPACE, '--field-selector', `involvedObject.name=${name}`, '--sort-by=.lastTimestamp']));
-  if (revisionOf(headAfter ?? '') !== k.status?.lastAppliedRevision) throw new Error(`the Kustomization applied ${k.status?.lastAppliedRevision}, not the revert ${headAfter}`);
+  shown(
+    `kubectl get gitopsrollback ${name} -n ${NAMESPACE} -o yaml   # part of the status`,
+    toYaml({ status: { revertedCommits, headAfter, kustomizations, phases, conditions } }, { lineWidth: 0 }),
+  );
+  shown(
+    `kubectl get events -n ${NAMESPACE} --field-selector involvedObject.name=${name}`,
+    await kubectl(['get', 'events', '-n', NAMESPACE, '--field-selector', `involvedObject.name=${name}`, '--sort-by=.lastTimestamp']),
+  );
+  if (revisionOf(headAfter ?? '') !== k.status?.lastAppliedRevision)
+    throw new Error(`the Kustomization applied ${k.status?.lastAppliedRevision}, not the revert ${headAfter}`);
 }
 
 async function automatedRollback(demo: Demo): Promise<void> {
@@ -415,7 +499,13 @@ spec:
   incident: INC-AUTO
 `;
   say('policy.yaml:');
-  say(manifest.trimEnd().split('\n').map((line) => `  ${line}`).join('\n'));
+  say(
+    manifest
+      .trimEnd()
+      .split('\n')
+      .map((line) => `  ${line}`)
+      .join('\n'),
+  );
   shown('kubectl apply -f policy.yaml', await kubectl(['apply', '-f', '-'], manifest));
   const hook = `${demo.webhookUrl}/hook/flux/${NAMESPACE}/auto`;
   relay.route(NAMESPACE, hook, token);
@@ -423,33 +513,51 @@ spec:
   say(`Provider, config/samples/automated-triggers). Here a relay does it: kustomize-controller's events -> ${hook}`);
   const tick = startProgress('waiting for the policy to record the healthy revision');
   const good = revisionOf(repo.head());
-  await poll('the healthy revision', async () => {
-    const policy = JSON.parse(await kubectl(['get', 'gitopsrollbackpolicy', 'auto', '-n', NAMESPACE, '-o', 'json'])) as { status?: { kustomizations?: { lastHealthyRevision?: string }[] } };
-    return policy.status?.kustomizations?.[0]?.lastHealthyRevision === good ? true : undefined;
-  }, { timeoutMs: WAIT_MS, tick });
+  await poll(
+    'the healthy revision',
+    async () => {
+      const policy = JSON.parse(await kubectl(['get', 'gitopsrollbackpolicy', 'auto', '-n', NAMESPACE, '-o', 'json'])) as {
+        status?: { kustomizations?: { lastHealthyRevision?: string }[] };
+      };
+      return policy.status?.kustomizations?.[0]?.lastHealthyRevision === good ? true : undefined;
+    },
+    { timeoutMs: WAIT_MS, tick },
+  );
   endProgress();
-  shown(`kubectl get gitopsrollbackpolicy auto -n ${NAMESPACE} -o jsonpath='{.status.kustomizations}'`,
-    await kubectl(['get', 'gitopsrollbackpolicy', 'auto', '-n', NAMESPACE, '-o', 'jsonpath={.status.kustomizations}']));
+  shown(
+    `kubectl get gitopsrollbackpolicy auto -n ${NAMESPACE} -o jsonpath='{.status.kustomizations}'`,
+    await kubectl(['get', 'gitopsrollbackpolicy', 'auto', '-n', NAMESPACE, '-o', 'jsonpath={.status.kustomizations}']),
+  );
 
   const events: string[] = [];
   const unlisten = relay.listen((event) => {
     if (event.involvedObject.namespace === NAMESPACE) events.push(`${event.severity.padEnd(5)} ${event.reason.padEnd(24)} ${eventRevision(event) ?? ''}`);
   });
   try {
-    const before = new Set(JSON.parse(await kubectl(['get', 'gitopsrollbacks', '-n', NAMESPACE, '-o', 'json'])).items.map((r: GitOpsRollback) => r.metadata.name) as string[]);
+    const before = new Set(
+      JSON.parse(await kubectl(['get', 'gitopsrollbacks', '-n', NAMESPACE, '-o', 'json'])).items.map((r: GitOpsRollback) => r.metadata.name) as string[],
+    );
     const bad = await badDeploy(demo, '1.6.0', 'Deploy frontend 1.6.0', true);
     say(`kustomize-controller's events so far (${events.length}, through the relay to the webhook):`);
     say(events.map((e) => `  ${e}`).join('\n'));
-    const tickCreated = startProgress('waiting for the policy\'s GitOpsRollback');
-    const name = await poll('the automatic GitOpsRollback', async () => {
-      const list = JSON.parse(await kubectl(['get', 'gitopsrollbacks', '-n', NAMESPACE, '-o', 'json'])).items as GitOpsRollback[];
-      return list.map((r) => r.metadata.name!).find((n) => !before.has(n));
-    }, { timeoutMs: WAIT_MS, tick: tickCreated });
+    const tickCreated = startProgress("waiting for the policy's GitOpsRollback");
+    const name = await poll(
+      'the automatic GitOpsRollback',
+      async () => {
+        const list = JSON.parse(await kubectl(['get', 'gitopsrollbacks', '-n', NAMESPACE, '-o', 'json'])).items as GitOpsRollback[];
+        return list.map((r) => r.metadata.name!).find((n) => !before.has(n));
+      },
+      { timeoutMs: WAIT_MS, tick: tickCreated },
+    );
     endProgress();
-    shown(`kubectl get events -n ${NAMESPACE} --field-selector involvedObject.kind=GitOpsRollbackPolicy`,
-      await kubectl(['get', 'events', '-n', NAMESPACE, '--field-selector', 'involvedObject.kind=GitOpsRollbackPolicy']));
-    shown(`kubectl get gitopsrollback ${name} -n ${NAMESPACE} -o jsonpath='{.spec}'`,
-      toYaml(JSON.parse(await kubectl(['get', 'gitopsrollback', name, '-n', NAMESPACE, '-o', 'jsonpath={.spec}'])), { lineWidth: 0 }));
+    shown(
+      `kubectl get events -n ${NAMESPACE} --field-selector involvedObject.kind=GitOpsRollbackPolicy`,
+      await kubectl(['get', 'events', '-n', NAMESPACE, '--field-selector', 'involvedObject.kind=GitOpsRollbackPolicy']),
+    );
+    shown(
+      `kubectl get gitopsrollback ${name} -n ${NAMESPACE} -o jsonpath='{.spec}'`,
+      toYaml(JSON.parse(await kubectl(['get', 'gitopsrollback', name, '-n', NAMESPACE, '-o', 'jsonpath={.spec}'])), { lineWidth: 0 }),
+    );
     say(`The range runs from the last healthy revision to the failing one (${bad.slice(0, 7)}); the operator follows it:`);
     const rollback = await followRollback(kubectl, name);
     await recovered(demo, rollback, repo);
@@ -466,7 +574,10 @@ async function showHistory(demo: Demo): Promise<void> {
   shown('git show main   # message with the reason and trailers, then the change', git(repo.bare, 'show', '--format=fuller', 'main'));
 
   section('What the operator logged');
-  const lines = demo.operatorLogs().split('\n').filter((line) => line.includes(`${NAMESPACE}/`));
+  const lines = demo
+    .operatorLogs()
+    .split('\n')
+    .filter((line) => line.includes(`${NAMESPACE}/`));
   say(lines.map(formatLogLine).join('\n') || '(nothing about the rollback)');
 }
 

@@ -13,7 +13,6 @@ import { UsageError } from './usage-error.js';
 
 export { UsageError };
 
-
 export interface CliCommand {
   request: RollbackRequest;
   cacheDir: string;
@@ -137,7 +136,8 @@ export function parseRevertAction(values: Values): RollbackRequest['action'] {
 
 /** The restore action of `restore` (and of `request restore`). */
 export function parseRestoreAction(values: Values): RollbackRequest['action'] {
-  if (values.commit || values.range || values.mainline || values.squash) throw new UsageError('restore takes --revision and --path; --commit, --range, --mainline and --squash belong to revert');
+  if (values.commit || values.range || values.mainline || values.squash)
+    throw new UsageError('restore takes --revision and --path; --commit, --range, --mainline and --squash belong to revert');
   if (!values.revision) throw new UsageError('restore needs --revision <rev>');
   if (!values.path?.length) throw new UsageError('restore needs at least one --path');
   return { kind: 'restore', revision: values.revision, paths: values.path };

@@ -57,7 +57,9 @@ async function main(argv: string[]): Promise<number> {
 /** A rollback the safety check blocked: the verdict, how to allow it, exit 2; nothing written. */
 function reportBlocked(error: SafetyCheckFailedError, branch: string, json: boolean): number {
   const { verdict } = error.data;
-  const allow = listBlockedKinds(verdict).map((kind) => `--allow-kind ${kind}`).join(' ');
+  const allow = listBlockedKinds(verdict)
+    .map((kind) => `--allow-kind ${kind}`)
+    .join(' ');
   process.stderr.write(`gitops-rollback: ${error.message}\nNothing was written: the branch is unchanged. To allow it, run again with ${allow}\n`);
   if (json) process.stdout.write(`${JSON.stringify(toFailureReport(branch, error.code, error.message, [], verdict))}\n`);
   else process.stdout.write(`${formatVerdictLines(verdict).join('\n')}\n`);

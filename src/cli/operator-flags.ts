@@ -17,9 +17,19 @@ import { FlagError, parseFlags, type FlagValues } from './flags/parse-flags.js';
 const seconds = (value: number) => formatDuration(value * 1000);
 
 const KUBERNETES_FLAGS = {
-  kubeconfig: { flag: 'kubeconfig', kind: text, unset: 'in-cluster', help: 'Path of a kubeconfig file; without it the in-cluster configuration (or $KUBECONFIG) is used.' },
+  kubeconfig: {
+    flag: 'kubeconfig',
+    kind: text,
+    unset: 'in-cluster',
+    help: 'Path of a kubeconfig file; without it the in-cluster configuration (or $KUBECONFIG) is used.',
+  },
   watchNamespace: { flag: 'watch-namespace', kind: text, unset: 'all', help: 'Only reconcile GitOpsRollbacks in this namespace.' },
-  leaderElect: { flag: 'leader-elect', kind: boolean, default: 'false', help: 'Only the holder of the Lease --leader-election-id reconciles, so replicas can run side by side.' },
+  leaderElect: {
+    flag: 'leader-elect',
+    kind: boolean,
+    default: 'false',
+    help: 'Only the holder of the Lease --leader-election-id reconciles, so replicas can run side by side.',
+  },
   leaderElectionNamespace: { flag: 'leader-election-namespace', kind: text, unset: '$POD_NAMESPACE', help: 'Namespace of the leader election Lease.' },
   leaderElectionId: { flag: 'leader-election-id', kind: text, default: 'gitops-rollback-leader', help: 'Name of the leader election Lease.' },
   leaseDurationMs: {
@@ -44,25 +54,45 @@ const KUBERNETES_FLAGS = {
 
 const RECONCILE_FLAGS = {
   concurrent: { flag: 'concurrent', kind: integer(1), default: '4', help: 'Rollbacks processed at once.' },
-  applyPollIntervalMs: { flag: 'apply-poll-interval', kind: duration({ allowZero: false }), default: '2s', help: 'How often the Kustomizations are read while a rollback waits for Flux to apply it.' },
+  applyPollIntervalMs: {
+    flag: 'apply-poll-interval',
+    kind: duration({ allowZero: false }),
+    default: '2s',
+    help: 'How often the Kustomizations are read while a rollback waits for Flux to apply it.',
+  },
   rollbackHistoryLimit: {
     flag: 'rollback-history-limit',
     kind: integer(0),
     default: String(DEFAULT_ROLLBACK_HISTORY_LIMIT),
     help: 'Finished GitOpsRollbacks kept per GitOpsRollbackPolicy (older ones are deleted); 0 keeps all.',
   },
-  shutdownTimeoutMs: { flag: 'shutdown-timeout', kind: duration({ allowZero: true }), default: '30s', help: 'How long work in flight may drain on SIGTERM, and after losing the Lease.' },
+  shutdownTimeoutMs: {
+    flag: 'shutdown-timeout',
+    kind: duration({ allowZero: true }),
+    default: '30s',
+    help: 'How long work in flight may drain on SIGTERM, and after losing the Lease.',
+  },
 } as const;
 
 const ENGINE_FLAGS = {
-  cacheDir: { flag: 'cache-dir', kind: text, default: '/var/cache/gitops-rollback', help: 'Where the bare caches of the repositories live; stale lock files are removed at start.' },
+  cacheDir: {
+    flag: 'cache-dir',
+    kind: text,
+    default: '/var/cache/gitops-rollback',
+    help: 'Where the bare caches of the repositories live; stale lock files are removed at start.',
+  },
   cacheMaxBytes: {
     flag: 'cache-max-bytes',
     kind: byteSize({ allowZero: true }),
     default: String(DEFAULT_CACHE_MAX_BYTES),
     help: "Byte budget of the caches (least recently used are evicted); keep it below the volume's sizeLimit.",
   },
-  engineDeadlineMs: { flag: 'engine-deadline', kind: duration({ allowZero: false }), default: '10m', help: 'Total time one engine run (in its own worker process) may take before it is stopped.' },
+  engineDeadlineMs: {
+    flag: 'engine-deadline',
+    kind: duration({ allowZero: false }),
+    default: '10m',
+    help: 'Total time one engine run (in its own worker process) may take before it is stopped.',
+  },
   engineMemoryLimitMb: { flag: 'engine-memory-limit', kind: integer(1), default: '256', help: "Heap limit of an engine run's worker process, in MiB." },
 } as const;
 
@@ -75,17 +105,49 @@ const GIT_NETWORK_FLAGS = {
     help: 'Total time of one fetch, deepen or push, however steadily the server trickles.',
   },
   gitMaxPackBytes: { flag: 'git-max-pack-size', kind: byteSize({ allowZero: false }), default: '128Mi', help: 'Bytes one fetched pack may hold.' },
-  gitMaxObjectBytes: { flag: 'git-max-object-size', kind: byteSize({ allowZero: false }), default: '32Mi', help: 'Bytes one object of a fetched pack may declare or inflate to (a delta: its result).' },
+  gitMaxObjectBytes: {
+    flag: 'git-max-object-size',
+    kind: byteSize({ allowZero: false }),
+    default: '32Mi',
+    help: 'Bytes one object of a fetched pack may declare or inflate to (a delta: its result).',
+  },
   // Tenants choose repository URLs, so internal hosts and http:// are refused unless allowed.
-  allowPrivateGitHosts: { flag: 'allow-private-git-hosts', kind: boolean, default: 'false', help: 'Allow repositories on loopback, private, link-local and IPv6 ULA addresses.' },
+  allowPrivateGitHosts: {
+    flag: 'allow-private-git-hosts',
+    kind: boolean,
+    default: 'false',
+    help: 'Allow repositories on loopback, private, link-local and IPv6 ULA addresses.',
+  },
   allowInsecureHttp: { flag: 'allow-insecure-http', kind: boolean, default: 'false', help: 'Allow plain http:// repository URLs.' },
-  gitAllowedHosts: { flag: 'git-allowed-hosts', kind: commaList, default: '', unset: 'any', help: 'Comma-separated hosts (or *.domain) repositories may live on; empty: any public host.' },
+  gitAllowedHosts: {
+    flag: 'git-allowed-hosts',
+    kind: commaList,
+    default: '',
+    unset: 'any',
+    help: 'Comma-separated hosts (or *.domain) repositories may live on; empty: any public host.',
+  },
 } as const;
 
 const SAFETY_FLAGS = {
-  protectedKinds: { flag: 'safety-protected-kinds', kind: commaList, default: '', unset: 'none', help: 'Comma-separated kinds the safety gate protects besides CRD, PVC, PV and Namespace.' },
-  allowCrossNamespaceRefs: { flag: 'allow-cross-namespace-refs', kind: boolean, default: 'false', help: "Allow a rollback's sourceRef in another namespace (the GitRepository must also consent)." },
-  allowCrossNamespacePolicies: { flag: 'allow-cross-namespace-policies', kind: boolean, default: 'false', help: 'Let a GitOpsRollbackPolicy name Kustomizations outside its own namespace.' },
+  protectedKinds: {
+    flag: 'safety-protected-kinds',
+    kind: commaList,
+    default: '',
+    unset: 'none',
+    help: 'Comma-separated kinds the safety gate protects besides CRD, PVC, PV and Namespace.',
+  },
+  allowCrossNamespaceRefs: {
+    flag: 'allow-cross-namespace-refs',
+    kind: boolean,
+    default: 'false',
+    help: "Allow a rollback's sourceRef in another namespace (the GitRepository must also consent).",
+  },
+  allowCrossNamespacePolicies: {
+    flag: 'allow-cross-namespace-policies',
+    kind: boolean,
+    default: 'false',
+    help: 'Let a GitOpsRollbackPolicy name Kustomizations outside its own namespace.',
+  },
 } as const;
 
 const SERVING_FLAGS = {
@@ -97,8 +159,18 @@ const SERVING_FLAGS = {
     default: 'true',
     help: '/metrics needs a bearer token allowed to get /metrics (TokenReview + SubjectAccessReview); --no-metrics-auth opens it.',
   },
-  webhookAddress: { flag: 'webhook-bind-address', kind: bindAddressOrOff, default: ':9292', help: 'Where the receiver of automated rollback triggers (Flux, Alertmanager) listens; 0 turns it off.' },
-  logLevel: { flag: 'log-level', kind: oneOf('level', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), default: 'info', help: 'Least level of the JSON log lines written.' },
+  webhookAddress: {
+    flag: 'webhook-bind-address',
+    kind: bindAddressOrOff,
+    default: ':9292',
+    help: 'Where the receiver of automated rollback triggers (Flux, Alertmanager) listens; 0 turns it off.',
+  },
+  logLevel: {
+    flag: 'log-level',
+    kind: oneOf('level', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
+    default: 'info',
+    help: 'Least level of the JSON log lines written.',
+  },
 } as const;
 
 /** The flags under the headings --help prints them in. */
@@ -150,10 +222,16 @@ function validateLeaderElection(options: OperatorOptions): void {
   // The Lease object records it as whole seconds (spec.leaseDurationSeconds).
   if (leaseDurationMs % 1000 !== 0) throw new FlagError('--leader-election-lease-duration', `must be whole seconds (got ${formatDuration(leaseDurationMs)})`);
   if (!(leaseDurationMs > renewDeadlineMs)) {
-    throw new FlagError('--leader-election-lease-duration', `must be longer than --leader-election-renew-deadline (${formatDuration(leaseDurationMs)} <= ${formatDuration(renewDeadlineMs)})`);
+    throw new FlagError(
+      '--leader-election-lease-duration',
+      `must be longer than --leader-election-renew-deadline (${formatDuration(leaseDurationMs)} <= ${formatDuration(renewDeadlineMs)})`,
+    );
   }
   if (!(renewDeadlineMs > retryPeriodMs)) {
-    throw new FlagError('--leader-election-renew-deadline', `must be longer than --leader-election-retry-period (${formatDuration(renewDeadlineMs)} <= ${formatDuration(retryPeriodMs)})`);
+    throw new FlagError(
+      '--leader-election-renew-deadline',
+      `must be longer than --leader-election-retry-period (${formatDuration(renewDeadlineMs)} <= ${formatDuration(retryPeriodMs)})`,
+    );
   }
   if (options.leaderElect && !options.leaderElectionNamespace) throw new FlagError('--leader-elect', 'needs --leader-election-namespace or POD_NAMESPACE');
 }

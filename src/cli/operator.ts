@@ -40,11 +40,23 @@ export async function runOperator(options: OperatorOptions): Promise<void> {
   const metrics = new OperatorMetrics();
   const workers = workerOptions(options);
 
-  const manager = new Manager({ logger, shutdownTimeoutMs: options.shutdownTimeoutMs, leaderElection: options.leaderElect ? buildLeaderElection(options, clients, logger) : undefined });
+  const manager = new Manager({
+    logger,
+    shutdownTimeoutMs: options.shutdownTimeoutMs,
+    leaderElection: options.leaderElect ? buildLeaderElection(options, clients, logger) : undefined,
+  });
   if (options.metricsAddress !== 'off') manager.add(metricsServer(options.metricsAddress, options, metrics, clients));
   manager.add(serverRunnable('health-probes', () => startHealthProbeServer(options.healthProbeAddress, () => manager.isReady)));
   setupRollbackController(manager, { clients, runEngine: buildEngine(workers, metrics), metrics, logger, settings: options });
-  if (options.webhookAddress !== 'off') setupPolicyController(manager, { clients, metrics, logger, address: options.webhookAddress, readCommitRange: createWorkerRangeReader(workers), settings: options });
+  if (options.webhookAddress !== 'off')
+    setupPolicyController(manager, {
+      clients,
+      metrics,
+      logger,
+      address: options.webhookAddress,
+      readCommitRange: createWorkerRangeReader(workers),
+      settings: options,
+    });
 
   const shutdown = new AbortController();
   process.once('SIGTERM', () => shutdown.abort('SIGTERM'));
@@ -107,6 +119,8 @@ function buildLeaderElection(options: OperatorOptions, clients: ClusterClients, 
 
 /** /metrics on --metrics-bind-address, behind TokenReview + SubjectAccessReview with --metrics-auth. */
 function metricsServer(address: BindAddress, options: OperatorOptions, metrics: OperatorMetrics, clients: ClusterClients): Runnable {
-  const checkAccess = options.metricsAuth ? createBearerTokenAuthorizer(createKubeAccessReviews(clients.kubeConfig), { path: '/metrics', verb: 'get' }) : undefined;
+  const checkAccess = options.metricsAuth
+    ? createBearerTokenAuthorizer(createKubeAccessReviews(clients.kubeConfig), { path: '/metrics', verb: 'get' })
+    : undefined;
   return serverRunnable('metrics', () => startMetricsServer(metrics, address, { checkAccess }));
 }

@@ -148,7 +148,9 @@ function defaultName(spec: GitOpsRollbackSpec): string {
 
 function checkRevision(option: string, revision: string): string {
   if (!REVISION.test(revision)) {
-    throw new UsageError(`${option} must be a commit sha of 7 to 40 hex characters (names such as HEAD~1 or main are resolved only by revert/restore), got "${revision}"`);
+    throw new UsageError(
+      `${option} must be a commit sha of 7 to 40 hex characters (names such as HEAD~1 or main are resolved only by revert/restore), got "${revision}"`,
+    );
   }
   return revision;
 }

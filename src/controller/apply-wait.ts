@@ -18,7 +18,14 @@
  *   With no Kustomization to wait for, Ready=True as without Flux.
  */
 import { ConditionType, Reason } from '../api/v1alpha1/conditions.js';
-import { DEFAULT_RECONCILE_TIMEOUT, type GitOpsRollback, type GitOpsRollbackStatus, type KustomizationApplyStatus, type NamespacedObjectReference, type PhaseDurations } from '../api/v1alpha1/types.js';
+import {
+  DEFAULT_RECONCILE_TIMEOUT,
+  type GitOpsRollback,
+  type GitOpsRollbackStatus,
+  type KustomizationApplyStatus,
+  type NamespacedObjectReference,
+  type PhaseDurations,
+} from '../api/v1alpha1/types.js';
 import { assessKustomization, summarizeApply, type ApplySummary, type KustomizationApply } from '../flux/assess-apply.js';
 import { parseDuration } from '../flux/duration.js';
 import type { FluxPort, ObjectKey } from '../flux/flux-port.js';
@@ -86,15 +93,28 @@ const seconds = (ms: number) => Math.max(0, Math.round(ms) / 1000);
  * Pushed=True stays, Applied=Unknown WaitingForApply, Reconciling=True, Ready=Unknown, no
  * completionTime, `pushTime` now.
  */
-export function markPushed(rollback: GitOpsRollback, status: RollbackStatus, timing: { resolveMs: number; result: RollbackResult; waiting: boolean }, now: Date): void {
+export function markPushed(
+  rollback: GitOpsRollback,
+  status: RollbackStatus,
+  timing: { resolveMs: number; result: RollbackResult; waiting: boolean },
+  now: Date,
+): void {
   const { durations } = timing.result;
-  const phases: PhaseDurations = { ...status.value.phases, resolve: seconds(timing.resolveMs), revert: seconds(durations.fetch + durations.compute), push: seconds(durations.push) };
+  const phases: PhaseDurations = {
+    ...status.value.phases,
+    resolve: seconds(timing.resolveMs),
+    revert: seconds(durations.fetch + durations.compute),
+    push: seconds(durations.push),
+  };
   if (!timing.waiting) {
     status.update({ phases: { ...phases, total: sinceCreation(rollback, now) } });
     return;
   }
   const message = `Pushed ${shortSha(status.value.headAfter)}; waiting for Flux to apply it`;
-  status.markReconciling(Reason.WaitingForApply, message).markReadyUnknown(Reason.WaitingForApply, message).mark(Applied, 'Unknown', Reason.WaitingForApply, message);
+  status
+    .markReconciling(Reason.WaitingForApply, message)
+    .markReadyUnknown(Reason.WaitingForApply, message)
+    .mark(Applied, 'Unknown', Reason.WaitingForApply, message);
   status.update({ completionTime: undefined, pushTime: now.toISOString(), kustomizations: undefined, phases });
 }
 
@@ -124,7 +144,8 @@ export class ApplyWait {
     const { flux } = this.options;
     readApplyTimeoutMs(rollback);
     for (const key of this.keysOf(rollback, rollback.spec.reconcile?.kustomizations, 'Kustomization')) {
-      if (!(await flux.getKustomization(key))) throw new StallingError(Reason.KustomizationNotFound, `Kustomization ${key.namespace}/${key.name} was not found`);
+      if (!(await flux.getKustomization(key)))
+        throw new StallingError(Reason.KustomizationNotFound, `Kustomization ${key.namespace}/${key.name} was not found`);
     }
     this.keysOf(rollback, rollback.spec.suspendImageUpdates, 'ImageUpdateAutomation');
   }
@@ -152,15 +173,31 @@ export class ApplyWait {
       status.update({ kustomizations: targets.kustomizations.map(({ name, namespace }) => ({ name, namespace, ready: false })) });
       this.rememberPending(rollback, targets.kustomizations);
       const asked = requests.filter((r) => r.found).map((r) => `${r.kind} ${r.key.namespace}/${r.key.name}`);
-      await this.options.cluster.recordEvent(rollback, 'Normal', Reason.WaitingForApply, `Requested a reconcile of ${asked.join(', ') || 'nothing (objects not found)'}; waiting for ${shortSha(commit)} to be applied`);
+      await this.options.cluster.recordEvent(
+        rollback,
+        'Normal',
+        Reason.WaitingForApply,
+        `Requested a reconcile of ${asked.join(', ') || 'nothing (objects not found)'}; waiting for ${shortSha(commit)} to be applied`,
+      );
     }
 
     const keys = status.value.kustomizations ?? [];
     const views = await Promise.all(keys.map((key) => this.options.flux.getKustomization(key)));
     await this.requestPendingKustomizations(rollback, keys, views, commit, now);
-    const assessed = await this.confirmFailures(rollback, keys.map((key, i) => assessKustomization(key, views[i], commit)), views, now);
+    const assessed = await this.confirmFailures(
+      rollback,
+      keys.map((key, i) => assessKustomization(key, views[i], commit)),
+      views,
+      now,
+    );
     const summary = summarizeApply(assessed, commit);
-    const kustomizations: KustomizationApplyStatus[] = summary.kustomizations.map(({ name, namespace, revision, ready, message }) => ({ name, namespace, ...(revision ? { revision } : {}), ready, message }));
+    const kustomizations: KustomizationApplyStatus[] = summary.kustomizations.map(({ name, namespace, revision, ready, message }) => ({
+      name,
+      namespace,
+      ...(revision ? { revision } : {}),
+      ready,
+      message,
+    }));
     const deadline = Date.parse(status.value.pushTime ?? now.toISOString()) + readApplyTimeoutMs(rollback);
     status.update({ kustomizations });
 
@@ -173,7 +210,10 @@ export class ApplyWait {
     }
 
     const message = `Waiting for ${shortSha(commit)}: ${summary.message}`;
-    status.mark(Applied, 'Unknown', Reason.WaitingForApply, message).markReadyUnknown(Reason.WaitingForApply, message).markReconciling(Reason.WaitingForApply, message);
+    status
+      .mark(Applied, 'Unknown', Reason.WaitingForApply, message)
+      .markReadyUnknown(Reason.WaitingForApply, message)
+      .markReconciling(Reason.WaitingForApply, message);
     await status.persist();
     return { result: { requeueAfterMs: Math.max(1, Math.min(this.pollIntervalMs, deadline - now.getTime())) }, status: status.value };
   }
@@ -186,30 +226,46 @@ export class ApplyWait {
    * not look again before its retry interval. The retry is answered when the Kustomization's
    * `status.lastHandledReconcileAt` equals the request; until then the failure is "waiting".
    */
-  private async confirmFailures(rollback: GitOpsRollback, assessed: KustomizationApply[], views: (KustomizationView | null)[], now: Date): Promise<KustomizationApply[]> {
+  private async confirmFailures(
+    rollback: GitOpsRollback,
+    assessed: KustomizationApply[],
+    views: (KustomizationView | null)[],
+    now: Date,
+  ): Promise<KustomizationApply[]> {
     const uid = rollback.metadata.uid ?? '';
-    return Promise.all(assessed.map(async (apply, i) => {
-      if (apply.state !== 'failed') return apply;
-      const id = `${apply.namespace}/${apply.name}`;
-      const asked = this.failureRetries.get(uid)?.get(id);
-      if (asked !== undefined && views[i]?.status?.lastHandledReconcileAt === asked) return apply;
-      if (asked === undefined) {
-        const requestedAt = formatRequestedAt(now);
-        await this.options.flux.requestReconcile('Kustomization', { namespace: apply.namespace, name: apply.name }, requestedAt);
-        if (this.failureRetries.size >= MAX_PENDING_ROLLBACKS) this.failureRetries.clear();
-        this.failureRetries.set(uid, new Map([...(this.failureRetries.get(uid) ?? []), [id, requestedAt]]));
-      }
-      return { ...apply, state: 'waiting' as const, message: `${apply.message}; asked Flux to check once more` };
-    }));
+    return Promise.all(
+      assessed.map(async (apply, i) => {
+        if (apply.state !== 'failed') return apply;
+        const id = `${apply.namespace}/${apply.name}`;
+        const asked = this.failureRetries.get(uid)?.get(id);
+        if (asked !== undefined && views[i]?.status?.lastHandledReconcileAt === asked) return apply;
+        if (asked === undefined) {
+          const requestedAt = formatRequestedAt(now);
+          await this.options.flux.requestReconcile('Kustomization', { namespace: apply.namespace, name: apply.name }, requestedAt);
+          if (this.failureRetries.size >= MAX_PENDING_ROLLBACKS) this.failureRetries.clear();
+          this.failureRetries.set(uid, new Map([...(this.failureRetries.get(uid) ?? []), [id, requestedAt]]));
+        }
+        return { ...apply, state: 'waiting' as const, message: `${apply.message}; asked Flux to check once more` };
+      }),
+    );
   }
 
   private rememberPending(rollback: GitOpsRollback, keys: ObjectKey[]): void {
     if (this.pendingRequests.size >= MAX_PENDING_ROLLBACKS) this.pendingRequests.clear();
-    this.pendingRequests.set(rollback.metadata.uid ?? '', keys.map(({ namespace, name }) => ({ namespace, name })));
+    this.pendingRequests.set(
+      rollback.metadata.uid ?? '',
+      keys.map(({ namespace, name }) => ({ namespace, name })),
+    );
   }
 
   /** Asks the Kustomizations whose source now serves the commit (all of them after a restart). */
-  private async requestPendingKustomizations(rollback: GitOpsRollback, keys: ObjectKey[], views: (KustomizationView | null)[], commit: string, now: Date): Promise<void> {
+  private async requestPendingKustomizations(
+    rollback: GitOpsRollback,
+    keys: ObjectKey[],
+    views: (KustomizationView | null)[],
+    commit: string,
+    now: Date,
+  ): Promise<void> {
     const uid = rollback.metadata.uid ?? '';
     const pending = this.pendingRequests.get(uid) ?? keys;
     if (pending.length === 0) return;
@@ -219,7 +275,13 @@ export class ApplyWait {
   }
 
   /** Applied=True and Ready=True, or Applied=False and Stalled=True with the reason; an Event. */
-  private async finish(rollback: GitOpsRollback, status: RollbackStatus, summary: ApplySummary, now: Date, end: { ready: boolean; reason: string }): Promise<ApplyCheck> {
+  private async finish(
+    rollback: GitOpsRollback,
+    status: RollbackStatus,
+    summary: ApplySummary,
+    now: Date,
+    end: { ready: boolean; reason: string },
+  ): Promise<ApplyCheck> {
     this.pendingRequests.delete(rollback.metadata.uid ?? '');
     this.failureRetries.delete(rollback.metadata.uid ?? '');
     const { message } = summary;
@@ -257,7 +319,9 @@ export class ApplyWait {
     if (named.length > 0) {
       // As `flux reconcile ks --with-source`: each Kustomization's own GitRepository too.
       const views = await Promise.all(named.map((key) => this.options.flux.getKustomization(key)));
-      const fed = views.flatMap((view) => (view?.sourceRef.kind === 'GitRepository' ? [{ namespace: view.sourceRef.namespace ?? view.namespace, name: view.sourceRef.name }] : []));
+      const fed = views.flatMap((view) =>
+        view?.sourceRef.kind === 'GitRepository' ? [{ namespace: view.sourceRef.namespace ?? view.namespace, name: view.sourceRef.name }] : [],
+      );
       return { kustomizations: named, sources: uniqueKeys([...(source ? [source] : []), ...fed]) };
     }
     if (!source) return { kustomizations: [], sources: [] };

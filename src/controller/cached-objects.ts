@@ -24,7 +24,23 @@ export function slimRollback(rollback: GitOpsRollback): GitOpsRollback {
   return {
     apiVersion: rollback.apiVersion,
     kind: rollback.kind,
-    metadata: { name, namespace, uid, resourceVersion, generation, creationTimestamp, deletionTimestamp, labels, ownerReferences: ownerReferences?.map(({ apiVersion, kind, name: owner, uid: ownerUid, controller }) => ({ apiVersion, kind, name: owner, uid: ownerUid, controller })) },
+    metadata: {
+      name,
+      namespace,
+      uid,
+      resourceVersion,
+      generation,
+      creationTimestamp,
+      deletionTimestamp,
+      labels,
+      ownerReferences: ownerReferences?.map(({ apiVersion, kind, name: owner, uid: ownerUid, controller }) => ({
+        apiVersion,
+        kind,
+        name: owner,
+        uid: ownerUid,
+        controller,
+      })),
+    },
     spec: {},
     status: { conditions: rollback.status?.conditions?.filter((c) => c.type === 'Ready' || c.type === 'Stalled').map(slimCondition) },
   };

@@ -29,7 +29,10 @@ import { CodedError } from '../coded-error.js';
 /** A problem with the request or its references that only a person can fix. */
 export class StallingError extends CodedError {
   readonly code = 'StallingError' as const;
-  constructor(readonly reason: ReasonValue, message: string) {
+  constructor(
+    readonly reason: ReasonValue,
+    message: string,
+  ) {
     super(message);
   }
 }

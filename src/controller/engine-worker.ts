@@ -66,7 +66,9 @@ function engineSettings(options: WorkerEngineOptions): EngineSettings {
 /** The engine, run in one worker process per call. */
 export function createWorkerEngine(options: WorkerEngineOptions): RunEngine {
   return (request, hooks = {}) =>
-    runInWorker<RollbackResult>({ type: 'run', request, settings: engineSettings(options), safety: hooks.safety }, hooks, options, (message) => (message.type === 'result' ? message.result : undefined));
+    runInWorker<RollbackResult>({ type: 'run', request, settings: engineSettings(options), safety: hooks.safety }, hooks, options, (message) =>
+      message.type === 'result' ? message.result : undefined,
+    );
 }
 
 /**
@@ -75,7 +77,9 @@ export function createWorkerEngine(options: WorkerEngineOptions): RunEngine {
  */
 export function createWorkerRangeReader(options: WorkerEngineOptions): (target: RepositoryTarget, from: string, to: string) => Promise<RangeCommit[]> {
   return (target, from, to) =>
-    runInWorker<RangeCommit[]>({ type: 'read-range', target, from, to, settings: engineSettings(options) }, {}, options, (message) => (message.type === 'range' ? message.commits : undefined));
+    runInWorker<RangeCommit[]>({ type: 'read-range', target, from, to, settings: engineSettings(options) }, {}, options, (message) =>
+      message.type === 'range' ? message.commits : undefined,
+    );
 }
 
 /** Forks a worker for one job; `answer` picks the job's result out of the worker's messages. */

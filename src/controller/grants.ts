@@ -11,7 +11,10 @@ import type { ClusterPort } from './ports.js';
 
 /** The entries of a comma-separated annotation, trimmed, empty ones dropped. */
 function parseList(value: string | undefined): string[] {
-  return (value ?? '').split(',').map((entry) => entry.trim()).filter(Boolean);
+  return (value ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
 }
 
 /** Whether a GitRepository with these annotations consents to be used from `namespace`. */

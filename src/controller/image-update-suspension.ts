@@ -51,7 +51,12 @@ export class ImageUpdateSuspension {
     if (isSameJson(status.value.suspendedImageUpdates, suspendedImageUpdates)) return;
     await status.update({ suspendedImageUpdates }).persist();
     const names = keys.map(idOf).join(', ');
-    await this.options.cluster.recordEvent(this.rollback, 'Normal', Reason.ImageUpdatesSuspended, `Suspended ImageUpdateAutomation(s) ${names} before the push; resume them after the incident`);
+    await this.options.cluster.recordEvent(
+      this.rollback,
+      'Normal',
+      Reason.ImageUpdatesSuspended,
+      `Suspended ImageUpdateAutomation(s) ${names} before the push; resume them after the incident`,
+    );
   }
 
   /**

@@ -34,15 +34,23 @@ export interface Refusal {
 /** Whether `labels` satisfy a metav1.LabelSelector (an empty selector matches everything). */
 export function matchesLabelSelector(selector: LabelSelector, labels: Record<string, string> = {}): boolean {
   const byLabels = Object.entries(selector.matchLabels ?? {}).every(([key, value]) => labels[key] === value);
-  return byLabels && (selector.matchExpressions ?? []).every(({ key, operator, values = [] }) => {
-    switch (operator) {
-      case 'In': return key in labels && values.includes(labels[key]);
-      case 'NotIn': return !(key in labels) || !values.includes(labels[key]);
-      case 'Exists': return key in labels;
-      case 'DoesNotExist': return !(key in labels);
-      default: return false;
-    }
-  });
+  return (
+    byLabels &&
+    (selector.matchExpressions ?? []).every(({ key, operator, values = [] }) => {
+      switch (operator) {
+        case 'In':
+          return key in labels && values.includes(labels[key]);
+        case 'NotIn':
+          return !(key in labels) || !values.includes(labels[key]);
+        case 'Exists':
+          return key in labels;
+        case 'DoesNotExist':
+          return !(key in labels);
+        default:
+          return false;
+      }
+    })
+  );
 }
 
 /** The namespace of the Kustomizations a policy covers. */
@@ -80,7 +88,8 @@ export function assessFluxFailure(kustomization: Kustomization, reportedRevision
   if (readiness.ready) return { ignore: `the Kustomization is Ready at ${attempted ?? 'its revision'}; nothing is failing` };
   if (!readiness.failing) return { wait: 'the Kustomization is not (yet) failing for its current generation' };
   if (!attempted) return { wait: 'the Kustomization has no lastAttemptedRevision' };
-  if (reportedRevision !== undefined && reportedRevision !== attempted) return { wait: `the event reports ${toOneLine(reportedRevision, 80)}, the Kustomization last attempted ${attempted}` };
+  if (reportedRevision !== undefined && reportedRevision !== attempted)
+    return { wait: `the event reports ${toOneLine(reportedRevision, 80)}, the Kustomization last attempted ${attempted}` };
   return { failingRevision: attempted };
 }
 
@@ -101,7 +110,13 @@ export function isHealthy(kustomization: Kustomization): boolean {
  * The policy's record for a Kustomization after it was seen healthy at `revision`: unchanged
  * (same object) when the revision is the recorded one; otherwise the previous one moves down.
  */
-export function recordHealthyRevision(previous: KustomizationRevisions | undefined, namespace: string, name: string, revision: string, now: Date): KustomizationRevisions {
+export function recordHealthyRevision(
+  previous: KustomizationRevisions | undefined,
+  namespace: string,
+  name: string,
+  revision: string,
+  now: Date,
+): KustomizationRevisions {
   if (previous && previous.lastHealthyRevision === revision) return previous;
   const entry: KustomizationRevisions = { namespace, name, lastHealthyRevision: revision, lastHealthyTime: formatTimestamp(now) };
   if (previous) entry.previousHealthyRevision = previous.lastHealthyRevision;
@@ -113,7 +128,11 @@ export function recordHealthyRevision(previous: KustomizationRevisions | undefin
  * reports the failing revision as lastAppliedRevision; after an alert on a healthy revision, the
  * one before it). Shas, via `toSha`.
  */
-export function findLastGoodRevision(entry: KustomizationRevisions | undefined, failingSha: string, toSha: (revision: string | undefined) => string | undefined): string | undefined {
+export function findLastGoodRevision(
+  entry: KustomizationRevisions | undefined,
+  failingSha: string,
+  toSha: (revision: string | undefined) => string | undefined,
+): string | undefined {
   if (!entry) return undefined;
   for (const revision of [entry.lastHealthyRevision, entry.previousHealthyRevision]) {
     const sha = toSha(revision);
@@ -135,7 +154,10 @@ export function checkRateLimits(policy: GitOpsRollbackPolicy, kustomizationKey: 
     .sort((a, b) => b - a)[0];
   if (last !== undefined && now.getTime() - last < cooldownMs) {
     const waitS = Math.ceil((cooldownMs - (now.getTime() - last)) / 1000);
-    return { reason: 'CooldownActive', message: `Kustomization ${kustomizationKey} was rolled back ${Math.round((now.getTime() - last) / 1000)}s ago; cooldown ${policy.spec.cooldown ?? DEFAULT_COOLDOWN} (${waitS}s left)` };
+    return {
+      reason: 'CooldownActive',
+      message: `Kustomization ${kustomizationKey} was rolled back ${Math.round((now.getTime() - last) / 1000)}s ago; cooldown ${policy.spec.cooldown ?? DEFAULT_COOLDOWN} (${waitS}s left)`,
+    };
   }
   const limit = policy.spec.rateLimit;
   if (limit) {
@@ -160,7 +182,10 @@ export function findRollbackCommit(commits: RangeCommit[]): RangeCommit | undefi
  */
 export function computeRollbackName(kustomization: Kustomization, failingSha: string): string {
   const { namespace, name, uid } = kustomization.metadata;
-  const hash = createHash('sha256').update(`${namespace}/${name}/${uid ?? ''}@${failingSha}`).digest('hex').slice(0, 10);
+  const hash = createHash('sha256')
+    .update(`${namespace}/${name}/${uid ?? ''}@${failingSha}`)
+    .digest('hex')
+    .slice(0, 10);
   const prefix = (name ?? 'kustomization').slice(0, 40).replace(/[-.]+$/, '');
   return `${prefix}-rollback-${hash}`;
 }
@@ -192,7 +217,10 @@ export function buildAutomatedRollback(input: AutomatedRollbackInput): GitOpsRol
   const path = normalizeSourcePathInRoot(kustomization.spec?.path);
   // The caller's text (reason, message) is one bounded line: it ends up in the commit message.
   const detail = trigger.message ? `: ${toOneLine(trigger.message, MAX_REASON_DETAIL)}` : '';
-  const reason = toOneLine(`Automated rollback by GitOpsRollbackPolicy ${policyNamespace}/${policy.metadata.name}: Kustomization ${kustomizationKey} reported ${toOneLine(trigger.reason, 128)} (${trigger.source}) for revision ${input.failingRevision}${detail}`, MAX_AUTOMATED_REASON);
+  const reason = toOneLine(
+    `Automated rollback by GitOpsRollbackPolicy ${policyNamespace}/${policy.metadata.name}: Kustomization ${kustomizationKey} reported ${toOneLine(trigger.reason, 128)} (${trigger.source}) for revision ${input.failingRevision}${detail}`,
+    MAX_AUTOMATED_REASON,
+  );
   return {
     apiVersion: API_VERSION,
     kind: KIND,

@@ -127,7 +127,12 @@ export class RollbackReconciler {
       // Image automation is suspended right before the push, and resumed if nothing is pushed.
       images = this.applyWait?.imageUpdates(rollback);
       const beforePublish = images && (() => images!.suspend(status));
-      const result = await this.options.runEngine(buildRequest(rollback, repository), { safety, onVerdict: (verdict) => (gate.verdict = verdict), beforePublish, signal: this.options.signal });
+      const result = await this.options.runEngine(buildRequest(rollback, repository), {
+        safety,
+        onVerdict: (verdict) => (gate.verdict = verdict),
+        beforePublish,
+        signal: this.options.signal,
+      });
       if (images) await images.settle(result, status);
       const waiting = this.applyWait !== undefined && shouldWaitForApply(rollback, result);
       const outcome = markSucceeded(status, result, gate.verdict);
@@ -158,7 +163,10 @@ export class RollbackReconciler {
       const beforeFailure = status.value;
       const rejected = await this.recordFailure(status, classified, error, gate.verdict);
       if (rejected) return this.endRejected(rollback, rejected, log);
-      if (classified.stalling) notifyObserver(() => observer?.onFinished?.({ rollback: { ...rollback, status: beforeFailure }, reason: classified.reason, ready: false, repositoryUrl }));
+      if (classified.stalling)
+        notifyObserver(() =>
+          observer?.onFinished?.({ rollback: { ...rollback, status: beforeFailure }, reason: classified.reason, ready: false, repositoryUrl }),
+        );
       this.options.logger?.error({ ...log, reason: classified.reason, stalling: classified.stalling, err: classified.message }, 'Rollback failed');
       return classified.stalling ? {} : { error, retry: true };
     }
@@ -181,7 +189,9 @@ export class RollbackReconciler {
       const check = await applyWait.check(rollback, new RollbackStatus(rollback, patcher, this.now));
       if (check.finished) {
         const { reason, ready } = check.finished;
-        notifyObserver(() => this.options.observer?.onFinished?.({ rollback: { ...rollback, status: check.status }, reason, ready, repositoryUrl: rollback.spec.repository?.url }));
+        notifyObserver(() =>
+          this.options.observer?.onFinished?.({ rollback: { ...rollback, status: check.status }, reason, ready, repositoryUrl: rollback.spec.repository?.url }),
+        );
         this.options.logger?.[ready ? 'info' : 'error']({ ...log, reason }, ready ? 'Rollback applied' : 'Rollback not applied');
       }
       return check.result;
@@ -199,13 +209,20 @@ export class RollbackReconciler {
   /** The status was refused and a minimal Stalled one written instead: an Event, and the end. */
   private async endRejected(rollback: GitOpsRollback, error: StatusRejectedError, log: object): Promise<ProcessResult> {
     await this.options.cluster.recordEvent(rollback, 'Warning', Reason.StatusRejected, error.message);
-    notifyObserver(() => this.options.observer?.onFinished?.({ rollback, reason: Reason.StatusRejected, ready: false, repositoryUrl: rollback.spec.repository?.url }));
+    notifyObserver(() =>
+      this.options.observer?.onFinished?.({ rollback, reason: Reason.StatusRejected, ready: false, repositoryUrl: rollback.spec.repository?.url }),
+    );
     this.options.logger?.error({ ...log, reason: Reason.StatusRejected, err: error.message }, 'Status refused by the API server; rollback stalled');
     return {};
   }
 
   /** Writes the failure; returns the StatusRejectedError when a minimal status had to replace it. */
-  private async recordFailure(status: RollbackStatus, failure: ClassifiedError, error: unknown, safety?: SafetyVerdict): Promise<StatusRejectedError | undefined> {
+  private async recordFailure(
+    status: RollbackStatus,
+    failure: ClassifiedError,
+    error: unknown,
+    safety?: SafetyVerdict,
+  ): Promise<StatusRejectedError | undefined> {
     const { reason, message } = failure;
     status.markNotReady(reason, message);
     if (failure.stalling) {
@@ -245,7 +262,12 @@ function markSucceeded(status: RollbackStatus, result: RollbackResult, safety?: 
     .remove(Reconciling, Stalled)
     .markReady(outcome.reason, outcome.message)
     .mark(Reverted, 'True', outcome.reason, outcome.message)
-    .mark(Pushed, pushed ? 'True' : 'False', pushed ? Reason.Succeeded : outcome.reason, pushed ? `${outcome.pushedHead} is on ${result.branch}` : 'Nothing was pushed');
+    .mark(
+      Pushed,
+      pushed ? 'True' : 'False',
+      pushed ? Reason.Succeeded : outcome.reason,
+      pushed ? `${outcome.pushedHead} is on ${result.branch}` : 'Nothing was pushed',
+    );
   status.observeGeneration().update({
     revertedCommits: [...new Set(result.commits.flatMap((c) => c.reverts))],
     revertCommits: result.result === 'reverted' ? result.commits.map((c) => c.sha) : result.existingCommit ? [result.existingCommit] : [],
@@ -297,15 +319,29 @@ function describeAction(rollback: GitOpsRollback): string {
 
 function describeOutcome(result: RollbackResult): { reason: string; message: string; pushedHead?: string } {
   if (result.existingCommit) {
-    return { reason: Reason.Succeeded, message: `Rollback commit ${shortSha(result.existingCommit)} is already on ${result.branch}`, pushedHead: result.existingCommit };
+    return {
+      reason: Reason.Succeeded,
+      message: `Rollback commit ${shortSha(result.existingCommit)} is already on ${result.branch}`,
+      pushedHead: result.existingCommit,
+    };
   }
   switch (result.result) {
     case 'reverted':
-      return { reason: Reason.Succeeded, message: `Pushed ${result.commits.length} commit(s) to ${result.branch}; head is now ${shortSha(result.head!)}`, pushedHead: result.head! };
+      return {
+        reason: Reason.Succeeded,
+        message: `Pushed ${result.commits.length} commit(s) to ${result.branch}; head is now ${shortSha(result.head!)}`,
+        pushedHead: result.head!,
+      };
     case 'planned':
-      return { reason: Reason.DryRunSucceeded, message: `Dry run: would push ${result.commits.length} commit(s) changing ${result.changedPaths.length} path(s)` };
+      return {
+        reason: Reason.DryRunSucceeded,
+        message: `Dry run: would push ${result.commits.length} commit(s) changing ${result.changedPaths.length} path(s)`,
+      };
     case 'already-reverted':
-      return { reason: Reason.AlreadyReverted, message: `Already reverted on ${result.branch}: ${result.alreadyReverted.map((sha) => shortSha(sha)).join(', ')}` };
+      return {
+        reason: Reason.AlreadyReverted,
+        message: `Already reverted on ${result.branch}: ${result.alreadyReverted.map((sha) => shortSha(sha)).join(', ')}`,
+      };
     case 'empty':
       return { reason: Reason.NothingToRevert, message: `Reverting changes nothing on ${result.branch}` };
   }

@@ -23,7 +23,8 @@ export async function resolveRepository(cluster: ClusterPort, rollback: GitOpsRo
     return checkUrl({ url: repository.url, branch: repository.branch, credentials });
   }
   if (!sourceRef) throw new StallingError(Reason.InvalidSpec, 'Exactly one of spec.sourceRef and spec.repository is required');
-  if (sourceRef.kind !== 'GitRepository') throw new StallingError(Reason.UnsupportedSourceRef, `sourceRef kind ${sourceRef.kind} is not supported; use GitRepository`);
+  if (sourceRef.kind !== 'GitRepository')
+    throw new StallingError(Reason.UnsupportedSourceRef, `sourceRef kind ${sourceRef.kind} is not supported; use GitRepository`);
   const sourceNamespace = sourceRef.namespace ?? namespace;
   if (sourceNamespace !== namespace && !allowCrossNamespaceRefs) {
     throw new StallingError(

@@ -55,7 +55,12 @@ export class RevisionTracker {
     const refusal = checkPolicyNamespace(policy, this.options.allowCrossNamespacePolicies ?? false);
     const entries = refusal ? [] : this.computeEntries(policy, previous);
     const conditions = this.computeConditions(policy, refusal);
-    const result = await writePolicyStatus(this.options.cluster, policy, { ...policy.status, observedGeneration: policy.metadata.generation, kustomizations: entries, conditions });
+    const result = await writePolicyStatus(this.options.cluster, policy, {
+      ...policy.status,
+      observedGeneration: policy.metadata.generation,
+      kustomizations: entries,
+      conditions,
+    });
     return result === 'conflict' ? { error: new Error(`Policy ${key} changed meanwhile`), retry: true } : {};
   }
 
@@ -67,14 +72,25 @@ export class RevisionTracker {
     const others = (policy.status?.conditions ?? []).filter((c) => c.type !== 'Ready');
     const ready = policy.status?.conditions?.find((c) => c.type === 'Ready');
     if (!refusal) {
-      const kept = ready && ready.status === 'False' && ready.reason === PolicyEventReason.CrossNamespacePolicyForbidden ? others : policy.status?.conditions ?? [];
+      const kept =
+        ready && ready.status === 'False' && ready.reason === PolicyEventReason.CrossNamespacePolicyForbidden ? others : (policy.status?.conditions ?? []);
       return kept.length ? kept : undefined;
     }
-    const same = ready?.status === 'False' && ready.reason === refusal.reason && ready.message === refusal.message && ready.observedGeneration === policy.metadata.generation;
-    const condition: Condition = same ? ready : {
-      type: 'Ready', status: 'False', reason: refusal.reason, message: refusal.message,
-      observedGeneration: policy.metadata.generation, lastTransitionTime: formatTimestamp(this.now()),
-    };
+    const same =
+      ready?.status === 'False' &&
+      ready.reason === refusal.reason &&
+      ready.message === refusal.message &&
+      ready.observedGeneration === policy.metadata.generation;
+    const condition: Condition = same
+      ? ready
+      : {
+          type: 'Ready',
+          status: 'False',
+          reason: refusal.reason,
+          message: refusal.message,
+          observedGeneration: policy.metadata.generation,
+          lastTransitionTime: formatTimestamp(this.now()),
+        };
     return [...others, condition];
   }
 

@@ -77,8 +77,15 @@ export class RollbackHistory {
     const policy = await this.options.port.getPolicy(namespace, name);
     // Without its policy there is no window to respect; garbage collection removes them anyway.
     if (!policy) return {};
-    const rollbacks = this.options.port.listRollbacks().filter((r) => r.metadata.namespace === namespace && r.metadata.labels?.[POLICY_UID_LABEL] === policy.metadata.uid);
-    const { prune, recheckAfterMs } = selectRollbacksToPrune(rollbacks, { limit: this.options.limit, protectMs: protectionOf(policy), now: this.now(), isFinished: this.options.isFinished });
+    const rollbacks = this.options.port
+      .listRollbacks()
+      .filter((r) => r.metadata.namespace === namespace && r.metadata.labels?.[POLICY_UID_LABEL] === policy.metadata.uid);
+    const { prune, recheckAfterMs } = selectRollbacksToPrune(rollbacks, {
+      limit: this.options.limit,
+      protectMs: protectionOf(policy),
+      now: this.now(),
+      isFinished: this.options.isFinished,
+    });
     for (const rollback of prune) await this.options.port.deleteRollback(namespace, rollback.metadata.name!, rollback.metadata.uid!);
     return recheckAfterMs === undefined ? {} : { requeueAfterMs: recheckAfterMs };
   }

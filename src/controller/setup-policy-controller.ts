@@ -89,7 +89,8 @@ export function setupPolicyController(manager: Manager, { clients, metrics, logg
       const outcome = await processor.process(trigger);
       if (outcome.action === 'created') recordAutomaticRollback(metrics, `${trigger.policy.namespace}/${trigger.policy.name}`, trigger.reason);
     },
-    onError: (trigger, error, willRetry) => log.warn({ policy: `${trigger.policy.namespace}/${trigger.policy.name}`, err: (error as Error).message, willRetry }, 'Trigger processing failed'),
+    onError: (trigger, error, willRetry) =>
+      log.warn({ policy: `${trigger.policy.namespace}/${trigger.policy.name}`, err: (error as Error).message, willRetry }, 'Trigger processing failed'),
   });
 
   let kustomizations: Informer<Kustomization> | undefined = undefined;
@@ -120,31 +121,36 @@ export function setupPolicyController(manager: Manager, { clients, metrics, logg
     },
   });
 
-  const loadAccess = cachedLoader(async (key): Promise<PolicyAccess | null> => {
-    const { namespace, name } = splitObjectKey(key);
-    if (watchNamespace && namespace !== watchNamespace) return null;
-    const policy = await resources.getPolicy(namespace, name);
-    if (!policy) return null;
-    const secretName = policy.spec.secretRef?.name;
-    // No Secret named (a policy stored before secretRef was required): the receiver refuses.
-    if (!secretName) return { policy, token: undefined };
-    const secret = await clients.resources.getSecretData(namespace, secretName);
-    if (!secret?.token) throw new TokenUnavailableError(`Secret ${namespace}/${secretName} of policy ${namespace}/${name} is missing or has no token key`);
-    return { policy, token: secret.token };
-  }, { ttlMs: ACCESS_CACHE_TTL_MS, maxEntries: 1000 });
+  const loadAccess = cachedLoader(
+    async (key): Promise<PolicyAccess | null> => {
+      const { namespace, name } = splitObjectKey(key);
+      if (watchNamespace && namespace !== watchNamespace) return null;
+      const policy = await resources.getPolicy(namespace, name);
+      if (!policy) return null;
+      const secretName = policy.spec.secretRef?.name;
+      // No Secret named (a policy stored before secretRef was required): the receiver refuses.
+      if (!secretName) return { policy, token: undefined };
+      const secret = await clients.resources.getSecretData(namespace, secretName);
+      if (!secret?.token) throw new TokenUnavailableError(`Secret ${namespace}/${secretName} of policy ${namespace}/${name} is missing or has no token key`);
+      return { policy, token: secret.token };
+    },
+    { ttlMs: ACCESS_CACHE_TTL_MS, maxEntries: 1000 },
+  );
 
-  manager.add(serverRunnable('webhook-receiver', async () => {
-    const receiver = await startWebhookReceiver({
-      host: address.host,
-      port: address.port,
-      logger: log,
-      onRequest: (source, code) => recordWebhookRequest(metrics, source, code),
-      enqueue: (trigger) => triggers.add(trigger),
-      loadPolicy: (namespace, name) => loadAccess(`${namespace}/${name}`),
-    });
-    log.info({ port: receiver.port }, 'Webhook receiver listening');
-    return receiver;
-  }));
+  manager.add(
+    serverRunnable('webhook-receiver', async () => {
+      const receiver = await startWebhookReceiver({
+        host: address.host,
+        port: address.port,
+        logger: log,
+        onRequest: (source, code) => recordWebhookRequest(metrics, source, code),
+        enqueue: (trigger) => triggers.add(trigger),
+        loadPolicy: (namespace, name) => loadAccess(`${namespace}/${name}`),
+      });
+      log.info({ port: receiver.port }, 'Webhook receiver listening');
+      return receiver;
+    }),
+  );
   manager.add({
     name: 'policy-informers',
     group: 'cache',

@@ -88,13 +88,13 @@ function duplicate(rollback: string): never {
   throw new TriggerStop({ action: 'duplicate', rollback });
 }
 
-
 /** Step 1: the policy, fresh; present, active and triggered by this reason. */
 export async function readPolicy(trigger: Trigger, cluster: PolicyClusterPort): Promise<GitOpsRollbackPolicy> {
   const policy = await cluster.getPolicy(trigger.policy.namespace, trigger.policy.name);
   if (!policy || policy.metadata.deletionTimestamp) ignore('policy not found');
   if (policy.spec.suspend) ignore('policy suspended');
-  if (trigger.source === 'flux' && !(policy.spec.reasons ?? DEFAULT_TRIGGER_REASONS).includes(trigger.reason)) ignore(`reason ${trigger.reason} does not trigger`);
+  if (trigger.source === 'flux' && !(policy.spec.reasons ?? DEFAULT_TRIGGER_REASONS).includes(trigger.reason))
+    ignore(`reason ${trigger.reason} does not trigger`);
   return policy;
 }
 
@@ -140,7 +140,13 @@ export function findLastGood(policy: GitOpsRollbackPolicy, kustomization: Kustom
 }
 
 /** Step 6: not rolled back already (the name is deterministic), and within cooldown and rate limits. */
-export async function checkPriorRollbacks(policy: GitOpsRollbackPolicy, kustomization: Kustomization, failingSha: string, cluster: PolicyClusterPort, now: Date): Promise<string> {
+export async function checkPriorRollbacks(
+  policy: GitOpsRollbackPolicy,
+  kustomization: Kustomization,
+  failingSha: string,
+  cluster: PolicyClusterPort,
+  now: Date,
+): Promise<string> {
   const name = computeRollbackName(kustomization, failingSha);
   const rollbacks: GitOpsRollback[] = await cluster.listPolicyRollbacks(policy);
   if (rollbacks.some((r) => r.metadata.name === name)) duplicate(name);
@@ -165,7 +171,13 @@ export function resolveSource(policy: GitOpsRollbackPolicy, kustomization: Kusto
 }
 
 /** Step 8: the commits lastGood..failing, at least one, none of them a rollback itself (the loop guard). */
-export async function readCommitsToRevert(source: ObjectKey, lastGood: string, failing: string, kustomization: string, readCommitRange: ReadCommitRange): Promise<RangeCommit[]> {
+export async function readCommitsToRevert(
+  source: ObjectKey,
+  lastGood: string,
+  failing: string,
+  kustomization: string,
+  readCommitRange: ReadCommitRange,
+): Promise<RangeCommit[]> {
   let commits: RangeCommit[];
   try {
     commits = await readCommitRange(source, lastGood, failing);
@@ -188,7 +200,13 @@ export class TriggerProcessor {
   /** Processes one trigger. Throws only on transient failures (retry). */
   async process(trigger: Trigger): Promise<TriggerOutcome> {
     const outcome = await this.decide(trigger);
-    const fields = { policy: `${trigger.policy.namespace}/${trigger.policy.name}`, kustomization: `${trigger.kustomization.namespace}/${trigger.kustomization.name}`, source: trigger.source, reason: trigger.reason, ...outcome };
+    const fields = {
+      policy: `${trigger.policy.namespace}/${trigger.policy.name}`,
+      kustomization: `${trigger.kustomization.namespace}/${trigger.kustomization.name}`,
+      source: trigger.source,
+      reason: trigger.reason,
+      ...outcome,
+    };
     if (outcome.action === 'refused') this.options.logger?.warn(fields, 'Automated rollback refused');
     else this.options.logger?.info(fields, outcome.action === 'created' ? 'Automated rollback created' : 'Trigger needs no rollback');
     return outcome;
@@ -206,7 +224,15 @@ export class TriggerProcessor {
       const name = await checkPriorRollbacks(policy, kustomization, failing.sha, cluster, this.now());
       const source = resolveSource(policy, kustomization, this.options.allowCrossNamespaceRefs ?? false);
       const commits = await readCommitsToRevert(source, lastGoodSha, failing.sha, objectKey(kustomization), readCommitRange);
-      const rollback = buildAutomatedRollback({ policy, kustomization, source, lastGoodSha, failingSha: failing.sha, failingRevision: failing.revision, trigger });
+      const rollback = buildAutomatedRollback({
+        policy,
+        kustomization,
+        source,
+        lastGoodSha,
+        failingSha: failing.sha,
+        failingRevision: failing.revision,
+        trigger,
+      });
       if ((await cluster.createRollback(rollback)) === 'exists') return { action: 'duplicate', rollback: name };
       const message = rollbackCreatedMessage({
         name,

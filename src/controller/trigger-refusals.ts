@@ -39,6 +39,14 @@ export const refusals = {
 };
 
 /** The Normal Event's message when a rollback was created. */
-export function rollbackCreatedMessage(input: { name: string; commits: number; from: string; to: string; paths: string; kustomization: string; trigger: string }): string {
+export function rollbackCreatedMessage(input: {
+  name: string;
+  commits: number;
+  from: string;
+  to: string;
+  paths: string;
+  kustomization: string;
+  trigger: string;
+}): string {
   return `Created GitOpsRollback ${input.name}: revert ${input.commits} commit(s) ${range(input.from, input.to)} in ${input.paths} for Kustomization ${input.kustomization} (${input.trigger})`;
 }

@@ -54,12 +54,16 @@ export function assessKustomization(key: ObjectKey, kustomization: Kustomization
     return { ...base, ...withRevision, state: 'applied', ready: true, message: `${label} applied ${revision}` };
   }
   const failedOnCommit =
-    readiness.failing &&
-    isRevisionOf(status.lastAttemptedRevision, commit) &&
-    (stalled?.status === 'True' || FAILURE_REASONS.has(ready?.reason ?? ''));
+    readiness.failing && isRevisionOf(status.lastAttemptedRevision, commit) && (stalled?.status === 'True' || FAILURE_REASONS.has(ready?.reason ?? ''));
   if (failedOnCommit && ready) {
     const detail = [ready.reason, ready.message].filter(Boolean).join(': ');
-    return { ...base, ...withRevision, state: 'failed', ready: false, message: `${label} failed to apply ${status.lastAttemptedRevision}${detail ? `: ${detail}` : ''}` };
+    return {
+      ...base,
+      ...withRevision,
+      state: 'failed',
+      ready: false,
+      message: `${label} failed to apply ${status.lastAttemptedRevision}${detail ? `: ${detail}` : ''}`,
+    };
   }
   const doing = kustomization.suspend
     ? 'is suspended'

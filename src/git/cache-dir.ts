@@ -80,10 +80,14 @@ export async function evictCaches(opts: EvictionOptions): Promise<{ removed: str
   const removed: string[] = [];
   for (const repo of repos.sort((a, b) => a.usedAt - b.usedAt)) {
     if (bytes <= opts.maxBytes) break;
-    const outcome = await tryWithRepositoryLock(repo.gitdir, async () => {
-      ObjectDatabase.forget(repo.gitdir);
-      await fs.promises.rm(repo.gitdir, { recursive: true, force: true });
-    }, { lockDir: opts.lockDir });
+    const outcome = await tryWithRepositoryLock(
+      repo.gitdir,
+      async () => {
+        ObjectDatabase.forget(repo.gitdir);
+        await fs.promises.rm(repo.gitdir, { recursive: true, force: true });
+      },
+      { lockDir: opts.lockDir },
+    );
     if (!outcome.ran) continue;
     bytes -= repo.bytes;
     removed.push(repo.gitdir);

@@ -40,7 +40,9 @@ export function checkIdentity(role: 'author' | 'committer', identity: Identity):
 export function checkIncident(incident: string | undefined): void {
   if (incident === undefined || incident === '') return;
   if (!INCIDENT_PATTERN.test(incident)) {
-    throw new InvalidRequestError('The incident must be one token of at most 256 letters, digits and ._:/#?=&%+@~- (no spaces or newlines)', { field: 'incident' });
+    throw new InvalidRequestError('The incident must be one token of at most 256 letters, digits and ._:/#?=&%+@~- (no spaces or newlines)', {
+      field: 'incident',
+    });
   }
 }
 

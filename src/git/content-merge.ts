@@ -18,9 +18,7 @@ export type { Change } from './xdiff/types.js';
 const FIRST_FEW_BYTES = 8000;
 
 /** Outcome of {@link mergeContent}. */
-export type ContentMergeResult =
-  | { clean: true; content: Uint8Array }
-  | { clean: false; reason: 'content' | 'binary' };
+export type ContentMergeResult = { clean: true; content: Uint8Array } | { clean: false; reason: 'content' | 'binary' };
 
 /** True when git would call the buffer binary: a NUL byte among its first 8000 bytes. */
 export function isBinary(buf: Uint8Array): boolean {

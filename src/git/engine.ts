@@ -132,7 +132,12 @@ export async function runRollback(request: RollbackRequest, options: EngineOptio
  * repository and its `shallow` file are shared by every branch of a URL), taken before the cache
  * repository is opened and cleaned. Afterwards, evicts caches over `options.cacheMaxBytes`.
  */
-export async function withLockedRepository<T>(fs: Fs, target: RepositoryTarget, options: EngineOptions, fn: (repository: Repository) => Promise<T>): Promise<T> {
+export async function withLockedRepository<T>(
+  fs: Fs,
+  target: RepositoryTarget,
+  options: EngineOptions,
+  fn: (repository: Repository) => Promise<T>,
+): Promise<T> {
   const lockDir = path.join(options.cacheDir, 'locks');
   const remote = isRemoteUrl(target.url);
   const key = remote ? cacheRepoPath(options.cacheDir, target.url) : path.resolve(target.url);
@@ -167,8 +172,7 @@ async function rollbackWithRetries(fs: Fs, repository: Repository, request: Roll
       author: request.author ?? DEFAULT_AUTHOR,
     });
     durations.compute += Date.now() - started;
-    const result = (outcome: RollbackOutcome, newHead: string | null): RollbackResult =>
-      toResult(request, plan, outcome, newHead, attempt, durations);
+    const result = (outcome: RollbackOutcome, newHead: string | null): RollbackResult => toResult(request, plan, outcome, newHead, attempt, durations);
 
     if (plan.outcome !== 'rollback') return result(plan.outcome, null);
     if (options.inspect) await options.inspect(await describePlannedChange(store, plan));
@@ -197,7 +201,14 @@ async function rollbackWithRetries(fs: Fs, repository: Repository, request: Roll
 /** Between push attempts: ~100 ms, 200 ms, 400 ms... capped at 5 s, with jitter. */
 const PUSH_RETRY_BACKOFF: Backoff = { baseMs: 100, maxMs: 5000, jitter: true };
 
-function toResult(request: RollbackRequest, plan: Plan, outcome: RollbackOutcome, head: string | null, attempts: number, durations: RollbackResult['durations']): RollbackResult {
+function toResult(
+  request: RollbackRequest,
+  plan: Plan,
+  outcome: RollbackOutcome,
+  head: string | null,
+  attempts: number,
+  durations: RollbackResult['durations'],
+): RollbackResult {
   return {
     result: outcome,
     branch: request.repository.branch,

@@ -55,7 +55,10 @@ export class MergeWithoutMainlineError extends GitRollbackError {
 /** The request itself is malformed: bad revision syntax, empty range, unsafe path... */
 export class InvalidRequestError extends GitRollbackError {
   readonly code = 'InvalidRequestError' as const;
-  constructor(message: string, readonly data: Record<string, unknown> = {}) {
+  constructor(
+    message: string,
+    readonly data: Record<string, unknown> = {},
+  ) {
     super(message);
   }
 }
@@ -65,8 +68,7 @@ export class RevertConflictError extends GitRollbackError {
   readonly code = 'RevertConflictError' as const;
   constructor(readonly data: { commit: string; conflicts: Conflict[] }) {
     super(
-      `Reverting ${shortSha(data.commit)} conflicts in ${data.conflicts.length} path(s): ` +
-        data.conflicts.map((c) => `${c.path} (${c.reason})`).join(', '),
+      `Reverting ${shortSha(data.commit)} conflicts in ${data.conflicts.length} path(s): ` + data.conflicts.map((c) => `${c.path} (${c.reason})`).join(', '),
     );
   }
 }

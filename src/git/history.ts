@@ -67,7 +67,10 @@ function isNewer(a: CommitData, b: CommitData): boolean {
 }
 
 export class History {
-  constructor(private readonly store: ObjectStore, private readonly source: HistorySource) {}
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly source: HistorySource,
+  ) {}
 
   readCommit(oid: string): Promise<CommitData> {
     return this.store.readCommit(oid);

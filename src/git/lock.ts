@@ -61,7 +61,11 @@ export async function withRepositoryLock<T>(key: string, fn: () => Promise<T>, o
  * key is held, here or by another live process. For housekeeping (cache eviction) that must
  * not delete a repository in use and has no reason to queue.
  */
-export async function tryWithRepositoryLock<T>(key: string, fn: () => Promise<T>, opts: { lockDir?: string } = {}): Promise<{ ran: true; value: T } | { ran: false }> {
+export async function tryWithRepositoryLock<T>(
+  key: string,
+  fn: () => Promise<T>,
+  opts: { lockDir?: string } = {},
+): Promise<{ ran: true; value: T } | { ran: false }> {
   if (tails.has(key)) return { ran: false };
   return withInProcessLock(key, async () => {
     if (!opts.lockDir) return { ran: true as const, value: await fn() };

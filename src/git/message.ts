@@ -70,7 +70,10 @@ function oneLine(value: string): string {
 
 /** The message's paragraphs (split at blank lines), leading blank lines skipped as git does. */
 function splitParagraphs(message: string): string[] {
-  return message.replace(/^(?:[ \t]*\n)+/, '').replace(/\s+$/, '').split(/\n(?:[ \t]*\n)+/);
+  return message
+    .replace(/^(?:[ \t]*\n)+/, '')
+    .replace(/\s+$/, '')
+    .split(/\n(?:[ \t]*\n)+/);
 }
 
 /**

@@ -41,7 +41,11 @@ export class ObjectStore {
   /** OIDs of objects this store wrote, in write order. */
   readonly written = new Set<string>();
 
-  constructor(readonly fs: Fs, readonly gitdir: string, readonly maxTreeEntries = MAX_TREE_ENTRIES_VISITED) {
+  constructor(
+    readonly fs: Fs,
+    readonly gitdir: string,
+    readonly maxTreeEntries = MAX_TREE_ENTRIES_VISITED,
+  ) {
     this.db = ObjectDatabase.open(fs, gitdir);
   }
 
@@ -195,14 +199,7 @@ function assertSafeEntryName(path: string): void {
   const hfsClean = path.replace(/[\u200C-\u200F\u202A-\u202E\u206A-\u206F\uFEFF]/g, '');
   const ntfsClean = hfsClean.split(':')[0];
   const normalized = ntfsClean.toLowerCase().replace(/[. ]+$/, '');
-  if (
-    path.includes('\\') ||
-    path.includes('/') ||
-    hfsClean === '.' ||
-    hfsClean === '..' ||
-    normalized === '.git' ||
-    /^\.?git~[1-9]$/.test(normalized)
-  ) {
+  if (path.includes('\\') || path.includes('/') || hfsClean === '.' || hfsClean === '..' || normalized === '.git' || /^\.?git~[1-9]$/.test(normalized)) {
     throw new Errors.UnsafeFilepathError(path);
   }
 }

@@ -123,7 +123,10 @@ export class PackIndex {
   private readonly offsetsAt: number;
   private readonly largeOffsetsAt: number;
 
-  constructor(readonly idx: Buffer, readonly path: string) {
+  constructor(
+    readonly idx: Buffer,
+    readonly path: string,
+  ) {
     if (idx.length < 8 + 256 * 4 + 40 || idx.readUInt32BE(0) !== 0xff744f63) {
       throw new CorruptObjectError(`${path}: not a version 2 pack index`);
     }
@@ -187,7 +190,12 @@ class Pack {
   readonly id = nextPackId++;
   private fd: number | null = null;
 
-  constructor(private readonly fs: Fs, readonly name: string, readonly packPath: string, readonly index: PackIndex) {}
+  constructor(
+    private readonly fs: Fs,
+    readonly name: string,
+    readonly packPath: string,
+    readonly index: PackIndex,
+  ) {}
 
   close(): void {
     if (this.fd !== null) this.fs.closeSync(this.fd);
@@ -319,7 +327,8 @@ export function readDeltaTargetSize(delta: Buffer): number {
   readVarint(delta, state);
   const targetSize = readVarint(delta, state);
   if (targetSize > MAX_OBJECT_BYTES) throw new CorruptObjectError(`delta target of ${targetSize} bytes is over the ${MAX_OBJECT_BYTES}-byte limit`);
-  if (targetSize > (delta.length - state.pos) * 0x400000) throw new CorruptObjectError(`delta target size ${targetSize} is more than its instructions can write`);
+  if (targetSize > (delta.length - state.pos) * 0x400000)
+    throw new CorruptObjectError(`delta target size ${targetSize} is more than its instructions can write`);
   return targetSize;
 }
 
@@ -375,7 +384,10 @@ export class ObjectDatabase {
   private readonly packs = new Map<string, Pack>();
   private scanned = false;
 
-  private constructor(private readonly fs: Fs, readonly gitdir: string) {}
+  private constructor(
+    private readonly fs: Fs,
+    readonly gitdir: string,
+  ) {}
 
   /** The process-wide database of `gitdir`: its pack indexes are opened once and reused. */
   static open(fs: Fs, gitdir: string): ObjectDatabase {
@@ -527,7 +539,8 @@ export class ObjectDatabase {
     let produced = base.body.length;
     for (const delta of deltas) {
       produced += readDeltaTargetSize(delta.data);
-      if (produced > MAX_CHAIN_OUTPUT_BYTES) throw new CorruptObjectError(`${pack.packPath}: the delta chain at offset ${offset} produces more than ${MAX_CHAIN_OUTPUT_BYTES} bytes`);
+      if (produced > MAX_CHAIN_OUTPUT_BYTES)
+        throw new CorruptObjectError(`${pack.packPath}: the delta chain at offset ${offset} produces more than ${MAX_CHAIN_OUTPUT_BYTES} bytes`);
     }
     for (let k = deltas.length - 1; k >= 0; k--) {
       base = { type: base.type, body: applyDelta(deltas[k].data, base.body) };

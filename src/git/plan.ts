@@ -76,7 +76,10 @@ async function planRevert(input: PlanInput, action: Extract<RollbackAction, { ki
   const { history, head, store } = input;
   const paths = action.paths?.length ? normalizePaths(action.paths) : undefined;
   const targets = await resolveTargets(input, action);
-  const { visited } = await history.findCommits(head, targets.map((c) => c.oid));
+  const { visited } = await history.findCommits(
+    head,
+    targets.map((c) => c.oid),
+  );
 
   const existing = findRequestCommit(visited, input.message.requestId);
   if (existing) return finishedPlan(input, 'already-reverted', { existingCommit: existing });
@@ -111,7 +114,10 @@ async function planRevert(input: PlanInput, action: Extract<RollbackAction, { ki
   }
   if (!applied.length) return finishedPlan(input, 'empty', { alreadyReverted, empty });
   if (action.squash) {
-    const message = applied.length === 1 ? formatRevertMessage(applied[0], await selectParent(applied[0], action.mainline), input.message) : formatSquashMessage(applied, input.message);
+    const message =
+      applied.length === 1
+        ? formatRevertMessage(applied[0], await selectParent(applied[0], action.mainline), input.message)
+        : formatSquashMessage(applied, input.message);
     tip = await writeCommit(input, head, tree, message);
     commits.push({ sha: tip.oid, tree, reverts: applied.map((c) => c.oid), message });
   }

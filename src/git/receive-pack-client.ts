@@ -13,10 +13,7 @@ import { parseReportStatus, type PushReport } from './wire/report-status.js';
 
 /** GET info/refs?service=git-receive-pack: the refs the server has now, and its capabilities. */
 export async function discoverReceivePack(ctx: CallContext): Promise<RefAdvertisement> {
-  const res = await requestWithTimeout(
-    { method: 'GET', url: `${ctx.remote.url}/info/refs?service=git-receive-pack`, headers: { ...ctx.remote.headers } },
-    ctx,
-  );
+  const res = await requestWithTimeout({ method: 'GET', url: `${ctx.remote.url}/info/refs?service=git-receive-pack`, headers: { ...ctx.remote.headers } }, ctx);
   const body = await collectBody(res.body);
   assertHttpOk(res, ctx);
   if (!res.headers?.['content-type']?.startsWith('application/x-git-receive-pack-advertisement')) {

@@ -135,12 +135,7 @@ export async function deepenHistory(fs: Fs, gitdir: string, opts: RemoteOptions)
   return !sameSet(before, after);
 }
 
-async function runFetch(
-  fs: Fs,
-  gitdir: string,
-  remote: ResolvedRemote,
-  args: { depth?: number; relative?: boolean; operation: string },
-): Promise<string> {
+async function runFetch(fs: Fs, gitdir: string, remote: ResolvedRemote, args: { depth?: number; relative?: boolean; operation: string }): Promise<string> {
   const ctx = startCall(remote, args.operation);
   const trackingRef = `refs/remotes/${REMOTE}/${remote.branch}`;
   try {
@@ -218,11 +213,7 @@ function sameSet(a: string[], b: string[]): boolean {
  * the remote's messages (e.g. a hook's output) appended to the reason.
  * On success, `refs/remotes/origin/<branch>` is moved to `newHead`.
  */
-export async function pushBranch(
-  fs: Fs,
-  gitdir: string,
-  opts: RemoteOptions & { oldHead: string; newHead: string; objects: Iterable<string> },
-): Promise<void> {
+export async function pushBranch(fs: Fs, gitdir: string, opts: RemoteOptions & { oldHead: string; newHead: string; objects: Iterable<string> }): Promise<void> {
   const remote = resolveRemote(opts);
   const ref = `refs/heads/${remote.branch}`;
   assertOid(opts.oldHead, 'oldHead');

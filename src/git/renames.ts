@@ -100,7 +100,11 @@ export async function detectRenames(store: ObjectStore, changes: SideChanges, re
   await findBasenameRenames(changes, remaining(), open(), blobs, record);
   const [sourcesLeft, targetsLeft] = [remaining(), open()];
   if (sourcesLeft.length * targetsLeft.length > RENAME_LIMIT * RENAME_LIMIT) {
-    throw new TreeLimitExceededError({ limit: 'rename-candidates', max: RENAME_LIMIT, detail: `${sourcesLeft.length} sources with ${targetsLeft.length} targets` });
+    throw new TreeLimitExceededError({
+      limit: 'rename-candidates',
+      max: RENAME_LIMIT,
+      detail: `${sourcesLeft.length} sources with ${targetsLeft.length} targets`,
+    });
   }
   await findInexactRenames(changes, sourcesLeft, targetsLeft, blobs, record);
   return renames;
@@ -145,7 +149,10 @@ function basenameOf(path: string): string {
 
 /** find_basename_matches: pairs basenames unique on both sides when similar enough. */
 async function findBasenameRenames(
-  changes: SideChanges, sources: string[], targets: string[], blobs: BlobCache,
+  changes: SideChanges,
+  sources: string[],
+  targets: string[],
+  blobs: BlobCache,
   record: (s: string, t: string, score: number) => void,
 ): Promise<void> {
   const uniqueSources = uniqueByBasename(sources);
@@ -178,7 +185,10 @@ interface Candidate {
 
 /** The matrix pass of diffcore_rename: up to four candidates per target, best first. */
 async function findInexactRenames(
-  changes: SideChanges, sources: string[], targets: string[], blobs: BlobCache,
+  changes: SideChanges,
+  sources: string[],
+  targets: string[],
+  blobs: BlobCache,
   record: (s: string, t: string, score: number) => void,
 ): Promise<void> {
   const candidates: Candidate[] = [];

@@ -373,7 +373,11 @@ const PARSED_KEYS_LIMIT = 16;
 
 /** The parsed private key, or why it cannot be used (in words that never quote it). */
 function parsePrivateKey(identity: string, passphrase: string | undefined): ParsedKey | string {
-  const cacheKey = createHash('sha256').update(identity).update('\0').update(passphrase ?? '').digest('hex');
+  const cacheKey = createHash('sha256')
+    .update(identity)
+    .update('\0')
+    .update(passphrase ?? '')
+    .digest('hex');
   const cached = parsedKeys.get(cacheKey);
   if (cached) return cached;
   // Refuse a costly key derivation before ssh2 runs it (./ssh-key.ts).
@@ -382,7 +386,9 @@ function parsePrivateKey(identity: string, passphrase: string | undefined): Pars
   const parsed = utils.parseKey(identity, passphrase);
   if (parsed instanceof Error) {
     if (/encrypted|passphrase|decrypt/i.test(parsed.message)) {
-      return passphrase ? 'the SSH private key could not be decrypted with the given passphrase' : 'the SSH private key is encrypted and no passphrase (password) was given';
+      return passphrase
+        ? 'the SSH private key could not be decrypted with the given passphrase'
+        : 'the SSH private key is encrypted and no passphrase (password) was given';
     }
     return 'the SSH private key (identity) could not be parsed';
   }

@@ -40,7 +40,10 @@ class Staging {
   /** Paths relative to gitdir removed (e.g. `shallow` when the history became complete). */
   private readonly removed = new Set<string>();
 
-  constructor(private readonly fs: Fs, private readonly gitdir: string) {
+  constructor(
+    private readonly fs: Fs,
+    private readonly gitdir: string,
+  ) {
     this.dir = join(gitdir, `${STAGING_PREFIX}${randomBytes(6).toString('hex')}`);
   }
 

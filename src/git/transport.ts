@@ -38,7 +38,12 @@ export function createHttpTransport(options: { policy: NetworkPolicy; displayUrl
   return { request: (req) => sendRequest(req, policy, displayUrl, lookup), close: () => {} };
 }
 
-async function sendRequest(req: GitHttpRequest, policy: NetworkPolicy, displayUrl: string, lookup: ReturnType<typeof createGuardedLookup>): Promise<GitHttpResponse> {
+async function sendRequest(
+  req: GitHttpRequest,
+  policy: NetworkPolicy,
+  displayUrl: string,
+  lookup: ReturnType<typeof createGuardedLookup>,
+): Promise<GitHttpResponse> {
   const url = new URL(req.url);
   const client = url.protocol === 'https:' ? https : http;
   const body = req.body ? await collectBody(req.body) : undefined;
@@ -49,7 +54,9 @@ async function sendRequest(req: GitHttpRequest, policy: NetworkPolicy, displayUr
     request.once('socket', (socket) => guardConnectedSocket(socket, policy, displayUrl, url.hostname.replace(/^\[|\]$/g, '')));
     request.once('error', reject);
     request.once('response', (res) => {
-      const encoding = String(res.headers['content-encoding'] ?? 'identity').toLowerCase().trim();
+      const encoding = String(res.headers['content-encoding'] ?? 'identity')
+        .toLowerCase()
+        .trim();
       if (encoding !== 'identity' && encoding !== 'gzip' && encoding !== 'x-gzip' && encoding !== 'deflate') {
         res.destroy();
         reject(new RemoteError({ url: displayUrl, detail: 'the server answered with an unsupported content encoding' }));

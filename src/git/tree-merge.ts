@@ -66,8 +66,15 @@ interface MergeState {
  */
 export async function mergeTrees(store: ObjectStore, base: string | null, ours: string, theirs: string): Promise<TreeMergeResult> {
   const state: MergeState = {
-    store, roots: [base, ours, theirs], taken: new Map(), plan: new Map(), addsUnderRemovedDirs: [],
-    conflicts: [], known: new Set([ours, theirs, ...(base ? [base] : [])]), newBlobs: new Map(), newTrees: new Map(),
+    store,
+    roots: [base, ours, theirs],
+    taken: new Map(),
+    plan: new Map(),
+    addsUnderRemovedDirs: [],
+    conflicts: [],
+    known: new Set([ours, theirs, ...(base ? [base] : [])]),
+    newBlobs: new Map(),
+    newTrees: new Map(),
   };
   await walkTrees(state, '', [base, ours, theirs], { 1: [], 2: [] });
   await applyRenames(state);
@@ -204,8 +211,7 @@ function isUnder(path: string, dir: string): boolean {
 function checkDirectoryRenames(state: MergeState, renames: Record<Side, Map<string, Rename>>): void {
   for (const add of state.addsUnderRemovedDirs) {
     const other: Side = add.side === OURS ? THEIRS : OURS;
-    const movedOut = [...renames[other].values()].some((r) =>
-      add.removedDirs.some((d) => isUnder(r.source, d) && !isUnder(r.target, d)));
+    const movedOut = [...renames[other].values()].some((r) => add.removedDirs.some((d) => isUnder(r.source, d) && !isUnder(r.target, d)));
     if (movedOut) addConflict(state, add.path, 'directory-rename');
   }
 }
@@ -415,9 +421,7 @@ function sortTreeEntries(entries: TreeEntry[]): TreeEntry[] {
 /** Computes a tree's OID in memory and queues it for writing unless it already exists. */
 function hashTree(state: MergeState, entries: TreeEntry[]): string {
   const sorted = sortTreeEntries(entries);
-  const body = Buffer.concat(sorted.map((e) => Buffer.concat([
-    Buffer.from(`${e.mode.replace(/^0+/, '')} ${e.path}\0`), Buffer.from(e.oid, 'hex'),
-  ])));
+  const body = Buffer.concat(sorted.map((e) => Buffer.concat([Buffer.from(`${e.mode.replace(/^0+/, '')} ${e.path}\0`), Buffer.from(e.oid, 'hex')])));
   const oid = hashObject('tree', body);
   if (!state.known.has(oid)) state.newTrees.set(oid, sorted);
   return oid;

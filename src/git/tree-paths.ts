@@ -12,7 +12,10 @@ import { TREE_MODE, type ObjectStore } from './object-store.js';
  */
 export function normalizePaths(paths: string[]): string[] {
   const cleaned = paths.map((raw) => {
-    const path = raw.trim().replace(/^(\.\/)+/, '').replace(/\/+$/, '');
+    const path = raw
+      .trim()
+      .replace(/^(\.\/)+/, '')
+      .replace(/\/+$/, '');
     const parts = path.split('/');
     if (!path || raw.startsWith('/') || parts.some((p) => p === '' || p === '.' || p === '..' || p === '.git')) {
       throw new InvalidRequestError(`Invalid path "${raw}": paths are relative to the repository root, without "..", "." or ".git"`, { path: raw });

@@ -203,5 +203,8 @@ export function guardConnectedSocket(socket: Socket, policy: NetworkPolicy, disp
 
 /** A URL's text made safe to show when it cannot even be parsed: no userinfo, query or fragment. */
 function sanitizeUnparsable(raw: string): string {
-  return raw.replace(/\/\/[^/]*@/, '//').split(/[?#]/)[0].slice(0, 200);
+  return raw
+    .replace(/\/\/[^/]*@/, '//')
+    .split(/[?#]/)[0]
+    .slice(0, 200);
 }

@@ -91,10 +91,12 @@ export function createApiClient<T>(kc: KubeConfig, apiClass: new (configuration:
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('The kubeconfig has no current cluster');
   const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-  const promiseMiddleware = [{
-    pre: async (context: RequestContext) => (context.setSignal(AbortSignal.timeout(timeoutMs)), context),
-    post: async <R>(response: R) => response,
-  }];
+  const promiseMiddleware = [
+    {
+      pre: async (context: RequestContext) => (context.setSignal(AbortSignal.timeout(timeoutMs)), context),
+      post: async <R>(response: R) => response,
+    },
+  ];
   const configuration = createConfiguration({
     baseServer: new ServerConfiguration(cluster.server, {}),
     authMethods: { default: kc },

@@ -75,9 +75,7 @@ export class EventRecorder {
     const text = truncateMessage(message);
     const key = computeAggregationKey(subject, type, reason, text);
     const previous = this.inFlight.get(key) ?? Promise.resolve();
-    const next = previous
-      .then(() => this.writeEvent(key, subject, type, reason, text))
-      .catch((error: unknown) => this.logFailure(subject, reason, error));
+    const next = previous.then(() => this.writeEvent(key, subject, type, reason, text)).catch((error: unknown) => this.logFailure(subject, reason, error));
     this.inFlight.set(key, next);
     void next.then(() => {
       if (this.inFlight.get(key) === next) this.inFlight.delete(key);

@@ -86,7 +86,9 @@ export class FluxResources implements FluxPort {
 
   async getArtifactRevision(key: ObjectKey): Promise<string | null> {
     const { group, version, plural } = GIT_REPOSITORY_RESOURCE;
-    const object = await orNullOn404(this.custom.getNamespacedCustomObject({ group, version, plural, namespace: key.namespace, name: key.name }) as Promise<GitRepository>);
+    const object = await orNullOn404(
+      this.custom.getNamespacedCustomObject({ group, version, plural, namespace: key.namespace, name: key.name }) as Promise<GitRepository>,
+    );
     return object?.status?.artifact?.revision ?? null;
   }
 

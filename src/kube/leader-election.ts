@@ -11,7 +11,6 @@ import { createApiClient, describeKubeError, statusCodeOf } from './client.js';
 import { CodedError } from '../coded-error.js';
 import { DEFAULT_LEASE_TIMINGS } from './lease-timings.js';
 
-
 /** Options of {@link LeaderElector}. */
 export interface LeaderElectorOptions {
   kubeConfig: KubeConfig;

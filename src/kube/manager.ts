@@ -154,10 +154,13 @@ export class Manager {
     const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
     const stopped = Promise.resolve()
       .then(() => runnable.stop?.())
-      .then(() => 'stopped' as const, (error: unknown) => {
-        this.options.logger.warn({ runnable: runnable.name, err: (error as Error).message }, 'Runnable failed to stop');
-        return 'stopped' as const;
-      });
+      .then(
+        () => 'stopped' as const,
+        (error: unknown) => {
+          this.options.logger.warn({ runnable: runnable.name, err: (error as Error).message }, 'Runnable failed to stop');
+          return 'stopped' as const;
+        },
+      );
     const outcome = await Promise.race([stopped, timedOut]);
     clearTimeout(timer);
     if (outcome === 'timeout') this.options.logger.warn({ runnable: runnable.name, timeoutMs }, 'Runnable did not stop within the shutdown timeout');

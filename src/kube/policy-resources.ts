@@ -16,18 +16,25 @@ export class PolicyResources {
   private readonly custom: CustomObjectsApi;
 
   /** @param watchNamespace limits listPolicies to one namespace, as the operator's flag does. */
-  constructor(kubeConfig: KubeConfig, private readonly watchNamespace?: string) {
+  constructor(
+    kubeConfig: KubeConfig,
+    private readonly watchNamespace?: string,
+  ) {
     this.custom = createApiClient(kubeConfig, CustomObjectsApi, { timeoutMs: REQUEST_TIMEOUT_MS });
   }
 
   async getPolicy(namespace: string, name: string): Promise<GitOpsRollbackPolicy | null> {
-    return orNullOn404(this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: POLICY_PLURAL, name }) as Promise<GitOpsRollbackPolicy>);
+    return orNullOn404(
+      this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: POLICY_PLURAL, name }) as Promise<GitOpsRollbackPolicy>,
+    );
   }
 
   async listPolicies(): Promise<GitOpsRollbackPolicy[]> {
-    const list = (this.watchNamespace
-      ? await this.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: this.watchNamespace, plural: POLICY_PLURAL })
-      : await this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: POLICY_PLURAL })) as { items: GitOpsRollbackPolicy[] };
+    const list = (
+      this.watchNamespace
+        ? await this.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: this.watchNamespace, plural: POLICY_PLURAL })
+        : await this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: POLICY_PLURAL })
+    ) as { items: GitOpsRollbackPolicy[] };
     return list.items;
   }
 
@@ -39,7 +46,14 @@ export class PolicyResources {
     const { namespace, name, uid, resourceVersion } = policy.metadata;
     try {
       await this.custom.patchNamespacedCustomObjectStatus(
-        { group: GROUP, version: VERSION, namespace: namespace!, plural: POLICY_PLURAL, name: name!, body: { metadata: { uid, resourceVersion }, status: patch } },
+        {
+          group: GROUP,
+          version: VERSION,
+          namespace: namespace!,
+          plural: POLICY_PLURAL,
+          name: name!,
+          body: { metadata: { uid, resourceVersion }, status: patch },
+        },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       );
       return 'patched';
@@ -64,7 +78,13 @@ export class PolicyResources {
   /** Creates a rollback; 'exists' when the name is taken (the API server's duplicate check). */
   async createRollback(rollback: GitOpsRollback): Promise<'created' | 'exists'> {
     try {
-      await this.custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: rollback.metadata.namespace!, plural: PLURAL, body: rollback });
+      await this.custom.createNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: rollback.metadata.namespace!,
+        plural: PLURAL,
+        body: rollback,
+      });
       return 'created';
     } catch (error) {
       if (isStatus(error, 409)) return 'exists';

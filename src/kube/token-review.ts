@@ -71,7 +71,11 @@ export function createKubeAccessReviews(kubeConfig: KubeConfig): AccessReviews {
     },
     async reviewAccess(user, path, verb) {
       const review = await authorization.createSubjectAccessReview({
-        body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user: user.username, uid: user.uid, groups: user.groups, extra: user.extra, nonResourceAttributes: { path, verb } } },
+        body: {
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SubjectAccessReview',
+          spec: { user: user.username, uid: user.uid, groups: user.groups, extra: user.extra, nonResourceAttributes: { path, verb } },
+        },
       });
       return review.status?.allowed === true;
     },

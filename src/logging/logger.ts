@@ -5,17 +5,7 @@ import { pino, type DestinationStream, type Logger, type LevelWithSilentOrString
 export type { Logger } from 'pino';
 
 /** Keys that may hold a credential anywhere a caller logs them (top level and one level down). */
-const CREDENTIAL_KEYS = [
-  'password',
-  'token',
-  'bearerToken',
-  'authorization',
-  'Authorization',
-  'identity',
-  'cookie',
-  'privateKey',
-  'clientKey',
-];
+const CREDENTIAL_KEYS = ['password', 'token', 'bearerToken', 'authorization', 'Authorization', 'identity', 'cookie', 'privateKey', 'clientKey'];
 
 /** Paths pino censors. Its wildcards match one level, so list the usual nesting explicitly. */
 export const REDACT_PATHS: readonly string[] = [

@@ -17,7 +17,11 @@ export interface MetricsServerOptions {
 }
 
 /** Starts the /metrics server and resolves once it listens. */
-export async function startMetricsServer(metrics: OperatorMetrics, address: { host?: string; port: number }, options: MetricsServerOptions = {}): Promise<http.Server> {
+export async function startMetricsServer(
+  metrics: OperatorMetrics,
+  address: { host?: string; port: number },
+  options: MetricsServerOptions = {},
+): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {

@@ -24,7 +24,10 @@ export const GIT_OPERATIONS = ['fetch', 'push'] as const;
 /** 0.05 s to 30 min: a cached fetch to a slow Flux apply. */
 export const ROLLBACK_DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800];
 /** controller-runtime's reconcile_time_seconds buckets (prometheus.DefBuckets extended to a minute). */
-const RECONCILE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.25, 1.5, 1.75, 2, 2.5, 3, 3.5, 4, 4.5, 5, 6, 7, 8, 9, 10, 15, 20, 25, 30, 40, 50, 60];
+const RECONCILE_BUCKETS = [
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.25, 1.5, 1.75, 2, 2.5, 3, 3.5, 4, 4.5, 5, 6, 7, 8, 9, 10,
+  15, 20, 25, 30, 40, 50, 60,
+];
 /** client-go's workqueue buckets: 1 µs to 10^3 s, exponential by 10. */
 const WORKQUEUE_BUCKETS = [1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.1, 1, 10, 100, 1000];
 
@@ -35,7 +38,13 @@ const LINT_FAILING_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_act
 export class OperatorMetrics {
   readonly registry = new Registry();
   /** Bounds on the tenant-controlled labels (bounded-label.ts): the first 100 values each, then "other". */
-  readonly labelValues = { namespace: new BoundedLabelValues(), repository: new BoundedLabelValues(), component: new BoundedLabelValues(), policy: new BoundedLabelValues(), reason: new BoundedLabelValues() };
+  readonly labelValues = {
+    namespace: new BoundedLabelValues(),
+    repository: new BoundedLabelValues(),
+    component: new BoundedLabelValues(),
+    policy: new BoundedLabelValues(),
+    reason: new BoundedLabelValues(),
+  };
   /** Run before each scrape: set gauges that are read from live state (queue depth, in progress). */
   private readonly refreshers = new Set<() => void>();
 

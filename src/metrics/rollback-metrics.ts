@@ -46,7 +46,10 @@ export class RollbackMetrics {
   private readonly defaultTimeoutMs: number;
   private readonly graceMs: number;
 
-  constructor(private readonly metrics: OperatorMetrics, options: RollbackMetricsOptions = {}) {
+  constructor(
+    private readonly metrics: OperatorMetrics,
+    options: RollbackMetricsOptions = {},
+  ) {
     this.now = options.now ?? Date.now;
     this.defaultTimeoutMs = (options.defaultTimeoutSeconds ?? DEFAULT_APPLY_TIMEOUT_SECONDS) * 1000;
     this.graceMs = (options.graceSeconds ?? DEFAULT_GRACE_SECONDS) * 1000;
@@ -89,7 +92,8 @@ export class RollbackMetrics {
     const apply = rollback.status?.phases?.apply;
     if (typeof apply === 'number') this.observe('reconcile', apply * 1000);
 
-    for (const component of toComponents(pushedPaths(event))) this.metrics.components.inc({ repository: labels.repository, component: bounds.component.bound(component) });
+    for (const component of toComponents(pushedPaths(event)))
+      this.metrics.components.inc({ repository: labels.repository, component: bounds.component.bound(component) });
   }
 
   /** The object is gone or finished: no longer in progress. */

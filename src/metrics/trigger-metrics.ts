@@ -15,7 +15,10 @@ export function recordWebhookRequest(metrics: OperatorMetrics, source: string, c
 
 /** Counts one rollback created automatically by `policy` (`namespace/name`) for `reason`. */
 export function recordAutomaticRollback(metrics: OperatorMetrics, policy: string, reason: string): void {
-  metrics.automatic.inc({ policy: metrics.labelValues.policy.bound(sanitize(policy, /[^A-Za-z0-9_./-]/g)), reason: metrics.labelValues.reason.bound(sanitize(reason)) });
+  metrics.automatic.inc({
+    policy: metrics.labelValues.policy.bound(sanitize(policy, /[^A-Za-z0-9_./-]/g)),
+    reason: metrics.labelValues.reason.bound(sanitize(reason)),
+  });
 }
 
 function sanitize(value: string, disallowed = /[^A-Za-z0-9_.-]/g): string {

@@ -23,8 +23,10 @@ export async function diffKustomizations(changedPaths: readonly string[], readBe
     const before = await resolveKustomization(path, readBefore, 'before', budget);
     const after = await resolveKustomization(path, readAfter, 'after', budget);
     diff.unparsable.push(...before.problems, ...after.problems);
-    for (const remote of before.remote.filter((r) => !after.remote.includes(r))) diff.unparsable.push({ file: path, version: 'before', error: `remote resource ${remote} is not followed` });
-    for (const remote of after.remote.filter((r) => !before.remote.includes(r))) diff.unparsable.push({ file: path, version: 'after', error: `remote resource ${remote} is not followed` });
+    for (const remote of before.remote.filter((r) => !after.remote.includes(r)))
+      diff.unparsable.push({ file: path, version: 'before', error: `remote resource ${remote} is not followed` });
+    for (const remote of after.remote.filter((r) => !before.remote.includes(r)))
+      diff.unparsable.push({ file: path, version: 'after', error: `remote resource ${remote} is not followed` });
     // kustomize fails the whole build on such a problem, so Flux applies (and prunes) nothing:
     // the problem blocks on its own, the object lists are not compared.
     if (!before.problems.length && !after.problems.length) diff.objects.push(...compareBuilds(path, before.objects, after.objects));

@@ -58,7 +58,12 @@ const INPUT_FIELDS = ['resources', 'bases', 'components'];
  * builds nothing (the kustomization is deleted); anything that cannot be followed becomes a
  * problem of `version`, never a silent gap.
  */
-export async function resolveKustomization(path: string, read: ReadFile, version: UnparsableFile['version'], budget: ResolveBudget): Promise<ResolvedKustomization> {
+export async function resolveKustomization(
+  path: string,
+  read: ReadFile,
+  version: UnparsableFile['version'],
+  budget: ResolveBudget,
+): Promise<ResolvedKustomization> {
   const result: ResolvedKustomization = { objects: new Map(), problems: [], remote: [] };
   const problem = (file: string, error: string): void => {
     result.problems.push({ file, version, error });
@@ -162,7 +167,12 @@ function transformerFields(document: Record<string, unknown>): Record<string, un
 
 /** kustomize's remote forms: URLs, scp-like git addresses, and host-first paths (github.com/...). */
 function isRemote(entry: string): boolean {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(entry) || /^[^/]+@[^/]+:/.test(entry) || /^(github\.com|gitlab\.com|bitbucket\.org)\//i.test(entry) || entry.includes('?ref=');
+  return (
+    /^[a-z][a-z0-9+.-]*:\/\//i.test(entry) ||
+    /^[^/]+@[^/]+:/.test(entry) ||
+    /^(github\.com|gitlab\.com|bitbucket\.org)\//i.test(entry) ||
+    entry.includes('?ref=')
+  );
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -45,7 +45,11 @@ export function createSafetyGate(policy: SafetyPolicy = {}): SafetyGate {
   return {
     async inspect(change) {
       const files = diffManifests(await readChangedFiles(change));
-      const kustomizations = await diffKustomizations(change.changedPaths, (path) => change.readBefore(path), (path) => change.readAfter(path));
+      const kustomizations = await diffKustomizations(
+        change.changedPaths,
+        (path) => change.readBefore(path),
+        (path) => change.readAfter(path),
+      );
       verdict = evaluateSafety(addKustomizationDiff(files, kustomizations), policy);
       if (verdict.verdict === 'Blocked') throw new SafetyCheckFailedError({ verdict });
     },

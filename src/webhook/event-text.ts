@@ -24,7 +24,11 @@ const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200b-\u200f\u202a-\u202
  */
 export function toOneLine(text: string, maxLength: number): string {
   // Cut before cleaning, so a huge input costs no more than the cap (plus slack for collapsed runs).
-  const line = text.slice(0, maxLength * 4).replace(UNSAFE, ' ').replace(/ {2,}/g, ' ').trim();
+  const line = text
+    .slice(0, maxLength * 4)
+    .replace(UNSAFE, ' ')
+    .replace(/ {2,}/g, ' ')
+    .trim();
   if (line.length <= maxLength) return line;
   // Never end on half of a surrogate pair.
   const cut = line.slice(0, maxLength - 3).replace(/[\ud800-\udbff]$/, '');

@@ -40,7 +40,8 @@ export function parseFluxEvent(body: unknown): FluxEvent {
   const reason = requireString(body, 'reason', 'reason');
   const metadata = isObject(body.metadata) ? body.metadata : {};
   const revision = REVISION_KEYS.map((key) => metadata[key]).find((value): value is string => typeof value === 'string' && value !== '');
-  if (revision !== undefined && revision.length > MAX_TRIGGER_REVISION) throw new InvalidPayloadError(`the revision is longer than ${MAX_TRIGGER_REVISION} characters`);
+  if (revision !== undefined && revision.length > MAX_TRIGGER_REVISION)
+    throw new InvalidPayloadError(`the revision is longer than ${MAX_TRIGGER_REVISION} characters`);
   return {
     involvedObject: { kind, name, namespace, uid: optionalString(involved.uid), apiVersion: optionalString(involved.apiVersion) },
     severity: optionalString(body.severity) ?? 'info',

@@ -114,10 +114,11 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions): Pro
   });
   return {
     port: (server.address() as AddressInfo).port,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 
@@ -184,14 +185,16 @@ function fluxTriggers(json: unknown, policy: GitOpsRollbackPolicy): Trigger[] {
   const reasons = policy.spec.reasons ?? DEFAULT_TRIGGER_REASONS;
   if (event.involvedObject.kind !== 'Kustomization' || event.severity === 'info' || !reasons.includes(event.reason)) return [];
   const { namespace, name, uid } = event.involvedObject;
-  return [{
-    source: 'flux',
-    policy: { namespace: policy.metadata.namespace!, name: policy.metadata.name! },
-    kustomization: { namespace, name, uid },
-    revision: event.revision,
-    reason: event.reason,
-    message: event.message,
-  }];
+  return [
+    {
+      source: 'flux',
+      policy: { namespace: policy.metadata.namespace!, name: policy.metadata.name! },
+      kustomization: { namespace, name, uid },
+      revision: event.revision,
+      reason: event.reason,
+      message: event.message,
+    },
+  ];
 }
 
 function header(req: http.IncomingMessage, name: string): string | undefined {

@@ -29,9 +29,11 @@ export interface Trigger {
 export function computeDedupeKey(trigger: Trigger): string {
   const { policy, kustomization } = trigger;
   const object = kustomization.uid ?? `${kustomization.namespace}/${kustomization.name}`;
-  const firing = trigger.alert ? `${trigger.alert.fingerprint ?? ''}@${trigger.alert.startsAt ?? ''}` : trigger.revision ?? '';
+  const firing = trigger.alert ? `${trigger.alert.fingerprint ?? ''}@${trigger.alert.startsAt ?? ''}` : (trigger.revision ?? '');
   // JSON keeps the parts apart whatever characters they hold.
-  return createHash('sha256').update(JSON.stringify([trigger.source, policy.namespace, policy.name, object, firing, trigger.reason])).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify([trigger.source, policy.namespace, policy.name, object, firing, trigger.reason]))
+    .digest('hex');
 }
 
 /** The lane a trigger is processed in: one per policy namespace (tenant), see TriggerQueue. */

@@ -40,11 +40,12 @@ type Schema = {
  * transition rule `self == oldSelf` holds). A rule not listed fails the test: add it here.
  */
 const CEL: Record<string, (self: never) => boolean> = {
-  'has(self.sourceRef) != has(self.repository)': (self: Record<string, unknown>) => ('sourceRef' in self) !== ('repository' in self),
-  'has(self.revert) != has(self.restore)': (self: Record<string, unknown>) => ('revert' in self) !== ('restore' in self),
-  'has(self.commits) != has(self.range)': (self: Record<string, unknown>) => ('commits' in self) !== ('range' in self),
+  'has(self.sourceRef) != has(self.repository)': (self: Record<string, unknown>) => 'sourceRef' in self !== 'repository' in self,
+  'has(self.revert) != has(self.restore)': (self: Record<string, unknown>) => 'revert' in self !== 'restore' in self,
+  'has(self.commits) != has(self.range)': (self: Record<string, unknown>) => 'commits' in self !== 'range' in self,
   'self == oldSelf': () => true,
-  "self.all(p, !p.startsWith('/') && !p.matches('(^|/)\\\\.\\\\.(/|$)'))": (self: string[]) => self.every((p) => !p.startsWith('/') && !/(^|\/)\.\.(\/|$)/.test(p)),
+  "self.all(p, !p.startsWith('/') && !p.matches('(^|/)\\\\.\\\\.(/|$)'))": (self: string[]) =>
+    self.every((p) => !p.startsWith('/') && !/(^|\/)\.\.(\/|$)/.test(p)),
 };
 
 /** The API server's checks for a create, as far as this schema uses them; returns the violations. */
@@ -90,9 +91,16 @@ describe('gitops-rollback request', () => {
   });
 
   test('the schema checker itself rejects what the CRD rejects', () => {
-    const valid = { apiVersion: 'rollback.gitops.dev/v1alpha1', kind: 'GitOpsRollback', metadata: { name: 'x' }, spec: { sourceRef: { kind: 'GitRepository', name: 's' }, revert: { commits: ['abc1234'] } } };
+    const valid = {
+      apiVersion: 'rollback.gitops.dev/v1alpha1',
+      kind: 'GitOpsRollback',
+      metadata: { name: 'x' },
+      spec: { sourceRef: { kind: 'GitRepository', name: 's' }, revert: { commits: ['abc1234'] } },
+    };
     expect(validate(valid, rootSchema)).toEqual([]);
-    expect(validate({ ...valid, spec: { ...valid.spec, repository: { url: 'https://g/r.git', branch: 'main' } } }, rootSchema)).toEqual(['.spec: exactly one of sourceRef and repository is required']);
+    expect(validate({ ...valid, spec: { ...valid.spec, repository: { url: 'https://g/r.git', branch: 'main' } } }, rootSchema)).toEqual([
+      '.spec: exactly one of sourceRef and repository is required',
+    ]);
     expect(validate({ ...valid, spec: { ...valid.spec, revert: { commits: ['HEAD~1'], paths: ['../x'] } } }, rootSchema)).toHaveLength(2);
     expect(validate({ ...valid, spec: { ...valid.spec, rever: {} } }, rootSchema)).toContain('.spec.rever: unknown field');
   });
@@ -105,7 +113,10 @@ describe('gitops-rollback request', () => {
     ['squash', 'revert --source-ref flux-system --commit 3f2a9c1 --commit 8b7e6d5 --squash --author On-call_<oncall@example.com>'],
     ['paths', 'revert --source-ref flux-system --commit 3f2a9c1 --path apps/frontend --path ./infra/ingress/'],
     ['restore', 'restore --source-ref flux-system --revision 1a2b3c4 --path apps/frontend --name restore-frontend'],
-    ['inline repository with secretRef', 'revert --repo https://git.example.com/fleet.git --branch prod --secret fleet-git --commit 3f2a9c1 --dry-run --generate-name rollback-'],
+    [
+      'inline repository with secretRef',
+      'revert --repo https://git.example.com/fleet.git --branch prod --secret fleet-git --commit 3f2a9c1 --dry-run --generate-name rollback-',
+    ],
   ])('%s: prints YAML that validates against the CRD schema', async (_kind, line) => {
     const run = await runCli(['request', ...line.split(' ')]);
     expect(run.code).toBe(0);

@@ -11,7 +11,8 @@ import { cloneBare, commitFiles, git, initRepo, makeTempDir } from '../helpers/g
 
 const CLI = path.resolve('dist/cli/gitops-rollback.js');
 const NAMESPACE = 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: payments\n';
-const DEPLOY = (image: string) => `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: payments\n  namespace: payments\nspec:\n  replicas: 1\n  template:\n    spec:\n      containers:\n        - name: payments\n          image: ${image}\n`;
+const DEPLOY = (image: string) =>
+  `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: payments\n  namespace: payments\nspec:\n  replicas: 1\n  template:\n    spec:\n      containers:\n        - name: payments\n          image: ${image}\n`;
 
 function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string; json: () => JsonReport }> {
   return new Promise((resolve) => {
@@ -71,7 +72,21 @@ describe('gitops-rollback CLI safety gate', () => {
   });
 
   test('--allow-kind Namespace lets the revert through and reports the allowed object', async () => {
-    const run = await runCli(['revert', '--repo', bare, '--commit', bump, '--commit', addPayments, '--allow-kind', 'Namespace', '--output', 'json', '--cache-dir', makeTempDir()]);
+    const run = await runCli([
+      'revert',
+      '--repo',
+      bare,
+      '--commit',
+      bump,
+      '--commit',
+      addPayments,
+      '--allow-kind',
+      'Namespace',
+      '--output',
+      'json',
+      '--cache-dir',
+      makeTempDir(),
+    ]);
     expect(run.code).toBe(0);
     const report = run.json();
     expect(report).toMatchObject({ result: 'reverted', safety: { verdict: 'Passed', allowed: [{ kind: 'Namespace', name: 'payments', change: 'removed' }] } });

@@ -124,7 +124,10 @@ describe('gitops-rollback CLI', () => {
       expect(wrong.json()).toMatchObject({ result: 'error', error: { code: 'AuthFailedError' } });
       expect(wrong.stdout + wrong.stderr).not.toContain('not-the-password');
 
-      const ok = await runCli(['revert', '--repo', url, '--commit', bad, '--output', 'json', '--cache-dir', makeTempDir()], { GIT_USERNAME: 'ops', GIT_PASSWORD: 'hunter2-secret' });
+      const ok = await runCli(['revert', '--repo', url, '--commit', bad, '--output', 'json', '--cache-dir', makeTempDir()], {
+        GIT_USERNAME: 'ops',
+        GIT_PASSWORD: 'hunter2-secret',
+      });
       expect(ok.code).toBe(0);
       expect(ok.json().head).toBe(git(path.join(root, 'fleet.git'), 'rev-parse', 'main'));
       // The repository is on this machine (allowed), over plain http:// (allowed, not silently).

@@ -11,9 +11,14 @@ import { OPERATOR_FLAGS } from '../../src/cli/operator-flags.js';
 /** Runs the operator with no kubeconfig anywhere (no KUBECONFIG, an empty HOME). */
 function runOperator(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [OPERATOR_ENTRY, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH, HOME: makeTempDir() } }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as { code?: number }).code ?? -1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [OPERATOR_ENTRY, ...args],
+      { encoding: 'utf8', env: { PATH: process.env.PATH, HOME: makeTempDir() } },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? Number((error as { code?: number }).code ?? -1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 

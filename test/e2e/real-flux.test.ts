@@ -43,7 +43,9 @@ interface FluxStatus {
 
 /** Ready=True; on failure the message shows every condition (the Stalled reason and message). */
 function expectReady(rollback: GitOpsRollback): void {
-  expect({ name: rollback.metadata.name, conditions: rollback.status?.conditions }).toMatchObject({ conditions: expect.arrayContaining([expect.objectContaining({ type: 'Ready', status: 'True' })]) });
+  expect({ name: rollback.metadata.name, conditions: rollback.status?.conditions }).toMatchObject({
+    conditions: expect.arrayContaining([expect.objectContaining({ type: 'Ready', status: 'True' })]),
+  });
 }
 
 describe('real Flux in the loop (cluster mode)', () => {
@@ -64,7 +66,10 @@ describe('real Flux in the loop (cluster mode)', () => {
     gitRoot = makeTempDir();
     server = await startGitHttpServer({ root: gitRoot, auth: GIT_AUTH });
     operator = await startOperator({ kubeconfigPath: kubeconfig, args: ['--apply-poll-interval=1'] });
-    const report = cluster.processes().map((p) => `${p.name} ${p.readyMs} ms ${p.rssMiB} MiB`).join(', ');
+    const report = cluster
+      .processes()
+      .map((p) => `${p.name} ${p.readyMs} ms ${p.rssMiB} MiB`)
+      .join(', ');
     process.stderr.write(`real-flux: cluster ready in ${cluster.startMs} ms; ${report}\n`);
   });
 
@@ -87,17 +92,22 @@ describe('real Flux in the loop (cluster mode)', () => {
       this.bare = publishBare(this.work, gitRoot, `${this.ns}.git`);
       await kubectl(['create', 'namespace', this.ns]);
       await createGitAuthSecret(cluster.plane, this.ns);
-      await kubectl(['apply', '-n', this.ns, '-f', '-'], `apiVersion: source.toolkit.fluxcd.io/v1
+      await kubectl(
+        ['apply', '-n', this.ns, '-f', '-'],
+        `apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository
 metadata: {name: fleet}
 spec: {interval: 10m, url: '${server.urlFor(`${this.ns}.git`)}', ref: {branch: main}, secretRef: {name: git-auth}}
-`);
+`,
+      );
       return first;
     }
 
     /** A Kustomization applying `path` into this namespace, waiting for health. */
     async kustomization(name: string, path: string, extra = ''): Promise<void> {
-      await kubectl(['apply', '-n', this.ns, '-f', '-'], `apiVersion: kustomize.toolkit.fluxcd.io/v1
+      await kubectl(
+        ['apply', '-n', this.ns, '-f', '-'],
+        `apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata: {name: ${name}}
 spec:
@@ -108,7 +118,8 @@ spec:
   timeout: 3m
   targetNamespace: ${this.ns}
   sourceRef: {kind: GitRepository, name: fleet}
-${extra}`);
+${extra}`,
+      );
     }
 
     /** Commits and pushes to the server, then asks Flux to fetch, as `flux reconcile source git` does. */
@@ -131,37 +142,58 @@ ${extra}`);
 
     /** Waits until the Kustomization reports `sha` applied (Ready=True) or failed on it. */
     async waitKustomization(name: string, sha: string, outcome: 'applied' | 'failed'): Promise<FluxStatus> {
-      return eventually(`Kustomization ${this.ns}/${name} ${outcome} ${sha.slice(0, 7)}`, async () => {
-        const k = await this.get<FluxStatus>('kustomization', name).catch(() => undefined);
-        this.lastStatus = k?.status;
-        const ready = k?.status?.conditions?.find((c) => c.type === 'Ready');
-        if (!k || k.status?.observedGeneration !== k.metadata.generation) return undefined;
-        if (outcome === 'applied') return ready?.status === 'True' && k.status?.lastAppliedRevision === `main@sha1:${sha}` ? k : undefined;
-        return ready?.status === 'False' && ready.reason === 'HealthCheckFailed' && k.status?.lastAttemptedRevision === `main@sha1:${sha}` ? k : undefined;
-      }, { ...WAIT, diagnostics: () => `${JSON.stringify(this.lastStatus)}\n${diagnostics()}` });
+      return eventually(
+        `Kustomization ${this.ns}/${name} ${outcome} ${sha.slice(0, 7)}`,
+        async () => {
+          const k = await this.get<FluxStatus>('kustomization', name).catch(() => undefined);
+          this.lastStatus = k?.status;
+          const ready = k?.status?.conditions?.find((c) => c.type === 'Ready');
+          if (!k || k.status?.observedGeneration !== k.metadata.generation) return undefined;
+          if (outcome === 'applied') return ready?.status === 'True' && k.status?.lastAppliedRevision === `main@sha1:${sha}` ? k : undefined;
+          return ready?.status === 'False' && ready.reason === 'HealthCheckFailed' && k.status?.lastAttemptedRevision === `main@sha1:${sha}` ? k : undefined;
+        },
+        { ...WAIT, diagnostics: () => `${JSON.stringify(this.lastStatus)}\n${diagnostics()}` },
+      );
     }
 
     /** The Deployment is Available with its update done, and every live pod is ready on `image`. */
     async waitHealthy(app: string, version: string): Promise<void> {
-      await eventually(`${app} healthy on ${version}`, async () => {
-        const pods = JSON.parse(await kubectl(['get', 'pods', '-n', this.ns, '-l', `app=${app}`, '-o', 'json'])) as {
-          items: { metadata: { deletionTimestamp?: string }; spec: { containers: { image: string }[] }; status: { conditions?: { type: string; status: string }[] } }[];
-        };
-        const live = pods.items.filter((p) => !p.metadata.deletionTimestamp);
-        const onImage = live.length > 0 && live.every((p) => p.spec.containers[0].image === `registry.example/${app}:${version}` && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
-        const d = await this.get<{ status?: { updatedReplicas?: number; availableReplicas?: number; replicas?: number } }>('deployment', app);
-        return onImage && d.status?.updatedReplicas === 1 && d.status.availableReplicas === 1 && d.status.replicas === 1 ? true : undefined;
-      }, { ...WAIT, diagnostics });
+      await eventually(
+        `${app} healthy on ${version}`,
+        async () => {
+          const pods = JSON.parse(await kubectl(['get', 'pods', '-n', this.ns, '-l', `app=${app}`, '-o', 'json'])) as {
+            items: {
+              metadata: { deletionTimestamp?: string };
+              spec: { containers: { image: string }[] };
+              status: { conditions?: { type: string; status: string }[] };
+            }[];
+          };
+          const live = pods.items.filter((p) => !p.metadata.deletionTimestamp);
+          const onImage =
+            live.length > 0 &&
+            live.every(
+              (p) =>
+                p.spec.containers[0].image === `registry.example/${app}:${version}` &&
+                p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+            );
+          const d = await this.get<{ status?: { updatedReplicas?: number; availableReplicas?: number; replicas?: number } }>('deployment', app);
+          return onImage && d.status?.updatedReplicas === 1 && d.status.availableReplicas === 1 && d.status.replicas === 1 ? true : undefined;
+        },
+        { ...WAIT, diagnostics },
+      );
     }
 
     async rollback(name: string, spec: string): Promise<void> {
-      await kubectl(['apply', '-n', this.ns, '-f', '-'], `apiVersion: rollback.gitops.dev/v1alpha1
+      await kubectl(
+        ['apply', '-n', this.ns, '-f', '-'],
+        `apiVersion: rollback.gitops.dev/v1alpha1
 kind: GitOpsRollback
 metadata: {name: ${name}}
 spec:
   sourceRef: {kind: GitRepository, name: fleet}
   incident: INC-4242
-${spec}`);
+${spec}`,
+      );
     }
 
     /**
@@ -171,15 +203,19 @@ ${spec}`);
     async waitRollback(name: string, kustomizations: string[]): Promise<GitOpsRollback> {
       // What each Kustomization had applied when the rollback was first seen Ready.
       let appliedWhenReady: string[] | undefined;
-      const rollback = await eventually(`rollback ${this.ns}/${name}`, async () => {
-        const current = await this.get<GitOpsRollback>('gitopsrollback', name).catch(() => undefined);
-        if (!current || !isFinished(current)) return undefined;
-        if (conditionOf(current, 'Ready')?.status === 'True' && appliedWhenReady === undefined) {
-          appliedWhenReady = [];
-          for (const k of kustomizations) appliedWhenReady.push((await this.get<FluxStatus>('kustomization', k)).status?.lastAppliedRevision ?? '');
-        }
-        return current;
-      }, { ...WAIT, diagnostics });
+      const rollback = await eventually(
+        `rollback ${this.ns}/${name}`,
+        async () => {
+          const current = await this.get<GitOpsRollback>('gitopsrollback', name).catch(() => undefined);
+          if (!current || !isFinished(current)) return undefined;
+          if (conditionOf(current, 'Ready')?.status === 'True' && appliedWhenReady === undefined) {
+            appliedWhenReady = [];
+            for (const k of kustomizations) appliedWhenReady.push((await this.get<FluxStatus>('kustomization', k)).status?.lastAppliedRevision ?? '');
+          }
+          return current;
+        },
+        { ...WAIT, diagnostics },
+      );
       if (appliedWhenReady) expect(appliedWhenReady).toEqual(kustomizations.map(() => `main@sha1:${rollback.status?.headAfter}`));
       return rollback;
     }
@@ -216,7 +252,10 @@ ${spec}`);
 
   test('a path restore and a merge revert (-m 1) are applied by the real kustomize-controller', async () => {
     const fleet = new Fleet();
-    const good = await fleet.create({ 'apps/frontend/deployment.yaml': deployment('frontend', '1.0'), 'apps/backend/deployment.yaml': deployment('backend', '1.0') });
+    const good = await fleet.create({
+      'apps/frontend/deployment.yaml': deployment('frontend', '1.0'),
+      'apps/backend/deployment.yaml': deployment('backend', '1.0'),
+    });
     await fleet.kustomization('frontend', './apps/frontend');
     await fleet.kustomization('backend', './apps/backend');
     await fleet.waitKustomization('frontend', good, 'applied');
@@ -253,7 +292,10 @@ ${spec}`);
     await fleet.kustomization('apps', './apps', '  dependsOn: [{name: infra}]\n');
     await fleet.waitKustomization('apps', good, 'applied');
 
-    const bad = await fleet.push('Cache 2.0 and shop 2.0', { 'infra/deployment.yaml': deployment('cache', '2.0', true), 'apps/deployment.yaml': deployment('shop', '2.0', true) });
+    const bad = await fleet.push('Cache 2.0 and shop 2.0', {
+      'infra/deployment.yaml': deployment('cache', '2.0', true),
+      'apps/deployment.yaml': deployment('shop', '2.0', true),
+    });
     await fleet.waitKustomization('infra', bad, 'failed');
 
     await fleet.rollback('undo-both', `  revert: {commits: ['${bad}']}`);
@@ -294,38 +336,53 @@ spec:
 
     const removal = await fleet.push('Rollback done', { 'rollbacks/undo-frontend.yaml': null });
     await fleet.waitKustomization('requests', removal, 'applied');
-    await expect(kubectl(['get', 'gitopsrollback', 'undo-frontend', '-n', fleet.ns])).rejects.toMatchObject({ data: { stderr: expect.stringContaining('NotFound') } });
+    await expect(kubectl(['get', 'gitopsrollback', 'undo-frontend', '-n', fleet.ns])).rejects.toMatchObject({
+      data: { stderr: expect.stringContaining('NotFound') },
+    });
     expect(fleet.head()).toBe(removal);
     expect(fleet.revertCount(bad)).toBe(1);
   });
 
-  describe('automated: kustomize-controller\'s own HealthCheckFailed event reaches the webhook', () => {
+  describe("automated: kustomize-controller's own HealthCheckFailed event reaches the webhook", () => {
     async function createPolicy(fleet: Fleet, kustomization: string): Promise<void> {
       await kubectl(['create', 'secret', 'generic', 'webhook-token', '-n', fleet.ns, `--from-literal=token=${TOKEN}`]);
-      await kubectl(['apply', '-n', fleet.ns, '-f', '-'], `apiVersion: rollback.gitops.dev/v1alpha1
+      await kubectl(
+        ['apply', '-n', fleet.ns, '-f', '-'],
+        `apiVersion: rollback.gitops.dev/v1alpha1
 kind: GitOpsRollbackPolicy
 metadata: {name: auto}
 spec:
   kustomizations: {names: [${kustomization}]}
   secretRef: {name: webhook-token}
   cooldown: 1s
-`);
+`,
+      );
       relay.route(fleet.ns, `${operator.webhookUrl}/hook/flux/${fleet.ns}/auto`, TOKEN);
     }
     const rollbacks = async (fleet: Fleet) =>
       (JSON.parse(await kubectl(['get', 'gitopsrollbacks', '-n', fleet.ns, '-o', 'json'])) as { items: GitOpsRollback[] }).items;
     /** The operator has seen `good` healthy: the policy's record of it. */
     const waitHealthyRecorded = (fleet: Fleet, good: string) =>
-      eventually('the healthy revision in the policy status', async () => {
-        const policy = await fleet.get<{ status?: { kustomizations?: { lastHealthyRevision: string }[] } }>('gitopsrollbackpolicy', 'auto');
-        return policy.status?.kustomizations?.[0]?.lastHealthyRevision === `main@sha1:${good}` ? true : undefined;
-      }, { ...WAIT, diagnostics });
+      eventually(
+        'the healthy revision in the policy status',
+        async () => {
+          const policy = await fleet.get<{ status?: { kustomizations?: { lastHealthyRevision: string }[] } }>('gitopsrollbackpolicy', 'auto');
+          return policy.status?.kustomizations?.[0]?.lastHealthyRevision === `main@sha1:${good}` ? true : undefined;
+        },
+        { ...WAIT, diagnostics },
+      );
     /** The first GitOpsRollback the policy created. */
     const waitAutomaticRollback = async (fleet: Fleet) =>
-      (await eventually('the automatic GitOpsRollback', async () => {
-        const list = await rollbacks(fleet);
-        return list.length > 0 ? list : undefined;
-      }, { ...WAIT, diagnostics }))[0];
+      (
+        await eventually(
+          'the automatic GitOpsRollback',
+          async () => {
+            const list = await rollbacks(fleet);
+            return list.length > 0 ? list : undefined;
+          },
+          { ...WAIT, diagnostics },
+        )
+      )[0];
 
     test('exactly one GitOpsRollback and one revert commit, the cluster healthy again, and no second rollback while Flux keeps sending events', async () => {
       const fleet = new Fleet();
@@ -344,8 +401,11 @@ spec:
 
       // Flux went on sending (Progressing, ReconciliationSucceeded for the revert, ...): still one.
       const revert = fleet.head();
-      await eventually('Flux\'s event for the revert', async () =>
-        forwardedFor(fleet.ns).some((e) => e.revision === `main@sha1:${revert}`) ? true : undefined, { ...WAIT, diagnostics });
+      await eventually(
+        "Flux's event for the revert",
+        async () => (forwardedFor(fleet.ns).some((e) => e.revision === `main@sha1:${revert}`) ? true : undefined),
+        { ...WAIT, diagnostics },
+      );
       const forwarded = forwardedFor(fleet.ns);
       expect(forwarded.filter((e) => e.reason === 'HealthCheckFailed' && e.revision === `main@sha1:${bad}`).length).toBeGreaterThanOrEqual(1);
       expect(forwarded.every((e) => e.status === 202)).toBe(true);
@@ -360,7 +420,8 @@ spec:
       const component = (annotations: string) => `apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\ncommonAnnotations: {${annotations}}\n`;
       const good = await fleet.create({
         'apps/frontend/deployment.yaml': deployment('frontend', '1.0'),
-        'apps/frontend/kustomization.yaml': 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [deployment.yaml]\ncomponents: [../shared]\n',
+        'apps/frontend/kustomization.yaml':
+          'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [deployment.yaml]\ncomponents: [../shared]\n',
         'apps/shared/kustomization.yaml': component('team: shop'),
       });
       await createPolicy(fleet, 'frontend');
@@ -373,19 +434,33 @@ spec:
         'apps/shared/kustomization.yaml': component(`team: shop, ${BROKEN_POD_ANNOTATION}: "true"`),
       });
       const created = await waitAutomaticRollback(fleet);
-      const done = await eventually('the rollback to end', async () => {
-        const r = await fleet.get<GitOpsRollback>('gitopsrollback', created.metadata.name!);
-        return isFinished(r) ? r : undefined;
-      }, { ...WAIT, diagnostics });
+      const done = await eventually(
+        'the rollback to end',
+        async () => {
+          const r = await fleet.get<GitOpsRollback>('gitopsrollback', created.metadata.name!);
+          return isFinished(r) ? r : undefined;
+        },
+        { ...WAIT, diagnostics },
+      );
       // Flux applied the revert and its health check failed again (the shared breakage stays).
       expect(conditionOf(done, 'Stalled')).toMatchObject({ status: 'True', reason: 'ApplyFailed' });
       const revert = done.status!.headAfter!;
-      await eventually('Flux\'s HealthCheckFailed for the revert to reach the webhook', async () =>
-        forwardedFor(fleet.ns).some((e) => e.reason === 'HealthCheckFailed' && e.revision === `main@sha1:${revert}` && e.status === 202) ? true : undefined, { ...WAIT, diagnostics });
-      const refused = await eventually('the loop guard', async () => {
-        const events = JSON.parse(await kubectl(['get', 'events', '-n', fleet.ns, '--field-selector', 'involvedObject.kind=GitOpsRollbackPolicy', '-o', 'json'])) as { items: { reason: string }[] };
-        return events.items.find((e) => e.reason === 'RollbackLoopPrevented');
-      }, { ...WAIT, diagnostics });
+      await eventually(
+        "Flux's HealthCheckFailed for the revert to reach the webhook",
+        async () =>
+          forwardedFor(fleet.ns).some((e) => e.reason === 'HealthCheckFailed' && e.revision === `main@sha1:${revert}` && e.status === 202) ? true : undefined,
+        { ...WAIT, diagnostics },
+      );
+      const refused = await eventually(
+        'the loop guard',
+        async () => {
+          const events = JSON.parse(
+            await kubectl(['get', 'events', '-n', fleet.ns, '--field-selector', 'involvedObject.kind=GitOpsRollbackPolicy', '-o', 'json']),
+          ) as { items: { reason: string }[] };
+          return events.items.find((e) => e.reason === 'RollbackLoopPrevented');
+        },
+        { ...WAIT, diagnostics },
+      );
       expect(refused).toBeDefined();
       expect(await rollbacks(fleet)).toHaveLength(1);
       expect(fleet.head()).toBe(revert);

@@ -34,7 +34,10 @@ function locateScript(scriptName: string): string {
  * script fails: tests never skip silently for want of a control plane.
  */
 export function provideBinaries(): Promise<string> {
-  return runProvideScript('provide-binaries.sh', 'Set KUBEBUILDER_ASSETS to a directory with kube-apiserver, etcd and kubectl, or install Go so it can build them.');
+  return runProvideScript(
+    'provide-binaries.sh',
+    'Set KUBEBUILDER_ASSETS to a directory with kube-apiserver, etcd and kubectl, or install Go so it can build them.',
+  );
 }
 
 /**
@@ -52,7 +55,7 @@ export function provideClusterBinaries(): Promise<string> {
  * cold machine, which is why only Jest's global setup calls this, never a test hook).
  */
 export function provideFluxCrds(): Promise<string> {
-  return runProvideScript('provide-flux-crds.sh', 'Install Go so it can fetch Flux\'s modules.');
+  return runProvideScript('provide-flux-crds.sh', "Install Go so it can fetch Flux's modules.");
 }
 
 /** Runs `scriptName` and resolves with the last line of its stdout (a directory). */
@@ -61,7 +64,9 @@ function runProvideScript(scriptName: string, hint: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn('bash', [script], { stdio: ['ignore', 'pipe', 'inherit'] });
     let stdout = '';
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString('utf8'); });
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString('utf8');
+    });
     child.on('error', reject);
     child.on('close', (code) => {
       const dir = stdout.trimEnd().split('\n').pop() ?? '';

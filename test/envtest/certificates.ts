@@ -61,11 +61,22 @@ export function readPem(path: string): Promise<string> {
 
 async function createCertificateAuthority(certPath: string, keyPath: string): Promise<void> {
   await openssl([
-    'req', '-x509', '-nodes', '-days', '7',
-    ...EC_KEY, '-keyout', keyPath, '-out', certPath,
-    '-subj', '/CN=gitops-rollback-envtest-ca',
-    '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+    'req',
+    '-x509',
+    '-nodes',
+    '-days',
+    '7',
+    ...EC_KEY,
+    '-keyout',
+    keyPath,
+    '-out',
+    certPath,
+    '-subj',
+    '/CN=gitops-rollback-envtest-ca',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
   ]);
 }
 
@@ -80,10 +91,23 @@ async function createSignedCertificate(ca: CertificatePaths, certPath: string, k
   await openssl(['req', '-new', '-nodes', ...EC_KEY, '-keyout', keyPath, '-out', csrPath, '-subj', spec.subject]);
   await writeFile(extPath, ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', ...spec.extensions].join('\n') + '\n');
   await openssl([
-    'x509', '-req', '-in', csrPath, '-CA', ca.caCert, '-CAkey', ca.caKey,
+    'x509',
+    '-req',
+    '-in',
+    csrPath,
+    '-CA',
+    ca.caCert,
+    '-CAkey',
+    ca.caKey,
     // A random serial avoids openssl's serial file, which parallel signings would race on.
-    '-set_serial', `0x${randomBytes(16).toString('hex')}`,
-    '-days', '7', '-extfile', extPath, '-out', certPath,
+    '-set_serial',
+    `0x${randomBytes(16).toString('hex')}`,
+    '-days',
+    '7',
+    '-extfile',
+    extPath,
+    '-out',
+    certPath,
   ]);
 }
 

@@ -94,40 +94,64 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     const ports = await findFreePorts(8);
     const kubeconfig = plane.kubeconfigPath;
     const log = (name: string) => join(dir, `${name}.log`);
-    const start = (name: string, args: string[], env?: Record<string, string>): Daemon =>
-      spawnDaemon(name, join(clusterDir, name), args, log(name), env);
+    const start = (name: string, args: string[], env?: Record<string, string>): Daemon => spawnDaemon(name, join(clusterDir, name), args, log(name), env);
 
     const startedAt = Date.now();
     const daemons = {
       controllerManager: start('kube-controller-manager', controllerManagerArgs(plane, dir, kubeconfig, ports[0])),
       scheduler: start('kube-scheduler', [
-        `--kubeconfig=${kubeconfig}`, `--authentication-kubeconfig=${kubeconfig}`, `--authorization-kubeconfig=${kubeconfig}`,
-        '--bind-address=127.0.0.1', `--secure-port=${ports[1]}`, '--leader-elect=false',
+        `--kubeconfig=${kubeconfig}`,
+        `--authentication-kubeconfig=${kubeconfig}`,
+        `--authorization-kubeconfig=${kubeconfig}`,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${ports[1]}`,
+        '--leader-elect=false',
       ]),
       kwok: start('kwok', await kwokArgs(clusterDir, dir, kubeconfig, ports[2])),
-      source: start('source-controller', [
-        '--watch-all-namespaces=true', '--enable-leader-election=false', '--log-level=info',
-        `--metrics-addr=127.0.0.1:${ports[3]}`, `--health-addr=127.0.0.1:${ports[4]}`,
-        `--storage-addr=127.0.0.1:${ports[5]}`, `--storage-adv-addr=127.0.0.1:${ports[5]}`, `--storage-path=${join(dir, 'artifacts')}`,
-      ], { KUBECONFIG: kubeconfig, RUNTIME_NAMESPACE: FLUX_NAMESPACE }),
-      kustomize: start('kustomize-controller', [
-        '--watch-all-namespaces=true', '--enable-leader-election=false', '--log-level=info',
-        `--metrics-addr=127.0.0.1:${ports[6]}`, `--health-addr=127.0.0.1:${ports[7]}`,
-        // Failing dependencies are re-checked every 30 s by default; a dependent waits at most this long.
-        '--requeue-dependency=5s',
-        `--feature-gates=CancelHealthCheckOnNewRevision=${options.cancelHealthCheckOnNewRevision === true}`,
-        ...(options.eventsAddress ? [`--events-addr=${options.eventsAddress}`] : []),
-      ], { KUBECONFIG: kubeconfig, RUNTIME_NAMESPACE: FLUX_NAMESPACE }),
+      source: start(
+        'source-controller',
+        [
+          '--watch-all-namespaces=true',
+          '--enable-leader-election=false',
+          '--log-level=info',
+          `--metrics-addr=127.0.0.1:${ports[3]}`,
+          `--health-addr=127.0.0.1:${ports[4]}`,
+          `--storage-addr=127.0.0.1:${ports[5]}`,
+          `--storage-adv-addr=127.0.0.1:${ports[5]}`,
+          `--storage-path=${join(dir, 'artifacts')}`,
+        ],
+        { KUBECONFIG: kubeconfig, RUNTIME_NAMESPACE: FLUX_NAMESPACE },
+      ),
+      kustomize: start(
+        'kustomize-controller',
+        [
+          '--watch-all-namespaces=true',
+          '--enable-leader-election=false',
+          '--log-level=info',
+          `--metrics-addr=127.0.0.1:${ports[6]}`,
+          `--health-addr=127.0.0.1:${ports[7]}`,
+          // Failing dependencies are re-checked every 30 s by default; a dependent waits at most this long.
+          '--requeue-dependency=5s',
+          `--feature-gates=CancelHealthCheckOnNewRevision=${options.cancelHealthCheckOnNewRevision === true}`,
+          ...(options.eventsAddress ? [`--events-addr=${options.eventsAddress}`] : []),
+        ],
+        { KUBECONFIG: kubeconfig, RUNTIME_NAMESPACE: FLUX_NAMESPACE },
+      ),
     };
     for (const daemon of Object.values(daemons)) components.set(daemon.name, { daemon, readyMs: 0 });
-    const ready = (daemon: Daemon) => () => { components.get(daemon.name)!.readyMs = Date.now() - startedAt; };
+    const ready = (daemon: Daemon) => () => {
+      components.get(daemon.name)!.readyMs = Date.now() - startedAt;
+    };
     const wait = (daemon: Daemon, what: string, probe: () => Promise<boolean>) =>
       eventually(`${daemon.name}: ${what}`, probe, { timeoutMs, intervalMs: 200, abort: describeExit(daemon) }).then(ready(daemon));
 
     await Promise.all([
       // The serviceaccount controller creates `default` in every namespace: the manager runs.
-      wait(daemons.controllerManager, 'the default ServiceAccount to appear', async () =>
-        (await plane.kubectl(['get', 'serviceaccount', 'default', '-n', 'default', '-o', 'name']).catch(() => '')).trim() !== ''),
+      wait(
+        daemons.controllerManager,
+        'the default ServiceAccount to appear',
+        async () => (await plane.kubectl(['get', 'serviceaccount', 'default', '-n', 'default', '-o', 'name']).catch(() => '')).trim() !== '',
+      ),
       wait(daemons.scheduler, '/healthz to answer', () => httpsOk(`https://127.0.0.1:${ports[1]}/healthz`)),
       registerNode(plane).then(() => wait(daemons.kwok, `node ${NODE_NAME} to become Ready and schedulable`, () => makeSchedulable(plane))),
       wait(daemons.source, '/readyz to answer', () => httpOk(`http://127.0.0.1:${ports[4]}/readyz`)),
@@ -158,16 +182,23 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
 async function installFluxCrds(plane: ControlPlane, crdDir: string): Promise<void> {
   const files = (await readdir(crdDir)).filter((f) => /^(source|kustomize)\.toolkit\.fluxcd\.io_.*\.yaml$/.test(f));
   await plane.kubectl(['apply', '--server-side', ...files.flatMap((f) => ['-f', join(crdDir, f)])]);
-  await waitForCrdsEstablished(plane, files.map((f) => {
-    const [group, plural] = f.replace(/\.yaml$/, '').split('_');
-    return `${plural}.${group}`;
-  }));
+  await waitForCrdsEstablished(
+    plane,
+    files.map((f) => {
+      const [group, plural] = f.replace(/\.yaml$/, '').split('_');
+      return `${plural}.${group}`;
+    }),
+  );
 }
 
 function controllerManagerArgs(plane: ControlPlane, dir: string, kubeconfig: string, port: number): string[] {
   return [
-    `--kubeconfig=${kubeconfig}`, `--authentication-kubeconfig=${kubeconfig}`, `--authorization-kubeconfig=${kubeconfig}`,
-    '--bind-address=127.0.0.1', `--secure-port=${port}`, '--leader-elect=false',
+    `--kubeconfig=${kubeconfig}`,
+    `--authentication-kubeconfig=${kubeconfig}`,
+    `--authorization-kubeconfig=${kubeconfig}`,
+    '--bind-address=127.0.0.1',
+    `--secure-port=${port}`,
+    '--leader-elect=false',
     // What Deployments need, and ServiceAccounts with tokens for the pods; nothing else.
     '--controllers=deployment-controller,replicaset-controller,serviceaccount-controller,serviceaccount-token-controller,namespace-controller,garbage-collector-controller,root-ca-certificate-publisher-controller',
     `--service-account-private-key-file=${join(plane.info.rootDir, 'pki', 'service-account.key')}`,
@@ -198,9 +229,13 @@ async function kwokArgs(clusterDir: string, dir: string, kubeconfig: string, por
   const config = join(dir, 'kwok-stages.yaml');
   await writeFile(config, documents.map((doc) => stringify(doc)).join('---\n'));
   return [
-    `--kubeconfig=${kubeconfig}`, `--config=${config}`,
-    '--manage-all-nodes=false', '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
-    '--cidr=10.244.0.0/16', '--node-ip=10.244.0.1', '--node-lease-duration-seconds=40',
+    `--kubeconfig=${kubeconfig}`,
+    `--config=${config}`,
+    '--manage-all-nodes=false',
+    '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+    '--cidr=10.244.0.0/16',
+    '--node-ip=10.244.0.1',
+    '--node-lease-duration-seconds=40',
     `--server-address=127.0.0.1:${port}`,
   ];
 }
@@ -274,7 +309,10 @@ async function makeSchedulable(plane: ControlPlane): Promise<boolean> {
 }
 
 function httpOk(url: string): Promise<boolean> {
-  return fetch(url, { signal: AbortSignal.timeout(2_000) }).then((res) => res.ok, () => false);
+  return fetch(url, { signal: AbortSignal.timeout(2_000) }).then(
+    (res) => res.ok,
+    () => false,
+  );
 }
 
 /** GET over TLS without verifying the self-signed serving certificate of a component. */

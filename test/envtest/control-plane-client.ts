@@ -138,10 +138,14 @@ function runKubectl(info: ConnectionInfo, args: string[], options: KubectlOption
  */
 export async function waitForCrdsEstablished(client: Pick<ControlPlaneClient, 'kubectl'>, names: string[], timeoutMs = 60_000): Promise<void> {
   for (const name of names) {
-    await eventually(`CRD ${name} to be Established`, async () => {
-      const status = await client.kubectl(['get', 'crd', name, '-o', 'jsonpath={.status.conditions[?(@.type=="Established")].status}']);
-      return status.trim() === 'True';
-    }, { timeoutMs });
+    await eventually(
+      `CRD ${name} to be Established`,
+      async () => {
+        const status = await client.kubectl(['get', 'crd', name, '-o', 'jsonpath={.status.conditions[?(@.type=="Established")].status}']);
+        return status.trim() === 'True';
+      },
+      { timeoutMs },
+    );
   }
 }
 

@@ -17,7 +17,14 @@ import { writeKubeconfig } from './kubeconfig.js';
 import { findFreePorts } from './free-ports.js';
 import { forgetDirectory, readLogTail, removeAtExit, spawnDaemon, type Daemon } from './processes.js';
 
-export { KubectlError, waitForCrdsEstablished, type ConnectionInfo, type ControlPlaneClient, type KubectlOptions, type ServiceAccountIdentity } from './control-plane-client.js';
+export {
+  KubectlError,
+  waitForCrdsEstablished,
+  type ConnectionInfo,
+  type ControlPlaneClient,
+  type KubectlOptions,
+  type ServiceAccountIdentity,
+} from './control-plane-client.js';
 export { connectToControlPlane } from './shared-control-plane.js';
 
 /** Options of {@link startControlPlane}. */
@@ -102,13 +109,17 @@ function createLifecycle(layout: Layout, options: ControlPlaneOptions): Lifecycl
       info.pids.etcd = etcd.pid;
       await waitForEtcd(info.etcdUrl, etcd, timeoutMs);
     },
-    stopEtcd: async () => { await etcd?.stop(); },
+    stopEtcd: async () => {
+      await etcd?.stop();
+    },
     startApiServer: async () => {
       apiServer = spawnDaemon('kube-apiserver', join(info.binDir, 'kube-apiserver'), apiServerArgs, join(info.rootDir, 'kube-apiserver.log'));
       info.pids.kubeApiServer = apiServer.pid;
       await waitForApiServer(admin, apiServer, timeoutMs);
     },
-    stopApiServer: async () => { await apiServer?.stop(); },
+    stopApiServer: async () => {
+      await apiServer?.stop();
+    },
     stop: async () => {
       await apiServer?.stop();
       await etcd?.stop();
@@ -219,21 +230,33 @@ function buildApiServerArgs(layout: Layout, serviceAccountAdmission: boolean): s
 }
 
 async function waitForEtcd(etcdUrl: string, etcd: Daemon, timeoutMs: number): Promise<void> {
-  await eventually('etcd to become healthy', async () => {
-    const res = await fetch(`${etcdUrl}/health`, { signal: AbortSignal.timeout(2_000) });
-    return res.ok && ((await res.json()) as { health?: string }).health === 'true';
-  }, { timeoutMs, intervalMs: 100, abort: describeExit(etcd) });
+  await eventually(
+    'etcd to become healthy',
+    async () => {
+      const res = await fetch(`${etcdUrl}/health`, { signal: AbortSignal.timeout(2_000) });
+      return res.ok && ((await res.json()) as { health?: string }).health === 'true';
+    },
+    { timeoutMs, intervalMs: 100, abort: describeExit(etcd) },
+  );
 }
 
 async function waitForApiServer(admin: AdminConnection, apiServer: Daemon, timeoutMs: number): Promise<void> {
   const abort = describeExit(apiServer);
-  await eventually('kube-apiserver to become ready', async () => {
-    return (await requestAsAdmin(admin, 'GET', '/readyz')).status === 200;
-  }, { timeoutMs, intervalMs: 100, abort });
+  await eventually(
+    'kube-apiserver to become ready',
+    async () => {
+      return (await requestAsAdmin(admin, 'GET', '/readyz')).status === 200;
+    },
+    { timeoutMs, intervalMs: 100, abort },
+  );
   // /readyz does not wait for the bootstrap controller to create the default namespace.
-  await eventually('the default namespace to appear', async () => {
-    return (await requestAsAdmin(admin, 'GET', '/api/v1/namespaces/default')).status === 200;
-  }, { timeoutMs, intervalMs: 100, abort });
+  await eventually(
+    'the default namespace to appear',
+    async () => {
+      return (await requestAsAdmin(admin, 'GET', '/api/v1/namespaces/default')).status === 200;
+    },
+    { timeoutMs, intervalMs: 100, abort },
+  );
 }
 
 /** Resolves, if the daemon exits, with a message quoting the end of its log. */
@@ -249,11 +272,13 @@ async function describeExit(daemon: Daemon): Promise<string> {
  */
 async function removeAbandonedControlPlanes(): Promise<void> {
   const names = (await readdir(tmpdir())).filter((name) => name.startsWith(ROOT_PREFIX));
-  await Promise.all(names.map(async (name) => {
-    const dir = join(tmpdir(), name);
-    const owner = Number.parseInt(await readFile(join(dir, OWNER_FILE), 'utf8').catch(() => ''), 10);
-    if (Number.isInteger(owner) && !isProcessAlive(owner)) await rm(dir, { recursive: true, force: true });
-  }));
+  await Promise.all(
+    names.map(async (name) => {
+      const dir = join(tmpdir(), name);
+      const owner = Number.parseInt(await readFile(join(dir, OWNER_FILE), 'utf8').catch(() => ''), 10);
+      if (Number.isInteger(owner) && !isProcessAlive(owner)) await rm(dir, { recursive: true, force: true });
+    }),
+  );
 }
 
 function isProcessAlive(pid: number): boolean {

@@ -22,4 +22,3 @@ export async function findFreePorts(count: number): Promise<number[]> {
     await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
   }
 }
-

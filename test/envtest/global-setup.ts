@@ -33,7 +33,9 @@ export default async function startSharedControlPlane(): Promise<void> {
   const plane = await startControlPlane({ binDir });
   process.env[CONNECTION_FILE_ENV] = await writeConnectionFile(plane.info);
   (globalThis as Record<string, unknown>)[SHARED_CONTROL_PLANE_KEY] = plane;
-  process.stderr.write(`\nenvtest: control plane at ${plane.server} ready in ${Date.now() - began - binariesMs} ms (binaries and Flux CRDs ${binariesMs} ms); ${CONNECTION_FILE_ENV}=${process.env[CONNECTION_FILE_ENV]}\n`);
+  process.stderr.write(
+    `\nenvtest: control plane at ${plane.server} ready in ${Date.now() - began - binariesMs} ms (binaries and Flux CRDs ${binariesMs} ms); ${CONNECTION_FILE_ENV}=${process.env[CONNECTION_FILE_ENV]}\n`,
+  );
 }
 
 /** Stops the control plane started by {@link startSharedControlPlane}, if any. */

@@ -5,9 +5,7 @@
 import { writeFile } from 'node:fs/promises';
 
 /** How the kubeconfig's single user authenticates. */
-export type KubeconfigCredentials =
-  | { clientCertPem: string; clientKeyPem: string }
-  | { token: string };
+export type KubeconfigCredentials = { clientCertPem: string; clientKeyPem: string } | { token: string };
 
 /** Writes a kubeconfig with one cluster, one user and one current context, readable only by us. */
 export async function writeKubeconfig(

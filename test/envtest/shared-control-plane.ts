@@ -46,7 +46,9 @@ export async function writeConnectionFile(info: ConnectionInfo): Promise<string>
 export function connectToControlPlane(): ControlPlaneClient {
   const path = process.env[CONNECTION_FILE_ENV];
   if (!path) {
-    throw new Error(`${CONNECTION_FILE_ENV} is not set: run the tests through jest.config.js, whose globalSetup (test/envtest/global-setup.ts) starts the shared control plane`);
+    throw new Error(
+      `${CONNECTION_FILE_ENV} is not set: run the tests through jest.config.js, whose globalSetup (test/envtest/global-setup.ts) starts the shared control plane`,
+    );
   }
   const info = JSON.parse(readFileSync(path, 'utf8')) as ConnectionInfo;
   return createControlPlaneClient(info);

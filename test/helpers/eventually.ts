@@ -30,7 +30,9 @@ export async function eventually<T>(
   const budget = scaled(timeoutMs);
   const deadline = Date.now() + budget;
   let aborted: string | undefined;
-  void abort?.then((reason) => { aborted = reason; });
+  void abort?.then((reason) => {
+    aborted = reason;
+  });
   let lastError: unknown;
   for (;;) {
     if (aborted !== undefined) throw new Error(`Gave up waiting for ${what}: ${aborted}${suffix(diagnostics)}`);

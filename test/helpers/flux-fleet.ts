@@ -95,7 +95,10 @@ export function git(cwd: string, ...args: string[]): string {
 }
 
 export class FleetRepo {
-  private constructor(readonly work: string, readonly bare: string) {}
+  private constructor(
+    readonly work: string,
+    readonly bare: string,
+  ) {}
 
   /** A repository `<serverRoot>/<name>.git` whose first commit holds `files`. */
   static create(workRoot: string, serverRoot: string, name: string, message: string, files: Record<string, string>): FleetRepo {
@@ -141,7 +144,13 @@ export class FleetRepo {
 // ---------------------------------------------------------------------------------------------
 // Reading Flux's and Kubernetes' objects
 
-export interface Condition { type: string; status: string; reason?: string; message?: string; lastTransitionTime?: string }
+export interface Condition {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string;
+}
 
 export interface FluxKustomization {
   metadata: { generation: number; name: string };
@@ -172,7 +181,9 @@ export function kustomizationOutcome(k: FluxKustomization | undefined, sha: stri
 export function kustomizationApplied(k: FluxKustomization | undefined, sha: string): boolean {
   if (!k) return false;
   const conditions = k.status?.conditions ?? [];
-  const checking = conditions.some((c) => (c.type === 'Healthy' || c.type === 'Reconciling') && c.message?.startsWith(`Running health checks for revision ${revisionOf(sha)}`));
+  const checking = conditions.some(
+    (c) => (c.type === 'Healthy' || c.type === 'Reconciling') && c.message?.startsWith(`Running health checks for revision ${revisionOf(sha)}`),
+  );
   return checking || kustomizationOutcome(k, sha) !== undefined;
 }
 
@@ -180,12 +191,20 @@ export function kustomizationApplied(k: FluxKustomization | undefined, sha: stri
 export function deploymentHealthy(d: DeploymentObject | undefined, image: string): boolean {
   if (!d || d.status?.observedGeneration !== d.metadata.generation) return false;
   const want = d.spec.replicas ?? 1;
-  return d.spec.template.spec.containers[0]?.image === image
-    && d.status.replicas === want && d.status.updatedReplicas === want && d.status.availableReplicas === want;
+  return (
+    d.spec.template.spec.containers[0]?.image === image &&
+    d.status.replicas === want &&
+    d.status.updatedReplicas === want &&
+    d.status.availableReplicas === want
+  );
 }
 
 /** Polls `read` every `intervalMs` until it returns a value; `tick` is called on every try. */
-export async function poll<T>(what: string, read: () => Promise<T | undefined>, options: { timeoutMs: number; intervalMs?: number; tick?: () => void; detail?: () => string }): Promise<T> {
+export async function poll<T>(
+  what: string,
+  read: () => Promise<T | undefined>,
+  options: { timeoutMs: number; intervalMs?: number; tick?: () => void; detail?: () => string },
+): Promise<T> {
   const deadline = Date.now() + options.timeoutMs;
   for (;;) {
     const value = await read().catch(() => undefined);
@@ -261,7 +280,11 @@ export class SigningRelay {
     for (const listener of this.listeners) listener(event, receivedAt);
     const route = this.routes.get(event.involvedObject?.namespace);
     if (!route || event.involvedObject.kind !== 'Kustomization') return;
-    const res = await fetch(route.url, { method: 'POST', body, headers: { 'Content-Type': 'application/json', 'X-Signature': signBody(body, route.token) } }).catch(() => undefined);
+    const res = await fetch(route.url, {
+      method: 'POST',
+      body,
+      headers: { 'Content-Type': 'application/json', 'X-Signature': signBody(body, route.token) },
+    }).catch(() => undefined);
     this.forwarded.push({ namespace: event.involvedObject.namespace, reason: event.reason, revision: eventRevision(event), status: res?.status ?? 0 });
   }
 

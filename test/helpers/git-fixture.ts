@@ -15,9 +15,14 @@ export type Snapshot = Record<string, FileSpec>;
 
 const ENV = {
   ...process.env,
-  GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_AUTHOR_DATE: '1700000000 +0000',
-  GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com', GIT_COMMITTER_DATE: '1700000000 +0000',
-  GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1',
+  GIT_AUTHOR_NAME: 't',
+  GIT_AUTHOR_EMAIL: 't@example.com',
+  GIT_AUTHOR_DATE: '1700000000 +0000',
+  GIT_COMMITTER_NAME: 't',
+  GIT_COMMITTER_EMAIL: 't@example.com',
+  GIT_COMMITTER_DATE: '1700000000 +0000',
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  GIT_CONFIG_NOSYSTEM: '1',
 };
 
 /** A temporary repository; `gitdir` is its .git directory. */
@@ -65,8 +70,11 @@ export class GitFixture {
 
   /** Runs `git merge-tree --write-tree`; clean merges return the tree, conflicts the paths. */
   mergeTree(ours: string, theirs: string): { clean: boolean; tree: string; conflictedPaths: string[] } {
-    const r = spawnSync('git', ['-c', 'merge.conflictStyle=merge', 'merge-tree', '--write-tree', '--name-only', '--no-messages', ours, theirs],
-      { cwd: this.dir, env: ENV, encoding: 'utf8' });
+    const r = spawnSync('git', ['-c', 'merge.conflictStyle=merge', 'merge-tree', '--write-tree', '--name-only', '--no-messages', ours, theirs], {
+      cwd: this.dir,
+      env: ENV,
+      encoding: 'utf8',
+    });
     if (r.status !== 0 && r.status !== 1) throw new Error(`git merge-tree failed: ${r.stderr}`);
     const lines = r.stdout.split('\n').filter((l) => l.length > 0);
     return { clean: r.status === 0, tree: lines[0], conflictedPaths: [...new Set(lines.slice(1))].sort() };
@@ -107,7 +115,8 @@ async function writeDir(store: ObjectStore, dir: DirSpec): Promise<string> {
   const entries: TreeEntry[] = [];
   for (const [name, spec] of dir) {
     if (spec instanceof Map) entries.push({ mode: '040000', path: name, oid: await writeDir(store, spec), type: 'tree' });
-    else if (typeof spec === 'string' || Buffer.isBuffer(spec)) entries.push({ mode: '100644', path: name, oid: await store.writeBlob(toBytes(spec)), type: 'blob' });
+    else if (typeof spec === 'string' || Buffer.isBuffer(spec))
+      entries.push({ mode: '100644', path: name, oid: await store.writeBlob(toBytes(spec)), type: 'blob' });
     else if ('link' in spec) entries.push({ mode: '120000', path: name, oid: await store.writeBlob(toBytes(spec.link)), type: 'blob' });
     else if ('gitlink' in spec) entries.push({ mode: '160000', path: name, oid: spec.gitlink, type: 'commit' });
     else entries.push({ mode: spec.exec ? '100755' : '100644', path: name, oid: await store.writeBlob(toBytes(spec.content)), type: 'blob' });

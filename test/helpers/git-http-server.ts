@@ -61,12 +61,7 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
   };
 }
 
-async function handleRequest(
-  options: GitHttpServerOptions,
-  requests: RecordedRequest[],
-  req: IncomingMessage,
-  res: ServerResponse,
-): Promise<void> {
+async function handleRequest(options: GitHttpServerOptions, requests: RecordedRequest[], req: IncomingMessage, res: ServerResponse): Promise<void> {
   const body = await readBody(req);
   requests.push({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body });
   if (options.auth && !isAuthorized(req, options.auth)) {

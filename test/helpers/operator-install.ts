@@ -36,7 +36,10 @@ function crdName(file: string): string {
 }
 
 /** Installs the operator (see above) and returns the path of the controller's kubeconfig. */
-export async function installOperator(plane: Pick<ControlPlaneClient, 'kubectl' | 'createServiceAccountKubeconfig'>, options: InstallOptions = {}): Promise<string> {
+export async function installOperator(
+  plane: Pick<ControlPlaneClient, 'kubectl' | 'createServiceAccountKubeconfig'>,
+  options: InstallOptions = {},
+): Promise<string> {
   const crds = [CRD_MANIFEST_PATH, POLICY_CRD_MANIFEST_PATH];
   if (options.fluxCrds?.length) {
     crds.push(...options.fluxCrds.map((file) => path.join(fluxCrdsDir(), file)));
@@ -71,5 +74,14 @@ export async function createMetricsReaderToken(plane: Pick<ControlPlaneClient, '
 
 /** Creates the `git-auth` basic-auth Secret (GIT_AUTH) in `namespace`. */
 export async function createGitAuthSecret(plane: Pick<ControlPlaneClient, 'kubectl'>, namespace: string): Promise<void> {
-  await plane.kubectl(['create', 'secret', 'generic', 'git-auth', '-n', namespace, `--from-literal=username=${GIT_AUTH.username}`, `--from-literal=password=${GIT_AUTH.password}`]);
+  await plane.kubectl([
+    'create',
+    'secret',
+    'generic',
+    'git-auth',
+    '-n',
+    namespace,
+    `--from-literal=username=${GIT_AUTH.username}`,
+    `--from-literal=password=${GIT_AUTH.password}`,
+  ]);
 }

@@ -77,7 +77,16 @@ async function startOperatorOnce(options: OperatorOptions): Promise<OperatorProc
   const metricsUrl = `http://127.0.0.1:${metricsPort}`;
   const child = spawn(
     process.execPath,
-    [OPERATOR_ENTRY, `--kubeconfig=${options.kubeconfigPath}`, `--health-probe-bind-address=127.0.0.1:${port}`, `--metrics-bind-address=127.0.0.1:${metricsPort}`, `--webhook-bind-address=127.0.0.1:${webhookPort}`, `--cache-dir=${options.cacheDir ?? makeTempDir()}`, ...NETWORK_ARGS, ...(options.args ?? [])],
+    [
+      OPERATOR_ENTRY,
+      `--kubeconfig=${options.kubeconfigPath}`,
+      `--health-probe-bind-address=127.0.0.1:${port}`,
+      `--metrics-bind-address=127.0.0.1:${metricsPort}`,
+      `--webhook-bind-address=127.0.0.1:${webhookPort}`,
+      `--cache-dir=${options.cacheDir ?? makeTempDir()}`,
+      ...NETWORK_ARGS,
+      ...(options.args ?? []),
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env } },
   );
   let output = '';

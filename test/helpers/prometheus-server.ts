@@ -53,7 +53,12 @@ export async function startPrometheus(options: { job: string; targets: string[];
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(
     PROMETHEUS_BINARY,
-    [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+    [
+      `--config.file=${path.join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${path.join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
@@ -100,16 +105,28 @@ export async function waitForRulesOnScrapeAfter(prometheus: Pick<PrometheusServe
   const scrapes = async (): Promise<number[]> =>
     (await api<{ activeTargets: { lastScrape: string }[] }>('/api/v1/targets?state=active')).activeTargets.map((t) => Date.parse(t.lastScrape));
   const options = { intervalMs: 250, diagnostics: () => prometheus.logs().slice(-2000) };
-  const firstAfter = await eventually('a scrape of every target after the event', async () => {
-    const times = await scrapes();
-    return times.length > 0 && times.every((t) => t > timeMs) ? Math.max(...times) : undefined;
-  }, options);
-  const stored = await eventually('the next scrape of every target', async () => {
-    const times = await scrapes();
-    return times.every((t) => t > firstAfter) ? Math.max(...times) : undefined;
-  }, options);
-  await eventually('a rule evaluation after that scrape', async () => {
-    const groups = (await api<{ groups: { lastEvaluation: string }[] }>('/api/v1/rules')).groups;
-    return groups.every((g) => Date.parse(g.lastEvaluation) > stored);
-  }, options);
+  const firstAfter = await eventually(
+    'a scrape of every target after the event',
+    async () => {
+      const times = await scrapes();
+      return times.length > 0 && times.every((t) => t > timeMs) ? Math.max(...times) : undefined;
+    },
+    options,
+  );
+  const stored = await eventually(
+    'the next scrape of every target',
+    async () => {
+      const times = await scrapes();
+      return times.every((t) => t > firstAfter) ? Math.max(...times) : undefined;
+    },
+    options,
+  );
+  await eventually(
+    'a rule evaluation after that scrape',
+    async () => {
+      const groups = (await api<{ groups: { lastEvaluation: string }[] }>('/api/v1/rules')).groups;
+      return groups.every((g) => Date.parse(g.lastEvaluation) > stored);
+    },
+    options,
+  );
 }

@@ -44,7 +44,10 @@ export class Rng {
       const j = Math.floor(this.next() * (i + 1));
       [indexes[i], indexes[j]] = [indexes[j], indexes[i]];
     }
-    return indexes.slice(0, count).sort((a, b) => a - b).map((i) => items[i]);
+    return indexes
+      .slice(0, count)
+      .sort((a, b) => a - b)
+      .map((i) => items[i]);
   }
 }
 
@@ -98,7 +101,12 @@ export class GitRunner {
       GIT_COMMITTER_DATE: date,
       // Like `-c key=value` on every command, also for git run from `shell` scripts.
       GIT_CONFIG_COUNT: String(CONFIG.length),
-      ...Object.fromEntries(CONFIG.flatMap(([key, value], i) => [[`GIT_CONFIG_KEY_${i}`, key], [`GIT_CONFIG_VALUE_${i}`, value]])),
+      ...Object.fromEntries(
+        CONFIG.flatMap(([key, value], i) => [
+          [`GIT_CONFIG_KEY_${i}`, key],
+          [`GIT_CONFIG_VALUE_${i}`, value],
+        ]),
+      ),
     };
   }
 
@@ -111,7 +119,14 @@ export class GitRunner {
    * which is what costs) and returns its stdout; throws on a non-zero exit.
    */
   shell(script: string, input?: string): string {
-    return execFileSync('sh', ['-c', script], { cwd: this.dir, env: this.env(), encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
+    return execFileSync('sh', ['-c', script], {
+      cwd: this.dir,
+      env: this.env(),
+      encoding: 'utf8',
+      input,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      maxBuffer: 64 * 1024 * 1024,
+    });
   }
 
   /** Runs git and returns stdout; throws (with stderr) on a non-zero exit. */
@@ -165,7 +180,28 @@ export interface HistoryOptions {
 }
 
 const DIRS = ['apps/frontend', 'apps/backend', 'apps/worker', 'infra', 'infra/monitoring', 'infra/ingress', 'clusters/prod', 'clusters/staging/patches'];
-const KEYS = ['replicas', 'image', 'tag', 'cpu', 'memory', 'port', 'host', 'path', 'timeout', 'retries', 'enabled', 'level', 'region', 'zone', 'weight', 'name', 'namespace', 'secret', 'schedule', 'limit'];
+const KEYS = [
+  'replicas',
+  'image',
+  'tag',
+  'cpu',
+  'memory',
+  'port',
+  'host',
+  'path',
+  'timeout',
+  'retries',
+  'enabled',
+  'level',
+  'region',
+  'zone',
+  'weight',
+  'name',
+  'namespace',
+  'secret',
+  'schedule',
+  'limit',
+];
 const WORDS = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel', 'india', 'juliet', 'kilo', 'lima', 'mike', 'nov', 'oscar', 'papa'];
 
 /** Builds a history in `dir` (created, must not exist or be empty) from `seed`. */
@@ -182,7 +218,10 @@ class HistoryBuilder {
   private counter = 0;
   private readonly ops = new Map<string, string[]>();
 
-  constructor(readonly dir: string, readonly seed: number) {
+  constructor(
+    readonly dir: string,
+    readonly seed: number,
+  ) {
     this.rng = new Rng(seed);
     this.git = new GitRunner(dir);
   }
@@ -293,7 +332,13 @@ class HistoryBuilder {
   }
 
   private yamlFile(name: string): string {
-    const lines = [`# ${name}`, 'apiVersion: v1', `kind: ${this.rng.pick(['ConfigMap', 'Deployment', 'Service', 'Kustomization'])}`, 'metadata:', `  name: ${path.basename(name, '.yaml')}-${this.rng.int(1, 99)}`];
+    const lines = [
+      `# ${name}`,
+      'apiVersion: v1',
+      `kind: ${this.rng.pick(['ConfigMap', 'Deployment', 'Service', 'Kustomization'])}`,
+      'metadata:',
+      `  name: ${path.basename(name, '.yaml')}-${this.rng.int(1, 99)}`,
+    ];
     const count = this.rng.int(10, 22);
     for (let i = 0; i < count; i++) lines.push(this.yamlLine());
     return `${lines.join('\n')}\n`;
@@ -307,7 +352,15 @@ class HistoryBuilder {
   }
 
   private writeInitialTree(): void {
-    for (const file of ['apps/frontend/deploy.yaml', 'apps/frontend/service.yaml', 'apps/backend/deploy.yaml', 'apps/backend/config.yaml', 'infra/monitoring/values.yaml', 'infra/ingress.yaml', 'clusters/prod/kustomization.yaml']) {
+    for (const file of [
+      'apps/frontend/deploy.yaml',
+      'apps/frontend/service.yaml',
+      'apps/backend/deploy.yaml',
+      'apps/backend/config.yaml',
+      'infra/monitoring/values.yaml',
+      'infra/ingress.yaml',
+      'clusters/prod/kustomization.yaml',
+    ]) {
       this.write(file, this.yamlFile(file));
     }
     this.write('README.md', '# fleet\n\nManifests for the fleet.\n');
@@ -425,7 +478,12 @@ class HistoryBuilder {
           return `delete-symlink ${rel}`;
         }
         fs.rmSync(this.abs(rel));
-        fs.symlinkSync(this.rng.chance(0.7) && texts.length ? path.relative(path.dirname(this.abs(rel)), this.abs(this.rng.pick(texts))) : `missing-${this.rng.pick(WORDS)}.yaml`, this.abs(rel));
+        fs.symlinkSync(
+          this.rng.chance(0.7) && texts.length
+            ? path.relative(path.dirname(this.abs(rel)), this.abs(this.rng.pick(texts)))
+            : `missing-${this.rng.pick(WORDS)}.yaml`,
+          this.abs(rel),
+        );
         return `retarget-symlink ${rel}`;
       }
       const rel = this.freshPath();

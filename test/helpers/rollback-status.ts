@@ -33,16 +33,26 @@ export interface WaitOptions {
  * Polls the rollback until `until` holds (by default: finished) and returns it. A read that fails
  * (the API server restarting) is tried again; the timeout's message has the last status or error.
  */
-export async function waitForRollback(plane: Kubectl, namespace: string, name: string, until: (rollback: GitOpsRollback) => boolean = isFinished, options: WaitOptions = {}): Promise<GitOpsRollback> {
+export async function waitForRollback(
+  plane: Kubectl,
+  namespace: string,
+  name: string,
+  until: (rollback: GitOpsRollback) => boolean = isFinished,
+  options: WaitOptions = {},
+): Promise<GitOpsRollback> {
   let last: string | undefined;
-  return eventually(`rollback ${namespace}/${name}`, async () => {
-    try {
-      const rollback = await getRollback(plane, namespace, name);
-      last = `status: ${JSON.stringify(rollback.status)}`;
-      return until(rollback) ? rollback : undefined;
-    } catch (error) {
-      last = `read failed: ${String(error)}`;
-      return undefined;
-    }
-  }, { ...options, diagnostics: () => `${last}\n${options.diagnostics?.() ?? ''}` });
+  return eventually(
+    `rollback ${namespace}/${name}`,
+    async () => {
+      try {
+        const rollback = await getRollback(plane, namespace, name);
+        last = `status: ${JSON.stringify(rollback.status)}`;
+        return until(rollback) ? rollback : undefined;
+      } catch (error) {
+        last = `read failed: ${String(error)}`;
+        return undefined;
+      }
+    },
+    { ...options, diagnostics: () => `${last}\n${options.diagnostics?.() ?? ''}` },
+  );
 }

@@ -47,7 +47,10 @@ function bytesUnder(path: string): number {
 }
 
 function cacheRepos(cacheDir: string): string[] {
-  return fs.readdirSync(cacheDir).filter((name) => /^[0-9a-f]{64}$/.test(name)).sort();
+  return fs
+    .readdirSync(cacheDir)
+    .filter((name) => /^[0-9a-f]{64}$/.test(name))
+    .sort();
 }
 
 describe('one lock per cache repository', () => {
@@ -74,7 +77,11 @@ describe('one lock per cache repository', () => {
     const switches = events.filter((label, i) => i > 0 && label !== events[i - 1]).length;
     expect({ switches, runs: [...new Set(events)].sort() }).toEqual({ switches: 1, runs: ['main', 'other'] });
     // Depth 50 on each branch: the 50th commit of each is a boundary.
-    const shallow = fs.readFileSync(join(cacheRepoPath(cacheDir, url), 'shallow'), 'utf8').split('\n').filter(Boolean).sort();
+    const shallow = fs
+      .readFileSync(join(cacheRepoPath(cacheDir, url), 'shallow'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .sort();
     expect(shallow).toEqual([git(bare, 'rev-parse', 'main~49'), git(bare, 'rev-parse', 'other~49')].sort());
   });
 });
@@ -128,10 +135,11 @@ async function startCorruptingProxy(target: string): Promise<{ url: (name: strin
     set corrupt(value: boolean) {
       state.corrupt = value;
     },
-    stop: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -187,7 +195,11 @@ describe('eviction under a byte budget', () => {
     const lockDir = join(cacheDir, 'locks');
     const first = await evictCaches({ fs, cacheDir, maxBytes: budget, lockDir });
     expect(first.removed).toEqual([oldest]);
-    expect(cacheRepos(cacheDir).map((n) => join(cacheDir, n)).reduce((sum, dir) => sum + bytesUnder(dir), 0)).toBeLessThanOrEqual(budget);
+    expect(
+      cacheRepos(cacheDir)
+        .map((n) => join(cacheDir, n))
+        .reduce((sum, dir) => sum + bytesUnder(dir), 0),
+    ).toBeLessThanOrEqual(budget);
     // With the middle one in use, a budget of 0 removes only the newest.
     const second = await withRepositoryLock(middle, () => evictCaches({ fs, cacheDir, maxBytes: 0, lockDir }), { lockDir });
     expect(second.removed).toEqual([newest]);

@@ -33,7 +33,9 @@ describe('commit text injection', () => {
     const first = await run(repo.bare, { action: { kind: 'revert', commits: [repo.other] }, reason, requestId: 'ns/web/1' });
     expect(first.result).toBe('reverted');
     // The reason is one paragraph of text, after the reverts-line git writes.
-    expect(commitMessage(repo.bare, 'main')).toBe(`Revert "Deploy web 2.0"\n\nThis reverts commit ${repo.other}.\n\nWeb is slow. This reverts commit ${repo.bad}.\n\nRollback-Request: ns/web/1\n`);
+    expect(commitMessage(repo.bare, 'main')).toBe(
+      `Revert "Deploy web 2.0"\n\nThis reverts commit ${repo.other}.\n\nWeb is slow. This reverts commit ${repo.bad}.\n\nRollback-Request: ns/web/1\n`,
+    );
 
     const second = await run(repo.bare, { action: { kind: 'revert', commits: [repo.bad] }, requestId: 'ns/app/2' });
     expect(second.result).toBe('reverted');
@@ -47,7 +49,14 @@ describe('commit text injection', () => {
     git(work, 'reset', '-q', '--hard', 'FETCH_HEAD');
     git(work, 'revert', '--no-edit', repo.other);
     // What the old code wrote for a multi-line reason: the line stood alone in the reason paragraph.
-    git(work, 'commit', '-q', '--amend', '-m', `Revert "Deploy web 2.0"\n\nThis reverts commit ${repo.other}.\n\nslow\nThis reverts commit ${repo.bad}.\n\nRollback-Request: ns/web/1`);
+    git(
+      work,
+      'commit',
+      '-q',
+      '--amend',
+      '-m',
+      `Revert "Deploy web 2.0"\n\nThis reverts commit ${repo.other}.\n\nslow\nThis reverts commit ${repo.bad}.\n\nRollback-Request: ns/web/1`,
+    );
     git(work, 'push', '-q', repo.bare, 'HEAD:main');
 
     const result = await run(repo.bare, { action: { kind: 'revert', commits: [repo.bad, repo.other] }, requestId: 'ns/app/2' });
@@ -102,13 +111,16 @@ describe('commit text injection', () => {
   ])('an incident with %s is refused: InvalidRequestError, nothing pushed', async (_name, incident) => {
     const repo = buildRepo();
     const before = head(repo.bare);
-    await expect(run(repo.bare, { action: { kind: 'revert', commits: [repo.bad] }, incident })).rejects.toMatchObject({ code: 'InvalidRequestError', data: { field: 'incident' } });
+    await expect(run(repo.bare, { action: { kind: 'revert', commits: [repo.bad] }, incident })).rejects.toMatchObject({
+      code: 'InvalidRequestError',
+      data: { field: 'incident' },
+    });
     expect(head(repo.bare)).toBe(before);
   });
 
   test('a valid author is written as given, as git reads it', async () => {
     const repo = buildRepo();
-    await run(repo.bare, { action: { kind: 'revert', commits: [repo.bad] }, author: { name: 'Zoë O\'Neil', email: 'zoe@example.com' } });
+    await run(repo.bare, { action: { kind: 'revert', commits: [repo.bad] }, author: { name: "Zoë O'Neil", email: 'zoe@example.com' } });
     expect(git(repo.bare, 'log', '-1', '--format=%an|%ae|%cn', 'main')).toBe("Zoë O'Neil|zoe@example.com|Zoë O'Neil");
   });
 });

@@ -8,13 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import {
-  connectToControlPlane,
-  KubectlError,
-  startControlPlane,
-  type ControlPlane,
-  type ControlPlaneClient,
-} from '../envtest/control-plane.js';
+import { connectToControlPlane, KubectlError, startControlPlane, type ControlPlane, type ControlPlaneClient } from '../envtest/control-plane.js';
 import { eventually } from '../helpers/eventually.js';
 import { scaled } from '../helpers/time-budget.js';
 
@@ -41,7 +35,11 @@ async function getStatusOf(call: Promise<unknown>): Promise<number | 'ok'> {
 /** Retries `call` until it succeeds: RBAC changes reach the authorizer through an informer. */
 async function waitForSuccess(call: () => Promise<unknown>, timeoutMs = 10_000): Promise<void> {
   let last: number | 'ok' = 'ok';
-  await eventually('the call to succeed', async () => (last = await getStatusOf(call())) === 'ok', { timeoutMs, intervalMs: 100, diagnostics: () => `last: HTTP ${last}` });
+  await eventually('the call to succeed', async () => (last = await getStatusOf(call())) === 'ok', {
+    timeoutMs,
+    intervalMs: 100,
+    diagnostics: () => `last: HTTP ${last}`,
+  });
 }
 
 /**
@@ -152,16 +150,20 @@ describe('a private control plane', () => {
     await plane?.stop();
   });
 
-  test('answers again, with its data, after etcd and kube-apiserver restart', async () => {
-    await plane.kubectl(['create', 'configmap', 'survivor', '--from-literal=key=value']);
-    await plane.stopApiServer();
-    await plane.stopEtcd();
-    await expect(plane.kubectl(['get', 'namespaces'], { timeoutMs: 10_000 })).rejects.toThrow(KubectlError);
+  test(
+    'answers again, with its data, after etcd and kube-apiserver restart',
+    async () => {
+      await plane.kubectl(['create', 'configmap', 'survivor', '--from-literal=key=value']);
+      await plane.stopApiServer();
+      await plane.stopEtcd();
+      await expect(plane.kubectl(['get', 'namespaces'], { timeoutMs: 10_000 })).rejects.toThrow(KubectlError);
 
-    await plane.startEtcd();
-    await plane.startApiServer();
-    expect(await plane.kubectl(['get', 'configmap', 'survivor', '-o', 'jsonpath={.data.key}'])).toBe('value');
-  }, scaled(120_000));
+      await plane.startEtcd();
+      await plane.startApiServer();
+      expect(await plane.kubectl(['get', 'configmap', 'survivor', '-o', 'jsonpath={.data.key}'])).toBe('value');
+    },
+    scaled(120_000),
+  );
 
   test('stop() leaves no etcd or kube-apiserver process and no temporary files', async () => {
     const { rootDir } = plane.info;
@@ -174,14 +176,21 @@ describe('a private control plane', () => {
 });
 
 describe('a control plane whose owner dies', () => {
-  test('its etcd and kube-apiserver die with a SIGKILLed owner process', async () => {
-    const { pid, rootDir } = await startControlPlaneInChild();
-    expect(await findProcessesMentioning(rootDir)).toHaveLength(2);
-    process.kill(pid, 'SIGKILL');
-    await eventually('the owner\'s etcd and kube-apiserver to die', async () => (await findProcessesMentioning(rootDir)).length === 0, { timeoutMs: 10_000, intervalMs: 100 });
-    // The next control plane started anywhere removes the abandoned directory.
-    const next = await startControlPlane();
-    await next.stop();
-    expect(existsSync(rootDir)).toBe(false);
-  }, scaled(120_000));
+  test(
+    'its etcd and kube-apiserver die with a SIGKILLed owner process',
+    async () => {
+      const { pid, rootDir } = await startControlPlaneInChild();
+      expect(await findProcessesMentioning(rootDir)).toHaveLength(2);
+      process.kill(pid, 'SIGKILL');
+      await eventually("the owner's etcd and kube-apiserver to die", async () => (await findProcessesMentioning(rootDir)).length === 0, {
+        timeoutMs: 10_000,
+        intervalMs: 100,
+      });
+      // The next control plane started anywhere removes the abandoned directory.
+      const next = await startControlPlane();
+      await next.stop();
+      expect(existsSync(rootDir)).toBe(false);
+    },
+    scaled(120_000),
+  );
 });

@@ -76,7 +76,10 @@ describe('the operator under faults', () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}/${name}`;
     await createRollback('git-down', url, commits[4]);
-    const waiting = await waitFor('git-down', (r) => r.status?.conditions?.some((c) => c.type === 'Reconciling' && c.status === 'True' && c.reason !== 'Progressing') ?? false);
+    const waiting = await waitFor(
+      'git-down',
+      (r) => r.status?.conditions?.some((c) => c.type === 'Reconciling' && c.status === 'True' && c.reason !== 'Progressing') ?? false,
+    );
     expect(waiting.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'GitOperationFailed' });
     let server: GitHttpServer | undefined;
     try {
@@ -92,25 +95,29 @@ describe('the operator under faults', () => {
 
   // Without leader election: a leader that cannot renew its lease exits on purpose (a new pod
   // takes over); what is tested here is that the informer itself recovers.
-  test('the API server and etcd restart: the operator recovers and handles new rollbacks', async () => {
-    const operator = await launch(false);
-    const server = await startGitHttpServer({ root });
-    try {
-      const { name, bare } = publishRepo();
-      await plane.stopApiServer();
-      await plane.stopEtcd();
-      await new Promise((resolve) => setTimeout(resolve, 2000));
-      await plane.startEtcd();
-      await plane.startApiServer();
-      await createRollback('after-restart', server.urlFor(name), commits[3]);
-      await waitFor('after-restart', isReady, 120_000);
-      expect(git(bare, 'log', '-1', '--format=%s', 'main')).toBe('Revert "Deploy service 3"');
-      expect(operator.child.exitCode).toBeNull();
-    } finally {
-      await server.stop();
-      if (operator.child.exitCode === null) await operator.stop();
-    }
-  }, scaled(180_000));
+  test(
+    'the API server and etcd restart: the operator recovers and handles new rollbacks',
+    async () => {
+      const operator = await launch(false);
+      const server = await startGitHttpServer({ root });
+      try {
+        const { name, bare } = publishRepo();
+        await plane.stopApiServer();
+        await plane.stopEtcd();
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+        await plane.startEtcd();
+        await plane.startApiServer();
+        await createRollback('after-restart', server.urlFor(name), commits[3]);
+        await waitFor('after-restart', isReady, 120_000);
+        expect(git(bare, 'log', '-1', '--format=%s', 'main')).toBe('Revert "Deploy service 3"');
+        expect(operator.child.exitCode).toBeNull();
+      } finally {
+        await server.stop();
+        if (operator.child.exitCode === null) await operator.stop();
+      }
+    },
+    scaled(180_000),
+  );
 
   test('a leader that loses its Lease mid-push lets the push finish, records it, and only then exits', async () => {
     const server = await startGitHttpServer({ root });
@@ -122,13 +129,26 @@ describe('the operator under faults', () => {
       await until('the operator to lead', () => /Became leader/.test(operator.logs()));
       const { name, bare } = publishRepo();
       // The server holds the push in its pre-receive hook until the test releases it.
-      writeFileSync(path.join(bare, 'hooks', 'pre-receive'), `#!/bin/sh\ntouch '${gate}/started'\nwhile [ ! -f '${gate}/release' ]; do sleep 0.1; done\nexit 0\n`, { mode: 0o755 });
+      writeFileSync(
+        path.join(bare, 'hooks', 'pre-receive'),
+        `#!/bin/sh\ntouch '${gate}/started'\nwhile [ ! -f '${gate}/release' ]; do sleep 0.1; done\nexit 0\n`,
+        { mode: 0o755 },
+      );
       await createRollback('lease-lost', server.urlFor(name), commits[4]);
       await until('the push to reach the pre-receive hook', () => existsSync(path.join(gate, 'started')));
 
       // Another holder takes the Lease (as a replica would after a missed renewal).
       const renewTime = new Date().toISOString().replace('Z', '000Z');
-      await plane.kubectl(['patch', 'lease', 'gitops-rollback-leader', '-n', SYSTEM_NAMESPACE, '--type=merge', '-p', JSON.stringify({ spec: { holderIdentity: 'another-replica', renewTime, leaseDurationSeconds: 3600 } })]);
+      await plane.kubectl([
+        'patch',
+        'lease',
+        'gitops-rollback-leader',
+        '-n',
+        SYSTEM_NAMESPACE,
+        '--type=merge',
+        '-p',
+        JSON.stringify({ spec: { holderIdentity: 'another-replica', renewTime, leaseDurationSeconds: 3600 } }),
+      ]);
       await until('the operator to lose the Lease', () => /Lost leadership/.test(operator.logs()));
       expect(operator.child.exitCode).toBeNull();
 
@@ -145,28 +165,42 @@ describe('the operator under faults', () => {
     }
   });
 
-  test('a leader stopped: the standby takes over and reconciles', async () => {
-    const server = await startGitHttpServer({ root });
-    try {
-      const first = await launch();
-      await eventually('the first operator to hold the Lease', async () => {
-        const lease = JSON.parse(await plane.kubectl(['get', 'lease', 'gitops-rollback-leader', '-n', SYSTEM_NAMESPACE, '-o', 'json'])) as { spec: { holderIdentity?: string } };
-        return lease.spec.holderIdentity?.endsWith(`_${first.child.pid}`);
-      }, { diagnostics: () => first.logs().slice(-2000) });
-      const second = await launch();
-      const lease = JSON.parse(await plane.kubectl(['get', 'lease', 'gitops-rollback-leader', '-n', SYSTEM_NAMESPACE, '-o', 'json'])) as { spec: { holderIdentity: string } };
-      expect(lease.spec.holderIdentity).toContain(`_${first.child.pid}`);
-      expect(await first.stop()).toBe(0);
-      const { name, bare } = publishRepo();
-      await createRollback('takeover', server.urlFor(name), commits[2]);
-      await waitFor('takeover', isReady, 60_000);
-      const after = JSON.parse(await plane.kubectl(['get', 'lease', 'gitops-rollback-leader', '-n', SYSTEM_NAMESPACE, '-o', 'json'])) as { spec: { holderIdentity: string } };
-      expect(after.spec.holderIdentity).toContain(`_${second.child.pid}`);
-      expect(git(bare, 'log', '-1', '--format=%s', 'main')).toBe('Revert "Deploy service 2"');
-      await second.stop();
-    } finally {
-      await server.stop();
-    }
-    // Two operator starts, a graceful stop and a takeover after the Lease expires.
-  }, scaled(240_000));
+  test(
+    'a leader stopped: the standby takes over and reconciles',
+    async () => {
+      const server = await startGitHttpServer({ root });
+      try {
+        const first = await launch();
+        await eventually(
+          'the first operator to hold the Lease',
+          async () => {
+            const lease = JSON.parse(await plane.kubectl(['get', 'lease', 'gitops-rollback-leader', '-n', SYSTEM_NAMESPACE, '-o', 'json'])) as {
+              spec: { holderIdentity?: string };
+            };
+            return lease.spec.holderIdentity?.endsWith(`_${first.child.pid}`);
+          },
+          { diagnostics: () => first.logs().slice(-2000) },
+        );
+        const second = await launch();
+        const lease = JSON.parse(await plane.kubectl(['get', 'lease', 'gitops-rollback-leader', '-n', SYSTEM_NAMESPACE, '-o', 'json'])) as {
+          spec: { holderIdentity: string };
+        };
+        expect(lease.spec.holderIdentity).toContain(`_${first.child.pid}`);
+        expect(await first.stop()).toBe(0);
+        const { name, bare } = publishRepo();
+        await createRollback('takeover', server.urlFor(name), commits[2]);
+        await waitFor('takeover', isReady, 60_000);
+        const after = JSON.parse(await plane.kubectl(['get', 'lease', 'gitops-rollback-leader', '-n', SYSTEM_NAMESPACE, '-o', 'json'])) as {
+          spec: { holderIdentity: string };
+        };
+        expect(after.spec.holderIdentity).toContain(`_${second.child.pid}`);
+        expect(git(bare, 'log', '-1', '--format=%s', 'main')).toBe('Revert "Deploy service 2"');
+        await second.stop();
+      } finally {
+        await server.stop();
+      }
+      // Two operator starts, a graceful stop and a takeover after the Lease expires.
+    },
+    scaled(240_000),
+  );
 });

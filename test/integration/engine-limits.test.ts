@@ -31,7 +31,11 @@ function commitTreeBomb(bare: string, depth: number): string {
   return commit;
 }
 
-const request = (bare: string, commit: string) => ({ repository: { url: bare, branch: 'main' }, author: AUTHOR, action: { kind: 'revert' as const, commits: [commit] } });
+const request = (bare: string, commit: string) => ({
+  repository: { url: bare, branch: 'main' },
+  author: AUTHOR,
+  action: { kind: 'revert' as const, commits: [commit] },
+});
 
 describe('limits on what one revert may visit', () => {
   test(`reverting a tree bomb (26 objects, 2^24 paths) stops after ${MAX_TREE_ENTRIES_VISITED} tree entries, branch unchanged`, async () => {

@@ -160,9 +160,16 @@ describe('runRollback on a local bare repository', () => {
   });
 
   test('reason and incident follow git message as a paragraph and trailers', async () => {
-    const result = await run(fx.bare, { action: { kind: 'revert', commits: [fx.c2] }, reason: '500s on /checkout', incident: 'INC-12345', requestId: 'ns/name/uid' });
+    const result = await run(fx.bare, {
+      action: { kind: 'revert', commits: [fx.c2] },
+      reason: '500s on /checkout',
+      incident: 'INC-12345',
+      requestId: 'ns/name/uid',
+    });
     const message = result.commits[0].message;
-    expect(message).toBe(`Revert "Bump frontend and backend"\n\nThis reverts commit ${fx.c2}.\n\n500s on /checkout\n\nIncident: INC-12345\nRollback-Request: ns/name/uid\n`);
+    expect(message).toBe(
+      `Revert "Bump frontend and backend"\n\nThis reverts commit ${fx.c2}.\n\n500s on /checkout\n\nIncident: INC-12345\nRollback-Request: ns/name/uid\n`,
+    );
     const trailers = git(fx.bare, '-c', 'trailer.separators=:', 'log', '-1', '--format=%(trailers:only,unfold)', 'main');
     expect(trailers).toBe('Incident: INC-12345\nRollback-Request: ns/name/uid');
   });
@@ -233,7 +240,9 @@ describe('runRollback on a local bare repository', () => {
     });
 
     test('an unknown branch is RepositoryNotFoundError', async () => {
-      await expect(runRollback({ repository: { url: fx.bare, branch: 'nope' }, action: { kind: 'revert', commits: [fx.c2] } }, { cacheDir: makeTempDir() })).rejects.toMatchObject({ code: 'RepositoryNotFoundError' });
+      await expect(
+        runRollback({ repository: { url: fx.bare, branch: 'nope' }, action: { kind: 'revert', commits: [fx.c2] } }, { cacheDir: makeTempDir() }),
+      ).rejects.toMatchObject({ code: 'RepositoryNotFoundError' });
     });
 
     test('a work-tree repository is refused, its branch untouched', async () => {

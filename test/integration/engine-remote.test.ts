@@ -90,21 +90,31 @@ describe('runRollback over smart HTTP', () => {
   test('a push declined by a hook is PushRejectedError and the branch is unchanged', async () => {
     const { url, bare } = publishRepo();
     await installRejectingHook(bare, 'main is protected');
-    await expect(runRollback(request(url, { kind: 'revert', commits: [commits[69]] }), { cacheDir: makeTempDir() })).rejects.toMatchObject({ code: 'PushRejectedError' });
+    await expect(runRollback(request(url, { kind: 'revert', commits: [commits[69]] }), { cacheDir: makeTempDir() })).rejects.toMatchObject({
+      code: 'PushRejectedError',
+    });
     expect(git(bare, 'rev-parse', 'main')).toBe(commits[69]);
   });
 
   test('wrong credentials are AuthFailedError whose message does not reveal the password', async () => {
     const { url, bare } = publishRepo();
     const wrong = { username: 'flux', password: 'wrong-Pa55word' };
-    const attempt = runRollback({ ...request(url, { kind: 'revert', commits: [commits[69]] }), repository: { url, branch: 'main', credentials: wrong } }, { cacheDir: makeTempDir() });
-    const error = (await attempt.then(() => undefined, (e: unknown) => e)) as { code: string; message: string; data: unknown };
+    const attempt = runRollback(
+      { ...request(url, { kind: 'revert', commits: [commits[69]] }), repository: { url, branch: 'main', credentials: wrong } },
+      { cacheDir: makeTempDir() },
+    );
+    const error = (await attempt.then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as { code: string; message: string; data: unknown };
     expect(error).toMatchObject({ code: 'AuthFailedError' });
     expect(JSON.stringify({ message: error.message, data: error.data })).not.toContain('wrong-Pa55word');
     expect(git(bare, 'rev-parse', 'main')).toBe(commits[69]);
   });
 
   test('an unknown repository is RepositoryNotFoundError', async () => {
-    await expect(runRollback(request(server.urlFor('nope.git'), { kind: 'revert', commits: [commits[69]] }), { cacheDir: makeTempDir() })).rejects.toMatchObject({ code: 'RepositoryNotFoundError' });
+    await expect(
+      runRollback(request(server.urlFor('nope.git'), { kind: 'revert', commits: [commits[69]] }), { cacheDir: makeTempDir() }),
+    ).rejects.toMatchObject({ code: 'RepositoryNotFoundError' });
   });
 });

@@ -14,7 +14,14 @@ import * as path from 'node:path';
 import { classifyError, StallingError } from '../../src/controller/classify-error.js';
 import { createWorkerEngine, createWorkerRangeReader, EngineLimitExceededError } from '../../src/controller/engine-worker.js';
 import type { RollbackRequest } from '../../src/git/engine.js';
-import { AuthFailedError, CommitNotFoundError, GitHostNotAllowedError, InvalidRepositoryUrlError, RevertConflictError, TransferLimitExceededError } from '../../src/git/errors.js';
+import {
+  AuthFailedError,
+  CommitNotFoundError,
+  GitHostNotAllowedError,
+  InvalidRepositoryUrlError,
+  RevertConflictError,
+  TransferLimitExceededError,
+} from '../../src/git/errors.js';
 import { LOCAL_NETWORK_POLICY, STRICT_NETWORK_POLICY } from '../../src/git/url-policy.js';
 import type { SafetyVerdict } from '../../src/safety/evaluate-safety.js';
 import { SafetyCheckFailedError } from '../../src/safety/safety-gate.js';
@@ -58,7 +65,13 @@ function costlyKey(): { identity: string; passphrase: string } {
     offset += 4;
     skip();
     data.writeUInt32BE(128, offset);
-    return { identity: `${lines[0]}\n${data.toString('base64').match(/.{1,70}/g)!.join('\n')}\n${lines.at(-1)}\n`, passphrase: 'Pa55' };
+    return {
+      identity: `${lines[0]}\n${data
+        .toString('base64')
+        .match(/.{1,70}/g)!
+        .join('\n')}\n${lines.at(-1)}\n`,
+      passphrase: 'Pa55',
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -102,7 +115,7 @@ describe('the engine in a worker process', () => {
     expect(git(repo.bare, 'rev-parse', 'main')).toBe(before);
   });
 
-  test('the operator\'s network policy and transfer limits hold inside the worker', async () => {
+  test("the operator's network policy and transfer limits hold inside the worker", async () => {
     // A real git server on loopback over plain http: the strict policy refuses it before any request.
     const root = makeTempDir();
     const work = initRepo();
@@ -126,7 +139,7 @@ describe('the engine in a worker process', () => {
     }
   });
 
-  test('an automated trigger\'s commit range is read in a worker too: the commits as git lists them, typed errors, the policy', async () => {
+  test("an automated trigger's commit range is read in a worker too: the commits as git lists them, typed errors, the policy", async () => {
     const { bare, c1, c2 } = buildRepo();
     const read = createWorkerRangeReader({ policy: LOCAL_NETWORK_POLICY, cacheDir: makeTempDir(), entry: ENTRY });
     const head = git(bare, 'rev-parse', 'main');
@@ -180,7 +193,7 @@ describe('the engine in a worker process', () => {
     expect(classifyError(error)).toMatchObject({ stalling: true, reason: 'EngineLimitExceeded' });
   });
 
-  test('an error thrown by beforePublish is the run\'s error, and nothing is pushed', async () => {
+  test("an error thrown by beforePublish is the run's error, and nothing is pushed", async () => {
     const { bare, c2 } = buildRepo();
     const before = git(bare, 'rev-parse', 'main');
     const refusal = new StallingError('ImageUpdateAutomationNotFound', 'not found');
@@ -205,7 +218,10 @@ describe('the engine in a worker process', () => {
     const controller = new AbortController();
     const engine = createWorkerEngine({ policy: LOCAL_NETWORK_POLICY, cacheDir: makeTempDir(), entry: ENTRY });
     // Fires after the operator gave leave to push.
-    const result = await engine(revert(bare, c2), { signal: controller.signal, beforePublish: async () => void setImmediate(() => controller.abort(new Error('lease lost'))) });
+    const result = await engine(revert(bare, c2), {
+      signal: controller.signal,
+      beforePublish: async () => void setImmediate(() => controller.abort(new Error('lease lost'))),
+    });
     expect(controller.signal.aborted).toBe(true);
     expect(result.result).toBe('reverted');
     expect(git(bare, 'rev-parse', 'main')).toBe(result.head);

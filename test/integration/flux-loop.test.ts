@@ -13,7 +13,12 @@ import { startControlPlane, type ControlPlane } from '../envtest/control-plane.j
 import { commitFiles, git, initRepo, makeTempDir, publishBare } from '../helpers/git-cli.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/git-http-server.js';
 import {
-  createGitAuthSecret, FLUX_GIT_REPOSITORIES, FLUX_IMAGE_UPDATE_AUTOMATIONS, FLUX_KUSTOMIZATIONS, GIT_AUTH as AUTH, installOperator,
+  createGitAuthSecret,
+  FLUX_GIT_REPOSITORIES,
+  FLUX_IMAGE_UPDATE_AUTOMATIONS,
+  FLUX_KUSTOMIZATIONS,
+  GIT_AUTH as AUTH,
+  installOperator,
 } from '../helpers/operator-install.js';
 import { startOperator, type OperatorProcess } from '../helpers/operator-process.js';
 import { conditionOf as condition, isFinished, waitForRollback } from '../helpers/rollback-status.js';
@@ -31,7 +36,10 @@ interface History {
 
 function buildHistory(): History {
   const work = initRepo();
-  const c1 = commitFiles(work, 'Deploy frontend 1.0 and backend 1.0', { 'apps/frontend/deploy.yaml': 'image: frontend:1.0\n', 'apps/backend/deploy.yaml': 'image: backend:1.0\n' });
+  const c1 = commitFiles(work, 'Deploy frontend 1.0 and backend 1.0', {
+    'apps/frontend/deploy.yaml': 'image: frontend:1.0\n',
+    'apps/backend/deploy.yaml': 'image: backend:1.0\n',
+  });
   const c2 = commitFiles(work, 'Deploy frontend 1.1', { 'apps/frontend/deploy.yaml': 'image: frontend:1.1\n' });
   const c3 = commitFiles(work, 'Add frontend flags', { 'apps/frontend/flags.yaml': 'checkout-v2: true\n' });
   return { work, c1, c2, c3 };
@@ -76,7 +84,9 @@ describe('Flux in the loop on a real API server', () => {
     const name = `fleet-${id}.git`;
     const bare = publishBare(history.work, root, name);
     const source = `${id}-fleet`;
-    await kubectl(['apply', '-f', '-'], `apiVersion: source.toolkit.fluxcd.io/v1
+    await kubectl(
+      ['apply', '-f', '-'],
+      `apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository
 metadata: {name: ${source}, namespace: ${NAMESPACE}}
 spec:
@@ -84,12 +94,15 @@ spec:
   url: ${server.urlFor(name)}
   ref: {branch: main}
   secretRef: {name: git-auth}
-`);
+`,
+    );
     return { id, source, bare };
   }
 
   async function createKustomization(name: string, source: string, kustomizationPath: string): Promise<void> {
-    await kubectl(['apply', '-f', '-'], `apiVersion: kustomize.toolkit.fluxcd.io/v1
+    await kubectl(
+      ['apply', '-f', '-'],
+      `apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata: {name: ${name}, namespace: ${NAMESPACE}}
 spec:
@@ -97,18 +110,22 @@ spec:
   prune: true
   path: ${kustomizationPath}
   sourceRef: {kind: GitRepository, name: ${source}}
-`);
+`,
+    );
   }
 
   async function createRollback(name: string, source: string, extra = '', what = `  revert: {commits: [${history.c3}]}`): Promise<void> {
-    await kubectl(['apply', '-f', '-'], `apiVersion: rollback.gitops.dev/v1alpha1
+    await kubectl(
+      ['apply', '-f', '-'],
+      `apiVersion: rollback.gitops.dev/v1alpha1
 kind: GitOpsRollback
 metadata: {name: ${name}, namespace: ${NAMESPACE}}
 spec:
   sourceRef: {kind: GitRepository, name: ${source}}
 ${what}
   incident: INC-7
-${extra}`);
+${extra}`,
+    );
   }
 
   async function getObject<T>(kind: string, name: string): Promise<T> {
@@ -121,13 +138,31 @@ ${extra}`);
   const isPushed = (r: GitOpsRollback) => condition(r, 'Pushed')?.status === 'True' || condition(r, 'Stalled')?.status === 'True';
 
   /** Writes what kustomize-controller would: revisions, Ready, observedGeneration (status subresource). */
-  async function reportKustomization(name: string, status: { applied?: string; attempted: string; ready: 'True' | 'False' | 'Unknown'; reason: string; message?: string; stalled?: boolean; handled?: string }): Promise<void> {
+  async function reportKustomization(
+    name: string,
+    status: { applied?: string; attempted: string; ready: 'True' | 'False' | 'Unknown'; reason: string; message?: string; stalled?: boolean; handled?: string },
+  ): Promise<void> {
     const { metadata } = await getObject<FluxObject>('kustomization', name);
     const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-    const conditions = [{ type: 'Ready', status: status.ready, reason: status.reason, message: status.message ?? status.reason, lastTransitionTime: now, observedGeneration: metadata.generation }];
+    const conditions = [
+      {
+        type: 'Ready',
+        status: status.ready,
+        reason: status.reason,
+        message: status.message ?? status.reason,
+        lastTransitionTime: now,
+        observedGeneration: metadata.generation,
+      },
+    ];
     if (status.stalled) conditions.push({ ...conditions[0], type: 'Stalled', status: 'True' });
     const patch = {
-      status: { observedGeneration: metadata.generation, lastAttemptedRevision: status.attempted, ...(status.applied ? { lastAppliedRevision: status.applied } : {}), ...(status.handled ? { lastHandledReconcileAt: status.handled } : {}), conditions },
+      status: {
+        observedGeneration: metadata.generation,
+        lastAttemptedRevision: status.attempted,
+        ...(status.applied ? { lastAppliedRevision: status.applied } : {}),
+        ...(status.handled ? { lastHandledReconcileAt: status.handled } : {}),
+        conditions,
+      },
     };
     await kubectl(['patch', 'kustomization', name, '-n', NAMESPACE, '--subresource=status', '--type=merge', '-p', JSON.stringify(patch)]);
   }
@@ -162,11 +197,16 @@ ${extra}`);
 
       // The wait: not Ready when Flux applied only the old head, once the operator has read that.
       await reportKustomization(apps, { applied: revisionOf(history.c3), attempted: revisionOf(history.c3), ready: 'True', reason: 'ReconciliationSucceeded' });
-      const waiting = await waitRollback(rollbackName, (r) => r.status?.kustomizations?.some((k) => k.name === apps && k.revision === revisionOf(history.c3)) ?? false);
+      const waiting = await waitRollback(
+        rollbackName,
+        (r) => r.status?.kustomizations?.some((k) => k.name === apps && k.revision === revisionOf(history.c3)) ?? false,
+      );
       expect(condition(waiting, 'Ready')).toMatchObject({ status: 'Unknown', reason: 'WaitingForApply' });
       expect(condition(waiting, 'Applied')).toMatchObject({ status: 'Unknown', reason: 'WaitingForApply' });
       expect(condition(waiting, 'Reconciling')).toMatchObject({ status: 'True' });
-      expect(waiting.status?.kustomizations).toEqual([expect.objectContaining({ name: apps, namespace: NAMESPACE, ready: false, revision: revisionOf(history.c3) })]);
+      expect(waiting.status?.kustomizations).toEqual([
+        expect.objectContaining({ name: apps, namespace: NAMESPACE, ready: false, revision: revisionOf(history.c3) }),
+      ]);
 
       // Flux applies the rollback commit and is healthy.
       await reportKustomization(apps, { applied: revisionOf(head), attempted: revisionOf(head), ready: 'True', reason: 'ReconciliationSucceeded' });
@@ -204,15 +244,27 @@ ${extra}`);
     await createRollback(`${id}-fails`, source, `  reconcile:\n    kustomizations: [{name: ${apps}}]`);
     await waitRollback(`${id}-fails`, isPushed);
     const head = `main@sha1:${git(bare, 'rev-parse', 'main')}`;
-    const failure = { applied: `main@sha1:${history.c3}`, attempted: head, ready: 'False' as const, reason: 'HealthCheckFailed', message: 'timeout waiting for: [Deployment/shop/frontend status: InProgress]' };
+    const failure = {
+      applied: `main@sha1:${history.c3}`,
+      attempted: head,
+      ready: 'False' as const,
+      reason: 'HealthCheckFailed',
+      message: 'timeout waiting for: [Deployment/shop/frontend status: InProgress]',
+    };
     await reportKustomization(apps, failure);
     // The operator asks Flux to look once more; the same failure, on that request, is final.
     const retry = await eventually('the operator to ask for one more reconcile', () => requestedAt('kustomization', apps));
     await reportKustomization(apps, { ...failure, handled: retry });
     const rollback = await waitRollback(`${id}-fails`, isFinished);
-    expect(condition(rollback, 'Stalled')).toMatchObject({ status: 'True', reason: 'ApplyFailed', message: expect.stringContaining('Deployment/shop/frontend status: InProgress') });
+    expect(condition(rollback, 'Stalled')).toMatchObject({
+      status: 'True',
+      reason: 'ApplyFailed',
+      message: expect.stringContaining('Deployment/shop/frontend status: InProgress'),
+    });
     expect(condition(rollback, 'Applied')).toMatchObject({ status: 'False', reason: 'ApplyFailed' });
-    const events = JSON.parse(await kubectl(['get', 'events', '-n', NAMESPACE, '--field-selector', `involvedObject.name=${id}-fails`, '-o', 'json'])) as { items: { reason: string; type: string }[] };
+    const events = JSON.parse(await kubectl(['get', 'events', '-n', NAMESPACE, '--field-selector', `involvedObject.name=${id}-fails`, '-o', 'json'])) as {
+      items: { reason: string; type: string }[];
+    };
     expect(events.items.map((e) => `${e.type}/${e.reason}`)).toEqual(expect.arrayContaining(['Normal/WaitingForApply', 'Warning/ApplyFailed']));
   });
 
@@ -253,7 +305,9 @@ ${extra}`);
 
   describe('spec.suspendImageUpdates: suspended right before the push, resumed when nothing is pushed', () => {
     async function createAutomation(name: string, source: string): Promise<void> {
-      await kubectl(['apply', '-f', '-'], `apiVersion: image.toolkit.fluxcd.io/v1
+      await kubectl(
+        ['apply', '-f', '-'],
+        `apiVersion: image.toolkit.fluxcd.io/v1
 kind: ImageUpdateAutomation
 metadata: {name: ${name}, namespace: ${NAMESPACE}}
 spec:
@@ -263,7 +317,8 @@ spec:
     commit:
       author: {name: fluxcdbot, email: fluxcdbot@example.com}
   update: {path: ./apps, strategy: Setters}
-`);
+`,
+      );
     }
 
     test('the automation is suspended, recorded in status, and stays suspended', async () => {
@@ -287,7 +342,16 @@ spec:
       expect(condition(done, 'Stalled')).toMatchObject({ status: 'True', reason: 'PushRejected' });
       expect(done.status?.suspendedImageUpdates).toBeUndefined();
       expect((await getObject<FluxObject>('imageupdateautomation', `${id}-images`)).spec.suspend).toBe(false);
-      const events = await kubectl(['get', 'events', '-n', NAMESPACE, '--field-selector', `involvedObject.name=${id}-declined`, '-o', 'jsonpath={.items[*].reason}']);
+      const events = await kubectl([
+        'get',
+        'events',
+        '-n',
+        NAMESPACE,
+        '--field-selector',
+        `involvedObject.name=${id}-declined`,
+        '-o',
+        'jsonpath={.items[*].reason}',
+      ]);
       // Suspended right before the push, resumed once it was declined.
       expect(events.split(' ')).toEqual(expect.arrayContaining(['ImageUpdatesSuspended', 'ImageUpdatesResumed']));
       expect(git(bare, 'rev-parse', 'main')).toBe(history.c3);

@@ -183,11 +183,13 @@ describe('pack bombs are refused while reading', () => {
 
   test('an object inflating beyond its declared size is refused without inflating the rest', async () => {
     const bomb = deflateSync(Buffer.alloc(64 * MiB)); // ~64 KiB on the wire
-    server.handle(uploadPack((res, sent) => {
-      const body = sideBand(Buffer.concat([packHeader(1), objectHeader(3, 100), bomb, Buffer.alloc(20)]));
-      sent(body.length);
-      res.end(body);
-    }));
+    server.handle(
+      uploadPack((res, sent) => {
+        const body = sideBand(Buffer.concat([packHeader(1), objectHeader(3, 100), bomb, Buffer.alloc(20)]));
+        sent(body.length);
+        res.end(body);
+      }),
+    );
     const error = await fetchError();
     expect(error).toBeInstanceOf(RemoteError);
     expect((error as Error).message).toMatch(/inflates beyond the size its header declares/);
@@ -208,11 +210,13 @@ describe('pack bombs are refused while reading', () => {
   });
 
   test('an endless upload-pack response stops at the pack limit', async () => {
-    server.handle(uploadPack((res, sent) => {
-      let first = true;
-      const progress = pkt(Buffer.concat([Buffer.from([2]), Buffer.alloc(65000, 'x')]));
-      stream(res, sent, () => (first ? ((first = false), sideBand(packHeader(1))) : progress));
-    }));
+    server.handle(
+      uploadPack((res, sent) => {
+        let first = true;
+        const progress = pkt(Buffer.concat([Buffer.from([2]), Buffer.alloc(65000, 'x')]));
+        stream(res, sent, () => (first ? ((first = false), sideBand(packHeader(1))) : progress));
+      }),
+    );
     const error = await fetchError({ limits: { maxPackBytes: MiB } });
     expectLimit(error, 'pack', MiB);
     expect(server.bytesSent()).toBeLessThan(16 * MiB);
@@ -226,7 +230,9 @@ describe('advertisements and decoded bodies are bounded', () => {
       res.writeHead(200, { 'Content-Type': 'application/x-git-upload-pack-advertisement' });
       let first = true;
       // A well-formed advertisement whose ref list never ends (no flush).
-      stream(res, sent, () => (first ? ((first = false), advertisement('git-upload-pack').subarray(0, -4)) : pkt(`${HEAD_OID} refs/heads/${'b'.repeat(900)}${n++}\n`)));
+      stream(res, sent, () =>
+        first ? ((first = false), advertisement('git-upload-pack').subarray(0, -4)) : pkt(`${HEAD_OID} refs/heads/${'b'.repeat(900)}${n++}\n`),
+      );
     });
     const error = await fetchError({ limits: { maxAdvertisementBytes: MiB } });
     expectLimit(error, 'advertisement', MiB);
@@ -255,7 +261,9 @@ describe('advertisements and decoded bodies are bounded', () => {
     server.handle((_req, res, sent) => {
       res.writeHead(200, { 'Content-Type': 'application/x-git-receive-pack-advertisement' });
       let first = true;
-      stream(res, sent, () => (first ? ((first = false), advertisement('git-receive-pack').subarray(0, -4)) : pkt(`${HEAD_OID} refs/tags/t\n`.padEnd(1000, 'x'))));
+      stream(res, sent, () =>
+        first ? ((first = false), advertisement('git-receive-pack').subarray(0, -4)) : pkt(`${HEAD_OID} refs/tags/t\n`.padEnd(1000, 'x')),
+      );
     });
     const gitdir = await freshCache();
     const error = await pushBranch(fs, gitdir, {

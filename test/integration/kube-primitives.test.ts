@@ -62,7 +62,11 @@ interface SeenEvent {
 }
 
 /** Starts a ConfigMap informer on one namespace that records every event. */
-function makeConfigMapInformer(plane: ControlPlaneClient, namespace: string, extra: Partial<Pick<InformerOptions<InformerObject>, 'pageSize' | 'watchTimeoutSeconds' | 'logger' | 'backoff'>> = {}) {
+function makeConfigMapInformer(
+  plane: ControlPlaneClient,
+  namespace: string,
+  extra: Partial<Pick<InformerOptions<InformerObject>, 'pageSize' | 'watchTimeoutSeconds' | 'logger' | 'backoff'>> = {},
+) {
   const seen: SeenEvent[] = [];
   const informer = new Informer<InformerObject & { data?: Record<string, string> }>({
     kubeConfig: loadKubeConfig(plane.kubeconfigPath),
@@ -227,7 +231,16 @@ describe('Kubernetes primitives on the shared control plane', () => {
       await recorder.record(cm, 'Warning', 'PushFailed', 'x'.repeat(3000));
 
       const list = JSON.parse(await plane.kubectl(['-n', namespace, 'get', 'events', '-o', 'json'])) as {
-        items: { reason: string; count: number; type: string; message: string; source: { component: string }; involvedObject: { uid: string; kind: string }; firstTimestamp: string; lastTimestamp: string }[];
+        items: {
+          reason: string;
+          count: number;
+          type: string;
+          message: string;
+          source: { component: string };
+          involvedObject: { uid: string; kind: string };
+          firstTimestamp: string;
+          lastTimestamp: string;
+        }[];
       };
       const byReason = Object.fromEntries(list.items.map((e) => [e.reason, e]));
       expect(list.items).toHaveLength(2);
@@ -268,97 +281,113 @@ describe('Kubernetes primitives across an API server restart (private control pl
     await plane?.stop();
   });
 
-  it('the informer recovers, sees changes made during and after the outage, and replays nothing else', async () => {
-    const namespace = await createNamespace(plane, 'restart');
-    const steady = Array.from({ length: 20 }, (_, i) => `steady-${i}`);
-    await createConfigMaps(plane, namespace, [...steady, 'changed', 'removed']);
-    const { logger, messages } = captureLogger();
-    // Slow retries, so the informer is still disconnected when the changes below are made.
-    const { informer, seen } = makeConfigMapInformer(plane, namespace, { logger, backoff: { initialMs: 1500, maxMs: 3000 } });
-    try {
-      await informer.start();
-      expect(seen).toHaveLength(22);
-      seen.length = 0;
+  it(
+    'the informer recovers, sees changes made during and after the outage, and replays nothing else',
+    async () => {
+      const namespace = await createNamespace(plane, 'restart');
+      const steady = Array.from({ length: 20 }, (_, i) => `steady-${i}`);
+      await createConfigMaps(plane, namespace, [...steady, 'changed', 'removed']);
+      const { logger, messages } = captureLogger();
+      // Slow retries, so the informer is still disconnected when the changes below are made.
+      const { informer, seen } = makeConfigMapInformer(plane, namespace, { logger, backoff: { initialMs: 1500, maxMs: 3000 } });
+      try {
+        await informer.start();
+        expect(seen).toHaveLength(22);
+        seen.length = 0;
 
-      await plane.stopApiServer();
-      await sleep(1500);
-      await plane.startApiServer();
-      // Made while the informer is still backing off: it must catch up on them.
-      await patchConfigMap(plane, namespace, 'changed', 'v2');
-      await plane.kubectl(['-n', namespace, 'delete', 'configmap', 'removed']);
-      await createConfigMaps(plane, namespace, ['created-during']);
-      await waitFor('the outage changes', () => seen.length >= 3, 60_000);
-      // And after it has reconnected.
-      await createConfigMaps(plane, namespace, ['created-after']);
-      await waitFor('the post-outage change', () => seen.length >= 4, 30_000);
-      await sleep(1500);
+        await plane.stopApiServer();
+        await sleep(1500);
+        await plane.startApiServer();
+        // Made while the informer is still backing off: it must catch up on them.
+        await patchConfigMap(plane, namespace, 'changed', 'v2');
+        await plane.kubectl(['-n', namespace, 'delete', 'configmap', 'removed']);
+        await createConfigMaps(plane, namespace, ['created-during']);
+        await waitFor('the outage changes', () => seen.length >= 3, 60_000);
+        // And after it has reconnected.
+        await createConfigMaps(plane, namespace, ['created-after']);
+        await waitFor('the post-outage change', () => seen.length >= 4, 30_000);
+        await sleep(1500);
 
-      const relisted = messages().includes('Watch expired (410); relisting');
-      process.stderr.write(`informer recovery path: ${relisted ? 'relist after 410' : 'watch resumed from resourceVersion'}\n`);
-      // Exactly the four changes: none of the 20 unchanged objects is replayed.
-      expect(seen.map((e) => `${e.type} ${e.name}`).sort()).toEqual(['ADDED created-after', 'ADDED created-during', 'DELETED removed', 'MODIFIED changed']);
-      expect(informer.get(namespace, 'changed')).toMatchObject({ data: { value: 'v2' } });
-      expect(informer.list()).toHaveLength(22 - 1 + 2);
-    } finally {
-      await informer.stop();
-    }
-  }, scaled(120_000));
+        const relisted = messages().includes('Watch expired (410); relisting');
+        process.stderr.write(`informer recovery path: ${relisted ? 'relist after 410' : 'watch resumed from resourceVersion'}\n`);
+        // Exactly the four changes: none of the 20 unchanged objects is replayed.
+        expect(seen.map((e) => `${e.type} ${e.name}`).sort()).toEqual(['ADDED created-after', 'ADDED created-during', 'DELETED removed', 'MODIFIED changed']);
+        expect(informer.get(namespace, 'changed')).toMatchObject({ data: { value: 'v2' } });
+        expect(informer.list()).toHaveLength(22 - 1 + 2);
+      } finally {
+        await informer.stop();
+      }
+    },
+    scaled(120_000),
+  );
 
-  it('the informer sees changes made after an etcd restart, and only those', async () => {
-    const namespace = await createNamespace(plane, 'etcd-restart');
-    await createConfigMaps(plane, namespace, ['a', 'b', 'c']);
-    const { informer, seen } = makeConfigMapInformer(plane, namespace);
-    try {
-      await informer.start();
-      seen.length = 0;
-      await plane.stopEtcd();
-      await sleep(2000);
-      await plane.startEtcd();
-      await waitFor('the API server to write again', async () => {
-        try {
-          await createConfigMaps(plane, namespace, ['after-etcd']);
-          return true;
-        } catch {
-          return false;
-        }
-      }, 60_000);
-      await waitFor('the change', () => seen.length >= 1, 30_000);
-      await sleep(1500);
-      expect(seen.map((e) => `${e.type} ${e.name}`)).toEqual(['ADDED after-etcd']);
-    } finally {
-      await informer.stop();
-    }
-  }, scaled(120_000));
+  it(
+    'the informer sees changes made after an etcd restart, and only those',
+    async () => {
+      const namespace = await createNamespace(plane, 'etcd-restart');
+      await createConfigMaps(plane, namespace, ['a', 'b', 'c']);
+      const { informer, seen } = makeConfigMapInformer(plane, namespace);
+      try {
+        await informer.start();
+        seen.length = 0;
+        await plane.stopEtcd();
+        await sleep(2000);
+        await plane.startEtcd();
+        await waitFor(
+          'the API server to write again',
+          async () => {
+            try {
+              await createConfigMaps(plane, namespace, ['after-etcd']);
+              return true;
+            } catch {
+              return false;
+            }
+          },
+          60_000,
+        );
+        await waitFor('the change', () => seen.length >= 1, 30_000);
+        await sleep(1500);
+        expect(seen.map((e) => `${e.type} ${e.name}`)).toEqual(['ADDED after-etcd']);
+      } finally {
+        await informer.stop();
+      }
+    },
+    scaled(120_000),
+  );
 
-  it('a leader that cannot renew steps down within the renew deadline', async () => {
-    const namespace = await createNamespace(plane, 'lease-lost');
-    const stopped: number[] = [];
-    const elector = new LeaderElector({
-      kubeConfig: loadKubeConfig(plane.kubeconfigPath),
-      namespace,
-      name: 'leader',
-      identity: 'only-replica',
-      leaseDurationSeconds: 4,
-      renewDeadlineSeconds: 2,
-      retryPeriodSeconds: 0.5,
-      onStartedLeading: () => undefined,
-      onStoppedLeading: () => void stopped.push(Date.now()),
-    });
-    try {
-      elector.start();
-      await waitFor('leadership', () => elector.isLeader);
-      await plane.stopApiServer();
-      const downAt = Date.now();
-      await waitFor('step-down', () => !elector.isLeader, 10_000);
-      // The renew deadline (2 s) counts from the last successful renew, which precedes downAt;
-      // the rest is slack for a loaded machine.
-      expect(stopped[0] - downAt).toBeLessThan(3500);
-      await plane.startApiServer();
-      await waitFor('leadership again', () => elector.isLeader, 20_000);
-    } finally {
-      await elector.stop();
-    }
-  }, scaled(60_000));
+  it(
+    'a leader that cannot renew steps down within the renew deadline',
+    async () => {
+      const namespace = await createNamespace(plane, 'lease-lost');
+      const stopped: number[] = [];
+      const elector = new LeaderElector({
+        kubeConfig: loadKubeConfig(plane.kubeconfigPath),
+        namespace,
+        name: 'leader',
+        identity: 'only-replica',
+        leaseDurationSeconds: 4,
+        renewDeadlineSeconds: 2,
+        retryPeriodSeconds: 0.5,
+        onStartedLeading: () => undefined,
+        onStoppedLeading: () => void stopped.push(Date.now()),
+      });
+      try {
+        elector.start();
+        await waitFor('leadership', () => elector.isLeader);
+        await plane.stopApiServer();
+        const downAt = Date.now();
+        await waitFor('step-down', () => !elector.isLeader, 10_000);
+        // The renew deadline (2 s) counts from the last successful renew, which precedes downAt;
+        // the rest is slack for a loaded machine.
+        expect(stopped[0] - downAt).toBeLessThan(3500);
+        await plane.startApiServer();
+        await waitFor('leadership again', () => elector.isLeader, 20_000);
+      } finally {
+        await elector.stop();
+      }
+    },
+    scaled(60_000),
+  );
 });
 
 /** Points a freshly loaded kubeconfig at another server (to test unreachable API servers). */

@@ -23,7 +23,15 @@ async function rejectionOf(call: Promise<unknown>): Promise<string> {
 }
 
 /** What the authorizer says a ServiceAccount may do (a SubjectAccessReview: no discovery, so Flux's CRDs need not exist). */
-async function mayServiceAccount(plane: ControlPlaneClient, saNamespace: string, sa: string, verb: string, group: string, resource: string, ns: string): Promise<boolean> {
+async function mayServiceAccount(
+  plane: ControlPlaneClient,
+  saNamespace: string,
+  sa: string,
+  verb: string,
+  group: string,
+  resource: string,
+  ns: string,
+): Promise<boolean> {
   const [name, subresource] = resource.split('/');
   const review = {
     apiVersion: 'authorization.k8s.io/v1',
@@ -58,7 +66,9 @@ describe('config/ on a real API server', () => {
     // kubectl explain reads the published OpenAPI, which follows Established by a moment.
     let explained = '';
     for (let attempt = 0; !explained && attempt < 50; attempt++) {
-      explained = await plane.kubectl(['explain', 'gitopsrollback.spec.revert.mainline']).catch(() => new Promise<string>((resolve) => setTimeout(() => resolve(''), 200)));
+      explained = await plane
+        .kubectl(['explain', 'gitopsrollback.spec.revert.mainline'])
+        .catch(() => new Promise<string>((resolve) => setTimeout(() => resolve(''), 200)));
     }
     expect(explained).toContain('git revert -m');
   });
@@ -72,13 +82,17 @@ describe('config/ on a real API server', () => {
     expect(applied).toContain(`deployment.apps/gitops-rollback-controller serverside-applied`);
     await plane.kubectl(['apply', '--server-side', '-k', 'config/default']);
 
-    const names = (await plane.kubectl(['get', '-n', SYSTEM_NAMESPACE, 'deployment,serviceaccount,role,rolebinding', '-o', 'name'])).split('\n').filter(Boolean);
-    expect(names).toEqual(expect.arrayContaining([
-      'deployment.apps/gitops-rollback-controller',
-      'serviceaccount/gitops-rollback-controller',
-      'role.rbac.authorization.k8s.io/gitops-rollback-leader-election',
-      'rolebinding.rbac.authorization.k8s.io/gitops-rollback-leader-election',
-    ]));
+    const names = (await plane.kubectl(['get', '-n', SYSTEM_NAMESPACE, 'deployment,serviceaccount,role,rolebinding', '-o', 'name']))
+      .split('\n')
+      .filter(Boolean);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'deployment.apps/gitops-rollback-controller',
+        'serviceaccount/gitops-rollback-controller',
+        'role.rbac.authorization.k8s.io/gitops-rollback-leader-election',
+        'rolebinding.rbac.authorization.k8s.io/gitops-rollback-leader-election',
+      ]),
+    );
     const clusterRoles = await plane.kubectl(['get', 'clusterrole,clusterrolebinding', '-l', 'app.kubernetes.io/part-of=gitops-rollback', '-o', 'name']);
     expect(clusterRoles.split('\n').filter(Boolean).sort()).toEqual([
       'clusterrole.rbac.authorization.k8s.io/gitops-rollback-editor',
@@ -148,7 +162,17 @@ describe('config/ on a real API server', () => {
     const watched = `${namespace}-watched`;
     const other = `${namespace}-other`;
     const account = 'scoped-controller';
-    const build = async (dir: string) => parseAllDocuments(await plane.kubectl(['kustomize', dir])).map((d) => d.toJS() as { kind: string; metadata: { name: string; namespace?: string }; rules?: { resources?: string[] }[]; subjects?: { name: string; namespace: string }[]; spec?: { template: { spec: { containers: { args: string[] }[] } } } });
+    const build = async (dir: string) =>
+      parseAllDocuments(await plane.kubectl(['kustomize', dir])).map(
+        (d) =>
+          d.toJS() as {
+            kind: string;
+            metadata: { name: string; namespace?: string };
+            rules?: { resources?: string[] }[];
+            subjects?: { name: string; namespace: string }[];
+            spec?: { template: { spec: { containers: { args: string[] }[] } } };
+          },
+      );
 
     beforeAll(async () => {
       for (const ns of [watched, other]) await plane.kubectl(['create', 'namespace', ns]);
@@ -162,7 +186,7 @@ describe('config/ on a real API server', () => {
       await plane.kubectl(['apply', '--server-side', '-f', '-'], { input: objects.map((o) => JSON.stringify(o)).join('\n---\n') });
     });
 
-    test('config/namespaced has no cluster-wide manager role, its Role has the ClusterRole\'s rules, and the controller watches one namespace', async () => {
+    test("config/namespaced has no cluster-wide manager role, its Role has the ClusterRole's rules, and the controller watches one namespace", async () => {
       const objects = await build('config/namespaced');
       const clusterWide = objects.filter((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding');
       expect(clusterWide.map((o) => o.metadata.name)).not.toContain('gitops-rollback-manager');
@@ -198,10 +222,12 @@ describe('config/ on a real API server', () => {
     await plane.kubectl(['create', '--dry-run=server', '-f', '-'], { input: JSON.stringify(pod) });
     // The namespace does enforce it: a root pod is refused.
     const rootPod = { ...pod, spec: { containers: [{ name: 'c', image: 'busybox' }] } };
-    expect(await rejectionOf(plane.kubectl(['create', '--dry-run=server', '-f', '-'], { input: JSON.stringify(rootPod) }))).toContain('violates PodSecurity "restricted');
+    expect(await rejectionOf(plane.kubectl(['create', '--dry-run=server', '-f', '-'], { input: JSON.stringify(rootPod) }))).toContain(
+      'violates PodSecurity "restricted',
+    );
   });
 
-  test('config/default ships NetworkPolicies: the webhook port only for Flux\'s notification-controller and labelled namespaces, metrics only for labelled namespaces', async () => {
+  test("config/default ships NetworkPolicies: the webhook port only for Flux's notification-controller and labelled namespaces, metrics only for labelled namespaces", async () => {
     type Rule = { from: Record<string, { matchLabels: Record<string, string> }>[]; ports: { port: string; protocol: string }[] };
     type Policy = { metadata: { name: string }; spec: { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[]; ingress: Rule[] } };
     const policies = (JSON.parse(await plane.kubectl(['get', 'networkpolicies', '-n', SYSTEM_NAMESPACE, '-o', 'json'])) as { items: Policy[] }).items;
@@ -217,17 +243,24 @@ describe('config/ on a real API server', () => {
       expect(spec.policyTypes).toEqual(['Ingress']);
       for (const rule of spec.ingress) for (const port of rule.ports) expect(portNames).toContain(port.port);
     }
-    expect(byName['gitops-rollback-allow-webhook-traffic'].ingress).toEqual([{
-      from: [
-        { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'flux-system' } }, podSelector: { matchLabels: { app: 'notification-controller' } } },
-        { namespaceSelector: { matchLabels: { 'rollback.gitops.dev/webhook': 'enabled' } } },
-      ],
-      ports: [{ port: 'webhook', protocol: 'TCP' }],
-    }]);
-    expect(byName['gitops-rollback-allow-metrics-traffic'].ingress).toEqual([{
-      from: [{ namespaceSelector: { matchLabels: { metrics: 'enabled' } } }],
-      ports: [{ port: 'metrics', protocol: 'TCP' }],
-    }]);
+    expect(byName['gitops-rollback-allow-webhook-traffic'].ingress).toEqual([
+      {
+        from: [
+          {
+            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'flux-system' } },
+            podSelector: { matchLabels: { app: 'notification-controller' } },
+          },
+          { namespaceSelector: { matchLabels: { 'rollback.gitops.dev/webhook': 'enabled' } } },
+        ],
+        ports: [{ port: 'webhook', protocol: 'TCP' }],
+      },
+    ]);
+    expect(byName['gitops-rollback-allow-metrics-traffic'].ingress).toEqual([
+      {
+        from: [{ namespaceSelector: { matchLabels: { metrics: 'enabled' } } }],
+        ports: [{ port: 'metrics', protocol: 'TCP' }],
+      },
+    ]);
   });
 
   test('every sample applies (server-side dry run, then for real) and lists with the printer columns', async () => {
@@ -244,13 +277,21 @@ describe('config/ on a real API server', () => {
   });
 
   test('a sample cannot be changed once created', async () => {
-    const stderr = await rejectionOf(plane.kubectl(['patch', 'gitopsrollback', 'revert-single-commit', '-n', namespace, '--type=merge', '-p', '{"spec":{"reason":"changed"}}']));
+    const stderr = await rejectionOf(
+      plane.kubectl(['patch', 'gitopsrollback', 'revert-single-commit', '-n', namespace, '--type=merge', '-p', '{"spec":{"reason":"changed"}}']),
+    );
     expect(stderr).toContain('spec is immutable');
   });
 
   test.each([
-    ['revert', 'revert --source-ref flux-system --commit 3f2a9c1 --commit 8b7e6d5 --mainline 1 --path apps/frontend --squash --reason x --incident INC-1 --author Ops_<ops@example.com> --dry-run'],
-    ['restore', 'restore --repo https://git.example.com/fleet.git --branch prod --secret creds --revision 1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b --path apps/frontend'],
+    [
+      'revert',
+      'revert --source-ref flux-system --commit 3f2a9c1 --commit 8b7e6d5 --mainline 1 --path apps/frontend --squash --reason x --incident INC-1 --author Ops_<ops@example.com> --dry-run',
+    ],
+    [
+      'restore',
+      'restore --repo https://git.example.com/fleet.git --branch prod --secret creds --revision 1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b --path apps/frontend',
+    ],
   ])('the manifest of gitops-rollback request %s is accepted by the API server', async (_kind, line) => {
     const manifest = formatManifest(buildRequestManifest(line.split(' ')));
     const created = await plane.kubectl(['apply', '--server-side', '-n', namespace, '-f', '-', '-o', 'json'], { input: manifest });

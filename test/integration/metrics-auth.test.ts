@@ -21,7 +21,9 @@ describe('/metrics authentication and authorization', () => {
     const kubeconfig = await installOperator(plane);
     await plane.kubectl(['create', 'namespace', namespace]);
     readerToken = await createMetricsReaderToken(plane);
-    await plane.kubectl(['create', 'serviceaccount', 'stranger', '-n', SYSTEM_NAMESPACE, '--dry-run=client', '-o', 'yaml']).then((yaml) => plane.kubectl(['apply', '--server-side', '-f', '-'], { input: yaml }));
+    await plane
+      .kubectl(['create', 'serviceaccount', 'stranger', '-n', SYSTEM_NAMESPACE, '--dry-run=client', '-o', 'yaml'])
+      .then((yaml) => plane.kubectl(['apply', '--server-side', '-f', '-'], { input: yaml }));
     strangerToken = (await plane.createServiceAccountKubeconfig(SYSTEM_NAMESPACE, 'stranger')).token;
     operator = await startOperator({ kubeconfigPath: kubeconfig, args: [`--watch-namespace=${namespace}`] });
   });

@@ -36,7 +36,10 @@ describe('the operator refuses internal and unsafe repository URLs by default', 
     publishBare(work, root, 'fleet.git');
     port = new URL(server.baseUrl).port;
     // Its own namespace only; the network flags back to their defaults.
-    operator = await startOperator({ kubeconfigPath: kubeconfig, args: [`--watch-namespace=${namespace}`, '--no-allow-private-git-hosts', '--no-allow-insecure-http'] });
+    operator = await startOperator({
+      kubeconfigPath: kubeconfig,
+      args: [`--watch-namespace=${namespace}`, '--no-allow-private-git-hosts', '--no-allow-insecure-http'],
+    });
   });
 
   afterAll(async () => {
@@ -49,7 +52,12 @@ describe('the operator refuses internal and unsafe repository URLs by default', 
     ['a name resolving to loopback', () => `https://localhost:${port}/fleet.git`, 'GitHostNotAllowed', /localhost resolves to an internal address/],
     ['cloud metadata', () => 'https://169.254.169.254/latest/meta-data', 'GitHostNotAllowed', /internal address/],
     ['plain http://', () => `http://127.0.0.1:${port}/fleet.git`, 'InvalidRepositoryUrl', /plain http:\/\/ is not allowed/],
-    ['credentials in the URL', () => `https://${GIT_AUTH.username}:${GIT_AUTH.password}@git.example.com/fleet.git`, 'InvalidRepositoryUrl', /contains credentials/],
+    [
+      'credentials in the URL',
+      () => `https://${GIT_AUTH.username}:${GIT_AUTH.password}@git.example.com/fleet.git`,
+      'InvalidRepositoryUrl',
+      /contains credentials/,
+    ],
     ['a query', () => `https://git.example.com/fleet.git?ref=x`, 'InvalidRepositoryUrl', /contains a query/],
   ];
 

@@ -28,7 +28,11 @@ const GRAFANA_VARIABLES: Record<string, string> = { namespace: '.*', repository:
 /** Panels whose metrics this test does not produce (no webhook receiver or policy is involved). */
 const MAY_BE_EMPTY = new Set(['Webhook requests by code', 'Automatic rollbacks by policy']);
 
-interface DashboardPanel { type: string; title: string; targets?: { refId: string; expr: string; legendFormat?: string }[] }
+interface DashboardPanel {
+  type: string;
+  title: string;
+  targets?: { refId: string; expr: string; legendFormat?: string }[];
+}
 
 function substituteVariables(expr: string): string {
   return expr.replace(/\$\{?([A-Za-z_]+)\}?/g, (whole, name: string) => GRAFANA_VARIABLES[name] ?? whole);
@@ -59,14 +63,20 @@ describe('metrics, rules and dashboard against a real Prometheus', () => {
 
   /** Polls a query until it returns samples (scrapes and rule evaluations run every second). */
   const queryUntilData = (expr: string): Promise<PrometheusSample[]> =>
-    eventually(`samples for ${expr}`, async () => {
-      const result = await prometheus.query(expr);
-      return result.length > 0 ? result : undefined;
-    }, { intervalMs: 500, diagnostics: () => prometheus.logs().slice(-2000) });
+    eventually(
+      `samples for ${expr}`,
+      async () => {
+        const result = await prometheus.query(expr);
+        return result.length > 0 ? result : undefined;
+      },
+      { intervalMs: 500, diagnostics: () => prometheus.logs().slice(-2000) },
+    );
 
   async function applyRollback(name: string, what: string, secret = 'git-auth'): Promise<void> {
     names.push(name);
-    await kubectl(['apply', '-f', '-'], `apiVersion: rollback.gitops.dev/v1alpha1
+    await kubectl(
+      ['apply', '-f', '-'],
+      `apiVersion: rollback.gitops.dev/v1alpha1
 kind: GitOpsRollback
 metadata:
   name: ${name}
@@ -79,7 +89,8 @@ spec:
       name: ${secret}
 ${what}
   incident: INC-5
-`);
+`,
+    );
   }
 
   beforeAll(async () => {
@@ -89,9 +100,15 @@ ${what}
     const root = makeTempDir();
     server = await startGitHttpServer({ root, auth: AUTH });
     const work = initRepo();
-    commitFiles(work, 'Deploy frontend 1.0 and backend 1.0', { 'apps/frontend/deploy.yaml': 'image: frontend:1.0\n', 'apps/backend/deploy.yaml': 'image: backend:1.0\n' });
+    commitFiles(work, 'Deploy frontend 1.0 and backend 1.0', {
+      'apps/frontend/deploy.yaml': 'image: frontend:1.0\n',
+      'apps/backend/deploy.yaml': 'image: backend:1.0\n',
+    });
     commitFiles(work, 'Add the shop namespace', { 'infra/namespace.yaml': 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n' });
-    commitFiles(work, 'Deploy frontend 1.1 and backend 1.1', { 'apps/frontend/deploy.yaml': 'image: frontend:1.1\n', 'apps/backend/deploy.yaml': 'image: backend:1.1\n' });
+    commitFiles(work, 'Deploy frontend 1.1 and backend 1.1', {
+      'apps/frontend/deploy.yaml': 'image: frontend:1.1\n',
+      'apps/backend/deploy.yaml': 'image: backend:1.1\n',
+    });
     commitFiles(work, 'Add frontend flags', { 'apps/frontend/flags.yaml': 'checkout-v2: true\n' });
     publishBare(work, root, 'fleet.git');
     repoUrl = server.urlFor('fleet.git');
@@ -127,9 +144,15 @@ ${what}
     // A rollback's status can be written just before its counter is incremented: wait until the
     // operator counts all of them, then until Prometheus scraped after that and evaluated the
     // rules on that scrape, so every query below reads the final values (no scrape-timing guess).
-    await eventually('the operator to count every rollback', async () => countedRollbacks(await (await fetch(`${operator.metricsUrl}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } })).text()) === names.length, {
-      diagnostics: () => operator.logs().slice(-3000),
-    });
+    await eventually(
+      'the operator to count every rollback',
+      async () =>
+        countedRollbacks(await (await fetch(`${operator.metricsUrl}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } })).text()) ===
+        names.length,
+      {
+        diagnostics: () => operator.logs().slice(-3000),
+      },
+    );
     await waitForRulesOnScrapeAfter(prometheus, Date.now());
   }, scaled(180_000));
 
@@ -141,14 +164,22 @@ ${what}
 
   test('each rollback ends with the expected reason, and its Events match the conditions', async () => {
     const expected: Record<string, string> = {
-      flags: 'Succeeded', frontend: 'Succeeded', 'flags-again': 'AlreadyReverted', 'flags-third': 'AlreadyReverted',
-      conflict: 'RevertConflict', 'conflict-again': 'RevertConflict', namespace: 'SafetyCheckFailed', 'namespace-again': 'SafetyCheckFailed',
+      flags: 'Succeeded',
+      frontend: 'Succeeded',
+      'flags-again': 'AlreadyReverted',
+      'flags-third': 'AlreadyReverted',
+      conflict: 'RevertConflict',
+      'conflict-again': 'RevertConflict',
+      namespace: 'SafetyCheckFailed',
+      'namespace-again': 'SafetyCheckFailed',
       'bad-credentials': 'AuthenticationFailed',
     };
     for (const [name, reason] of Object.entries(expected)) {
       const rollback = await getRollback(name);
       expect([name, condition(rollback, 'Ready')?.reason]).toEqual([name, reason]);
-      const events = JSON.parse(await kubectl(['get', 'events', '-n', namespace, '--field-selector', `involvedObject.name=${name}`, '-o', 'json'])) as { items: { reason: string; type: string }[] };
+      const events = JSON.parse(await kubectl(['get', 'events', '-n', namespace, '--field-selector', `involvedObject.name=${name}`, '-o', 'json'])) as {
+        items: { reason: string; type: string }[];
+      };
       const reasons = events.items.map((e) => `${e.type}/${e.reason}`);
       const ready = condition(rollback, 'Ready')!.status === 'True';
       expect([name, reasons]).toEqual([name, expect.arrayContaining(['Normal/Progressing', `${ready ? 'Normal' : 'Warning'}/${reason}`])]);
@@ -156,7 +187,11 @@ ${what}
   });
 
   test('log lines of a reconcile carry the object key and a reconcile id; the password is nowhere', () => {
-    const lines = operator.logs().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = operator
+      .logs()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const finished = lines.filter((l) => l.msg === 'Rollback finished' || l.msg === 'Rollback failed');
     expect(finished.length).toBeGreaterThanOrEqual(names.length);
     for (const line of finished) {
@@ -207,12 +242,20 @@ ${what}
       for (const result of [direct, recorded]) {
         expect([rule.record, result.length > 0]).toEqual([rule.record, true]);
         expect([rule.record, result.every(isNumber)]).toEqual([rule.record, true]);
-        const labels = Object.keys(result[0].metric).filter((l) => l !== '__name__').sort();
+        const labels = Object.keys(result[0].metric)
+          .filter((l) => l !== '__name__')
+          .sort();
         if (expectedLabels[rule.record!]) expect([rule.record, labels]).toEqual([rule.record, expectedLabels[rule.record!]]);
       }
     }
     const count = await prometheus.query(`gitops:rollback:count{namespace="${namespace}"}`);
-    expect(Object.fromEntries(count.map((s) => [s.metric.result, Number(s.value[1])]))).toMatchObject({ succeeded: 2, already_reverted: 2, conflict: 2, blocked: 2, failed: 1 });
+    expect(Object.fromEntries(count.map((s) => [s.metric.result, Number(s.value[1])]))).toMatchObject({
+      succeeded: 2,
+      already_reverted: 2,
+      conflict: 2,
+      blocked: 2,
+      failed: 1,
+    });
     const ratio = await prometheus.query(`gitops:rollback:success_ratio1d{namespace="${namespace}"}`);
     expect(Number(ratio[0].value[1])).toBeCloseTo(4 / 9, 5);
     const p99 = await prometheus.query('gitops:rollback:duration:p99');
@@ -220,11 +263,15 @@ ${what}
   });
 
   test('the alert rules load, and the failures fire GitOpsRollbackFailed', async () => {
-    const firing = await eventually('three GitOpsRollbackFailed alerts', async () => {
-      const body = (await (await fetch(`${prometheus.url}/api/v1/alerts`)).json()) as { data: { alerts: { labels: Record<string, string> }[] } };
-      const alerts = body.data.alerts.filter((a) => a.labels.alertname === 'GitOpsRollbackFailed' && a.labels.namespace === namespace);
-      return alerts.length === 3 ? alerts : undefined;
-    }, { intervalMs: 500 });
+    const firing = await eventually(
+      'three GitOpsRollbackFailed alerts',
+      async () => {
+        const body = (await (await fetch(`${prometheus.url}/api/v1/alerts`)).json()) as { data: { alerts: { labels: Record<string, string> }[] } };
+        const alerts = body.data.alerts.filter((a) => a.labels.alertname === 'GitOpsRollbackFailed' && a.labels.namespace === namespace);
+        return alerts.length === 3 ? alerts : undefined;
+      },
+      { intervalMs: 500 },
+    );
     expect(firing.map((a) => a.labels.result).sort()).toEqual(['blocked', 'conflict', 'failed']);
   });
 

@@ -64,7 +64,11 @@ async function listPacks(gitdir: string): Promise<string[]> {
 /** OIDs in a pack index, read by the git CLI. */
 async function packOids(idxPath: string): Promise<string[]> {
   const out = await runGit(['show-index'], undefined, fs.readFileSync(idxPath));
-  return out.split('\n').filter(Boolean).map((line) => line.split(' ')[1]).sort();
+  return out
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.split(' ')[1])
+    .sort();
 }
 
 /** Pkt-lines and pack of the receive-pack POST the server recorded last. */
@@ -148,7 +152,9 @@ describe('fetchBranch', () => {
     const newPacks = (await listPacks(gitdir)).filter((p) => !packsBefore.includes(p));
     expect(newPacks).toHaveLength(1);
     const expected = (await runGit(['--git-dir', bare, 'rev-list', '--objects', `${oldHead}..${newHead}`]))
-      .split('\n').map((line) => line.split(' ')[0]).sort();
+      .split('\n')
+      .map((line) => line.split(' ')[0])
+      .sort();
     expect(await packOids(newPacks[0])).toEqual(expected);
     expect(await countCommits(gitdir)).toBe(4);
   });
@@ -180,8 +186,14 @@ describe('fetchBranch', () => {
       const err = await fetchBranch(fs, gitdir, { url, branch: 'main', timeoutMs: 300 }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(GitTimeoutError);
       expect(Date.now() - started).toBeLessThan(5_000);
-      const pushErr = await pushBranch(fs, gitdir, { url, branch: 'main', timeoutMs: 300, oldHead: 'a'.repeat(40), newHead: 'b'.repeat(40), objects: [] })
-        .catch((e: unknown) => e);
+      const pushErr = await pushBranch(fs, gitdir, {
+        url,
+        branch: 'main',
+        timeoutMs: 300,
+        oldHead: 'a'.repeat(40),
+        newHead: 'b'.repeat(40),
+        objects: [],
+      }).catch((e: unknown) => e);
       expect(pushErr).toBeInstanceOf(GitTimeoutError);
     } finally {
       await silent.stop();
@@ -213,7 +225,9 @@ describe('authentication', () => {
   it('wrong password makes AuthFailedError whose message does not contain the password', async () => {
     const { name, gitdir } = await setUp(2);
     const wrong = 'wr0ng-Pa55word-xyz';
-    const err = await fetchBranch(fs, gitdir, { url: authServer.urlFor(name), branch: 'main', credentials: { username: USER, password: wrong } }).catch((e: unknown) => e);
+    const err = await fetchBranch(fs, gitdir, { url: authServer.urlFor(name), branch: 'main', credentials: { username: USER, password: wrong } }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(AuthFailedError);
     expect((err as AuthFailedError).data.status).toBe(401);
     expect(String((err as Error).message)).not.toContain(wrong);
@@ -350,7 +364,11 @@ describe('pushBranch', () => {
   it('push to an unknown repository makes RepositoryNotFoundError', async () => {
     const { gitdir } = await setUp(1);
     const err = await pushBranch(fs, gitdir, {
-      url: server.urlFor('missing.git'), branch: 'main', oldHead: 'a'.repeat(40), newHead: 'b'.repeat(40), objects: [],
+      url: server.urlFor('missing.git'),
+      branch: 'main',
+      oldHead: 'a'.repeat(40),
+      newHead: 'b'.repeat(40),
+      objects: [],
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RepositoryNotFoundError);
   });
@@ -358,8 +376,12 @@ describe('pushBranch', () => {
   it('wrong password on push makes AuthFailedError without the password', async () => {
     const { name, gitdir } = await setUp(1);
     const err = await pushBranch(fs, gitdir, {
-      url: authServer.urlFor(name), branch: 'main', credentials: { username: USER, password: 'nope-Pa55' },
-      oldHead: 'a'.repeat(40), newHead: 'b'.repeat(40), objects: [],
+      url: authServer.urlFor(name),
+      branch: 'main',
+      credentials: { username: USER, password: 'nope-Pa55' },
+      oldHead: 'a'.repeat(40),
+      newHead: 'b'.repeat(40),
+      objects: [],
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AuthFailedError);
     expect((err as Error).message).not.toContain('nope-Pa55');

@@ -52,10 +52,7 @@ type GitOutcome =
   | { kind: 'conflict'; at: string; empty: string[]; output: string }
   | { kind: 'error'; detail: string };
 
-type EngineOutcome =
-  | { kind: 'done'; result: RollbackResult }
-  | { kind: 'conflict'; at: string; conflicts: Conflict[] }
-  | { kind: 'error'; error: unknown };
+type EngineOutcome = { kind: 'done'; result: RollbackResult } | { kind: 'conflict'; at: string; conflicts: Conflict[] } | { kind: 'error'; error: unknown };
 
 const REVERTS_LINE = /^This reverts commit ([0-9a-f]{40})[.,]/m;
 
@@ -132,7 +129,11 @@ function isRenameReason(reason: string): boolean {
 const sameSet = (a: string[], b: string[]): boolean => a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
 
 /** Compares both outcomes: a category on agreement, or a failure description. */
-function compare(gitOut: GitOutcome, engine: EngineOutcome, revertersInRequest: Map<string, string>): { category: Category; detail?: string } | { failure: string } {
+function compare(
+  gitOut: GitOutcome,
+  engine: EngineOutcome,
+  revertersInRequest: Map<string, string>,
+): { category: Category; detail?: string } | { failure: string } {
   if (gitOut.kind === 'error') return { failure: `oracle error: ${gitOut.detail}` };
   if (engine.kind === 'error') {
     const e = engine.error as Error;
@@ -143,24 +144,33 @@ function compare(gitOut: GitOutcome, engine: EngineOutcome, revertersInRequest: 
       if (engine.at !== gitOut.at) return { failure: `both conflict, but git at ${gitOut.at} and engine at ${engine.at}` };
       return { category: 'conflict' };
     }
-    if (engine.result.alreadyReverted.includes(gitOut.at)) return { category: 'already-reverted-divergent', detail: `engine skips ${gitOut.at.slice(0, 8)} as already reverted, git conflicts on it` };
+    if (engine.result.alreadyReverted.includes(gitOut.at))
+      return { category: 'already-reverted-divergent', detail: `engine skips ${gitOut.at.slice(0, 8)} as already reverted, git conflicts on it` };
     return { failure: `git conflicts at ${gitOut.at} but the engine is clean (${engine.result.result}); git said: ${firstConflictLines(gitOut.output)}` };
   }
   if (engine.kind === 'conflict') {
-    if (engine.conflicts.length && engine.conflicts.every((c) => isRenameReason(c.reason))) return { category: 'conservative', detail: engine.conflicts.map((c) => `${c.path} (${c.reason})`).join(', ') };
+    if (engine.conflicts.length && engine.conflicts.every((c) => isRenameReason(c.reason)))
+      return { category: 'conservative', detail: engine.conflicts.map((c) => `${c.path} (${c.reason})`).join(', ') };
     return { failure: `git is clean but the engine conflicts at ${engine.at}: ${engine.conflicts.map((c) => `${c.path} (${c.reason})`).join(', ')}` };
   }
   const r = engine.result;
   const divergent = r.alreadyReverted.filter((c) => !gitOut.empty.includes(c));
   const undone = divergent.filter((c) => revertersInRequest.has(c));
   if (undone.length) {
-    return { failure: `the engine skips ${undone.join(',')} as already reverted although this request also reverts its revert ${undone.map((c) => revertersInRequest.get(c)).join(',')}: git makes ${gitOut.commits.length} commit(s), the engine ${r.commits.length}, final trees ${r.commits.at(-1)?.tree} vs git's ${gitOut.commits.at(-1)?.tree}` };
+    return {
+      failure: `the engine skips ${undone.join(',')} as already reverted although this request also reverts its revert ${undone.map((c) => revertersInRequest.get(c)).join(',')}: git makes ${gitOut.commits.length} commit(s), the engine ${r.commits.length}, final trees ${r.commits.at(-1)?.tree} vs git's ${gitOut.commits.at(-1)?.tree}`,
+    };
   }
-  if (divergent.length) return { category: 'already-reverted-divergent', detail: `engine skips ${divergent.map((c) => c.slice(0, 8)).join(',')} as already reverted, git's revert of it is not empty (${gitOut.commits.length} commit(s))` };
+  if (divergent.length)
+    return {
+      category: 'already-reverted-divergent',
+      detail: `engine skips ${divergent.map((c) => c.slice(0, 8)).join(',')} as already reverted, git's revert of it is not empty (${gitOut.commits.length} commit(s))`,
+    };
   const gitEmpty = gitOut.empty.filter((c) => !r.alreadyReverted.includes(c));
   if (!sameSet(gitEmpty, r.empty)) return { failure: `empty reverts differ: git ${JSON.stringify(gitEmpty)}, engine ${JSON.stringify(r.empty)}` };
   if (!gitOut.commits.length) {
-    if (r.result !== 'empty' && r.result !== 'already-reverted') return { failure: `git made no commit but the engine result is ${r.result} with ${r.commits.length} commit(s)` };
+    if (r.result !== 'empty' && r.result !== 'already-reverted')
+      return { failure: `git made no commit but the engine result is ${r.result} with ${r.commits.length} commit(s)` };
     return { category: r.result === 'empty' ? 'empty' : 'already-reverted' };
   }
   if (r.result !== 'planned') return { failure: `git made ${gitOut.commits.length} commit(s) but the engine result is ${r.result}` };
@@ -169,16 +179,23 @@ function compare(gitOut: GitOutcome, engine: EngineOutcome, revertersInRequest: 
     const ours = r.commits[i];
     const theirs = gitOut.commits[i];
     if (ours.reverts.join() !== theirs.reverts) return { failure: `commit ${i}: git reverts ${theirs.reverts}, engine ${ours.reverts.join()}` };
-    if (ours.tree !== theirs.tree) return { failure: `commit ${i} (reverting ${theirs.reverts}): tree ${ours.tree} != git's ${theirs.tree}; git diff: ${theirs.sha}` };
+    if (ours.tree !== theirs.tree)
+      return { failure: `commit ${i} (reverting ${theirs.reverts}): tree ${ours.tree} != git's ${theirs.tree}; git diff: ${theirs.sha}` };
     if (ours.message !== theirs.message) return { failure: `commit ${i}: message ${JSON.stringify(ours.message)} != git's ${JSON.stringify(theirs.message)}` };
   }
   const enginePaths = [...r.changedPaths].sort();
-  if (enginePaths.join('\n') !== gitOut.changedPaths.join('\n')) return { failure: `changedPaths ${JSON.stringify(enginePaths)} != git's ${JSON.stringify(gitOut.changedPaths)}` };
+  if (enginePaths.join('\n') !== gitOut.changedPaths.join('\n'))
+    return { failure: `changedPaths ${JSON.stringify(enginePaths)} != git's ${JSON.stringify(gitOut.changedPaths)}` };
   return { category: 'clean' };
 }
 
 function firstConflictLines(output: string): string {
-  return output.split('\n').filter((l) => l.startsWith('CONFLICT')).join(' | ') || output.split('\n')[0];
+  return (
+    output
+      .split('\n')
+      .filter((l) => l.startsWith('CONFLICT'))
+      .join(' | ') || output.split('\n')[0]
+  );
 }
 
 /** Back to `head` with no revert in progress and no leftovers, in one spawn. */
@@ -249,7 +266,9 @@ describe('engine revert equals git revert on random histories (git CLI as oracle
     const total = Object.values(stats).reduce((a, b) => a + b, 0);
     console.log(
       `revert oracle: ${counts.cases} cases over ${SEED_COUNT} seeds, ${total} agree, ${counts.failures} fail: ` +
-        Object.entries(stats).map(([k, v]) => `${k}=${v}`).join(', ') +
+        Object.entries(stats)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', ') +
         ` (ms: build ${timings.build}, engine ${timings.engine}, git ${timings.git})` +
         (notes.length ? `\n${notes.join('\n')}` : ''),
     );

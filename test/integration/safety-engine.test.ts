@@ -9,7 +9,8 @@ import { createSafetyGate, SafetyCheckFailedError } from '../../src/safety/safet
 import { cloneBare, commitFiles, git, initRepo, makeTempDir } from '../helpers/git-cli.js';
 
 const CRD = 'apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n';
-const DEPLOY = (image: string) => `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: ${image}\n`;
+const DEPLOY = (image: string) =>
+  `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: ${image}\n`;
 
 function buildRepo(): { bare: string; addCrd: string; bump: string } {
   const work = initRepo();
@@ -78,18 +79,28 @@ describe('engine inspect hook with the safety gate', () => {
     expect(gate.verdict).toMatchObject({ verdict: 'Passed', summary: [{ kind: 'Deployment', added: 0, removed: 0, changed: 1 }] });
   });
 
-  test('removing a Namespace from a kustomization\'s resources is blocked though no Namespace file changed', async () => {
+  test("removing a Namespace from a kustomization's resources is blocked though no Namespace file changed", async () => {
     const ns = 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: billing\n';
-    const kustomization = (resources: string[]) => `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n${resources.map((r) => `  - ${r}\n`).join('')}`;
+    const kustomization = (resources: string[]) =>
+      `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n${resources.map((r) => `  - ${r}\n`).join('')}`;
     const work = initRepo();
-    commitFiles(work, 'Initial', { 'infra/kustomization.yaml': kustomization(['apps']), 'infra/namespace.yaml': ns, 'infra/apps/kustomization.yaml': kustomization(['web.yaml']), 'infra/apps/web.yaml': DEPLOY('web:1') });
+    commitFiles(work, 'Initial', {
+      'infra/kustomization.yaml': kustomization(['apps']),
+      'infra/namespace.yaml': ns,
+      'infra/apps/kustomization.yaml': kustomization(['web.yaml']),
+      'infra/apps/web.yaml': DEPLOY('web:1'),
+    });
     const include = commitFiles(work, 'Deploy the billing namespace', { 'infra/kustomization.yaml': kustomization(['namespace.yaml', 'apps']) });
     const bare = cloneBare(work);
     const before = git(bare, 'rev-parse', 'main');
     const gate = createSafetyGate();
     await expect(runRollback(request(bare, include), { cacheDir: makeTempDir(), inspect: gate.inspect })).rejects.toBeInstanceOf(SafetyCheckFailedError);
     expect(git(bare, 'rev-parse', 'main')).toBe(before);
-    expect(gate.verdict).toMatchObject({ verdict: 'Blocked', changedPaths: ['infra/kustomization.yaml'], blocked: [{ kind: 'Namespace', name: 'billing', file: 'infra/kustomization.yaml', change: 'removed' }] });
+    expect(gate.verdict).toMatchObject({
+      verdict: 'Blocked',
+      changedPaths: ['infra/kustomization.yaml'],
+      blocked: [{ kind: 'Namespace', name: 'billing', file: 'infra/kustomization.yaml', change: 'removed' }],
+    });
   });
 
   test('a revert that leaves a changed manifest unparsable is blocked unless Unparsable is allowed', async () => {

@@ -15,11 +15,15 @@ import { conditionOf as condition, waitForRollback } from '../helpers/rollback-s
 
 const NAMESPACE = 'safety';
 
-const CRD = 'apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  scope: Namespaced\n';
-const PVC = (size: string) => `apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data\n  namespace: db\nspec:\n  resources:\n    requests:\n      storage: ${size}\n`;
+const CRD =
+  'apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  scope: Namespaced\n';
+const PVC = (size: string) =>
+  `apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data\n  namespace: db\nspec:\n  resources:\n    requests:\n      storage: ${size}\n`;
 const NS = 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: payments\n';
-const DEPLOY = (name: string, image: string) => `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ${name}\n  namespace: ${name}\nspec:\n  template:\n    spec:\n      containers:\n        - name: ${name}\n          image: ${image}\n`;
-const KUSTOMIZATION = (resources: string[]) => `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n${resources.map((r) => `  - ${r}\n`).join('')}`;
+const DEPLOY = (name: string, image: string) =>
+  `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ${name}\n  namespace: ${name}\nspec:\n  template:\n    spec:\n      containers:\n        - name: ${name}\n          image: ${image}\n`;
+const KUSTOMIZATION = (resources: string[]) =>
+  `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n${resources.map((r) => `  - ${r}\n`).join('')}`;
 const CONFIG_MAP = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-flags\n  namespace: web\ndata:\n  checkout: v2\n';
 
 interface History {
@@ -101,16 +105,43 @@ ${extra}`,
     waitForRollback(plane, NAMESPACE, name, undefined, { diagnostics: () => operator.logs().slice(-3000) });
 
   async function warningReasons(name: string): Promise<string[]> {
-    const list = JSON.parse(await plane.kubectl(['get', 'events', '-n', NAMESPACE, '--field-selector', `involvedObject.name=${name}`, '-o', 'json'])) as { items: { reason: string; type: string }[] };
+    const list = JSON.parse(await plane.kubectl(['get', 'events', '-n', NAMESPACE, '--field-selector', `involvedObject.name=${name}`, '-o', 'json'])) as {
+      items: { reason: string; type: string }[];
+    };
     return list.items.filter((e) => e.type === 'Warning').map((e) => e.reason);
   }
 
   const blockedCases: [string, (h: History) => string[], { kind: string; name: string; namespace?: string; file: string; change: string }, string][] = [
-    ['CRD deletion', (h) => [h.addCrd], { kind: 'CustomResourceDefinition', name: 'widgets.example.com', file: 'crds/widgets.yaml', change: 'removed' }, 'removed CustomResourceDefinition widgets.example.com (crds/widgets.yaml)'],
-    ['PVC change', (h) => [h.growPvc], { kind: 'PersistentVolumeClaim', name: 'data', namespace: 'db', file: 'apps/db/pvc.yaml', change: 'changed' }, 'changed PersistentVolumeClaim db/data (apps/db/pvc.yaml)'],
-    ['Namespace deletion (multi-document file)', (h) => [h.bumpWeb, h.addPayments], { kind: 'Namespace', name: 'payments', file: 'apps/payments/all.yaml', change: 'removed' }, 'removed Namespace payments (apps/payments/all.yaml)'],
-    ['Namespace deletion through a kustomization\'s resources (no Namespace file changed)', (h) => [h.includeBilling], { kind: 'Namespace', name: 'billing', file: 'infra/kustomization.yaml', change: 'removed' }, 'removed Namespace billing (infra/kustomization.yaml)'],
-    ['a kind the operator protects (--safety-protected-kinds)', (h) => [h.addFlags], { kind: 'ConfigMap', name: 'web-flags', namespace: 'web', file: 'apps/web/flags.yaml', change: 'removed' }, 'removed ConfigMap web/web-flags (apps/web/flags.yaml)'],
+    [
+      'CRD deletion',
+      (h) => [h.addCrd],
+      { kind: 'CustomResourceDefinition', name: 'widgets.example.com', file: 'crds/widgets.yaml', change: 'removed' },
+      'removed CustomResourceDefinition widgets.example.com (crds/widgets.yaml)',
+    ],
+    [
+      'PVC change',
+      (h) => [h.growPvc],
+      { kind: 'PersistentVolumeClaim', name: 'data', namespace: 'db', file: 'apps/db/pvc.yaml', change: 'changed' },
+      'changed PersistentVolumeClaim db/data (apps/db/pvc.yaml)',
+    ],
+    [
+      'Namespace deletion (multi-document file)',
+      (h) => [h.bumpWeb, h.addPayments],
+      { kind: 'Namespace', name: 'payments', file: 'apps/payments/all.yaml', change: 'removed' },
+      'removed Namespace payments (apps/payments/all.yaml)',
+    ],
+    [
+      "Namespace deletion through a kustomization's resources (no Namespace file changed)",
+      (h) => [h.includeBilling],
+      { kind: 'Namespace', name: 'billing', file: 'infra/kustomization.yaml', change: 'removed' },
+      'removed Namespace billing (infra/kustomization.yaml)',
+    ],
+    [
+      'a kind the operator protects (--safety-protected-kinds)',
+      (h) => [h.addFlags],
+      { kind: 'ConfigMap', name: 'web-flags', namespace: 'web', file: 'apps/web/flags.yaml', change: 'removed' },
+      'removed ConfigMap web/web-flags (apps/web/flags.yaml)',
+    ],
   ];
 
   test.each(blockedCases)('%s makes Stalled=True SafetyCheckFailed and leaves the branch untouched', async (_name, commits, blocked, named) => {

@@ -145,13 +145,43 @@ describe('runRollback over SSH (OpenSSH server)', () => {
   });
 
   test.each([
-    ['a key the server does not know makes AuthFailedError', () => credentials({ identity: strangerKey.privateKey }), AuthFailedError, /accepted none of the offered keys/],
-    ['an encrypted key without its passphrase makes AuthFailedError', () => credentials({ identity: encryptedKey.privateKey }), AuthFailedError, /encrypted and no passphrase/],
-    ['a wrong passphrase makes AuthFailedError', () => credentials({ identity: encryptedKey.privateKey, password: 'not-it' }), AuthFailedError, /could not be decrypted/],
+    [
+      'a key the server does not know makes AuthFailedError',
+      () => credentials({ identity: strangerKey.privateKey }),
+      AuthFailedError,
+      /accepted none of the offered keys/,
+    ],
+    [
+      'an encrypted key without its passphrase makes AuthFailedError',
+      () => credentials({ identity: encryptedKey.privateKey }),
+      AuthFailedError,
+      /encrypted and no passphrase/,
+    ],
+    [
+      'a wrong passphrase makes AuthFailedError',
+      () => credentials({ identity: encryptedKey.privateKey, password: 'not-it' }),
+      AuthFailedError,
+      /could not be decrypted/,
+    ],
     ['no identity makes AuthFailedError', () => credentials({ identity: undefined }), AuthFailedError, /no SSH private key/],
-    ['an unknown host makes HostKeyVerificationError', () => credentials({ knownHosts: otherHostKnownHosts() }), HostKeyVerificationError, /known_hosts has no key for 127\.0\.0\.1:\d+/],
-    ['a mismatched host key makes HostKeyVerificationError', () => credentials({ knownHosts: mismatchedKnownHosts() }), HostKeyVerificationError, /does not match known_hosts/],
-    ['a revoked host key makes HostKeyVerificationError', () => credentials({ knownHosts: `@revoked * ${server.knownHosts(['ed25519']).split(' ').slice(1).join(' ')}${server.knownHosts()}` }), HostKeyVerificationError, /@revoked/],
+    [
+      'an unknown host makes HostKeyVerificationError',
+      () => credentials({ knownHosts: otherHostKnownHosts() }),
+      HostKeyVerificationError,
+      /known_hosts has no key for 127\.0\.0\.1:\d+/,
+    ],
+    [
+      'a mismatched host key makes HostKeyVerificationError',
+      () => credentials({ knownHosts: mismatchedKnownHosts() }),
+      HostKeyVerificationError,
+      /does not match known_hosts/,
+    ],
+    [
+      'a revoked host key makes HostKeyVerificationError',
+      () => credentials({ knownHosts: `@revoked * ${server.knownHosts(['ed25519']).split(' ').slice(1).join(' ')}${server.knownHosts()}` }),
+      HostKeyVerificationError,
+      /@revoked/,
+    ],
     ['no known_hosts makes HostKeyVerificationError', () => credentials({ knownHosts: undefined }), HostKeyVerificationError, /no known_hosts were given/],
   ])('%s, and nothing is pushed', async (_name, creds, errorClass, message) => {
     const { url, bare } = publishRepo();
@@ -194,9 +224,17 @@ describe('runRollback over SSH (OpenSSH server)', () => {
     const finished = path.join(bare, 'hook-finished');
     // No keepalive while the hook runs (git's default sends one every 5 s, which a scaled timeout outlasts).
     git(bare, 'config', 'receive.keepAlive', '0');
-    fs.writeFileSync(path.join(bare, 'hooks', 'pre-receive'), `#!/bin/sh\ntouch '${started}'\ni=0\nwhile [ ! -e '${release}' ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done\ntouch '${finished}'\nexit 1\n`, { mode: 0o755 });
+    fs.writeFileSync(
+      path.join(bare, 'hooks', 'pre-receive'),
+      `#!/bin/sh\ntouch '${started}'\ni=0\nwhile [ ! -e '${release}' ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done\ntouch '${finished}'\nexit 1\n`,
+      { mode: 0o755 },
+    );
     try {
-      const error = await runRollback(request(url, { kind: 'revert', commits: [commits[65]] }), { cacheDir: makeTempDir(), timeoutMs: scaled(5000), maxAttempts: 1 }).catch((e: unknown) => e);
+      const error = await runRollback(request(url, { kind: 'revert', commits: [commits[65]] }), {
+        cacheDir: makeTempDir(),
+        timeoutMs: scaled(5000),
+        maxAttempts: 1,
+      }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(GitTimeoutError);
       expect((error as GitTimeoutError).data.operation).toBe('Push');
       // Given up while the server was still silent, not when it finally answered.
@@ -239,7 +277,9 @@ describe('runRollback over SSH (OpenSSH server)', () => {
 
   test('the strict network policy refuses an SSH host on loopback before connecting', async () => {
     const { url, bare } = publishRepo();
-    const error = await runRollback(request(url, { kind: 'revert', commits: [commits[69]] }), { cacheDir: makeTempDir(), policy: STRICT_NETWORK_POLICY }).catch((e: unknown) => e);
+    const error = await runRollback(request(url, { kind: 'revert', commits: [commits[69]] }), { cacheDir: makeTempDir(), policy: STRICT_NETWORK_POLICY }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(GitHostNotAllowedError);
     expect(git(bare, 'rev-parse', 'main')).toBe(commits[69]);
   });
@@ -296,7 +336,15 @@ describe('the operator rolls back an ssh:// repository (real API server, OpenSSH
       fs.writeFileSync(path.join(dir, 'identity'), deployKey.privateKey, { mode: 0o600 });
       fs.writeFileSync(path.join(dir, 'identity.pub'), deployKey.publicKey);
       fs.writeFileSync(path.join(dir, 'known_hosts'), knownHosts);
-      await kubectl(['create', 'secret', 'generic', name, '-n', namespace, ...['identity', 'identity.pub', 'known_hosts'].map((key) => `--from-file=${key}=${path.join(dir, key)}`)]);
+      await kubectl([
+        'create',
+        'secret',
+        'generic',
+        name,
+        '-n',
+        namespace,
+        ...['identity', 'identity.pub', 'known_hosts'].map((key) => `--from-file=${key}=${path.join(dir, key)}`),
+      ]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -308,14 +356,17 @@ describe('the operator rolls back an ssh:// repository (real API server, OpenSSH
   test('an inline ssh:// repository with an identity/known_hosts Secret: Ready=True and the revert on the branch', async () => {
     const { url, bare } = publishRepo();
     await createSshSecret('git-ssh', server.knownHosts());
-    await kubectl(['apply', '-f', '-'], `apiVersion: rollback.gitops.dev/v1alpha1
+    await kubectl(
+      ['apply', '-f', '-'],
+      `apiVersion: rollback.gitops.dev/v1alpha1
 kind: GitOpsRollback
 metadata: {name: over-ssh, namespace: ${namespace}}
 spec:
   repository: {url: '${url}', branch: main, secretRef: {name: git-ssh}}
   revert: {commits: [${bad}]}
   incident: INC-22
-`);
+`,
+    );
     const rollback = await waitFinished('over-ssh');
     expect(condition(rollback, 'Ready')).toMatchObject({ status: 'True', reason: 'Succeeded' });
     expect(rollback.status?.headAfter).toBe(git(bare, 'rev-parse', 'main'));
@@ -326,7 +377,9 @@ spec:
   test('a Flux GitRepository with an ssh:// url and secretRef: Ready=True', async () => {
     const { url, bare } = publishRepo();
     await createSshSecret('flux-system', server.knownHosts());
-    await kubectl(['apply', '-f', '-'], `apiVersion: source.toolkit.fluxcd.io/v1
+    await kubectl(
+      ['apply', '-f', '-'],
+      `apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository
 metadata: {name: flux-system, namespace: ${namespace}}
 spec:
@@ -341,7 +394,8 @@ metadata: {name: from-flux, namespace: ${namespace}}
 spec:
   sourceRef: {kind: GitRepository, name: flux-system}
   revert: {commits: [${bad}]}
-`);
+`,
+    );
     const rollback = await waitFinished('from-flux');
     expect(condition(rollback, 'Ready')).toMatchObject({ status: 'True', reason: 'Succeeded' });
     expect(git(bare, 'log', '-1', '--format=%s', 'main')).toBe('Revert "Deploy frontend 1.1"');
@@ -350,13 +404,16 @@ spec:
   test('a host missing from known_hosts: Stalled=True HostKeyVerificationFailed, nothing pushed, the key appears nowhere', async () => {
     const { url, bare } = publishRepo();
     await createSshSecret('git-ssh', server.knownHosts().replace(/\[127\.0\.0\.1\]:\d+/g, 'git.example.com'));
-    await kubectl(['apply', '-f', '-'], `apiVersion: rollback.gitops.dev/v1alpha1
+    await kubectl(
+      ['apply', '-f', '-'],
+      `apiVersion: rollback.gitops.dev/v1alpha1
 kind: GitOpsRollback
 metadata: {name: unknown-host, namespace: ${namespace}}
 spec:
   repository: {url: '${url}', branch: main, secretRef: {name: git-ssh}}
   revert: {commits: [${bad}]}
-`);
+`,
+    );
     const rollback = await waitFinished('unknown-host');
     expect(condition(rollback, 'Stalled')).toMatchObject({ status: 'True', reason: 'HostKeyVerificationFailed' });
     expect(condition(rollback, 'Stalled')?.message).toMatch(/known_hosts has no key for 127\.0\.0\.1/);

@@ -38,7 +38,11 @@ function buildHistory(): History {
   commitFiles(work, 'Deploy services 1', all('1'));
   const conflicting = commitFiles(work, 'Deploy services 2', all('2'));
   commitFiles(work, 'Deploy services 3', all('3'));
-  const many = commitFiles(work, 'Add many config files', Object.fromEntries(Array.from({ length: MANY_PATHS }, (_, i) => [`config/generated/file-${i}.txt`, `${i}\n`])));
+  const many = commitFiles(
+    work,
+    'Add many config files',
+    Object.fromEntries(Array.from({ length: MANY_PATHS }, (_, i) => [`config/generated/file-${i}.txt`, `${i}\n`])),
+  );
   const namespaceAdded = commitFiles(work, 'Add namespace shop', { 'infra/namespace.yaml': 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n' });
   commitFiles(work, 'Deploy web 1.0', { 'web/deploy.yaml': 'image: web:1.0\n' });
   const bump = commitFiles(work, 'Deploy web 2.0', { 'web/deploy.yaml': 'image: web:2.0\n' });
@@ -114,7 +118,11 @@ ${what}
 
   describe('commit header injection is refused by the CRD', () => {
     test.each([
-      ['an author name with a newline', '  author:\n    name: "Eve\\ncommitter Mallory <m@example.com> 0 +0000"\n    email: eve@example.com', 'spec.author.name'],
+      [
+        'an author name with a newline',
+        '  author:\n    name: "Eve\\ncommitter Mallory <m@example.com> 0 +0000"\n    email: eve@example.com',
+        'spec.author.name',
+      ],
       ['an author email with ">"', '  author:\n    name: Eve\n    email: "eve@example.com> 0 +0000"', 'spec.author.email'],
       ['an incident with a newline and a trailer', '  incident: "INC-1\\nRollback-Request: ns/victim/uid"', 'spec.incident'],
       ['an incident with spaces', '  incident: "INC 1"', 'spec.incident'],
@@ -186,7 +194,15 @@ ${annotations}spec:
       await kubectl(['apply', '-f', '-'], rollbackYaml('cross-other', sourceRef(), `  revert:\n    commits: [${history.bump}]`));
       expect(condition(await waitFinished('cross-other'), 'Stalled')).toMatchObject({ status: 'True', reason: 'CrossNamespaceRefForbidden' });
 
-      await kubectl(['annotate', '--overwrite', 'gitrepository', 'fleet', '-n', sourceNamespace, `rollback.gitops.dev/allowed-namespaces=team-other, ${namespace}`]);
+      await kubectl([
+        'annotate',
+        '--overwrite',
+        'gitrepository',
+        'fleet',
+        '-n',
+        sourceNamespace,
+        `rollback.gitops.dev/allowed-namespaces=team-other, ${namespace}`,
+      ]);
       await kubectl(['apply', '-f', '-'], rollbackYaml('cross-allowed', sourceRef(), `  revert:\n    commits: [${history.bump}]`));
       const allowed = await waitFinished('cross-allowed');
       expect(condition(allowed, 'Ready')).toMatchObject({ status: 'True', reason: 'Succeeded' });
@@ -216,7 +232,9 @@ ${annotations}spec:
   describe('history limit', () => {
     test('of 4 finished rollbacks a policy created, the newest 2 are kept; a user-created one stays', async () => {
       const { url } = publishRepo();
-      await kubectl(['apply', '-f', '-'], `apiVersion: rollback.gitops.dev/v1alpha1
+      await kubectl(
+        ['apply', '-f', '-'],
+        `apiVersion: rollback.gitops.dev/v1alpha1
 kind: GitOpsRollbackPolicy
 metadata:
   name: apps
@@ -227,7 +245,8 @@ spec:
   cooldown: 1s
   secretRef:
     name: token
-`);
+`,
+      );
       const policy = JSON.parse(await kubectl(['get', 'gitopsrollbackpolicy', 'apps', '-n', namespace, '-o', 'json'])) as { metadata: { uid: string } };
       const owned = `  labels:\n    ${POLICY_UID_LABEL}: ${policy.metadata.uid}\n  annotations:\n    ${KUSTOMIZATION_ANNOTATION}: ${namespace}/apps\n  ownerReferences:\n  - apiVersion: rollback.gitops.dev/v1alpha1\n    kind: GitOpsRollbackPolicy\n    name: apps\n    uid: ${policy.metadata.uid}\n    controller: true\n`;
       const dryRun = `  revert:\n    commits: [${history.bump}]\n  dryRun: true`;
@@ -236,11 +255,17 @@ spec:
         await kubectl(['apply', '-f', '-'], rollbackYaml(name, inline(url), dryRun, owned));
         expect(condition(await waitFinished(name), 'Ready')).toMatchObject({ status: 'True', reason: 'DryRunSucceeded' });
       }
-      const remaining = await eventually('the policy\'s rollbacks pruned to 2', async () => {
-        const list = JSON.parse(await kubectl(['get', 'gitopsrollbacks', '-n', namespace, '-l', `${POLICY_UID_LABEL}=${policy.metadata.uid}`, '-o', 'json'])) as { items: GitOpsRollback[] };
-        const live = list.items.filter((r) => !r.metadata.deletionTimestamp).map((r) => r.metadata.name!);
-        return live.length === 2 ? live : undefined;
-      }, { timeoutMs: 120_000, diagnostics: () => operator.logs().slice(-3000) });
+      const remaining = await eventually(
+        "the policy's rollbacks pruned to 2",
+        async () => {
+          const list = JSON.parse(
+            await kubectl(['get', 'gitopsrollbacks', '-n', namespace, '-l', `${POLICY_UID_LABEL}=${policy.metadata.uid}`, '-o', 'json']),
+          ) as { items: GitOpsRollback[] };
+          const live = list.items.filter((r) => !r.metadata.deletionTimestamp).map((r) => r.metadata.name!);
+          return live.length === 2 ? live : undefined;
+        },
+        { timeoutMs: 120_000, diagnostics: () => operator.logs().slice(-3000) },
+      );
       expect(remaining.every((name) => name.startsWith('auto-'))).toBe(true);
       expect((await getRollback(plane, namespace, 'by-user')).metadata.name).toBe('by-user');
     }, 400_000);

@@ -19,19 +19,23 @@ function sourceFiles(dir: string): string[] {
 
 /** Every `class X extends Y` in src whose base is an error class, with the class body's text. */
 function errorClasses(): { file: string; name: string; base: string; abstract: boolean; body: string }[] {
-  return sourceFiles(path.resolve('src')).filter((file) => !file.endsWith('coded-error.ts')).flatMap((file) => {
-    const text = fs.readFileSync(file, 'utf8');
-    return [...text.matchAll(/^export (abstract )?class (\w+) extends (\w*Error)\b[^{]*\{([\s\S]*?)^\}/gm)]
-      .concat([...text.matchAll(/^(abstract )?class (\w+) extends (\w*Error)\b[^{]*\{([\s\S]*?)^\}/gm)])
-      .map((m) => ({ file: path.relative(process.cwd(), file), abstract: Boolean(m[1]), name: m[2], base: m[3], body: m[4] }));
-  });
+  return sourceFiles(path.resolve('src'))
+    .filter((file) => !file.endsWith('coded-error.ts'))
+    .flatMap((file) => {
+      const text = fs.readFileSync(file, 'utf8');
+      return [...text.matchAll(/^export (abstract )?class (\w+) extends (\w*Error)\b[^{]*\{([\s\S]*?)^\}/gm)]
+        .concat([...text.matchAll(/^(abstract )?class (\w+) extends (\w*Error)\b[^{]*\{([\s\S]*?)^\}/gm)])
+        .map((m) => ({ file: path.relative(process.cwd(), file), abstract: Boolean(m[1]), name: m[2], base: m[3], body: m[4] }));
+    });
 }
 
 describe('error classes', () => {
   const classes = errorClasses();
 
   test('are found (the scan works)', () => {
-    expect(classes.map((c) => c.name)).toEqual(expect.arrayContaining(['GitRollbackError', 'CommitNotFoundError', 'FlagError', 'KubeApiError', 'EngineLimitExceededError']));
+    expect(classes.map((c) => c.name)).toEqual(
+      expect.arrayContaining(['GitRollbackError', 'CommitNotFoundError', 'FlagError', 'KubeApiError', 'EngineLimitExceededError']),
+    );
   });
 
   test('extend CodedError (directly or through GitRollbackError), never Error itself', () => {
@@ -48,7 +52,12 @@ describe('error classes', () => {
   });
 
   test('report their class name, also after crossing from an engine worker', () => {
-    const errors = [new CommitNotFoundError({ revision: 'abc' }), new TransferLimitExceededError({ url: 'https://x', what: 'pack', limit: 1 }), new FlagError('--x', 'bad'), new StallingError('InvalidSpec', 'no')];
+    const errors = [
+      new CommitNotFoundError({ revision: 'abc' }),
+      new TransferLimitExceededError({ url: 'https://x', what: 'pack', limit: 1 }),
+      new FlagError('--x', 'bad'),
+      new StallingError('InvalidSpec', 'no'),
+    ];
     expect(errors.map((e) => [e.name, e.code])).toEqual(errors.map((e) => [e.constructor.name, e.constructor.name]));
     const revived = reviveError(serializeError(errors[0]));
     expect(revived).toBeInstanceOf(CommitNotFoundError);

@@ -2,7 +2,15 @@
  * The OpenAPI v3 schema of GitOpsRollbackPolicy: the source of its CRD YAML (`npm run manifests`).
  * Descriptions show in `kubectl explain`.
  */
-import { DEFAULT_COOLDOWN, DEFAULT_KUSTOMIZATION_LABEL, DEFAULT_TRIGGER_REASONS, POLICY_KIND, POLICY_PLURAL, POLICY_SHORT_NAMES, POLICY_SINGULAR } from './policy-types.js';
+import {
+  DEFAULT_COOLDOWN,
+  DEFAULT_KUSTOMIZATION_LABEL,
+  DEFAULT_TRIGGER_REASONS,
+  POLICY_KIND,
+  POLICY_PLURAL,
+  POLICY_SHORT_NAMES,
+  POLICY_SINGULAR,
+} from './policy-types.js';
 import { conditionSchema, customResourceDefinition, DURATION_PATTERN, incidentSchema, type Schema } from './schema.js';
 
 /** Go durations as Flux writes them: `30s`, `15m`, `1h30m`. */
@@ -42,7 +50,12 @@ export const policySpecSchema: Schema = {
       description: 'The Kustomizations covered: those named, and those the selector matches.',
       'x-kubernetes-validations': [{ rule: 'has(self.names) || has(self.selector)', message: 'name Kustomizations or give a selector' }],
       properties: {
-        namespace: { type: 'string', maxLength: 63, description: "Namespace of the Kustomizations; defaults to the policy's namespace. Another namespace is refused unless the operator runs with --allow-cross-namespace-policies." },
+        namespace: {
+          type: 'string',
+          maxLength: 63,
+          description:
+            "Namespace of the Kustomizations; defaults to the policy's namespace. Another namespace is refused unless the operator runs with --allow-cross-namespace-policies.",
+        },
         names: { type: 'array', maxItems: 100, items: name('A Kustomization name.'), description: 'Kustomizations by name.' },
         selector: labelSelector,
       },
@@ -69,12 +82,18 @@ export const policySpecSchema: Schema = {
       description: 'How Prometheus Alertmanager alerts (POST /hook/alertmanager/<namespace>/<policy>) map to Kustomizations.',
       properties: {
         matchLabels: stringMap('Alerts must carry all these labels with these values.'),
-        kustomizationLabel: { type: 'string', minLength: 1, maxLength: 316, description: `The alert label naming the Kustomization (default ${DEFAULT_KUSTOMIZATION_LABEL}).` },
+        kustomizationLabel: {
+          type: 'string',
+          minLength: 1,
+          maxLength: 316,
+          description: `The alert label naming the Kustomization (default ${DEFAULT_KUSTOMIZATION_LABEL}).`,
+        },
       },
     },
     secretRef: {
       type: 'object',
-      description: "A Secret in the policy's namespace whose `token` key verifies requests: Flux generic-hmac X-Signature, or an Alertmanager bearer token. Required: requests without a valid signature or token are refused.",
+      description:
+        "A Secret in the policy's namespace whose `token` key verifies requests: Flux generic-hmac X-Signature, or an Alertmanager bearer token. Required: requests without a valid signature or token are refused.",
       required: ['name'],
       properties: { name: name('Name of the Secret.') },
     },

@@ -108,7 +108,13 @@ export const specSchema: Schema = {
       description: 'Revert commits, as git revert does; one revert commit per reverted commit unless squash.',
       'x-kubernetes-validations': [{ rule: 'has(self.commits) != has(self.range)', message: 'exactly one of commits and range is required' }],
       properties: {
-        commits: { type: 'array', minItems: 1, maxItems: 100, items: revision('Commit sha (7 to 40 hex characters).'), description: 'Commits to revert; reverted newest first.' },
+        commits: {
+          type: 'array',
+          minItems: 1,
+          maxItems: 100,
+          items: revision('Commit sha (7 to 40 hex characters).'),
+          description: 'Commits to revert; reverted newest first.',
+        },
         range: {
           type: 'object',
           description: 'The commits after from, up to and including to (git revert from..to).',
@@ -126,7 +132,10 @@ export const specSchema: Schema = {
       required: ['revision', 'paths'],
       properties: { revision: revision('The known-good revision.'), paths: { ...paths('Paths to restore.'), minItems: 1 } },
     },
-    reason: text('Why: written into the commit message as one paragraph (newlines become spaces, control characters are dropped, cut at 2000 characters).', 4096),
+    reason: text(
+      'Why: written into the commit message as one paragraph (newlines become spaces, control characters are dropped, cut at 2000 characters).',
+      4096,
+    ),
     incident: incidentSchema('Incident reference (one token: letters, digits and ._:/#?=&%+@~-), written as an "Incident:" trailer.'),
     author: {
       type: 'object',
@@ -143,21 +152,39 @@ export const specSchema: Schema = {
       description:
         'Wait for Flux after the push: request a reconcile of the GitRepository and the Kustomizations, then wait until each Kustomization has applied the rollback commit and is Ready (condition Applied). Without kustomizations, those whose sourceRef is the GitRepository and whose spec.path covers a changed path.',
       properties: {
-        kustomizations: { type: 'array', maxItems: 50, items: fluxObjectReference('Kustomization (kustomize.toolkit.fluxcd.io/v1)'), description: 'Kustomizations to wait for.' },
-        timeout: { type: 'string', pattern: DURATION_PATTERN, default: DEFAULT_RECONCILE_TIMEOUT, description: `How long to wait after the push (Go duration: 30s, 5m, 1h). Default ${DEFAULT_RECONCILE_TIMEOUT}.` },
+        kustomizations: {
+          type: 'array',
+          maxItems: 50,
+          items: fluxObjectReference('Kustomization (kustomize.toolkit.fluxcd.io/v1)'),
+          description: 'Kustomizations to wait for.',
+        },
+        timeout: {
+          type: 'string',
+          pattern: DURATION_PATTERN,
+          default: DEFAULT_RECONCILE_TIMEOUT,
+          description: `How long to wait after the push (Go duration: 30s, 5m, 1h). Default ${DEFAULT_RECONCILE_TIMEOUT}.`,
+        },
       },
     },
     suspendImageUpdates: {
       type: 'array',
       maxItems: 50,
       items: fluxObjectReference('ImageUpdateAutomation (image.toolkit.fluxcd.io)'),
-      description: 'ImageUpdateAutomations to suspend (spec.suspend=true) before the push, so they do not push the newer image straight back. They stay suspended: resuming is a decision for after the incident.',
+      description:
+        'ImageUpdateAutomations to suspend (spec.suspend=true) before the push, so they do not push the newer image straight back. They stay suspended: resuming is a decision for after the incident.',
     },
     safety: {
       type: 'object',
-      description: 'Safety gates: deleting or changing a protected kind (CustomResourceDefinition, PersistentVolumeClaim, PersistentVolume, Namespace, plus the operator\'s --safety-protected-kinds) blocks the rollback unless allowed here.',
+      description:
+        "Safety gates: deleting or changing a protected kind (CustomResourceDefinition, PersistentVolumeClaim, PersistentVolume, Namespace, plus the operator's --safety-protected-kinds) blocks the rollback unless allowed here.",
       properties: {
-        allow: { type: 'array', maxItems: 50, items: { type: 'string', minLength: 1, maxLength: 253 }, description: 'Kinds this rollback may delete or change (e.g. CustomResourceDefinition); Unparsable lets through changed files whose objects cannot be known (unparsable manifests, kustomizations that cannot be followed).' },
+        allow: {
+          type: 'array',
+          maxItems: 50,
+          items: { type: 'string', minLength: 1, maxLength: 253 },
+          description:
+            'Kinds this rollback may delete or change (e.g. CustomResourceDefinition); Unparsable lets through changed files whose objects cannot be known (unparsable manifests, kustomizations that cannot be followed).',
+        },
       },
     },
   },
@@ -259,7 +286,8 @@ export const statusSchema: Schema = {
     },
     phases: {
       type: 'object',
-      description: 'Seconds per phase: resolve (repository and Secret), revert (fetch and compute), push, apply (push to Applied), total (creation to Applied, or to the push when nothing is awaited).',
+      description:
+        'Seconds per phase: resolve (repository and Secret), revert (fetch and compute), push, apply (push to Applied), total (creation to Applied, or to the push when nothing is awaited).',
       properties: Object.fromEntries(['resolve', 'revert', 'push', 'apply', 'total'].map((phase) => [phase, { type: 'number', minimum: 0 }])),
     },
     safety: safetyStatusSchema,
@@ -286,7 +314,14 @@ export function customResourceDefinition(parts: CustomResourceDefinitionParts): 
     metadata: { name: `${parts.plural}.${GROUP}` },
     spec: {
       group: GROUP,
-      names: { kind: parts.kind, listKind: `${parts.kind}List`, plural: parts.plural, singular: parts.singular, shortNames: parts.shortNames, categories: ['gitops'] },
+      names: {
+        kind: parts.kind,
+        listKind: `${parts.kind}List`,
+        plural: parts.plural,
+        singular: parts.singular,
+        shortNames: parts.shortNames,
+        categories: ['gitops'],
+      },
       scope: 'Namespaced',
       versions: [
         {

@@ -37,7 +37,11 @@ export const commaList: FlagKind<string[]> = {
   type: 'string',
   label: 'strings',
   expected: 'a comma-separated list',
-  parse: (value) => value.split(',').map((item) => item.trim()).filter(Boolean),
+  parse: (value) =>
+    value
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean),
 };
 
 /** A whole number of at least `min`. */

@@ -85,7 +85,7 @@ function findLcs(env: DiffEnv, lcs: CommonRun, ranges: LineRanges): 'found' | 'f
   const state = { cnt: MAX_CHAIN_LENGTH + 1, hasCommon: false };
   const cntAt = (ptr: number): number => lineMap[ptr - line1].cnt;
   const nextOf = (ptr: number): number => nextPtrs[ptr - line1];
-  for (let bPtr = line2; bPtr <= end2; ) {
+  for (let bPtr = line2; bPtr <= end2;) {
     let bNext = bPtr + 1;
     const rec = records.get(b[bPtr - 1]);
     if (rec && rec.cnt > state.cnt) {

@@ -58,8 +58,12 @@ export function runClassicDiff(env: DiffEnv, ranges: LineRanges): void {
   const mxcost = Math.max(bogoSqrt(count1 + count2 + 3), XDL_MAX_COST_MIN);
   const cenv: ClassicEnv = { a, b, changed1, changed2, kvdf: new Map(), kvdb: new Map(), mxcost };
   compareRecords(cenv, { off1: 0, lim1: count1, off2: 0, lim2: count2 }, false);
-  changed1.forEach((c, i) => { if (c) env.changed1[line1 + i] = true; });
-  changed2.forEach((c, i) => { if (c) env.changed2[line2 + i] = true; });
+  changed1.forEach((c, i) => {
+    if (c) env.changed1[line1 + i] = true;
+  });
+  changed2.forEach((c, i) => {
+    if (c) env.changed2[line2 + i] = true;
+  });
 }
 
 function bogoSqrt(n: number): number {
@@ -72,8 +76,14 @@ function bogoSqrt(n: number): number {
 function compareRecords(env: ClassicEnv, box: Box, needMin: boolean): void {
   const { a, b } = env;
   let { off1, lim1, off2, lim2 } = box;
-  while (off1 < lim1 && off2 < lim2 && a[off1] === b[off2]) { off1++; off2++; }
-  while (off1 < lim1 && off2 < lim2 && a[lim1 - 1] === b[lim2 - 1]) { lim1--; lim2--; }
+  while (off1 < lim1 && off2 < lim2 && a[off1] === b[off2]) {
+    off1++;
+    off2++;
+  }
+  while (off1 < lim1 && off2 < lim2 && a[lim1 - 1] === b[lim2 - 1]) {
+    lim1--;
+    lim2--;
+  }
   if (off1 === lim1) {
     for (; off2 < lim2; off2++) env.changed2[off2] = true;
   } else if (off2 === lim2) {
@@ -96,13 +106,18 @@ function splitBox(env: ClassicEnv, box: Box, needMin: boolean): Split {
   const fmid = off1 - off2;
   const bmid = lim1 - lim2;
   const odd = ((fmid - bmid) & 1) !== 0;
-  let fmin = fmid, fmax = fmid, bmin = bmid, bmax = bmid;
+  let fmin = fmid,
+    fmax = fmid,
+    bmin = bmid,
+    bmax = bmid;
   kvdf.set(fmid, off1);
   kvdb.set(bmid, lim1);
   for (let ec = 1; ; ec++) {
     let gotSnake = false;
-    if (fmin > dmin) kvdf.set(--fmin - 1, -1); else ++fmin;
-    if (fmax < dmax) kvdf.set(++fmax + 1, -1); else --fmax;
+    if (fmin > dmin) kvdf.set(--fmin - 1, -1);
+    else ++fmin;
+    if (fmax < dmax) kvdf.set(++fmax + 1, -1);
+    else --fmax;
     for (let d = fmax; d >= fmin; d -= 2) {
       let i1 = kf(d - 1) >= kf(d + 1) ? kf(d - 1) + 1 : kf(d + 1);
       const prev1 = i1;
@@ -112,8 +127,10 @@ function splitBox(env: ClassicEnv, box: Box, needMin: boolean): Split {
       kvdf.set(d, i1);
       if (odd && bmin <= d && d <= bmax && kb(d) <= i1) return { i1, i2, minLo: true, minHi: true };
     }
-    if (bmin > dmin) kvdb.set(--bmin - 1, XDL_LINE_MAX); else ++bmin;
-    if (bmax < dmax) kvdb.set(++bmax + 1, XDL_LINE_MAX); else --bmax;
+    if (bmin > dmin) kvdb.set(--bmin - 1, XDL_LINE_MAX);
+    else ++bmin;
+    if (bmax < dmax) kvdb.set(++bmax + 1, XDL_LINE_MAX);
+    else --bmax;
     for (let d = bmax; d >= bmin; d -= 2) {
       let i1 = kb(d - 1) < kb(d + 1) ? kb(d - 1) : kb(d + 1) - 1;
       const prev1 = i1;
@@ -169,19 +186,33 @@ function isCommonRun(a: number[], b: number[], i1: number, i2: number): boolean 
 
 /** xdl_split past its cost limit: cut where the forward or backward search got furthest. */
 function pickFurthestReach(env: ClassicEnv, box: Box & { fmin: number; fmax: number; bmin: number; bmax: number }): Split {
-  let fbest = -1, fbest1 = -1;
+  let fbest = -1,
+    fbest1 = -1;
   for (let d = box.fmax; d >= box.fmin; d -= 2) {
     let i1 = Math.min(env.kvdf.get(d) ?? 0, box.lim1);
     let i2 = i1 - d;
-    if (box.lim2 < i2) { i1 = box.lim2 + d; i2 = box.lim2; }
-    if (fbest < i1 + i2) { fbest = i1 + i2; fbest1 = i1; }
+    if (box.lim2 < i2) {
+      i1 = box.lim2 + d;
+      i2 = box.lim2;
+    }
+    if (fbest < i1 + i2) {
+      fbest = i1 + i2;
+      fbest1 = i1;
+    }
   }
-  let bbest = XDL_LINE_MAX, bbest1 = XDL_LINE_MAX;
+  let bbest = XDL_LINE_MAX,
+    bbest1 = XDL_LINE_MAX;
   for (let d = box.bmax; d >= box.bmin; d -= 2) {
     let i1 = Math.max(box.off1, env.kvdb.get(d) ?? 0);
     let i2 = i1 - d;
-    if (i2 < box.off2) { i1 = box.off2 + d; i2 = box.off2; }
-    if (i1 + i2 < bbest) { bbest = i1 + i2; bbest1 = i1; }
+    if (i2 < box.off2) {
+      i1 = box.off2 + d;
+      i2 = box.off2;
+    }
+    if (i1 + i2 < bbest) {
+      bbest = i1 + i2;
+      bbest1 = i1;
+    }
   }
   if (box.lim1 + box.lim2 - bbest < fbest - (box.off1 + box.off2)) {
     return { i1: fbest1, i2: fbest - fbest1, minLo: true, minHi: false };

@@ -20,7 +20,19 @@ type Schema = {
 
 const crd = buildCustomResourceDefinition() as {
   metadata: { name: string };
-  spec: { group: string; scope: string; names: { kind: string; plural: string }; versions: { name: string; served: boolean; storage: boolean; subresources?: object; additionalPrinterColumns: { name: string; type: string; jsonPath: string }[]; schema: { openAPIV3Schema: Schema } }[] };
+  spec: {
+    group: string;
+    scope: string;
+    names: { kind: string; plural: string };
+    versions: {
+      name: string;
+      served: boolean;
+      storage: boolean;
+      subresources?: object;
+      additionalPrinterColumns: { name: string; type: string; jsonPath: string }[];
+      schema: { openAPIV3Schema: Schema };
+    }[];
+  };
 };
 const version = crd.spec.versions[0];
 const root = version.schema.openAPIV3Schema;
@@ -58,9 +70,13 @@ describe('the GitOpsRollback schema', () => {
   });
 
   test('is structural: every property and every array item has a type', () => {
-    const untyped = walk(root).filter(([, node]) => typeof node.type !== 'string').map(([at]) => at);
+    const untyped = walk(root)
+      .filter(([, node]) => typeof node.type !== 'string')
+      .map(([at]) => at);
     expect(untyped).toEqual([]);
-    const arraysWithoutItems = walk(root).filter(([, node]) => node.type === 'array' && !node.items).map(([at]) => at);
+    const arraysWithoutItems = walk(root)
+      .filter(([, node]) => node.type === 'array' && !node.items)
+      .map(([at]) => at);
     expect(arraysWithoutItems).toEqual([]);
   });
 
@@ -71,17 +87,15 @@ describe('the GitOpsRollback schema', () => {
   });
 
   test('every spec field has a description for kubectl explain', () => {
-    const undescribed = walk(spec, '.spec').filter(([at, node]) => !node.description && !at.endsWith('[]') && !at.endsWith('.secretRef.name')).map(([at]) => at);
+    const undescribed = walk(spec, '.spec')
+      .filter(([at, node]) => !node.description && !at.endsWith('[]') && !at.endsWith('.secretRef.name'))
+      .map(([at]) => at);
     expect(undescribed).toEqual([]);
   });
 
   test('spec has the CEL rules: one source, one action, immutable', () => {
     const rules = (spec['x-kubernetes-validations'] ?? []).map((v) => v.rule);
-    expect(rules).toEqual(expect.arrayContaining([
-      'has(self.sourceRef) != has(self.repository)',
-      'has(self.revert) != has(self.restore)',
-      'self == oldSelf',
-    ]));
+    expect(rules).toEqual(expect.arrayContaining(['has(self.sourceRef) != has(self.repository)', 'has(self.revert) != has(self.restore)', 'self == oldSelf']));
     expect(spec.properties!.revert['x-kubernetes-validations']!.map((v) => v.rule)).toEqual(['has(self.commits) != has(self.range)']);
     for (const owner of [spec.properties!.revert, spec.properties!.restore]) {
       expect(owner.properties!.paths['x-kubernetes-validations']![0].rule).toContain("!p.startsWith('/')");

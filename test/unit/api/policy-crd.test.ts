@@ -16,7 +16,10 @@ function walk(schema: Schema, at = ''): [string, Schema][] {
   return nodes;
 }
 
-const crd = buildPolicyCustomResourceDefinition() as { metadata: { name: string }; spec: { group: string; names: { kind: string; plural: string }; versions: { schema: { openAPIV3Schema: Schema } }[] } };
+const crd = buildPolicyCustomResourceDefinition() as {
+  metadata: { name: string };
+  spec: { group: string; names: { kind: string; plural: string }; versions: { schema: { openAPIV3Schema: Schema } }[] };
+};
 
 describe('the committed GitOpsRollbackPolicy CRD', () => {
   test('is exactly what npm run manifests generates (stale YAML fails CI)', () => {
@@ -31,7 +34,9 @@ describe('the committed GitOpsRollbackPolicy CRD', () => {
   test('names the policy kind in the rollback group, and is structural', () => {
     expect(crd.metadata.name).toBe('gitopsrollbackpolicies.rollback.gitops.dev');
     expect(crd.spec.names.kind).toBe('GitOpsRollbackPolicy');
-    const untyped = walk(crd.spec.versions[0].schema.openAPIV3Schema).filter(([, node]) => !node.type).map(([at]) => at);
+    const untyped = walk(crd.spec.versions[0].schema.openAPIV3Schema)
+      .filter(([, node]) => !node.type)
+      .map(([at]) => at);
     expect(untyped).toEqual([]);
   });
 });

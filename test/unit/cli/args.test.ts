@@ -4,7 +4,9 @@ const parse = (line: string, env: NodeJS.ProcessEnv = {}) => parseCommandLine(li
 
 describe('parseCommandLine', () => {
   test('a revert of two commits with every option becomes one request', () => {
-    const command = parse('revert --repo https://git.example/fleet.git --branch prod --commit abc1234 --commit def5678 --mainline 1 --path apps/frontend --squash --reason x --incident INC-1 --author Ops_<ops@example.com> --dry-run --cache-dir /tmp/c --output json --timeout 5');
+    const command = parse(
+      'revert --repo https://git.example/fleet.git --branch prod --commit abc1234 --commit def5678 --mainline 1 --path apps/frontend --squash --reason x --incident INC-1 --author Ops_<ops@example.com> --dry-run --cache-dir /tmp/c --output json --timeout 5',
+    );
     expect(command.request).toMatchObject({
       repository: { url: 'https://git.example/fleet.git', branch: 'prod' },
       action: { kind: 'revert', commits: ['abc1234', 'def5678'], mainline: 1, paths: ['apps/frontend'], squash: true },
@@ -17,7 +19,14 @@ describe('parseCommandLine', () => {
   });
 
   test('a range is split into from and to', () => {
-    expect(parse('revert --repo r --range abc1234..def5678').request.action).toEqual({ kind: 'revert', commits: undefined, range: { from: 'abc1234', to: 'def5678' }, mainline: undefined, paths: undefined, squash: false });
+    expect(parse('revert --repo r --range abc1234..def5678').request.action).toEqual({
+      kind: 'revert',
+      commits: undefined,
+      range: { from: 'abc1234', to: 'def5678' },
+      mainline: undefined,
+      paths: undefined,
+      squash: false,
+    });
   });
 
   test('restore takes a revision and paths', () => {
@@ -25,8 +34,13 @@ describe('parseCommandLine', () => {
   });
 
   test('credentials come from the environment: bearer wins over basic', () => {
-    expect(parse('revert --repo r --commit abc1234', { GIT_USERNAME: 'u', GIT_PASSWORD: 'p' }).request.repository.credentials).toEqual({ username: 'u', password: 'p' });
-    expect(parse('revert --repo r --commit abc1234', { GIT_BEARER_TOKEN: 't', GIT_PASSWORD: 'p' }).request.repository.credentials).toEqual({ bearerToken: 't' });
+    expect(parse('revert --repo r --commit abc1234', { GIT_USERNAME: 'u', GIT_PASSWORD: 'p' }).request.repository.credentials).toEqual({
+      username: 'u',
+      password: 'p',
+    });
+    expect(parse('revert --repo r --commit abc1234', { GIT_BEARER_TOKEN: 't', GIT_PASSWORD: 'p' }).request.repository.credentials).toEqual({
+      bearerToken: 't',
+    });
   });
 
   test.each([

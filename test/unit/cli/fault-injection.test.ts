@@ -1,10 +1,24 @@
 import type { RollbackOutcome, RollbackRequest, RollbackResult } from '../../../src/git/engine.js';
 import { FAULT_EXIT_CODE, injectFault, parseFault } from '../../../src/cli/fault-injection.js';
 
-const request = { repository: { url: 'https://git.example/fleet.git', branch: 'main' }, action: { kind: 'revert', commits: ['a'.repeat(40)] } } as RollbackRequest;
+const request = {
+  repository: { url: 'https://git.example/fleet.git', branch: 'main' },
+  action: { kind: 'revert', commits: ['a'.repeat(40)] },
+} as RollbackRequest;
 
 function engineReturning(result: RollbackOutcome): () => Promise<RollbackResult> {
-  return async () => ({ result, branch: 'main', previousHead: 'b'.repeat(40), head: null, commits: [], alreadyReverted: [], empty: [], changedPaths: [], attempts: 1, durations: { fetch: 0, compute: 0, push: 0 } });
+  return async () => ({
+    result,
+    branch: 'main',
+    previousHead: 'b'.repeat(40),
+    head: null,
+    commits: [],
+    alreadyReverted: [],
+    empty: [],
+    changedPaths: [],
+    attempts: 1,
+    durations: { fetch: 0, compute: 0, push: 0 },
+  });
 }
 
 class Exited extends Error {

@@ -13,10 +13,16 @@ function readReadmeFlagTable(): Map<string, string> {
   const start = readme.indexOf('| flag | default | |');
   if (start < 0) throw new Error('README.md has no "| flag | default | |" table');
   const lines = readme.slice(start).split('\n');
-  const rows = lines.slice(2, lines.findIndex((line) => !line.startsWith('|')));
+  const rows = lines.slice(
+    2,
+    lines.findIndex((line) => !line.startsWith('|')),
+  );
   const defaults = new Map<string, string>();
   for (const row of rows) {
-    const [flagCell, defaultCell] = row.split('|').slice(1).map((cell) => cell.trim());
+    const [flagCell, defaultCell] = row
+      .split('|')
+      .slice(1)
+      .map((cell) => cell.trim());
     const flags = [...flagCell.matchAll(/`--([a-z0-9-]+)`/g)].map((match) => match[1]);
     const cells = flags.length > 1 ? defaultCell.split(/,\s*/) : [defaultCell];
     if (cells.length !== flags.length) throw new Error(`README row lists ${flags.length} flags and ${cells.length} defaults: ${row}`);

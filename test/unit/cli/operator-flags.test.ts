@@ -82,7 +82,10 @@ describe('operator flags', () => {
     ['--git-timeout=0', '--git-timeout: invalid value "0"'],
     ['--engine-deadline=-5', '--engine-deadline: invalid value "-5"'],
     ['--git-deadline=5d', '--git-deadline: invalid value "5d"'],
-    ['--shutdown-timeout=1000h', '--shutdown-timeout: invalid value "1000h": expected a duration such as 90s, 5m, 1h30m or 500ms, or a number of seconds, at most 596h'],
+    [
+      '--shutdown-timeout=1000h',
+      '--shutdown-timeout: invalid value "1000h": expected a duration such as 90s, 5m, 1h30m or 500ms, or a number of seconds, at most 596h',
+    ],
     ['--concurrent=0', '--concurrent: invalid value "0": expected a whole number of at least 1'],
     ['--concurrent=2.5', '--concurrent: invalid value "2.5"'],
     ['--engine-memory-limit=lots', '--engine-memory-limit: invalid value "lots"'],

@@ -6,7 +6,9 @@ const build = (line: string) => buildRequestManifest(line.split(' '));
 
 describe('buildRequestManifest', () => {
   test('a revert with every option becomes one GitOpsRollback with a sourceRef', () => {
-    const manifest = build('revert --source-ref flux-system/fleet --name frontend-rollback --namespace team-a --commit abc1234 --commit DEF5678 --mainline 1 --path apps/frontend/ --squash --reason x --incident INC-1 --author Ops_<ops@example.com> --dry-run');
+    const manifest = build(
+      'revert --source-ref flux-system/fleet --name frontend-rollback --namespace team-a --commit abc1234 --commit DEF5678 --mainline 1 --path apps/frontend/ --squash --reason x --incident INC-1 --author Ops_<ops@example.com> --dry-run',
+    );
     expect(manifest).toEqual({
       apiVersion: 'rollback.gitops.dev/v1alpha1',
       kind: 'GitOpsRollback',
@@ -27,12 +29,22 @@ describe('buildRequestManifest', () => {
   });
 
   test('an inline repository defaults to main and takes a Secret', () => {
-    expect(build('revert --repo https://git.example/fleet.git --secret creds --commit abc1234').spec.repository).toEqual({ url: 'https://git.example/fleet.git', branch: 'main', secretRef: { name: 'creds' } });
-    expect(build('revert --repo ssh://git@git.example/fleet.git --branch prod --commit abc1234').spec.repository).toEqual({ url: 'ssh://git@git.example/fleet.git', branch: 'prod' });
+    expect(build('revert --repo https://git.example/fleet.git --secret creds --commit abc1234').spec.repository).toEqual({
+      url: 'https://git.example/fleet.git',
+      branch: 'main',
+      secretRef: { name: 'creds' },
+    });
+    expect(build('revert --repo ssh://git@git.example/fleet.git --branch prod --commit abc1234').spec.repository).toEqual({
+      url: 'ssh://git@git.example/fleet.git',
+      branch: 'prod',
+    });
   });
 
   test('a range is split into from and to; unset options are left out', () => {
-    expect(build('revert --source-ref s --range abc1234..def5678').spec).toEqual({ sourceRef: { kind: 'GitRepository', name: 's' }, revert: { range: { from: 'abc1234', to: 'def5678' } } });
+    expect(build('revert --source-ref s --range abc1234..def5678').spec).toEqual({
+      sourceRef: { kind: 'GitRepository', name: 's' },
+      revert: { range: { from: 'abc1234', to: 'def5678' } },
+    });
   });
 
   test('restore takes a revision and paths', () => {

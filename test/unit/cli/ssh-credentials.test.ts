@@ -13,10 +13,17 @@ describe('SSH credentials for the CLI', () => {
 
   const parse = (repo: string, env: NodeJS.ProcessEnv) => parseCommandLine(['revert', '--repo', repo, '--commit', 'abc1234'], env);
 
-  test.each([['ssh://git@github.com/acme/fleet.git'], ['git@github.com:acme/fleet.git']])('%s reads the key, known_hosts and passphrase the environment names', (repo) => {
-    const env = { GIT_SSH_KEY_FILE: keyFile, GIT_SSH_KNOWN_HOSTS_FILE: knownHostsFile, GIT_SSH_KEY_PASSPHRASE: 'pp', GIT_PASSWORD: 'ignored' };
-    expect(parse(repo, env).request.repository.credentials).toEqual({ identity: 'PRIVATE-KEY-TEXT\n', knownHosts: 'github.com ssh-ed25519 AAAA\n', password: 'pp' });
-  });
+  test.each([['ssh://git@github.com/acme/fleet.git'], ['git@github.com:acme/fleet.git']])(
+    '%s reads the key, known_hosts and passphrase the environment names',
+    (repo) => {
+      const env = { GIT_SSH_KEY_FILE: keyFile, GIT_SSH_KNOWN_HOSTS_FILE: knownHostsFile, GIT_SSH_KEY_PASSPHRASE: 'pp', GIT_PASSWORD: 'ignored' };
+      expect(parse(repo, env).request.repository.credentials).toEqual({
+        identity: 'PRIVATE-KEY-TEXT\n',
+        knownHosts: 'github.com ssh-ed25519 AAAA\n',
+        password: 'pp',
+      });
+    },
+  );
 
   test('known_hosts defaults to ~/.ssh/known_hosts', () => {
     fs.mkdirSync(path.join(dir, '.ssh'), { recursive: true });
@@ -27,7 +34,11 @@ describe('SSH credentials for the CLI', () => {
   test.each([
     ['no GIT_SSH_KEY_FILE is a usage error', {}, /GIT_SSH_KEY_FILE/],
     ['no known_hosts anywhere is a usage error', { GIT_SSH_KEY_FILE: keyFile, HOME: '/nonexistent' }, /GIT_SSH_KNOWN_HOSTS_FILE/],
-    ['an unreadable key file is a usage error naming the file, not its contents', { GIT_SSH_KEY_FILE: path.join(dir, 'missing'), GIT_SSH_KNOWN_HOSTS_FILE: knownHostsFile }, /Cannot read GIT_SSH_KEY_FILE .*missing: ENOENT/],
+    [
+      'an unreadable key file is a usage error naming the file, not its contents',
+      { GIT_SSH_KEY_FILE: path.join(dir, 'missing'), GIT_SSH_KNOWN_HOSTS_FILE: knownHostsFile },
+      /Cannot read GIT_SSH_KEY_FILE .*missing: ENOENT/,
+    ],
   ])('%s', (_name, env, message) => {
     expect(() => parse('ssh://git@host/fleet.git', env)).toThrow(UsageError);
     expect(() => parse('ssh://git@host/fleet.git', env)).toThrow(message);

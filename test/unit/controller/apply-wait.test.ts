@@ -28,7 +28,10 @@ function makeRollback(spec: Partial<GitOpsRollbackSpec> = {}): GitOpsRollback {
 class FakeCluster implements ClusterPort {
   statuses: GitOpsRollbackStatus[] = [];
   events: string[] = [];
-  constructor(public rollback: GitOpsRollback, private readonly log: string[]) {}
+  constructor(
+    public rollback: GitOpsRollback,
+    private readonly log: string[],
+  ) {}
   async getRollback() {
     return structuredClone(this.rollback);
   }
@@ -60,7 +63,14 @@ class FakeFlux implements FluxPort {
   requests: string[] = [];
   constructor(private readonly log: string[]) {}
   add(name: string, path: string, namespace = 'flux-system') {
-    this.kustomizations.set(`${namespace}/${name}`, { namespace, name, generation: 1, path, sourceRef: { kind: 'GitRepository', name: 'fleet' }, status: { observedGeneration: 1 } });
+    this.kustomizations.set(`${namespace}/${name}`, {
+      namespace,
+      name,
+      generation: 1,
+      path,
+      sourceRef: { kind: 'GitRepository', name: 'fleet' },
+      status: { observedGeneration: 1 },
+    });
   }
   report(name: string, status: KustomizationView['status']) {
     const k = this.kustomizations.get(`flux-system/${name}`)!;
@@ -134,7 +144,11 @@ function setup(spec: Partial<GitOpsRollbackSpec> = {}, result = makeResult(), fa
   };
 }
 
-const APPLIED = { lastAppliedRevision: `main@sha1:${NEW}`, lastAttemptedRevision: `main@sha1:${NEW}`, conditions: [{ type: 'Ready', status: 'True' as const, reason: 'ReconciliationSucceeded' }] };
+const APPLIED = {
+  lastAppliedRevision: `main@sha1:${NEW}`,
+  lastAttemptedRevision: `main@sha1:${NEW}`,
+  conditions: [{ type: 'Ready', status: 'True' as const, reason: 'ReconciliationSucceeded' }],
+};
 
 describe('Flux in the loop', () => {
   test('after the push: Pushed=True, Applied=Unknown, Ready=Unknown, a reconcile request, and a requeue instead of a blocked worker', async () => {
@@ -147,7 +161,11 @@ describe('Flux in the loop', () => {
     expect(cluster.condition('Reconciling')).toMatchObject({ status: 'True', reason: 'WaitingForApply' });
     // The source only: the Kustomization still has the broken revision to re-apply.
     expect(flux.requests).toEqual(['GitRepository flux-system/fleet']);
-    expect(cluster.rollback.status).toMatchObject({ pushTime: '2026-11-26T10:00:00.000Z', kustomizations: [{ name: 'apps', namespace: 'flux-system', ready: false }], phases: { revert: 0.15, push: 0.2 } });
+    expect(cluster.rollback.status).toMatchObject({
+      pushTime: '2026-11-26T10:00:00.000Z',
+      kustomizations: [{ name: 'apps', namespace: 'flux-system', ready: false }],
+      phases: { revert: 0.15, push: 0.2 },
+    });
     expect(cluster.rollback.status?.completionTime).toBeUndefined();
     expect(cluster.events).toContain('Normal/WaitingForApply');
   });
@@ -163,7 +181,11 @@ describe('Flux in the loop', () => {
     expect(cluster.condition('Applied')).toMatchObject({ status: 'True', reason: 'Succeeded' });
     expect(cluster.condition('Ready')).toMatchObject({ status: 'True', reason: 'Succeeded' });
     expect(cluster.condition('Reconciling')).toBeUndefined();
-    expect(cluster.rollback.status).toMatchObject({ kustomizations: [{ name: 'apps', ready: true, revision: `main@sha1:${NEW}` }], phases: { apply: 1.5, total: 2.5 }, completionTime: '2026-11-26T10:00:01Z' });
+    expect(cluster.rollback.status).toMatchObject({
+      kustomizations: [{ name: 'apps', ready: true, revision: `main@sha1:${NEW}` }],
+      phases: { apply: 1.5, total: 2.5 },
+      completionTime: '2026-11-26T10:00:01Z',
+    });
     expect(cluster.events.at(-1)).toBe('Normal/Applied');
     // It had attempted the commit by itself (the watch on its source): never asked.
     expect(flux.requests).toEqual(['GitRepository flux-system/fleet']);
@@ -200,7 +222,10 @@ describe('Flux in the loop', () => {
     const { cluster, flux, reconcile, advance } = setup({ reconcile: { kustomizations: [{ name: 'apps' }] } });
     flux.add('apps', './apps');
     await reconcile();
-    const failed = { lastAttemptedRevision: `main@sha1:${NEW}`, conditions: [{ type: 'Ready', status: 'False' as const, reason: 'HealthCheckFailed', message: 'Deployment/shop/web timed out' }] };
+    const failed = {
+      lastAttemptedRevision: `main@sha1:${NEW}`,
+      conditions: [{ type: 'Ready', status: 'False' as const, reason: 'HealthCheckFailed', message: 'Deployment/shop/web timed out' }],
+    };
     flux.report('apps', failed);
     advance(1000);
     // Flux may have judged a Deployment status left from the broken rollout: one more look first.
@@ -213,17 +238,31 @@ describe('Flux in the loop', () => {
     flux.report('apps', { ...failed, lastHandledReconcileAt: flux.requestedAt.get('apps') });
     advance(2000);
     expect(await reconcile()).toEqual({});
-    expect(cluster.condition('Stalled')).toMatchObject({ status: 'True', reason: 'ApplyFailed', message: expect.stringContaining('Deployment/shop/web timed out') });
+    expect(cluster.condition('Stalled')).toMatchObject({
+      status: 'True',
+      reason: 'ApplyFailed',
+      message: expect.stringContaining('Deployment/shop/web timed out'),
+    });
     expect(cluster.condition('Applied')).toMatchObject({ status: 'False', reason: 'ApplyFailed' });
     expect(cluster.condition('Ready')).toMatchObject({ status: 'False', reason: 'ApplyFailed' });
     expect(cluster.events.at(-1)).toBe('Warning/ApplyFailed');
   });
 
-  test('a failure that Flux\'s second look does not repeat ends Ready=True', async () => {
+  test("a failure that Flux's second look does not repeat ends Ready=True", async () => {
     const { cluster, flux, reconcile, advance } = setup({ reconcile: { kustomizations: [{ name: 'apps' }] } });
     flux.add('apps', './apps');
     await reconcile();
-    flux.report('apps', { lastAttemptedRevision: `main@sha1:${NEW}`, conditions: [{ type: 'Ready', status: 'False', reason: 'HealthCheckFailed', message: "failed early due to stalled resources: [Deployment/shop/web status: 'Failed']" }] });
+    flux.report('apps', {
+      lastAttemptedRevision: `main@sha1:${NEW}`,
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'False',
+          reason: 'HealthCheckFailed',
+          message: "failed early due to stalled resources: [Deployment/shop/web status: 'Failed']",
+        },
+      ],
+    });
     advance(1000);
     await reconcile();
     flux.report('apps', { ...APPLIED, lastHandledReconcileAt: flux.requestedAt.get('apps') });
@@ -333,7 +372,10 @@ describe('Flux in the loop', () => {
   });
 
   test('a dry run neither suspends nor waits', async () => {
-    const { cluster, flux, reconcile } = setup({ dryRun: true, suspendImageUpdates: [{ name: 'fleet-images' }] }, makeResult({ result: 'planned', head: null }));
+    const { cluster, flux, reconcile } = setup(
+      { dryRun: true, suspendImageUpdates: [{ name: 'fleet-images' }] },
+      makeResult({ result: 'planned', head: null }),
+    );
     flux.automations.set('flux-system/fleet-images', false);
     expect(await reconcile()).toEqual({});
     expect(flux.automations.get('flux-system/fleet-images')).toBe(false);

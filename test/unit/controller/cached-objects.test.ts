@@ -13,7 +13,18 @@ describe('informer cache stripping', () => {
     const rollback = {
       apiVersion: 'rollback.gitops.dev/v1alpha1',
       kind: 'GitOpsRollback',
-      metadata: { name: 'rb', namespace: 'a', uid: 'u', resourceVersion: '7', generation: 1, creationTimestamp: 't', labels: { l: 'v' }, annotations: lastApplied, managedFields, ownerReferences: [{ apiVersion: 'v', kind: 'GitOpsRollbackPolicy', name: 'p', uid: 'pu', controller: true }] },
+      metadata: {
+        name: 'rb',
+        namespace: 'a',
+        uid: 'u',
+        resourceVersion: '7',
+        generation: 1,
+        creationTimestamp: 't',
+        labels: { l: 'v' },
+        annotations: lastApplied,
+        managedFields,
+        ownerReferences: [{ apiVersion: 'v', kind: 'GitOpsRollbackPolicy', name: 'p', uid: 'pu', controller: true }],
+      },
       spec: { reason: 'r'.repeat(4000), repository: { url: 'https://x', branch: 'main' } },
       status: {
         changedPaths: Array.from({ length: 100 }, (_, i) => `p${i}`),
@@ -25,7 +36,16 @@ describe('informer cache stripping', () => {
     } as unknown as GitOpsRollback;
     const slim = slimRollback(rollback);
     expect(isFinished(slim)).toBe(true);
-    expect(slim.metadata).toEqual({ name: 'rb', namespace: 'a', uid: 'u', resourceVersion: '7', generation: 1, creationTimestamp: 't', labels: { l: 'v' }, ownerReferences: rollback.metadata.ownerReferences });
+    expect(slim.metadata).toEqual({
+      name: 'rb',
+      namespace: 'a',
+      uid: 'u',
+      resourceVersion: '7',
+      generation: 1,
+      creationTimestamp: 't',
+      labels: { l: 'v' },
+      ownerReferences: rollback.metadata.ownerReferences,
+    });
     expect(slim.status?.changedPaths).toBeUndefined();
     expect(Buffer.byteLength(JSON.stringify(slim))).toBeLessThan(1024);
   });
@@ -34,18 +54,34 @@ describe('informer cache stripping', () => {
     const kustomization = {
       apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
       kind: 'Kustomization',
-      metadata: { name: 'apps', namespace: 'a', uid: 'u', generation: 3, resourceVersion: '9', labels: { team: 'shop' }, managedFields, annotations: lastApplied },
+      metadata: {
+        name: 'apps',
+        namespace: 'a',
+        uid: 'u',
+        generation: 3,
+        resourceVersion: '9',
+        labels: { team: 'shop' },
+        managedFields,
+        annotations: lastApplied,
+      },
       spec: { path: './apps', sourceRef: { kind: 'GitRepository', name: 'fleet' }, patches: ['x'.repeat(10_000)] },
       status: {
         lastAppliedRevision: 'main@sha1:abc',
         lastAttemptedRevision: 'main@sha1:abc',
         observedGeneration: 3,
         inventory: { entries: Array.from({ length: 5000 }, (_, i) => ({ id: `ns_obj${i}_apps_Deployment`, v: 'v1' })) },
-        conditions: [{ type: 'Ready', status: 'True', reason: 'ReconciliationSucceeded', message: 'm'.repeat(2000), lastTransitionTime: 't' }, { type: 'Healthy', status: 'True', reason: 'x', message: 'y', lastTransitionTime: 't' }],
+        conditions: [
+          { type: 'Ready', status: 'True', reason: 'ReconciliationSucceeded', message: 'm'.repeat(2000), lastTransitionTime: 't' },
+          { type: 'Healthy', status: 'True', reason: 'x', message: 'y', lastTransitionTime: 't' },
+        ],
       },
     } as unknown as Kustomization;
     const slim = slimKustomization(kustomization);
-    expect(slim).toMatchObject({ metadata: { name: 'apps', namespace: 'a', generation: 3, labels: { team: 'shop' } }, spec: { path: './apps', sourceRef: { name: 'fleet' } }, status: { lastAppliedRevision: 'main@sha1:abc', observedGeneration: 3 } });
+    expect(slim).toMatchObject({
+      metadata: { name: 'apps', namespace: 'a', generation: 3, labels: { team: 'shop' } },
+      spec: { path: './apps', sourceRef: { name: 'fleet' } },
+      status: { lastAppliedRevision: 'main@sha1:abc', observedGeneration: 3 },
+    });
     expect(slim.status?.conditions).toEqual([expect.objectContaining({ type: 'Ready', status: 'True', message: '' })]);
     expect(Buffer.byteLength(JSON.stringify(slim))).toBeLessThan(1024);
   });

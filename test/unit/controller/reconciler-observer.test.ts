@@ -45,8 +45,16 @@ function setup(engine: () => Promise<RollbackResult>) {
 }
 
 const result: RollbackResult = {
-  result: 'reverted', branch: 'main', previousHead: 'b'.repeat(40), head: 'c'.repeat(40), commits: [], alreadyReverted: [], empty: [],
-  changedPaths: ['apps/frontend/deploy.yaml'], attempts: 1, durations: { fetch: 1, compute: 1, push: 1 },
+  result: 'reverted',
+  branch: 'main',
+  previousHead: 'b'.repeat(40),
+  head: 'c'.repeat(40),
+  commits: [],
+  alreadyReverted: [],
+  empty: [],
+  changedPaths: ['apps/frontend/deploy.yaml'],
+  attempts: 1,
+  durations: { fetch: 1, compute: 1, push: 1 },
 };
 
 describe('the reconciler and its observer', () => {
@@ -85,7 +93,11 @@ describe('the reconciler and its observer', () => {
 
   test('an observer that throws does not break the reconcile', async () => {
     const { reconciler } = setup(async () => result);
-    (reconciler as unknown as { options: { observer: object } }).options.observer = { onFinished: () => { throw new Error('broken'); } };
+    (reconciler as unknown as { options: { observer: object } }).options.observer = {
+      onFinished: () => {
+        throw new Error('broken');
+      },
+    };
     await expect(reconciler.reconcile('team-a/rb')).resolves.toEqual({});
   });
 

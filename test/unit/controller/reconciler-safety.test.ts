@@ -11,7 +11,8 @@ import type { InspectedChange } from '../../../src/git/inspected-change.js';
 import { createSafetyGate } from '../../../src/safety/safety-gate.js';
 import { applyMergePatch } from '../../../src/controller/merge-patch.js';
 
-const PVC = (size: string) => `apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data\n  namespace: db\nspec:\n  resources:\n    requests:\n      storage: ${size}\n`;
+const PVC = (size: string) =>
+  `apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data\n  namespace: db\nspec:\n  resources:\n    requests:\n      storage: ${size}\n`;
 const FILES: Record<string, [string | null, string | null]> = { 'apps/db/pvc.yaml': [PVC('20Gi'), PVC('10Gi')], 'apps/web.yaml': ['a: 1\n', 'a: 2\n'] };
 
 function makeRollback(spec: Partial<GitOpsRollbackSpec>): GitOpsRollback {
@@ -26,7 +27,11 @@ function makeRollback(spec: Partial<GitOpsRollbackSpec>): GitOpsRollback {
 /** An engine that inspects a fixed change, then "pushes" (or plans, in a dry run). */
 const fakeEngine: RunEngine = async (request, hooks) => {
   const encode = (text: string | null) => (text === null ? null : new TextEncoder().encode(text));
-  const change = { changedPaths: Object.keys(FILES), readBefore: async (p: string) => encode(FILES[p][0]), readAfter: async (p: string) => encode(FILES[p][1]) };
+  const change = {
+    changedPaths: Object.keys(FILES),
+    readBefore: async (p: string) => encode(FILES[p][0]),
+    readAfter: async (p: string) => encode(FILES[p][1]),
+  };
   const gate = createSafetyGate(hooks?.safety);
   try {
     await gate.inspect(change as unknown as InspectedChange);
@@ -73,7 +78,10 @@ describe('RollbackReconciler safety gate', () => {
     expect(condition('Stalled')?.message).toContain('changed PersistentVolumeClaim db/data (apps/db/pvc.yaml)');
     expect(condition('Stalled')?.message).toContain('spec.safety.allow: [PersistentVolumeClaim]');
     expect(condition('Pushed')).toBeUndefined();
-    expect(status.safety).toMatchObject({ verdict: 'Blocked', blocked: [{ kind: 'PersistentVolumeClaim', name: 'data', namespace: 'db', file: 'apps/db/pvc.yaml', change: 'changed' }] });
+    expect(status.safety).toMatchObject({
+      verdict: 'Blocked',
+      blocked: [{ kind: 'PersistentVolumeClaim', name: 'data', namespace: 'db', file: 'apps/db/pvc.yaml', change: 'changed' }],
+    });
     expect(status.changedPaths).toEqual(['apps/db/pvc.yaml', 'apps/web.yaml']);
     expect(events).toContain('Warning/SafetyCheckFailed');
   });
@@ -81,7 +89,11 @@ describe('RollbackReconciler safety gate', () => {
   test('allowed in spec.safety.allow: Ready=True Succeeded with the verdict in status', async () => {
     const { condition, status } = await reconcile(makeRollback({ safety: { allow: ['PersistentVolumeClaim'] } }));
     expect(condition('Ready')).toMatchObject({ status: 'True', reason: 'Succeeded' });
-    expect(status.safety).toMatchObject({ verdict: 'Passed', allowed: [{ kind: 'PersistentVolumeClaim' }], summary: [{ kind: 'PersistentVolumeClaim', changed: 1 }] });
+    expect(status.safety).toMatchObject({
+      verdict: 'Passed',
+      allowed: [{ kind: 'PersistentVolumeClaim' }],
+      summary: [{ kind: 'PersistentVolumeClaim', changed: 1 }],
+    });
   });
 
   test('a dry run reports the verdict and per-kind summary with Ready=True DryRunSucceeded', async () => {

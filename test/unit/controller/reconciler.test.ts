@@ -26,7 +26,9 @@ function makeRollback(spec: Partial<GitOpsRollbackSpec> = {}, status?: GitOpsRol
 class FakeCluster implements ClusterPort {
   statuses: GitOpsRollbackStatus[] = [];
   events: { type: string; reason: string; message: string }[] = [];
-  repositories = new Map<string, GitRepositoryView>([['team-a/flux-system', { url: 'https://git.example/fleet.git', ref: { branch: 'main' }, secretRef: { name: 'git-auth' } }]]);
+  repositories = new Map<string, GitRepositoryView>([
+    ['team-a/flux-system', { url: 'https://git.example/fleet.git', ref: { branch: 'main' }, secretRef: { name: 'git-auth' } }],
+  ]);
   secrets = new Map<string, Record<string, string>>([['team-a/git-auth', { username: 'flux', password: 'p4ssw0rd-secret' }]]);
   constructor(public rollback: GitOpsRollback | null) {}
   async getRollback() {
@@ -81,12 +83,22 @@ describe('RollbackReconciler', () => {
     expect(cluster.condition('Ready')).toMatchObject({ status: 'True', reason: 'Succeeded', observedGeneration: 1 });
     expect(cluster.condition('Pushed')).toMatchObject({ status: 'True' });
     expect(cluster.condition('Reconciling')).toBeUndefined();
-    expect(cluster.last).toMatchObject({ revertCommits: [NEW], revertedCommits: [SHA], headBefore: HEAD, headAfter: NEW, observedGeneration: 1, completionTime: '2026-11-26T10:00:00Z' });
+    expect(cluster.last).toMatchObject({
+      revertCommits: [NEW],
+      revertedCommits: [SHA],
+      headBefore: HEAD,
+      headAfter: NEW,
+      observedGeneration: 1,
+      completionTime: '2026-11-26T10:00:00Z',
+    });
     expect(cluster.events.map((e) => `${e.type}/${e.reason}`)).toEqual(['Normal/Progressing', 'Normal/Succeeded']);
   });
 
   test('a finished rollback is left alone, whatever happens later', async () => {
-    const done = makeRollback({}, { conditions: [{ type: 'Ready', status: 'True', reason: 'Succeeded', message: '', lastTransitionTime: 'x', observedGeneration: 1 }] });
+    const done = makeRollback(
+      {},
+      { conditions: [{ type: 'Ready', status: 'True', reason: 'Succeeded', message: '', lastTransitionTime: 'x', observedGeneration: 1 }] },
+    );
     const { cluster, requests, reconcile } = setup(done, async () => makeResult());
     await reconcile();
     expect(requests).toHaveLength(0);
@@ -94,7 +106,10 @@ describe('RollbackReconciler', () => {
   });
 
   test('a stalled rollback is not retried', async () => {
-    const stalled = makeRollback({}, { conditions: [{ type: 'Stalled', status: 'True', reason: 'RevertConflict', message: '', lastTransitionTime: 'x', observedGeneration: 1 }] });
+    const stalled = makeRollback(
+      {},
+      { conditions: [{ type: 'Stalled', status: 'True', reason: 'RevertConflict', message: '', lastTransitionTime: 'x', observedGeneration: 1 }] },
+    );
     const { requests, reconcile } = setup(stalled, async () => makeResult());
     await reconcile();
     expect(requests).toHaveLength(0);
@@ -124,7 +139,9 @@ describe('RollbackReconciler', () => {
   });
 
   test('a hook that declines the push stalls: trying again would be declined again', async () => {
-    const { cluster, reconcile } = setup(makeRollback(), async () => Promise.reject(new PushRejectedError({ ref: 'refs/heads/main', reason: 'pre-receive hook declined' })));
+    const { cluster, reconcile } = setup(makeRollback(), async () =>
+      Promise.reject(new PushRejectedError({ ref: 'refs/heads/main', reason: 'pre-receive hook declined' })),
+    );
     expect(await reconcile()).toEqual({});
     expect(cluster.condition('Stalled')).toMatchObject({ reason: 'PushRejected' });
   });
@@ -137,7 +154,9 @@ describe('RollbackReconciler', () => {
   });
 
   test('a re-created request for reverted commits ends Ready=True AlreadyReverted', async () => {
-    const { cluster, reconcile } = setup(makeRollback(), async () => makeResult({ result: 'already-reverted', head: null, commits: [], alreadyReverted: [SHA] }));
+    const { cluster, reconcile } = setup(makeRollback(), async () =>
+      makeResult({ result: 'already-reverted', head: null, commits: [], alreadyReverted: [SHA] }),
+    );
     await reconcile();
     expect(cluster.condition('Ready')).toMatchObject({ status: 'True', reason: 'AlreadyReverted' });
     expect(cluster.condition('Pushed')).toMatchObject({ status: 'False' });
@@ -156,7 +175,11 @@ describe('RollbackReconciler', () => {
     test.each([
       ['a missing Secret', 'SecretNotFound', (c: FakeCluster) => c.secrets.clear()],
       ['a missing GitRepository', 'SourceNotFound', (c: FakeCluster) => c.repositories.clear()],
-      ['a GitRepository that follows a tag', 'UnsupportedSourceRef', (c: FakeCluster) => c.repositories.set('team-a/flux-system', { url: 'https://g/x.git', ref: { tag: 'v1.0.0' } })],
+      [
+        'a GitRepository that follows a tag',
+        'UnsupportedSourceRef',
+        (c: FakeCluster) => c.repositories.set('team-a/flux-system', { url: 'https://g/x.git', ref: { tag: 'v1.0.0' } }),
+      ],
     ])('%s stalls with reason %s before the engine runs', async (_name, reason, mutate) => {
       const { cluster, requests, reconcile } = setup(makeRollback(), async () => makeResult());
       mutate(cluster);
@@ -172,26 +195,42 @@ describe('RollbackReconciler', () => {
       expect(refused.cluster.condition('Stalled')).toMatchObject({ reason: 'CrossNamespaceRefForbidden' });
 
       const noConsent = setup(rollback, async () => makeResult(), true);
-      noConsent.cluster.repositories.set('flux-system/fleet', { url: 'https://git.example/fleet.git', ref: { branch: 'prod' }, secretRef: { name: 'deploy-key' } });
+      noConsent.cluster.repositories.set('flux-system/fleet', {
+        url: 'https://git.example/fleet.git',
+        ref: { branch: 'prod' },
+        secretRef: { name: 'deploy-key' },
+      });
       await noConsent.reconcile();
       expect(noConsent.requests).toHaveLength(0);
-      expect(noConsent.cluster.condition('Stalled')).toMatchObject({ reason: 'CrossNamespaceRefForbidden', message: expect.stringContaining('rollback.gitops.dev/allowed-namespaces: "team-a"') });
+      expect(noConsent.cluster.condition('Stalled')).toMatchObject({
+        reason: 'CrossNamespaceRefForbidden',
+        message: expect.stringContaining('rollback.gitops.dev/allowed-namespaces: "team-a"'),
+      });
 
       const allowed = setup(rollback, async () => makeResult(), true);
-      allowed.cluster.repositories.set('flux-system/fleet', { url: 'https://git.example/fleet.git', ref: { branch: 'prod' }, annotations: { 'rollback.gitops.dev/allowed-namespaces': 'team-b,team-a' } });
+      allowed.cluster.repositories.set('flux-system/fleet', {
+        url: 'https://git.example/fleet.git',
+        ref: { branch: 'prod' },
+        annotations: { 'rollback.gitops.dev/allowed-namespaces': 'team-b,team-a' },
+      });
       await allowed.reconcile();
       expect(allowed.requests[0].repository).toEqual({ url: 'https://git.example/fleet.git', branch: 'prod', credentials: undefined });
     });
 
     test('an inline repository reads a bearer token from its own namespace', async () => {
-      const { cluster, requests, reconcile } = setup(makeRollback({ sourceRef: undefined, repository: { url: 'https://g/x.git', branch: 'main', secretRef: { name: 'tok' } } }), async () => makeResult());
+      const { cluster, requests, reconcile } = setup(
+        makeRollback({ sourceRef: undefined, repository: { url: 'https://g/x.git', branch: 'main', secretRef: { name: 'tok' } } }),
+        async () => makeResult(),
+      );
       cluster.secrets.set('team-a/tok', { bearerToken: 'tkn-secret' });
       await reconcile();
       expect(requests[0].repository.credentials).toEqual({ bearerToken: 'tkn-secret' });
     });
 
     test('credentials never reach conditions or events, even on an auth failure', async () => {
-      const { cluster, reconcile } = setup(makeRollback(), async () => Promise.reject(new AuthFailedError({ url: 'https://git.example/fleet.git', status: 401 })));
+      const { cluster, reconcile } = setup(makeRollback(), async () =>
+        Promise.reject(new AuthFailedError({ url: 'https://git.example/fleet.git', status: 401 })),
+      );
       await reconcile();
       expect(cluster.condition('Stalled')).toMatchObject({ reason: 'AuthenticationFailed' });
       expect(JSON.stringify([cluster.statuses, cluster.events])).not.toContain('p4ssw0rd-secret');

@@ -11,7 +11,10 @@ function cluster(repositories: Record<string, GitRepositoryView>, secrets: Recor
 
 describe('resolveGitRepositoryRef', () => {
   test('a GitRepository on a branch resolves to its URL, branch and Secret credentials', async () => {
-    const port = cluster({ fleet: { url: 'https://git.example/fleet.git', ref: { branch: 'prod' }, secretRef: { name: 'auth' } } }, { auth: { bearerToken: 't0ken' } });
+    const port = cluster(
+      { fleet: { url: 'https://git.example/fleet.git', ref: { branch: 'prod' }, secretRef: { name: 'auth' } } },
+      { auth: { bearerToken: 't0ken' } },
+    );
     await expect(resolveGitRepositoryRef(port, { namespace: 'apps', name: 'fleet' })).resolves.toEqual({
       url: 'https://git.example/fleet.git',
       branch: 'prod',

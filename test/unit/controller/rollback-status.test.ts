@@ -63,7 +63,14 @@ describe('RollbackStatus with its StatusPatcher', () => {
     status.markReconciling('Progressing', 'Rolling back');
     tick(T1);
     status.markReconciling('Progressing', 'Still rolling back').markReadyUnknown('Progressing', 'Rolling back');
-    expect(status.condition('Reconciling')).toEqual({ type: 'Reconciling', status: 'True', reason: 'Progressing', message: 'Still rolling back', observedGeneration: 3, lastTransitionTime: '2026-11-30T10:00:00Z' });
+    expect(status.condition('Reconciling')).toEqual({
+      type: 'Reconciling',
+      status: 'True',
+      reason: 'Progressing',
+      message: 'Still rolling back',
+      observedGeneration: 3,
+      lastTransitionTime: '2026-11-30T10:00:00Z',
+    });
     expect(status.condition('Ready')?.lastTransitionTime).toBe('2026-11-30T10:05:00Z');
   });
 
@@ -77,7 +84,11 @@ describe('RollbackStatus with its StatusPatcher', () => {
   });
 
   test('removed fields and conditions are cleared with null', async () => {
-    const { status, patches, cluster } = setup({ pushTime: 't', kustomizations: [], conditions: [{ type: 'Reconciling', status: 'True', reason: 'Progressing', message: 'm', lastTransitionTime: 't' }] });
+    const { status, patches, cluster } = setup({
+      pushTime: 't',
+      kustomizations: [],
+      conditions: [{ type: 'Reconciling', status: 'True', reason: 'Progressing', message: 'm', lastTransitionTime: 't' }],
+    });
     await status.remove('Reconciling').update({ pushTime: undefined }).persist();
     expect(patches).toEqual([{ conditions: [], pushTime: null }]);
     expect(cluster.stored).toEqual({ conditions: [], kustomizations: [] });

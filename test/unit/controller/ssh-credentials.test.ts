@@ -3,7 +3,11 @@ import { readSshCredentials } from '../../../src/controller/ssh-credentials.js';
 
 describe('readSshCredentials (Flux Secret format)', () => {
   test('identity, known_hosts and password become the SSH credentials', () => {
-    expect(readSshCredentials({ identity: 'KEY', known_hosts: 'HOSTS', password: 'PASS' }, 'ns/git')).toEqual({ identity: 'KEY', knownHosts: 'HOSTS', password: 'PASS' });
+    expect(readSshCredentials({ identity: 'KEY', known_hosts: 'HOSTS', password: 'PASS' }, 'ns/git')).toEqual({
+      identity: 'KEY',
+      knownHosts: 'HOSTS',
+      password: 'PASS',
+    });
   });
 
   test.each([

@@ -54,7 +54,11 @@ class RefusingCluster implements ClusterPort {
   }
   async patchRollbackStatus(_r: GitOpsRollback, patch: MergePatch) {
     const status = applyMergePatch<GitOpsRollbackStatus>(this.written.at(-1) ?? this.rollback.status, patch);
-    if (status.conflicts) throw Object.assign(new Error('HTTP 422'), { code: 422, body: JSON.stringify({ message: 'GitOpsRollback.rollback.gitops.dev "rb" is invalid: status.conflicts: Too many' }) });
+    if (status.conflicts)
+      throw Object.assign(new Error('HTTP 422'), {
+        code: 422,
+        body: JSON.stringify({ message: 'GitOpsRollback.rollback.gitops.dev "rb" is invalid: status.conflicts: Too many' }),
+      });
     this.written.push(status);
   }
   async getGitRepository() {
@@ -79,7 +83,12 @@ describe('a status the API server refuses', () => {
   test('ends Stalled StatusRejected with a minimal status, no retry', async () => {
     const cluster = new RefusingCluster(rollback);
     const conflicts = paths(600).map((path) => ({ path, reason: 'content' as const }));
-    const reconciler = new RollbackReconciler({ cluster, runEngine: async () => { throw new RevertConflictError({ commit: 'a'.repeat(40), conflicts }); } });
+    const reconciler = new RollbackReconciler({
+      cluster,
+      runEngine: async () => {
+        throw new RevertConflictError({ commit: 'a'.repeat(40), conflicts });
+      },
+    });
     expect(await reconciler.reconcile('team-a/rb')).toEqual({});
     const last = cluster.written.at(-1)!;
     expect(last.conditions?.find((c) => c.type === 'Stalled')).toMatchObject({ status: 'True', reason: 'StatusRejected' });

@@ -3,7 +3,15 @@
  * the decision (ignored, refused with which reason, duplicate) and what a step hands on.
  */
 import type { GitOpsRollbackPolicy } from '../../../src/api/v1alpha1/policy-types.js';
-import { checkPolicyScope, findFailingRevision, findLastGood, readCommitsToRevert, resolveSource, TriggerNotSettledError, TriggerStop } from '../../../src/controller/trigger-processor.js';
+import {
+  checkPolicyScope,
+  findFailingRevision,
+  findLastGood,
+  readCommitsToRevert,
+  resolveSource,
+  TriggerNotSettledError,
+  TriggerStop,
+} from '../../../src/controller/trigger-processor.js';
 import type { Kustomization } from '../../../src/flux/kustomization.js';
 import type { Trigger } from '../../../src/webhook/trigger.js';
 
@@ -19,9 +27,19 @@ const policy: GitOpsRollbackPolicy = {
 const failing = (ready: 'True' | 'False'): Kustomization => ({
   metadata: { namespace: 'team', name: 'apps', generation: 2 },
   spec: { path: './apps', sourceRef: { kind: 'GitRepository', name: 'fleet' } },
-  status: { lastAttemptedRevision: `main@sha1:${BAD}`, lastAppliedRevision: `main@sha1:${BAD}`, conditions: [{ type: 'Ready', status: ready, reason: 'r', message: '', lastTransitionTime: '', observedGeneration: 2 }] },
+  status: {
+    lastAttemptedRevision: `main@sha1:${BAD}`,
+    lastAppliedRevision: `main@sha1:${BAD}`,
+    conditions: [{ type: 'Ready', status: ready, reason: 'r', message: '', lastTransitionTime: '', observedGeneration: 2 }],
+  },
 });
-const flux = (revision?: string): Trigger => ({ source: 'flux', policy: { namespace: 'team', name: 'p' }, kustomization: { namespace: 'team', name: 'apps' }, revision, reason: 'HealthCheckFailed' });
+const flux = (revision?: string): Trigger => ({
+  source: 'flux',
+  policy: { namespace: 'team', name: 'p' },
+  kustomization: { namespace: 'team', name: 'apps' },
+  revision,
+  reason: 'HealthCheckFailed',
+});
 
 /** The outcome a step stopped with, or the value it handed on. */
 async function stopOf(step: () => unknown): Promise<unknown> {
@@ -35,9 +53,17 @@ async function stopOf(step: () => unknown): Promise<unknown> {
 
 describe('trigger decision steps', () => {
   test('the failing revision comes from the status; a Ready one is ignored, a non-git revision too', async () => {
-    expect(await stopOf(() => findFailingRevision(flux(`main@sha1:${BAD}`), failing('False')))).toEqual({ handedOn: { revision: `main@sha1:${BAD}`, sha: BAD } });
-    expect(await stopOf(() => findFailingRevision(flux(`main@sha1:${BAD}`), failing('True')))).toMatchObject({ action: 'ignored', why: expect.stringMatching(/Ready/) });
-    expect(await stopOf(() => findFailingRevision(flux('latest@sha256:abc'), failing('False')))).toMatchObject({ action: 'ignored', why: expect.stringMatching(/no git commit revision/) });
+    expect(await stopOf(() => findFailingRevision(flux(`main@sha1:${BAD}`), failing('False')))).toEqual({
+      handedOn: { revision: `main@sha1:${BAD}`, sha: BAD },
+    });
+    expect(await stopOf(() => findFailingRevision(flux(`main@sha1:${BAD}`), failing('True')))).toMatchObject({
+      action: 'ignored',
+      why: expect.stringMatching(/Ready/),
+    });
+    expect(await stopOf(() => findFailingRevision(flux('latest@sha256:abc'), failing('False')))).toMatchObject({
+      action: 'ignored',
+      why: expect.stringMatching(/no git commit revision/),
+    });
   });
 
   test('an event ahead of the status is not settled (retried), not a stop', () => {
@@ -47,26 +73,49 @@ describe('trigger decision steps', () => {
   test('no healthy revision known: refused NoHealthyRevision', async () => {
     const unknown = { ...policy, status: {} };
     expect(await stopOf(() => findLastGood(policy, failing('False'), { revision: `main@sha1:${BAD}`, sha: BAD }))).toEqual({ handedOn: GOOD });
-    expect(await stopOf(() => findLastGood(unknown, failing('False'), { revision: `main@sha1:${BAD}`, sha: BAD }))).toMatchObject({ action: 'refused', reason: 'NoHealthyRevision' });
+    expect(await stopOf(() => findLastGood(unknown, failing('False'), { revision: `main@sha1:${BAD}`, sha: BAD }))).toMatchObject({
+      action: 'refused',
+      reason: 'NoHealthyRevision',
+    });
   });
 
   test('the source: a GitRepository in reach, with a path inside the repository', async () => {
     const k = failing('False');
     expect(await stopOf(() => resolveSource(policy, k, false))).toEqual({ handedOn: { namespace: 'team', name: 'fleet' } });
-    expect(await stopOf(() => resolveSource(policy, { ...k, spec: { sourceRef: { kind: 'OCIRepository', name: 'x' } } }, false))).toMatchObject({ action: 'refused', reason: 'UnsupportedSource' });
-    expect(await stopOf(() => resolveSource(policy, { ...k, spec: { sourceRef: { kind: 'GitRepository', name: 'x', namespace: 'other' } } }, false))).toMatchObject({ action: 'refused', reason: 'CrossNamespaceRefForbidden' });
-    expect(await stopOf(() => resolveSource(policy, { ...k, spec: { sourceRef: { kind: 'GitRepository', name: 'x', namespace: 'other' } } }, true))).toEqual({ handedOn: { namespace: 'other', name: 'x' } });
-    expect(await stopOf(() => resolveSource(policy, { ...k, spec: { ...k.spec, path: '../elsewhere' } }, false))).toMatchObject({ action: 'refused', reason: 'UnsupportedSource', message: expect.stringMatching(/leaves the repository root/) });
+    expect(await stopOf(() => resolveSource(policy, { ...k, spec: { sourceRef: { kind: 'OCIRepository', name: 'x' } } }, false))).toMatchObject({
+      action: 'refused',
+      reason: 'UnsupportedSource',
+    });
+    expect(
+      await stopOf(() => resolveSource(policy, { ...k, spec: { sourceRef: { kind: 'GitRepository', name: 'x', namespace: 'other' } } }, false)),
+    ).toMatchObject({ action: 'refused', reason: 'CrossNamespaceRefForbidden' });
+    expect(await stopOf(() => resolveSource(policy, { ...k, spec: { sourceRef: { kind: 'GitRepository', name: 'x', namespace: 'other' } } }, true))).toEqual({
+      handedOn: { namespace: 'other', name: 'x' },
+    });
+    expect(await stopOf(() => resolveSource(policy, { ...k, spec: { ...k.spec, path: '../elsewhere' } }, false))).toMatchObject({
+      action: 'refused',
+      reason: 'UnsupportedSource',
+      message: expect.stringMatching(/leaves the repository root/),
+    });
   });
 
   test('the commits: unreadable, empty, or holding a rollback are refused', async () => {
     const source = { namespace: 'team', name: 'fleet' };
     const read = (commits: { oid: string; message: string }[] | Error) => async () => (commits instanceof Error ? Promise.reject(commits) : commits);
-    expect(await stopOf(() => readCommitsToRevert(source, GOOD, BAD, 'team/apps', read([{ oid: BAD, message: 'Deploy 2\n' }])))).toEqual({ handedOn: [{ oid: BAD, message: 'Deploy 2\n' }] });
-    expect(await stopOf(() => readCommitsToRevert(source, GOOD, BAD, 'team/apps', read(new Error('gone'))))).toMatchObject({ action: 'refused', reason: 'CommitRangeUnreadable', message: expect.stringMatching(/gone$/) });
+    expect(await stopOf(() => readCommitsToRevert(source, GOOD, BAD, 'team/apps', read([{ oid: BAD, message: 'Deploy 2\n' }])))).toEqual({
+      handedOn: [{ oid: BAD, message: 'Deploy 2\n' }],
+    });
+    expect(await stopOf(() => readCommitsToRevert(source, GOOD, BAD, 'team/apps', read(new Error('gone'))))).toMatchObject({
+      action: 'refused',
+      reason: 'CommitRangeUnreadable',
+      message: expect.stringMatching(/gone$/),
+    });
     expect(await stopOf(() => readCommitsToRevert(source, GOOD, BAD, 'team/apps', read([])))).toMatchObject({ action: 'refused', reason: 'NothingToRevert' });
     const loop = [{ oid: BAD, message: 'Revert "x"\n\nThis reverts commit cccccccc.\n' }];
-    expect(await stopOf(() => readCommitsToRevert(source, GOOD, BAD, 'team/apps', read(loop)))).toMatchObject({ action: 'refused', reason: 'RollbackLoopPrevented' });
+    expect(await stopOf(() => readCommitsToRevert(source, GOOD, BAD, 'team/apps', read(loop)))).toMatchObject({
+      action: 'refused',
+      reason: 'RollbackLoopPrevented',
+    });
   });
 
   test('a policy naming Kustomizations in another namespace is refused unless allowed', async () => {

@@ -14,15 +14,60 @@ const ready = (status: FluxCondition['status'], reason: string, message = ''): F
 
 describe('assessKustomization', () => {
   test.each([
-    ['the commit applied and Ready=True is applied', view({ observedGeneration: 2, lastAppliedRevision: `main@sha1:${COMMIT}`, conditions: [ready('True', 'ReconciliationSucceeded')] }), 'applied'],
-    ['the legacy revision format counts too', view({ observedGeneration: 2, lastAppliedRevision: `main/${COMMIT}`, conditions: [ready('True', 'ReconciliationSucceeded')] }), 'applied'],
-    ['an older revision is waiting', view({ observedGeneration: 2, lastAppliedRevision: `main@sha1:${OLD}`, conditions: [ready('True', 'ReconciliationSucceeded')] }), 'waiting'],
-    ['the commit applied but a stale generation is waiting', view({ observedGeneration: 1, lastAppliedRevision: `main@sha1:${COMMIT}`, conditions: [ready('True', 'ReconciliationSucceeded')] }), 'waiting'],
-    ['the commit applied but Ready=Unknown (health checks running) is waiting', view({ observedGeneration: 2, lastAppliedRevision: `sha1:${COMMIT}`, conditions: [ready('Unknown', 'Progressing')] }), 'waiting'],
-    ['a health check failure on the commit is failed', view({ observedGeneration: 2, lastAppliedRevision: `main@sha1:${OLD}`, lastAttemptedRevision: `main@sha1:${COMMIT}`, conditions: [ready('False', 'HealthCheckFailed', 'timeout waiting for Deployment/shop/frontend')] }), 'failed'],
-    ['a stalled Kustomization on the commit is failed', view({ observedGeneration: 2, lastAttemptedRevision: `main@sha1:${COMMIT}`, conditions: [ready('False', 'InvalidPath'), { type: 'Stalled', status: 'True', reason: 'InvalidPath' }] }), 'failed'],
-    ['a failure on an older revision is still waiting', view({ observedGeneration: 2, lastAttemptedRevision: `main@sha1:${OLD}`, conditions: [ready('False', 'HealthCheckFailed')] }), 'waiting'],
-    ['a dependency not ready is waiting, not failed', view({ observedGeneration: 2, lastAttemptedRevision: `main@sha1:${COMMIT}`, conditions: [ready('False', 'DependencyNotReady')] }), 'waiting'],
+    [
+      'the commit applied and Ready=True is applied',
+      view({ observedGeneration: 2, lastAppliedRevision: `main@sha1:${COMMIT}`, conditions: [ready('True', 'ReconciliationSucceeded')] }),
+      'applied',
+    ],
+    [
+      'the legacy revision format counts too',
+      view({ observedGeneration: 2, lastAppliedRevision: `main/${COMMIT}`, conditions: [ready('True', 'ReconciliationSucceeded')] }),
+      'applied',
+    ],
+    [
+      'an older revision is waiting',
+      view({ observedGeneration: 2, lastAppliedRevision: `main@sha1:${OLD}`, conditions: [ready('True', 'ReconciliationSucceeded')] }),
+      'waiting',
+    ],
+    [
+      'the commit applied but a stale generation is waiting',
+      view({ observedGeneration: 1, lastAppliedRevision: `main@sha1:${COMMIT}`, conditions: [ready('True', 'ReconciliationSucceeded')] }),
+      'waiting',
+    ],
+    [
+      'the commit applied but Ready=Unknown (health checks running) is waiting',
+      view({ observedGeneration: 2, lastAppliedRevision: `sha1:${COMMIT}`, conditions: [ready('Unknown', 'Progressing')] }),
+      'waiting',
+    ],
+    [
+      'a health check failure on the commit is failed',
+      view({
+        observedGeneration: 2,
+        lastAppliedRevision: `main@sha1:${OLD}`,
+        lastAttemptedRevision: `main@sha1:${COMMIT}`,
+        conditions: [ready('False', 'HealthCheckFailed', 'timeout waiting for Deployment/shop/frontend')],
+      }),
+      'failed',
+    ],
+    [
+      'a stalled Kustomization on the commit is failed',
+      view({
+        observedGeneration: 2,
+        lastAttemptedRevision: `main@sha1:${COMMIT}`,
+        conditions: [ready('False', 'InvalidPath'), { type: 'Stalled', status: 'True', reason: 'InvalidPath' }],
+      }),
+      'failed',
+    ],
+    [
+      'a failure on an older revision is still waiting',
+      view({ observedGeneration: 2, lastAttemptedRevision: `main@sha1:${OLD}`, conditions: [ready('False', 'HealthCheckFailed')] }),
+      'waiting',
+    ],
+    [
+      'a dependency not ready is waiting, not failed',
+      view({ observedGeneration: 2, lastAttemptedRevision: `main@sha1:${COMMIT}`, conditions: [ready('False', 'DependencyNotReady')] }),
+      'waiting',
+    ],
     ['no status yet is waiting', view(undefined), 'waiting'],
     ['a missing Kustomization is waiting', null, 'waiting'],
   ])('%s', (_name, kustomization, state) => {
@@ -30,7 +75,15 @@ describe('assessKustomization', () => {
   });
 
   test('a failure message carries the reason and Flux message', () => {
-    const failed = assessKustomization(KEY, view({ observedGeneration: 2, lastAttemptedRevision: `main@sha1:${COMMIT}`, conditions: [ready('False', 'HealthCheckFailed', 'Deployment/shop/frontend not ready')] }), COMMIT);
+    const failed = assessKustomization(
+      KEY,
+      view({
+        observedGeneration: 2,
+        lastAttemptedRevision: `main@sha1:${COMMIT}`,
+        conditions: [ready('False', 'HealthCheckFailed', 'Deployment/shop/frontend not ready')],
+      }),
+      COMMIT,
+    );
     expect(failed.message).toBe(`Kustomization flux-system/apps failed to apply main@sha1:${COMMIT}: HealthCheckFailed: Deployment/shop/frontend not ready`);
   });
 

@@ -26,7 +26,11 @@ describe('requestReconcileWithSource', () => {
     const requests = await requestReconcileWithSource(
       flux,
       [source, source],
-      [{ namespace: 'flux-system', name: 'apps' }, { namespace: 'flux-system', name: 'gone' }, { namespace: 'flux-system', name: 'apps' }],
+      [
+        { namespace: 'flux-system', name: 'apps' },
+        { namespace: 'flux-system', name: 'gone' },
+        { namespace: 'flux-system', name: 'apps' },
+      ],
       new Date('2026-11-26T10:00:00.500Z'),
     );
     expect(calls).toEqual([
@@ -43,7 +47,12 @@ describe('requestReconcileAfterArtifact', () => {
   const OLD = 'a'.repeat(40);
   const view = (name: string, sourceKind: string, attempted?: string): { key: ObjectKey; view: KustomizationView } => ({
     key: { namespace: 'ns', name },
-    view: { namespace: 'ns', name, sourceRef: { kind: sourceKind, name: 'fleet' }, status: attempted ? { lastAttemptedRevision: `main@sha1:${attempted}` } : {} },
+    view: {
+      namespace: 'ns',
+      name,
+      sourceRef: { kind: sourceKind, name: 'fleet' },
+      status: attempted ? { lastAttemptedRevision: `main@sha1:${attempted}` } : {},
+    },
   });
 
   test.each([
@@ -53,7 +62,10 @@ describe('requestReconcileAfterArtifact', () => {
     const calls: string[] = [];
     const flux = {
       getArtifactRevision: async () => `main@sha1:${artifact}`,
-      requestReconcile: async (_kind: ReconcilableKind, key: ObjectKey) => { calls.push(key.name); return true; },
+      requestReconcile: async (_kind: ReconcilableKind, key: ObjectKey) => {
+        calls.push(key.name);
+        return true;
+      },
     } as unknown as FluxPort;
     const still = await requestReconcileAfterArtifact(flux, [view('a', 'GitRepository'), view('b', 'GitRepository', OLD)], COMMIT, new Date());
     expect(still.map((k) => k.name)).toEqual(pending);
@@ -64,11 +76,19 @@ describe('requestReconcileAfterArtifact', () => {
     const calls: string[] = [];
     const flux = {
       getArtifactRevision: async () => null,
-      requestReconcile: async (_kind: ReconcilableKind, key: ObjectKey) => { calls.push(key.name); return true; },
+      requestReconcile: async (_kind: ReconcilableKind, key: ObjectKey) => {
+        calls.push(key.name);
+        return true;
+      },
     } as unknown as FluxPort;
     const still = await requestReconcileAfterArtifact(
       flux,
-      [view('done', 'GitRepository', COMMIT), { key: { namespace: 'ns', name: 'gone' }, view: null }, view('oci', 'OCIRepository'), view('waiting', 'GitRepository')],
+      [
+        view('done', 'GitRepository', COMMIT),
+        { key: { namespace: 'ns', name: 'gone' }, view: null },
+        view('oci', 'OCIRepository'),
+        view('waiting', 'GitRepository'),
+      ],
       COMMIT,
       new Date(),
     );

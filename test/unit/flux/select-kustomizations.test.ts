@@ -5,7 +5,12 @@ import { normalizeSourcePath } from '../../../src/flux/source-path.js';
 
 const SOURCE = { namespace: 'flux-system', name: 'fleet' };
 
-function kustomization(name: string, path: string | undefined, sourceRef: KustomizationView['sourceRef'] = { kind: 'GitRepository', name: 'fleet' }, namespace = 'flux-system'): KustomizationView {
+function kustomization(
+  name: string,
+  path: string | undefined,
+  sourceRef: KustomizationView['sourceRef'] = { kind: 'GitRepository', name: 'fleet' },
+  namespace = 'flux-system',
+): KustomizationView {
   return { namespace, name, path, sourceRef };
 }
 
@@ -50,8 +55,16 @@ describe('selectKustomizations', () => {
   ];
 
   test.each([
-    ['a change under apps/frontend selects frontend and apps, sorted', ['apps/frontend/deploy.yaml'], ['flux-system/apps', 'flux-system/frontend', 'team-a/team']],
-    ['changes in two components select both', ['apps/frontend/a.yaml', 'infra/ns.yaml'], ['flux-system/apps', 'flux-system/frontend', 'flux-system/infra', 'team-a/team']],
+    [
+      'a change under apps/frontend selects frontend and apps, sorted',
+      ['apps/frontend/deploy.yaml'],
+      ['flux-system/apps', 'flux-system/frontend', 'team-a/team'],
+    ],
+    [
+      'changes in two components select both',
+      ['apps/frontend/a.yaml', 'infra/ns.yaml'],
+      ['flux-system/apps', 'flux-system/frontend', 'flux-system/infra', 'team-a/team'],
+    ],
     ['a change outside every path selects none', ['docs/readme.md'], []],
     ['no changed paths select none', [], []],
   ])('%s', (_name, changed, expected) => {

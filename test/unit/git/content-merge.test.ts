@@ -13,7 +13,7 @@ interface Case {
 }
 
 const cases: Case[] = [
-  { name: 'unchanged ours takes theirs byte for byte', base: 'a\nb\n', ours: 'a\nb\n', theirs: 'a\nc' , expected: 'a\nc' },
+  { name: 'unchanged ours takes theirs byte for byte', base: 'a\nb\n', ours: 'a\nb\n', theirs: 'a\nc', expected: 'a\nc' },
   { name: 'unchanged theirs takes ours byte for byte', base: 'a\nb\n', ours: 'x\n', theirs: 'a\nb\n', expected: 'x\n' },
   { name: 'separate edits merge', base: 'a\nb\nc\nd\ne\n', ours: 'A\nb\nc\nd\ne\n', theirs: 'a\nb\nc\nd\nE\n', expected: 'A\nb\nc\nd\nE\n' },
   { name: 'insert and distant delete merge', base: '1\n2\n3\n4\n5\n', ours: '0\n1\n2\n3\n4\n5\n', theirs: '1\n2\n3\n4\n', expected: '0\n1\n2\n3\n4\n' },
@@ -51,7 +51,8 @@ describe('diffLines (histogram)', () => {
   test('a unique common line anchors the diff like git histogram', () => {
     // histogram anchors on the unique line 9 although the repeated 1, 2 pairs could align too.
     expect(diffLines([1, 2, 9, 1, 2], [9, 1, 2, 1, 2])).toEqual([
-      { i1: 0, i2: 0, chg1: 2, chg2: 0 }, { i1: 5, i2: 3, chg1: 0, chg2: 2 },
+      { i1: 0, i2: 0, chg1: 2, chg2: 0 },
+      { i1: 5, i2: 3, chg1: 0, chg2: 2 },
     ]);
   });
 

@@ -64,15 +64,27 @@ describe('withRepositoryLock in-process', () => {
 describe('withRepositoryLock across processes', () => {
   it('holds a lock file naming this process instance (pid, start time, nonce) and removes it afterwards', async () => {
     const path = lockFilePath(lockDir, 'https://example.com/repo.git');
-    await withRepositoryLock('https://example.com/repo.git', async () => {
-      expect((await readFile(path, 'utf8')).trim()).toMatch(new RegExp(`^${process.pid} \\d+ [0-9a-f]{16}$`));
-    }, { lockDir });
+    await withRepositoryLock(
+      'https://example.com/repo.git',
+      async () => {
+        expect((await readFile(path, 'utf8')).trim()).toMatch(new RegExp(`^${process.pid} \\d+ [0-9a-f]{16}$`));
+      },
+      { lockDir },
+    );
     expect(existsSync(path)).toBe(false);
   });
 
   it('removes the lock file when the holder throws', async () => {
     const path = lockFilePath(lockDir, 'repo');
-    await expect(withRepositoryLock('repo', async () => { throw new Error('boom'); }, { lockDir })).rejects.toThrow('boom');
+    await expect(
+      withRepositoryLock(
+        'repo',
+        async () => {
+          throw new Error('boom');
+        },
+        { lockDir },
+      ),
+    ).rejects.toThrow('boom');
     expect(existsSync(path)).toBe(false);
   });
 
@@ -82,9 +94,13 @@ describe('withRepositoryLock across processes', () => {
     try {
       await writeFile(path, `${other.pid}\n`);
       const started = Date.now();
-      await withRepositoryLock('repo', async () => {
-        expect((await readFile(path, 'utf8')).trim()).toMatch(new RegExp(`^${process.pid} `));
-      }, { lockDir, timeoutMs: 5_000 });
+      await withRepositoryLock(
+        'repo',
+        async () => {
+          expect((await readFile(path, 'utf8')).trim()).toMatch(new RegExp(`^${process.pid} `));
+        },
+        { lockDir, timeoutMs: 5_000 },
+      );
       expect(Date.now() - started).toBeGreaterThanOrEqual(250);
     } finally {
       other.kill();
@@ -163,10 +179,15 @@ describe('withRepositoryLock across processes', () => {
     let release!: () => void;
     let started!: () => void;
     const holding = new Promise<void>((resolve) => (started = resolve));
-    const held = withRepositoryLock('busy', () => new Promise<void>((resolve) => {
-      release = resolve;
-      started();
-    }), { lockDir });
+    const held = withRepositoryLock(
+      'busy',
+      () =>
+        new Promise<void>((resolve) => {
+          release = resolve;
+          started();
+        }),
+      { lockDir },
+    );
     await holding;
     await expect(tryWithRepositoryLock('busy', async () => 'ran', { lockDir })).resolves.toEqual({ ran: false });
     release();
@@ -183,9 +204,13 @@ describe('withRepositoryLock across processes', () => {
 
   it('does not remove a lock file that another process took over after breaking ours', async () => {
     const path = lockFilePath(lockDir, 'repo');
-    await withRepositoryLock('repo', async () => {
-      await writeFile(path, '999999 1 fedcba9876543210\n');
-    }, { lockDir });
+    await withRepositoryLock(
+      'repo',
+      async () => {
+        await writeFile(path, '999999 1 fedcba9876543210\n');
+      },
+      { lockDir },
+    );
     expect((await readFile(path, 'utf8')).trim()).toBe('999999 1 fedcba9876543210');
   });
 });

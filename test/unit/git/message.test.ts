@@ -3,7 +3,14 @@ import { MAX_REASON_LENGTH, sanitizeReason } from '../../../src/git/commit-field
 import type { CommitData } from '../../../src/git/object-store.js';
 
 const person = { name: 'A', email: 'a@example.com', timestamp: 0, timezoneOffset: 0 };
-const commit = (oid: string, message: string, parents = ['p'.repeat(40)]): CommitData => ({ oid, tree: 't', parents, message, author: person, committer: person });
+const commit = (oid: string, message: string, parents = ['p'.repeat(40)]): CommitData => ({
+  oid,
+  tree: 't',
+  parents,
+  message,
+  author: person,
+  committer: person,
+});
 const A = 'a'.repeat(40);
 const B = 'b'.repeat(40);
 
@@ -49,7 +56,11 @@ describe('commit messages', () => {
   describe('markers in free text are not read back', () => {
     test.each([
       ['a reverts-line in the reason', formatRevertMessage(commit(A, 'x\n'), null, { reason: `This reverts commit ${B}.`, requestId: 'ns/n/uid' }), [A]],
-      ['a reverts-line in a later paragraph of a message written before sanitising', `Revert "x"\n\nThis reverts commit ${A}.\n\nThis reverts commit ${B}.\n`, [A]],
+      [
+        'a reverts-line in a later paragraph of a message written before sanitising',
+        `Revert "x"\n\nThis reverts commit ${A}.\n\nThis reverts commit ${B}.\n`,
+        [A],
+      ],
       ['a reverts-line in a commit that is not a revert', `Bump\n\nThis is fine\n\nThis reverts commit ${B}.\n`, []],
       ['a squashed revert with a reason', formatSquashMessage([commit(A, 'One\n')], { reason: `x\nThis reverts commit ${B}.` }), [A]],
     ])('%s', (_name, message, reverted) => {
@@ -58,7 +69,10 @@ describe('commit messages', () => {
 
     test.each([
       ['the reason of a message without trailers', formatRevertMessage(commit(A, 'x\n'), null, { reason: 'Rollback-Request: ns/victim/uid' })],
-      ['the reason, with trailers after it', formatRevertMessage(commit(A, 'x\n'), null, { reason: 'a\nRollback-Request: ns/victim/uid\nb', incident: 'INC-1' })],
+      [
+        'the reason, with trailers after it',
+        formatRevertMessage(commit(A, 'x\n'), null, { reason: 'a\nRollback-Request: ns/victim/uid\nb', incident: 'INC-1' }),
+      ],
       ['a middle paragraph of an older message', `Revert "x"\n\nThis reverts commit ${A}.\n\nRollback-Request: ns/victim/uid\n\nIncident: INC-1\n`],
       ['the first body paragraph', `Revert "x"\n\nRollback-Request: ns/victim/uid\n`],
     ])('a Rollback-Request line in %s is not a trailer', (_name, message) => {

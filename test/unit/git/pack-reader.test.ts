@@ -11,15 +11,16 @@ import { createHash } from 'node:crypto';
 import { constants as zlibConstants, deflateRawSync, deflateSync } from 'node:zlib';
 import git from 'isomorphic-git';
 import { ObjectStore } from '../../../src/git/object-store.js';
-import {
-  CorruptObjectError, EMPTY_TREE_OID, MAX_DELTA_DEPTH, MAX_OBJECT_BYTES, ObjectDatabase, PackIndex, applyDelta,
-} from '../../../src/git/pack-reader.js';
+import { CorruptObjectError, EMPTY_TREE_OID, MAX_DELTA_DEPTH, MAX_OBJECT_BYTES, ObjectDatabase, PackIndex, applyDelta } from '../../../src/git/pack-reader.js';
 
 const BASE_ENV = {
   ...process.env,
-  GIT_AUTHOR_NAME: 'A U Thor', GIT_AUTHOR_EMAIL: 'author@example.com',
-  GIT_COMMITTER_NAME: 'C O Mitter', GIT_COMMITTER_EMAIL: 'committer@example.com',
-  GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1',
+  GIT_AUTHOR_NAME: 'A U Thor',
+  GIT_AUTHOR_EMAIL: 'author@example.com',
+  GIT_COMMITTER_NAME: 'C O Mitter',
+  GIT_COMMITTER_EMAIL: 'committer@example.com',
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  GIT_CONFIG_NOSYSTEM: '1',
 };
 
 function run(cwd: string, args: string[], opts: { input?: string | Buffer; env?: Record<string, string> } = {}): string {
@@ -258,7 +259,14 @@ describe('ObjectStore parses like isomorphic-git', () => {
         } else if (type === 'commit') {
           const { commit, oid: commitOid } = await git.readCommit({ fs, gitdir, oid, cache });
           const ours = await store.readCommit(oid);
-          expect(ours).toEqual({ oid: commitOid, tree: commit.tree, parents: commit.parent, message: commit.message, author: commit.author, committer: commit.committer });
+          expect(ours).toEqual({
+            oid: commitOid,
+            tree: commit.tree,
+            parents: commit.parent,
+            message: commit.message,
+            author: commit.author,
+            committer: commit.committer,
+          });
           // -0000 stays -0, as isomorphic-git reports it.
           expect(Object.is(ours.author.timezoneOffset, -0)).toBe(Object.is(commit.author.timezoneOffset, -0));
         } else if (type === 'blob') {
@@ -357,14 +365,13 @@ describe('PackIndex and applyDelta', () => {
   });
 });
 
-
 // ---------------------------------------------------------------------------------------------
 // Crafted packs: what a hostile server could send (git index-pack would refuse most of them, so
 // the pack and its index are written by hand).
 
 /** A pack entry header: type and size, git's varint. */
 function entryHeader(kind: number, size: number): Buffer {
-  const bytes = [((size >= 16 ? 0x80 : 0) | (kind << 4) | (size & 15))];
+  const bytes = [(size >= 16 ? 0x80 : 0) | (kind << 4) | (size & 15)];
   let rest = Math.floor(size / 16);
   while (rest > 0) {
     bytes.push((rest >= 128 ? 0x80 : 0) | (rest & 0x7f));
@@ -431,8 +438,13 @@ function writeCraftedPack(name: string, entries: CraftedEntry[]): string {
   const small = Buffer.alloc(4 * oids.length);
   oids.forEach((oid, i) => small.writeUInt32BE(offsets.get(oid)!, i * 4));
   const idx = Buffer.concat([
-    Buffer.from('ff744f6300000002', 'hex'), fanout, ...oids.map((o) => Buffer.from(o, 'hex')),
-    Buffer.alloc(4 * oids.length), small, sum, Buffer.alloc(20),
+    Buffer.from('ff744f6300000002', 'hex'),
+    fanout,
+    ...oids.map((o) => Buffer.from(o, 'hex')),
+    Buffer.alloc(4 * oids.length),
+    small,
+    sum,
+    Buffer.alloc(20),
   ]);
   const packDir = path.join(gitdir, 'objects/pack');
   fs.writeFileSync(path.join(packDir, `pack-${sum.toString('hex')}.pack`), Buffer.concat([body, sum]));
@@ -444,7 +456,10 @@ function oidOf(n: number): string {
   return createHash('sha1').update(`crafted ${n}`).digest('hex');
 }
 
-const whole = (oid: string, kind: number, body: Buffer): CraftedEntry => ({ oid, bytes: () => Buffer.concat([entryHeader(kind, body.length), deflateSync(body)]) });
+const whole = (oid: string, kind: number, body: Buffer): CraftedEntry => ({
+  oid,
+  bytes: () => Buffer.concat([entryHeader(kind, body.length), deflateSync(body)]),
+});
 
 /** An OFS_DELTA on the entry `back` entries earlier (its offset given by `offsetOf`). */
 const ofsDelta = (oid: string, delta: Buffer, baseOffset: (own: number) => number): CraftedEntry => ({
@@ -474,12 +489,14 @@ describe('the pack reader refuses what a hostile pack claims', () => {
   });
 
   it('refuses a declared size over the object limit without allocating it', () => {
-    const gitdir = writeCraftedPack('huge-header.git', [{ oid: oidOf(2), bytes: () => Buffer.concat([entryHeader(3, 2 ** 40), deflateSync(Buffer.from('x'))]) }]);
+    const gitdir = writeCraftedPack('huge-header.git', [
+      { oid: oidOf(2), bytes: () => Buffer.concat([entryHeader(3, 2 ** 40), deflateSync(Buffer.from('x'))]) },
+    ]);
     expect(() => ObjectDatabase.open(fs, gitdir).read(oidOf(2))).toThrow(CorruptObjectError);
     expect(() => ObjectDatabase.open(fs, gitdir).read(oidOf(2))).toThrow(/over the \d+-byte limit/);
   });
 
-  it('does not trust a delta\'s target size: refused above the limit or above what its instructions write', () => {
+  it("does not trust a delta's target size: refused above the limit or above what its instructions write", () => {
     const base = Buffer.from('base');
     expect(() => applyDelta(insertDelta(4, Buffer.from('tiny'), 2 ** 40), base)).toThrow(CorruptObjectError);
     expect(() => applyDelta(insertDelta(4, Buffer.from('tiny'), MAX_OBJECT_BYTES + 1), base)).toThrow(/over the \d+-byte limit/);

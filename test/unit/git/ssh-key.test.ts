@@ -41,7 +41,10 @@ function withRounds(identity: string, rounds: number): string {
   offset += 4; // kdf options length
   skipString(); // salt
   data.writeUInt32BE(rounds, offset);
-  const base64 = data.toString('base64').match(/.{1,70}/g)!.join('\n');
+  const base64 = data
+    .toString('base64')
+    .match(/.{1,70}/g)!
+    .join('\n');
   return `${lines[0]}\n${base64}\n${lines.at(-1)}\n`;
 }
 
@@ -71,9 +74,19 @@ describe('the bcrypt KDF round cap of encrypted OpenSSH keys', () => {
     const identity = withRounds(encrypted, 4096);
     // No server is contacted: the key is judged before the connection opens.
     const endpoint = parseSshUrl('ssh://git@127.0.0.1:1/fleet.git');
-    const transport = openSshTransport({ endpoint, identity, passphrase: PASSPHRASE, knownHosts: '[127.0.0.1]:1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA==\n', timeoutMs: 1000, policy: LOCAL_NETWORK_POLICY, maxAdvertisementBytes: DEFAULT_TRANSFER_LIMITS.maxAdvertisementBytes });
+    const transport = openSshTransport({
+      endpoint,
+      identity,
+      passphrase: PASSPHRASE,
+      knownHosts: '[127.0.0.1]:1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA==\n',
+      timeoutMs: 1000,
+      policy: LOCAL_NETWORK_POLICY,
+      maxAdvertisementBytes: DEFAULT_TRANSFER_LIMITS.maxAdvertisementBytes,
+    });
     const started = process.cpuUsage();
-    const error = await transport.request({ method: 'GET', url: 'ssh://127.0.0.1:1/fleet.git/info/refs?service=git-upload-pack', headers: {} }).catch((e: unknown) => e);
+    const error = await transport
+      .request({ method: 'GET', url: 'ssh://127.0.0.1:1/fleet.git/info/refs?service=git-upload-pack', headers: {} })
+      .catch((e: unknown) => e);
     transport.close();
     expect(error).toBeInstanceOf(AuthFailedError);
     expect((error as Error).message).toMatch(/4096 bcrypt KDF rounds/);

@@ -3,7 +3,10 @@ import { isSshUrl, parseSshUrl, quoteForShell } from '../../../src/git/ssh-url.j
 
 describe('parseSshUrl', () => {
   test.each([
-    ['ssh://git@github.com/org/fleet.git', { user: 'git', host: 'github.com', port: 22, path: '/org/fleet.git', displayUrl: 'ssh://git@github.com/org/fleet.git' }],
+    [
+      'ssh://git@github.com/org/fleet.git',
+      { user: 'git', host: 'github.com', port: 22, path: '/org/fleet.git', displayUrl: 'ssh://git@github.com/org/fleet.git' },
+    ],
     ['ssh://deploy@git.example.com:2222/srv/repos/fleet.git', { user: 'deploy', host: 'git.example.com', port: 2222, path: '/srv/repos/fleet.git' }],
     ['ssh://git.example.com/fleet.git', { user: 'git', host: 'git.example.com', port: 22, path: '/fleet.git' }],
     ['ssh://git@git.example.com/~alice/fleet.git', { user: 'git', path: '~alice/fleet.git' }],

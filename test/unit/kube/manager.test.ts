@@ -113,7 +113,10 @@ describe('Manager', () => {
     add('informer', 'cache');
     add('controller', 'worker', true, { stop: () => drained.promise.then(() => void events.push('stop controller')) });
     const ended = start();
-    const outcome = ended.then(() => 'resolved', (error: unknown) => error);
+    const outcome = ended.then(
+      () => 'resolved',
+      (error: unknown) => error,
+    );
     await waitUntil('the elector to start', () => events.includes('start leader-election'));
     lease.acquire();
     await waitUntil('the controller to start', () => events.includes('start controller'));
@@ -164,7 +167,10 @@ describe('Manager', () => {
   test('a shutdown while a cache is still syncing stops it and ends gracefully', async () => {
     const { add, events, shutdown, start } = setUp();
     const synced = defer();
-    add('informer', 'cache', false, { start: () => synced.promise, stop: () => (events.push('stop informer'), synced.reject(new Error('stopped before sync'))) });
+    add('informer', 'cache', false, {
+      start: () => synced.promise,
+      stop: () => (events.push('stop informer'), synced.reject(new Error('stopped before sync'))),
+    });
     add('controller', 'worker', true);
     const ended = start();
     shutdown.abort('SIGTERM');
@@ -174,7 +180,10 @@ describe('Manager', () => {
 
   test('a work queue runs as a worker and drains for the time it is given (--shutdown-timeout)', async () => {
     const calls: string[] = [];
-    const queue = { start: () => void calls.push('start'), shutDown: async ({ drainTimeoutMs }: { drainTimeoutMs: number }) => void calls.push(`drain ${drainTimeoutMs}`) };
+    const queue = {
+      start: () => void calls.push('start'),
+      shutDown: async ({ drainTimeoutMs }: { drainTimeoutMs: number }) => void calls.push(`drain ${drainTimeoutMs}`),
+    };
     const runnable = queueRunnable('history', queue, { needLeaderElection: true, drainTimeoutMs: 45_000 });
     expect(runnable).toMatchObject({ name: 'history', group: 'worker', needLeaderElection: true });
     await runnable.start();

@@ -36,7 +36,10 @@ describe('API requests against a server that never answers', () => {
     ['ClusterResources.getRollback', () => new ClusterResources(kubeConfig, TIMEOUT_MS).getRollback('ns', 'r')],
     ['ClusterResources.getSecretData', () => new ClusterResources(kubeConfig, TIMEOUT_MS).getSecretData('ns', 's')],
     ['FluxResources.getKustomization', () => new FluxResources(kubeConfig, TIMEOUT_MS).getKustomization({ namespace: 'ns', name: 'k' })],
-    ['FluxResources.suspendImageUpdateAutomation', () => new FluxResources(kubeConfig, TIMEOUT_MS).suspendImageUpdateAutomation({ namespace: 'ns', name: 'iua' })],
+    [
+      'FluxResources.suspendImageUpdateAutomation',
+      () => new FluxResources(kubeConfig, TIMEOUT_MS).suspendImageUpdateAutomation({ namespace: 'ns', name: 'iua' }),
+    ],
     ['getJson', () => getJson(kubeConfig, '/api/v1/namespaces', { timeoutMs: TIMEOUT_MS })],
   ])('%s fails with a timeout instead of hanging', async (_name, call) => {
     await expect(call()).rejects.toThrow(/abort|timeout|timed out/i);

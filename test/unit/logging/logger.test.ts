@@ -12,7 +12,10 @@ function captureLines(): { stream: Writable; raw: () => string; lines: () => Rec
   });
   const raw = (): string => chunks.join('');
   const lines = (): Record<string, unknown>[] =>
-    raw().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+    raw()
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
   return { stream, raw, lines };
 }
 

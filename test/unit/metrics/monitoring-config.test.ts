@@ -11,9 +11,23 @@ const RULES_TEST = 'config/prometheus/gitops-rollback.rules.test.yaml';
 const PROMETHEUS_RULE = 'config/prometheus/prometheus_rule.yaml';
 const DASHBOARD = 'config/grafana/gitops-rollback-dashboard.json';
 
-interface Target { refId: string; expr?: string }
-interface Panel { id: number; type: string; title: string; datasource?: { uid: string }; targets?: Target[]; panels?: Panel[] }
-interface Dashboard { uid: string; panels: Panel[]; templating: { list: { name: string; type: string; query: unknown }[] } }
+interface Target {
+  refId: string;
+  expr?: string;
+}
+interface Panel {
+  id: number;
+  type: string;
+  title: string;
+  datasource?: { uid: string };
+  targets?: Target[];
+  panels?: Panel[];
+}
+interface Dashboard {
+  uid: string;
+  panels: Panel[];
+  templating: { list: { name: string; type: string; query: unknown }[] };
+}
 
 const promtool = (...args: string[]) => execFileSync('promtool', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
@@ -35,7 +49,9 @@ describe('Prometheus rules', () => {
   test('every alert tests both firing and quiet', () => {
     const groups = (parse(fs.readFileSync(RULES, 'utf8')) as { groups: { rules: { alert?: string }[] }[] }).groups;
     const alerts = groups.flatMap((g) => g.rules.map((r) => r.alert).filter(Boolean));
-    const tests = (parse(fs.readFileSync(RULES_TEST, 'utf8')) as { tests: { alert_rule_test?: { alertname: string; exp_alerts: unknown[] }[] }[] }).tests.flatMap((t) => t.alert_rule_test ?? []);
+    const tests = (
+      parse(fs.readFileSync(RULES_TEST, 'utf8')) as { tests: { alert_rule_test?: { alertname: string; exp_alerts: unknown[] }[] }[] }
+    ).tests.flatMap((t) => t.alert_rule_test ?? []);
     for (const alert of alerts) {
       expect([alert, tests.some((t) => t.alertname === alert && t.exp_alerts.length > 0)]).toEqual([alert, true]);
       expect([alert, tests.some((t) => t.alertname === alert && t.exp_alerts.length === 0)]).toEqual([alert, true]);
@@ -58,7 +74,8 @@ describe('Grafana dashboard', () => {
   test('every panel has targets and every target an expr', () => {
     for (const panel of queryPanels) {
       expect([panel.title, panel.targets?.length ?? 0]).not.toEqual([panel.title, 0]);
-      for (const target of panel.targets!) expect([panel.title, target.refId, typeof target.expr, target.expr!.length > 0]).toEqual([panel.title, target.refId, 'string', true]);
+      for (const target of panel.targets!)
+        expect([panel.title, target.refId, typeof target.expr, target.expr!.length > 0]).toEqual([panel.title, target.refId, 'string', true]);
     }
   });
 
@@ -75,7 +92,10 @@ describe('Grafana dashboard', () => {
   });
 
   test('the kustomization ships it as a ConfigMap Grafana sidecars load', () => {
-    const kustomization = parse(fs.readFileSync('config/grafana/kustomization.yaml', 'utf8')) as { configMapGenerator: { files: string[] }[]; generatorOptions: { labels: Record<string, string> } };
+    const kustomization = parse(fs.readFileSync('config/grafana/kustomization.yaml', 'utf8')) as {
+      configMapGenerator: { files: string[] }[];
+      generatorOptions: { labels: Record<string, string> };
+    };
     expect(kustomization.generatorOptions.labels).toEqual({ grafana_dashboard: '1' });
     expect(kustomization.configMapGenerator[0].files).toEqual(['gitops-rollback-dashboard.json']);
   });

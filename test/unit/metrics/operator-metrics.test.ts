@@ -28,9 +28,17 @@ function makeRollback(name: string, spec: Partial<GitOpsRollback['spec']> = {}, 
 
 function makeResult(overrides: Partial<RollbackResult> = {}): RollbackResult {
   return {
-    result: 'reverted', branch: 'main', previousHead: 'b'.repeat(40), head: 'c'.repeat(40), commits: [], alreadyReverted: [], empty: [],
-    changedPaths: ['apps/frontend/deploy.yaml', 'apps/frontend/hpa.yaml', 'apps/backend/deploy.yaml'], attempts: 1,
-    durations: { fetch: 120, compute: 30, push: 80 }, ...overrides,
+    result: 'reverted',
+    branch: 'main',
+    previousHead: 'b'.repeat(40),
+    head: 'c'.repeat(40),
+    commits: [],
+    alreadyReverted: [],
+    empty: [],
+    changedPaths: ['apps/frontend/deploy.yaml', 'apps/frontend/hpa.yaml', 'apps/backend/deploy.yaml'],
+    attempts: 1,
+    durations: { fetch: 120, compute: 30, push: 80 },
+    ...overrides,
   };
 }
 
@@ -84,7 +92,13 @@ describe('rollback metrics', () => {
     const metrics = new OperatorMetrics({ processMetrics: false });
     const observer = new RollbackMetrics(metrics);
     const rollback = makeRollback('rb', { revert: { range: { from: 'a'.repeat(40), to: 'b'.repeat(40) } } });
-    observer.onFinished({ rollback, reason, ready, repositoryUrl: URL, result: ready ? makeResult({ result: 'already-reverted', changedPaths: [] }) : undefined });
+    observer.onFinished({
+      rollback,
+      reason,
+      ready,
+      repositoryUrl: URL,
+      result: ready ? makeResult({ result: 'already-reverted', changedPaths: [] }) : undefined,
+    });
     const { body } = await metrics.render();
     expect(sample(body, `gitops_rollback_total{namespace="shop",repository="git.example.com/org/fleet",target_kind="range",result="${result}"}`)).toBe(1);
     expect(body).not.toMatch(/^gitops_rollback_component_total\{/m);
@@ -121,14 +135,25 @@ describe('rollback metrics', () => {
 describe('bounded labels', () => {
   /** The distinct values of `label` in the series of `metric`. */
   const valuesOf = (exposition: string, metric: string, label: string) =>
-    new Set(exposition.split('\n').filter((l) => l.startsWith(`${metric}{`)).map((l) => new RegExp(`${label}="([^"]*)"`).exec(l)?.[1]));
+    new Set(
+      exposition
+        .split('\n')
+        .filter((l) => l.startsWith(`${metric}{`))
+        .map((l) => new RegExp(`${label}="([^"]*)"`).exec(l)?.[1]),
+    );
 
   test('150 tenant repositories, components and policies make at most 100 series each plus "other"; long values are cut', async () => {
     const metrics = new OperatorMetrics({ processMetrics: false });
     const observer = new RollbackMetrics(metrics);
     for (let i = 0; i < 150; i++) {
       const url = `https://git.example.com/tenant-${i}/${'x'.repeat(300)}.git`;
-      observer.onFinished({ rollback: makeRollback(`rb-${i}`, { repository: { url, branch: 'main' } }), reason: 'Succeeded', ready: true, repositoryUrl: url, result: makeResult({ changedPaths: [`c${i}/d/f.yaml`] }) });
+      observer.onFinished({
+        rollback: makeRollback(`rb-${i}`, { repository: { url, branch: 'main' } }),
+        reason: 'Succeeded',
+        ready: true,
+        repositoryUrl: url,
+        result: makeResult({ changedPaths: [`c${i}/d/f.yaml`] }),
+      });
       recordAutomaticRollback(metrics, `ns/policy-${i}`, `Reason${i}`);
     }
     const { body } = await metrics.render();
@@ -145,7 +170,11 @@ describe('bounded labels', () => {
 describe('git operation metrics', () => {
   test('a successful run times fetch and push; failed network operations count by code', async () => {
     const metrics = new OperatorMetrics({ processMetrics: false });
-    const results: (RollbackResult | Error)[] = [makeResult(), new AuthFailedError({ url: 'https://git.example.com/x.git' } as never), new GitTimeoutError({ operation: 'Push', url: 'u', timeoutMs: 1 })];
+    const results: (RollbackResult | Error)[] = [
+      makeResult(),
+      new AuthFailedError({ url: 'https://git.example.com/x.git' } as never),
+      new GitTimeoutError({ operation: 'Push', url: 'u', timeoutMs: 1 }),
+    ];
     const engine = instrumentEngine(metrics, async () => {
       const next = results.shift()!;
       if (next instanceof Error) throw next;
@@ -184,10 +213,14 @@ describe('controller-runtime metrics from the work queue hooks', () => {
     queue.start();
     const q = 'controller="gitopsrollback",name="gitopsrollback"';
     // Drained: all three runs (one a retry) recorded.
-    const { body } = await eventually('the queue to drain', async () => {
-      const rendered = await metrics.render();
-      return queue.active + queue.depth === 0 && sample(rendered.body, `workqueue_work_duration_seconds_count{${q}}`) === 3 ? rendered : undefined;
-    }, { timeoutMs: 5000, intervalMs: 10 });
+    const { body } = await eventually(
+      'the queue to drain',
+      async () => {
+        const rendered = await metrics.render();
+        return queue.active + queue.depth === 0 && sample(rendered.body, `workqueue_work_duration_seconds_count{${q}}`) === 3 ? rendered : undefined;
+      },
+      { timeoutMs: 5000, intervalMs: 10 },
+    );
     expect(sample(body, `workqueue_adds_total{${q}}`)).toBe(3);
     expect(sample(body, `workqueue_retries_total{${q}}`)).toBe(1);
     expect(sample(body, `workqueue_depth{${q}}`)).toBe(0);

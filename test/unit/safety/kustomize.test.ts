@@ -34,9 +34,16 @@ interface Case {
   unparsable?: number;
 }
 
-const label = (o: { change: string; kind: string; namespace?: string; name: string; file: string }) => `${o.change} ${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name} ${o.file}`;
+const label = (o: { change: string; kind: string; namespace?: string; name: string; file: string }) =>
+  `${o.change} ${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name} ${o.file}`;
 
-const base: Tree = { 'infra/kustomization.yaml': kustomization(['namespace.yaml', 'db']), 'infra/namespace.yaml': namespace('billing'), 'infra/db/kustomization.yaml': kustomization(['pvc.yaml']), 'infra/db/pvc.yaml': pvc, 'apps/deploy.yaml': deployment };
+const base: Tree = {
+  'infra/kustomization.yaml': kustomization(['namespace.yaml', 'db']),
+  'infra/namespace.yaml': namespace('billing'),
+  'infra/db/kustomization.yaml': kustomization(['pvc.yaml']),
+  'infra/db/pvc.yaml': pvc,
+  'apps/deploy.yaml': deployment,
+};
 
 const cases: Case[] = [
   {
@@ -55,8 +62,20 @@ const cases: Case[] = [
   },
   {
     name: 'the Kustomization file name and bases/components lists are followed',
-    before: { 'k/Kustomization': 'bases: [../shared]\ncomponents: [./ns]\n', 'shared/kustomization.yml': kustomization(['pvc.yaml']), 'shared/pvc.yaml': pvc, 'k/ns/kustomization.yaml': kustomization(['ns.yaml']), 'k/ns/ns.yaml': namespace('x') },
-    after: { 'k/Kustomization': 'bases: []\n', 'shared/kustomization.yml': kustomization(['pvc.yaml']), 'shared/pvc.yaml': pvc, 'k/ns/kustomization.yaml': kustomization(['ns.yaml']), 'k/ns/ns.yaml': namespace('x') },
+    before: {
+      'k/Kustomization': 'bases: [../shared]\ncomponents: [./ns]\n',
+      'shared/kustomization.yml': kustomization(['pvc.yaml']),
+      'shared/pvc.yaml': pvc,
+      'k/ns/kustomization.yaml': kustomization(['ns.yaml']),
+      'k/ns/ns.yaml': namespace('x'),
+    },
+    after: {
+      'k/Kustomization': 'bases: []\n',
+      'shared/kustomization.yml': kustomization(['pvc.yaml']),
+      'shared/pvc.yaml': pvc,
+      'k/ns/kustomization.yaml': kustomization(['ns.yaml']),
+      'k/ns/ns.yaml': namespace('x'),
+    },
     verdict: 'Blocked',
     blocked: ['removed PersistentVolumeClaim db/data k/Kustomization', 'removed Namespace x k/Kustomization'],
   },
@@ -127,7 +146,10 @@ const cases: Case[] = [
 describe('safety gate through kustomizations', () => {
   test.each(cases)('$name', async ({ before, after, allow, verdict, blocked = [], unparsable = 0 }) => {
     const gate = createSafetyGate({ allow });
-    const outcome = await gate.inspect(changeOf(before, after)).then(() => 'passed', (e: unknown) => e);
+    const outcome = await gate.inspect(changeOf(before, after)).then(
+      () => 'passed',
+      (e: unknown) => e,
+    );
     expect(gate.verdict?.verdict).toBe(verdict);
     if (verdict === 'Blocked') expect(outcome).toBeInstanceOf(SafetyCheckFailedError);
     expect(gate.verdict?.blocked.map(label)).toEqual(blocked);

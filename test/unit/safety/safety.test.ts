@@ -9,10 +9,12 @@ import { createSafetyGate, readChangedFiles, SafetyCheckFailedError } from '../.
 
 const crd = (version = 'v1') =>
   `apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  versions:\n    - name: ${version}\n`;
-const pvc = (size: string) => `apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data\n  namespace: shop\nspec:\n  resources:\n    requests:\n      storage: ${size}\n`;
+const pvc = (size: string) =>
+  `apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data\n  namespace: shop\nspec:\n  resources:\n    requests:\n      storage: ${size}\n`;
 const pv = `apiVersion: v1\nkind: PersistentVolume\nmetadata:\n  name: pv-1\nspec:\n  capacity:\n    storage: 1Gi\n`;
 const namespace = (name: string) => `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${name}\n`;
-const deployment = (image: string) => `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\n  namespace: shop\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: ${image}\n`;
+const deployment = (image: string) =>
+  `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\n  namespace: shop\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: ${image}\n`;
 const configMap = (name: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n  namespace: shop\ndata:\n  a: "1"\n`;
 
 const file = (path: string, before: string | null, after: string | null): ChangedFile => ({ path, before, after });
@@ -31,37 +33,118 @@ const label = (o: { change: string; kind: string; namespace?: string; name: stri
   `${o.change} ${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name} ${o.file}`;
 
 const cases: Case[] = [
-  { name: 'CRD deletion is blocked', files: [file('crds/widgets.yaml', crd(), null)], verdict: 'Blocked', blocked: ['removed CustomResourceDefinition widgets.example.com crds/widgets.yaml'] },
-  { name: 'CRD change is blocked', files: [file('crds/widgets.yaml', crd('v1'), crd('v2'))], verdict: 'Blocked', blocked: ['changed CustomResourceDefinition widgets.example.com crds/widgets.yaml'] },
-  { name: 'PVC change is blocked', files: [file('apps/db/pvc.yaml', pvc('20Gi'), pvc('10Gi'))], verdict: 'Blocked', blocked: ['changed PersistentVolumeClaim shop/data apps/db/pvc.yaml'] },
+  {
+    name: 'CRD deletion is blocked',
+    files: [file('crds/widgets.yaml', crd(), null)],
+    verdict: 'Blocked',
+    blocked: ['removed CustomResourceDefinition widgets.example.com crds/widgets.yaml'],
+  },
+  {
+    name: 'CRD change is blocked',
+    files: [file('crds/widgets.yaml', crd('v1'), crd('v2'))],
+    verdict: 'Blocked',
+    blocked: ['changed CustomResourceDefinition widgets.example.com crds/widgets.yaml'],
+  },
+  {
+    name: 'PVC change is blocked',
+    files: [file('apps/db/pvc.yaml', pvc('20Gi'), pvc('10Gi'))],
+    verdict: 'Blocked',
+    blocked: ['changed PersistentVolumeClaim shop/data apps/db/pvc.yaml'],
+  },
   { name: 'PV deletion is blocked', files: [file('infra/pv.yml', pv, null)], verdict: 'Blocked', blocked: ['removed PersistentVolume pv-1 infra/pv.yml'] },
-  { name: 'Namespace deletion is blocked', files: [file('infra/ns.yaml', namespace('shop'), null)], verdict: 'Blocked', blocked: ['removed Namespace shop infra/ns.yaml'] },
-  { name: 'Namespace rename is blocked (one removed, one added)', files: [file('infra/ns.yaml', namespace('shop'), namespace('store'))], verdict: 'Blocked', blocked: ['removed Namespace shop infra/ns.yaml'] },
-  { name: 'a CRD deletion passes when the kind is allowed', files: [file('crds/widgets.yaml', crd(), null)], policy: { allow: ['CustomResourceDefinition'] }, verdict: 'Passed', allowed: ['removed CustomResourceDefinition widgets.example.com crds/widgets.yaml'] },
-  { name: 'allow compares kinds case-insensitively', files: [file('infra/ns.yaml', namespace('shop'), null)], policy: { allow: ['namespace'] }, verdict: 'Passed', allowed: ['removed Namespace shop infra/ns.yaml'] },
-  { name: 'allowing one kind does not allow another', files: [file('infra/ns.yaml', namespace('shop'), null), file('apps/db/pvc.yaml', pvc('2Gi'), pvc('1Gi'))], policy: { allow: ['Namespace'] }, verdict: 'Blocked', blocked: ['changed PersistentVolumeClaim shop/data apps/db/pvc.yaml'], allowed: ['removed Namespace shop infra/ns.yaml'] },
+  {
+    name: 'Namespace deletion is blocked',
+    files: [file('infra/ns.yaml', namespace('shop'), null)],
+    verdict: 'Blocked',
+    blocked: ['removed Namespace shop infra/ns.yaml'],
+  },
+  {
+    name: 'Namespace rename is blocked (one removed, one added)',
+    files: [file('infra/ns.yaml', namespace('shop'), namespace('store'))],
+    verdict: 'Blocked',
+    blocked: ['removed Namespace shop infra/ns.yaml'],
+  },
+  {
+    name: 'a CRD deletion passes when the kind is allowed',
+    files: [file('crds/widgets.yaml', crd(), null)],
+    policy: { allow: ['CustomResourceDefinition'] },
+    verdict: 'Passed',
+    allowed: ['removed CustomResourceDefinition widgets.example.com crds/widgets.yaml'],
+  },
+  {
+    name: 'allow compares kinds case-insensitively',
+    files: [file('infra/ns.yaml', namespace('shop'), null)],
+    policy: { allow: ['namespace'] },
+    verdict: 'Passed',
+    allowed: ['removed Namespace shop infra/ns.yaml'],
+  },
+  {
+    name: 'allowing one kind does not allow another',
+    files: [file('infra/ns.yaml', namespace('shop'), null), file('apps/db/pvc.yaml', pvc('2Gi'), pvc('1Gi'))],
+    policy: { allow: ['Namespace'] },
+    verdict: 'Blocked',
+    blocked: ['changed PersistentVolumeClaim shop/data apps/db/pvc.yaml'],
+    allowed: ['removed Namespace shop infra/ns.yaml'],
+  },
   { name: 'adding a CRD passes', files: [file('crds/widgets.yaml', null, crd())], verdict: 'Passed' },
   { name: 'a Deployment change passes', files: [file('apps/web/deploy.yaml', deployment('web:2'), deployment('web:1'))], verdict: 'Passed' },
   { name: 'a Deployment deletion passes', files: [file('apps/web/deploy.yaml', deployment('web:2'), null)], verdict: 'Passed' },
-  { name: 'reformatting a PVC (same content) passes', files: [file('apps/db/pvc.yaml', pvc('1Gi'), `# comment\n${pvc('1Gi').replace('storage: 1Gi', 'storage: "1Gi"')}`)], verdict: 'Passed' },
+  {
+    name: 'reformatting a PVC (same content) passes',
+    files: [file('apps/db/pvc.yaml', pvc('1Gi'), `# comment\n${pvc('1Gi').replace('storage: 1Gi', 'storage: "1Gi"')}`)],
+    verdict: 'Passed',
+  },
   {
     name: 'a multi-document file: the Namespace removed among unchanged objects is blocked',
-    files: [file('apps/shop/all.yaml', `${namespace('shop')}---\n${deployment('web:2')}---\n${configMap('cfg')}`, `${deployment('web:1')}\n---\n${configMap('cfg')}`)],
+    files: [
+      file('apps/shop/all.yaml', `${namespace('shop')}---\n${deployment('web:2')}---\n${configMap('cfg')}`, `${deployment('web:1')}\n---\n${configMap('cfg')}`),
+    ],
     verdict: 'Blocked',
     blocked: ['removed Namespace shop apps/shop/all.yaml'],
   },
   {
     name: 'a v1 List: items are objects',
-    files: [file('list.yaml', `apiVersion: v1\nkind: List\nitems:\n  - ${namespace('a').trim().split('\n').join('\n    ')}\n`, 'apiVersion: v1\nkind: List\nitems: []\n')],
+    files: [
+      file(
+        'list.yaml',
+        `apiVersion: v1\nkind: List\nitems:\n  - ${namespace('a').trim().split('\n').join('\n    ')}\n`,
+        'apiVersion: v1\nkind: List\nitems: []\n',
+      ),
+    ],
     verdict: 'Blocked',
     blocked: ['removed Namespace a list.yaml'],
   },
-  { name: 'the operator can protect more kinds', files: [file('apps/cfg.yaml', configMap('cfg'), null)], policy: { protectedKinds: ['ConfigMap'] }, verdict: 'Blocked', blocked: ['removed ConfigMap shop/cfg apps/cfg.yaml'] },
+  {
+    name: 'the operator can protect more kinds',
+    files: [file('apps/cfg.yaml', configMap('cfg'), null)],
+    policy: { protectedKinds: ['ConfigMap'] },
+    verdict: 'Blocked',
+    blocked: ['removed ConfigMap shop/cfg apps/cfg.yaml'],
+  },
   { name: 'non-YAML files are ignored', files: [file('README.md', 'kind: Namespace', null), file('crds/widgets.txt', crd(), null)], verdict: 'Passed' },
-  { name: 'an unparsable changed manifest blocks (its objects are unknown)', files: [file('crds/broken.yaml', crd(), 'kind: [unclosed\n')], verdict: 'Blocked' },
-  { name: 'an unparsable changed manifest passes when Unparsable is allowed', files: [file('crds/broken.yaml', crd(), 'kind: [unclosed\n')], policy: { allow: ['Unparsable'] }, verdict: 'Passed' },
-  { name: 'JSON manifests are parsed', files: [file('infra/ns.json', JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } }), null)], verdict: 'Blocked', blocked: ['removed Namespace shop infra/ns.json'] },
-  { name: 'moving a CRD to another file reads as removed + added, and blocks', files: [file('a/crd.yaml', crd(), null), file('b/crd.yaml', null, crd())], verdict: 'Blocked', blocked: ['removed CustomResourceDefinition widgets.example.com a/crd.yaml'] },
+  {
+    name: 'an unparsable changed manifest blocks (its objects are unknown)',
+    files: [file('crds/broken.yaml', crd(), 'kind: [unclosed\n')],
+    verdict: 'Blocked',
+  },
+  {
+    name: 'an unparsable changed manifest passes when Unparsable is allowed',
+    files: [file('crds/broken.yaml', crd(), 'kind: [unclosed\n')],
+    policy: { allow: ['Unparsable'] },
+    verdict: 'Passed',
+  },
+  {
+    name: 'JSON manifests are parsed',
+    files: [file('infra/ns.json', JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } }), null)],
+    verdict: 'Blocked',
+    blocked: ['removed Namespace shop infra/ns.json'],
+  },
+  {
+    name: 'moving a CRD to another file reads as removed + added, and blocks',
+    files: [file('a/crd.yaml', crd(), null), file('b/crd.yaml', null, crd())],
+    verdict: 'Blocked',
+    blocked: ['removed CustomResourceDefinition widgets.example.com a/crd.yaml'],
+  },
 ];
 
 describe('safety verdict', () => {
@@ -76,7 +159,11 @@ describe('safety verdict', () => {
 describe('manifest diff', () => {
   test('counts objects added, removed and changed per kind', () => {
     const diff = diffManifests([
-      file('apps/shop.yaml', `${deployment('web:2')}---\n${configMap('a')}---\n${configMap('b')}`, `${deployment('web:1')}---\n${configMap('b')}---\n${configMap('c')}`),
+      file(
+        'apps/shop.yaml',
+        `${deployment('web:2')}---\n${configMap('a')}---\n${configMap('b')}`,
+        `${deployment('web:1')}---\n${configMap('b')}---\n${configMap('c')}`,
+      ),
       file('crds/widgets.yaml', null, crd()),
       file('docs/notes.md', 'x', 'y'),
     ]);
@@ -121,7 +208,9 @@ describe('safety gate', () => {
 
   test('a blocked change throws SafetyCheckFailedError naming the objects and files, and keeps the verdict', async () => {
     const gate = createSafetyGate();
-    const error = await gate.inspect(source([file('crds/widgets.yaml', crd(), null), file('apps/db/pvc.yaml', pvc('2Gi'), pvc('1Gi'))])).catch((e: unknown) => e);
+    const error = await gate
+      .inspect(source([file('crds/widgets.yaml', crd(), null), file('apps/db/pvc.yaml', pvc('2Gi'), pvc('1Gi'))]))
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SafetyCheckFailedError);
     expect((error as SafetyCheckFailedError).code).toBe('SafetyCheckFailedError');
     expect((error as Error).message).toContain('removed CustomResourceDefinition widgets.example.com (crds/widgets.yaml)');

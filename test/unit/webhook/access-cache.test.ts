@@ -19,10 +19,13 @@ describe('cachedLoader', () => {
 
   test('a failure is not kept: the next request tries again', async () => {
     let fail = true;
-    const load = cachedLoader(async () => {
-      if (fail) throw new Error('API down');
-      return 'ok';
-    }, { ttlMs: 5000, maxEntries: 10 });
+    const load = cachedLoader(
+      async () => {
+        if (fail) throw new Error('API down');
+        return 'ok';
+      },
+      { ttlMs: 5000, maxEntries: 10 },
+    );
     await expect(load('ns/apps')).rejects.toThrow('API down');
     fail = false;
     await expect(load('ns/apps')).resolves.toBe('ok');

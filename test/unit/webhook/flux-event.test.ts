@@ -5,7 +5,14 @@ const SHA = 'a'.repeat(8) + '0123456789abcdef0123456789abcdef';
 /** An event as notification-controller's generic provider posts it. */
 function fluxEvent(metadata: Record<string, string>): Record<string, unknown> {
   return {
-    involvedObject: { kind: 'Kustomization', namespace: 'flux-system', name: 'apps', uid: 'uid-1', apiVersion: 'kustomize.toolkit.fluxcd.io/v1', resourceVersion: '42' },
+    involvedObject: {
+      kind: 'Kustomization',
+      namespace: 'flux-system',
+      name: 'apps',
+      uid: 'uid-1',
+      apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
+      resourceVersion: '42',
+    },
     severity: 'error',
     timestamp: '2025-01-01T00:00:00Z',
     message: "Health check failed after 2m0s: timeout waiting for: [Deployment/shop/frontend status: 'InProgress']",

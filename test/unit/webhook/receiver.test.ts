@@ -25,10 +25,16 @@ const policy = (name: string, secret: boolean): PolicyAccess => ({
   token: secret ? TOKEN : undefined,
 });
 
-const fluxEvent = (reason = 'HealthCheckFailed', metadata: Record<string, string> = { revision: `main@sha1:${SHA}` }) => JSON.stringify({
-  involvedObject: { kind: 'Kustomization', namespace: 'flux-system', name: 'apps', uid: 'k-uid' },
-  severity: 'error', timestamp: '2025-01-01T00:00:00Z', message: 'Health check failed', reason, metadata, reportingController: 'kustomize-controller',
-});
+const fluxEvent = (reason = 'HealthCheckFailed', metadata: Record<string, string> = { revision: `main@sha1:${SHA}` }) =>
+  JSON.stringify({
+    involvedObject: { kind: 'Kustomization', namespace: 'flux-system', name: 'apps', uid: 'k-uid' },
+    severity: 'error',
+    timestamp: '2025-01-01T00:00:00Z',
+    message: 'Health check failed',
+    reason,
+    metadata,
+    reportingController: 'kustomize-controller',
+  });
 const signed = (body: string | Buffer) => ({ 'X-Signature': signBody(body, TOKEN) });
 
 /**
@@ -47,7 +53,9 @@ function rawRequest(port: number, head: string, body?: Buffer): Promise<string> 
   });
 }
 const postHead = (path: string, length: number, headers: Record<string, string> = {}) =>
-  `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
+  `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n${Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('')}\r\n`;
 
 describe('the webhook receiver', () => {
   let receiver: WebhookReceiver;
@@ -85,19 +93,62 @@ describe('the webhook receiver', () => {
   test.each([
     ['a correctly signed Flux event is accepted (202)', '/hook/flux/flux-system/signed', () => fluxEvent(), signed, 202],
     ['an unsigned event is refused (401)', '/hook/flux/flux-system/signed', () => fluxEvent(), () => ({}), 401],
-    ['an event signed with another token is refused (403)', '/hook/flux/flux-system/signed', () => fluxEvent(), (b: string) => ({ 'X-Signature': signBody(b, 'wrong') }), 403],
+    [
+      'an event signed with another token is refused (403)',
+      '/hook/flux/flux-system/signed',
+      () => fluxEvent(),
+      (b: string) => ({ 'X-Signature': signBody(b, 'wrong') }),
+      403,
+    ],
     ['a signature over another body is refused (403)', '/hook/flux/flux-system/signed', () => fluxEvent(), () => signed(fluxEvent('Other')), 403],
     ['a malformed signature is refused (403)', '/hook/flux/flux-system/signed', () => fluxEvent(), () => ({ 'X-Signature': 'sha256=abc' }), 403],
     ['fail closed: an unsigned event to a policy without a token Secret is refused (403)', '/hook/flux/flux-system/open', () => fluxEvent(), () => ({}), 403],
-    ['fail closed: even "signed", a policy without a token Secret accepts nothing (403)', '/hook/flux/flux-system/open', () => fluxEvent(), (b: string) => ({ 'X-Signature': signBody(b, '') }), 403],
+    [
+      'fail closed: even "signed", a policy without a token Secret accepts nothing (403)',
+      '/hook/flux/flux-system/open',
+      () => fluxEvent(),
+      (b: string) => ({ 'X-Signature': signBody(b, '') }),
+      403,
+    ],
     ['malformed JSON is refused (400)', '/hook/flux/flux-system/signed', () => '{"involvedObject":', signed, 400],
     ['JSON that is not a Flux event is refused (400)', '/hook/flux/flux-system/signed', () => '{"hello":"world"}', signed, 400],
-    ['a revision longer than 512 characters is refused (400)', '/hook/flux/flux-system/signed', () => fluxEvent('HealthCheckFailed', { revision: `main@sha1:${SHA}${'x'.repeat(600)}` }), signed, 400],
+    [
+      'a revision longer than 512 characters is refused (400)',
+      '/hook/flux/flux-system/signed',
+      () => fluxEvent('HealthCheckFailed', { revision: `main@sha1:${SHA}${'x'.repeat(600)}` }),
+      signed,
+      400,
+    ],
     ['an unknown policy is 404', '/hook/flux/flux-system/nope', () => fluxEvent(), signed, 404],
     ['an unknown path is 404', '/hook/other/flux-system/signed', () => fluxEvent(), signed, 404],
-    ['an Alertmanager payload with the bearer token is accepted', '/hook/alertmanager/flux-system/signed', () => JSON.stringify({ version: '4', status: 'firing', alerts: [{ status: 'firing', labels: { alertname: 'HighErrorRate', team: 'shop', kustomization: 'apps' }, annotations: {}, startsAt: 't', fingerprint: 'f' }] }), () => ({ Authorization: `Bearer ${TOKEN}` }), 202],
-    ['an Alertmanager payload without the token is refused (401)', '/hook/alertmanager/flux-system/signed', () => JSON.stringify({ alerts: [] }), () => ({}), 401],
-    ['an Alertmanager payload to a policy without a token Secret is refused (403)', '/hook/alertmanager/flux-system/open', () => JSON.stringify({ alerts: [] }), () => ({ Authorization: 'Bearer ' }), 403],
+    [
+      'an Alertmanager payload with the bearer token is accepted',
+      '/hook/alertmanager/flux-system/signed',
+      () =>
+        JSON.stringify({
+          version: '4',
+          status: 'firing',
+          alerts: [
+            { status: 'firing', labels: { alertname: 'HighErrorRate', team: 'shop', kustomization: 'apps' }, annotations: {}, startsAt: 't', fingerprint: 'f' },
+          ],
+        }),
+      () => ({ Authorization: `Bearer ${TOKEN}` }),
+      202,
+    ],
+    [
+      'an Alertmanager payload without the token is refused (401)',
+      '/hook/alertmanager/flux-system/signed',
+      () => JSON.stringify({ alerts: [] }),
+      () => ({}),
+      401,
+    ],
+    [
+      'an Alertmanager payload to a policy without a token Secret is refused (403)',
+      '/hook/alertmanager/flux-system/open',
+      () => JSON.stringify({ alerts: [] }),
+      () => ({ Authorization: 'Bearer ' }),
+      403,
+    ],
   ])('%s', async (_name, path, body, headers, status) => {
     const text = body();
     const response = await post(path, text, headers(text));
@@ -107,8 +158,18 @@ describe('the webhook receiver', () => {
   test('a signed body over the limit is refused (413), declared or streamed', async () => {
     const big = Buffer.alloc(LIMIT + 1, 'a');
     expect((await post('/hook/flux/flux-system/signed', big, signed(big))).status).toBe(413);
-    const chunked = new ReadableStream({ start(controller) { controller.enqueue(new Uint8Array(big)); controller.close(); } });
-    const response = await fetch(`http://127.0.0.1:${receiver.port}/hook/flux/flux-system/signed`, { method: 'POST', body: chunked, duplex: 'half', headers: signed(big) } as RequestInit);
+    const chunked = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new Uint8Array(big));
+        controller.close();
+      },
+    });
+    const response = await fetch(`http://127.0.0.1:${receiver.port}/hook/flux/flux-system/signed`, {
+      method: 'POST',
+      body: chunked,
+      duplex: 'half',
+      headers: signed(big),
+    } as RequestInit);
     expect(response.status).toBe(413);
   });
 
@@ -149,7 +210,12 @@ describe('the webhook receiver', () => {
     expect(answers.map((a) => a.status)).toEqual(Array(20).fill(202));
     await queue.whenIdle();
     expect(processed).toHaveLength(1);
-    expect(processed[0]).toMatchObject({ source: 'flux', kustomization: { name: 'apps', uid: 'k-uid' }, revision: `main@sha1:${'9'.repeat(40)}`, reason: 'HealthCheckFailed' });
+    expect(processed[0]).toMatchObject({
+      source: 'flux',
+      kustomization: { name: 'apps', uid: 'k-uid' },
+      revision: `main@sha1:${'9'.repeat(40)}`,
+      reason: 'HealthCheckFailed',
+    });
     expect(processed[0].message).not.toMatch(/[\r\n]/);
     expect(processed[0].message!.length).toBeLessThanOrEqual(256);
   });
@@ -158,7 +224,11 @@ describe('the webhook receiver', () => {
     await post('/hook/flux/flux-system/signed', fluxEvent());
     await post('/hook/alertmanager/flux-system/signed', JSON.stringify({ alerts: [] }), { Authorization: `Bearer ${TOKEN}` });
     await post('/nowhere', '{}');
-    expect(requests).toEqual([['flux', 401], ['alertmanager', 202], ['unknown', 404]]);
+    expect(requests).toEqual([
+      ['flux', 401],
+      ['alertmanager', 202],
+      ['unknown', 404],
+    ]);
   });
 });
 

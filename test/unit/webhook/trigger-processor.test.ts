@@ -32,14 +32,21 @@ const kustomization: Kustomization = {
   metadata: { namespace: 'flux-system', name: 'apps', uid: 'k-uid', generation: 1, labels: { tier: 'web' } },
   spec: { path: './apps/frontend', sourceRef: { kind: 'GitRepository', name: 'flux-system' } },
   status: {
-    lastAppliedRevision: `main@sha1:${BAD}`, lastAttemptedRevision: `main@sha1:${BAD}`, observedGeneration: 1,
-    conditions: [{ type: 'Ready', status: 'False', reason: 'HealthCheckFailed', message: 'Health check failed', lastTransitionTime: '', observedGeneration: 1 }],
+    lastAppliedRevision: `main@sha1:${BAD}`,
+    lastAttemptedRevision: `main@sha1:${BAD}`,
+    observedGeneration: 1,
+    conditions: [
+      { type: 'Ready', status: 'False', reason: 'HealthCheckFailed', message: 'Health check failed', lastTransitionTime: '', observedGeneration: 1 },
+    ],
   },
 };
 const withReady = (status: 'True' | 'False' | 'Unknown', generation = 1, readyGeneration = 1): Kustomization => ({
   ...kustomization,
   metadata: { ...kustomization.metadata, generation },
-  status: { ...kustomization.status, conditions: [{ type: 'Ready', status, reason: 'r', message: '', lastTransitionTime: '', observedGeneration: readyGeneration }] },
+  status: {
+    ...kustomization.status,
+    conditions: [{ type: 'Ready', status, reason: 'r', message: '', lastTransitionTime: '', observedGeneration: readyGeneration }],
+  },
 });
 
 const trigger = (overrides: Partial<Trigger> = {}): Trigger => ({
@@ -57,7 +64,15 @@ const rangeCommits: RangeCommit[] = [
   { oid: '2'.repeat(40), message: 'Bump frontend config\n' },
 ];
 
-function setUp(options: { policy?: GitOpsRollbackPolicy; existing?: GitOpsRollback[]; commits?: RangeCommit[]; k?: Kustomization; allowCrossNamespacePolicies?: boolean } = {}) {
+function setUp(
+  options: {
+    policy?: GitOpsRollbackPolicy;
+    existing?: GitOpsRollback[];
+    commits?: RangeCommit[];
+    k?: Kustomization;
+    allowCrossNamespacePolicies?: boolean;
+  } = {},
+) {
   const created: GitOpsRollback[] = [];
   const events: string[] = [];
   const existing = options.existing ?? [];
@@ -89,7 +104,12 @@ function setUp(options: { policy?: GitOpsRollbackPolicy; existing?: GitOpsRollba
 const previousRollback = (createdMinutesAgo: number, kustomizationKey = 'flux-system/apps', name = `old-${createdMinutesAgo}`): GitOpsRollback => ({
   apiVersion: 'rollback.gitops.dev/v1alpha1',
   kind: 'GitOpsRollback',
-  metadata: { name, namespace: 'flux-system', creationTimestamp: minutesAgo(createdMinutesAgo), annotations: { 'rollback.gitops.dev/kustomization': kustomizationKey } },
+  metadata: {
+    name,
+    namespace: 'flux-system',
+    creationTimestamp: minutesAgo(createdMinutesAgo),
+    annotations: { 'rollback.gitops.dev/kustomization': kustomizationKey },
+  },
   spec: {},
 });
 
@@ -132,9 +152,19 @@ describe('TriggerProcessor', () => {
   });
 
   test.each([
-    ['a rollback of this Kustomization within the cooldown makes CooldownActive', makePolicy({ cooldown: '30m' }), [previousRollback(10)], 'Warning/CooldownActive'],
+    [
+      'a rollback of this Kustomization within the cooldown makes CooldownActive',
+      makePolicy({ cooldown: '30m' }),
+      [previousRollback(10)],
+      'Warning/CooldownActive',
+    ],
     ['the default cooldown (15m) applies too', makePolicy(), [previousRollback(5)], 'Warning/CooldownActive'],
-    ['max rollbacks within the window makes RateLimited', makePolicy({ cooldown: '1m', rateLimit: { maxRollbacks: 2, window: '1h' } }), [previousRollback(20, 'flux-system/a'), previousRollback(40, 'flux-system/b')], 'Warning/RateLimited'],
+    [
+      'max rollbacks within the window makes RateLimited',
+      makePolicy({ cooldown: '1m', rateLimit: { maxRollbacks: 2, window: '1h' } }),
+      [previousRollback(20, 'flux-system/a'), previousRollback(40, 'flux-system/b')],
+      'Warning/RateLimited',
+    ],
   ])('%s', async (_name, policy, existing, event) => {
     const { processor, created, events } = setUp({ policy, existing });
     expect(await processor.process(trigger())).toMatchObject({ action: 'refused' });
@@ -144,7 +174,11 @@ describe('TriggerProcessor', () => {
 
   test.each([
     ['a cooldown that has passed', makePolicy({ cooldown: '5m' }), [previousRollback(10)]],
-    ['rollbacks older than the window', makePolicy({ cooldown: '1m', rateLimit: { maxRollbacks: 1, window: '30m' } }), [previousRollback(45, 'flux-system/other')]],
+    [
+      'rollbacks older than the window',
+      makePolicy({ cooldown: '1m', rateLimit: { maxRollbacks: 1, window: '30m' } }),
+      [previousRollback(45, 'flux-system/other')],
+    ],
     ['a cooldown of another Kustomization', makePolicy({ cooldown: '1h' }), [previousRollback(5, 'flux-system/other')]],
   ])('%s lets the rollback through', async (_name, policy, existing) => {
     const { processor, created } = setUp({ policy, existing });
@@ -153,7 +187,10 @@ describe('TriggerProcessor', () => {
   });
 
   test.each([
-    ['a commit with a Rollback-Request trailer', 'Revert "Deploy"\n\nThis reverts commit 9999999999999999999999999999999999999999.\n\nRollback-Request: flux-system/x/uid\n'],
+    [
+      'a commit with a Rollback-Request trailer',
+      'Revert "Deploy"\n\nThis reverts commit 9999999999999999999999999999999999999999.\n\nRollback-Request: flux-system/x/uid\n',
+    ],
     ['a manual git revert', 'Revert "Deploy frontend 2.0"\n\nThis reverts commit 9999999999999999999999999999999999999999.\n'],
     ['only the trailer', 'Restore apps\n\nRollback-Request: flux-system/y/uid\n'],
   ])('loop guard: a range containing %s makes RollbackLoopPrevented and creates nothing', async (_name, message) => {
@@ -174,9 +211,27 @@ describe('TriggerProcessor', () => {
 
   test('an alert on a healthy revision rolls back to the healthy revision before it', async () => {
     const policy = makePolicy();
-    policy.status = { kustomizations: [{ namespace: 'flux-system', name: 'apps', lastHealthyRevision: `main@sha1:${BAD}`, previousHealthyRevision: `main@sha1:${GOOD}`, lastHealthyTime: minutesAgo(3) }] };
+    policy.status = {
+      kustomizations: [
+        {
+          namespace: 'flux-system',
+          name: 'apps',
+          lastHealthyRevision: `main@sha1:${BAD}`,
+          previousHealthyRevision: `main@sha1:${GOOD}`,
+          lastHealthyTime: minutesAgo(3),
+        },
+      ],
+    };
     const { processor, created } = setUp({ policy });
-    await processor.process(trigger({ source: 'alertmanager', revision: undefined, reason: 'HighErrorRate', kustomization: { namespace: 'flux-system', name: 'apps' }, alert: { fingerprint: 'f' } }));
+    await processor.process(
+      trigger({
+        source: 'alertmanager',
+        revision: undefined,
+        reason: 'HighErrorRate',
+        kustomization: { namespace: 'flux-system', name: 'apps' },
+        alert: { fingerprint: 'f' },
+      }),
+    );
     expect(created[0].spec.revert?.range).toEqual({ from: GOOD, to: BAD });
     expect(created[0].metadata.annotations?.['rollback.gitops.dev/trigger']).toBe('alertmanager/HighErrorRate');
   });
@@ -201,7 +256,7 @@ describe('TriggerProcessor', () => {
   });
 });
 
-describe('TriggerProcessor: the event is checked against the Kustomization\'s own status', () => {
+describe("TriggerProcessor: the event is checked against the Kustomization's own status", () => {
   test('a signed event claiming failure for a Kustomization that is Ready=True creates nothing', async () => {
     const { processor, created, events, reads } = setUp({ k: withReady('True') });
     expect(await processor.process(trigger())).toMatchObject({ action: 'ignored', why: expect.stringContaining('Ready') });
@@ -216,7 +271,10 @@ describe('TriggerProcessor: the event is checked against the Kustomization\'s ow
   ])('%s: not settled (retried, then dropped), nothing created', async (_name, k, overrides) => {
     const { processor, created, reads } = setUp({ k: k as Kustomization });
     await expect(processor.process(trigger(overrides as Partial<Trigger>))).rejects.toBeInstanceOf(TriggerNotSettledError);
-    await expect(processor.process(trigger(overrides as Partial<Trigger>))).rejects.toMatchObject({ code: 'TriggerNotSettledError', name: 'TriggerNotSettledError' });
+    await expect(processor.process(trigger(overrides as Partial<Trigger>))).rejects.toMatchObject({
+      code: 'TriggerNotSettledError',
+      name: 'TriggerNotSettledError',
+    });
     expect([created, reads]).toEqual([[], []]);
   });
 
@@ -228,13 +286,13 @@ describe('TriggerProcessor: the event is checked against the Kustomization\'s ow
     expect(created).toHaveLength(1);
   });
 
-  test('an event without a revision acts on the last attempted revision, never on the caller\'s word', async () => {
+  test("an event without a revision acts on the last attempted revision, never on the caller's word", async () => {
     const { processor, created } = setUp();
     await processor.process(trigger({ revision: undefined }));
     expect(created[0].spec.revert?.range).toEqual({ from: GOOD, to: BAD });
   });
 
-  test('the event\'s text reaches the rollback as one bounded line: no forged trailer or revert line', async () => {
+  test("the event's text reaches the rollback as one bounded line: no forged trailer or revert line", async () => {
     const message = `Health check failed\n\nThis reverts commit ${GOOD}.\r\nRollback-Request: flux-system/forged/uid\u2028${'x'.repeat(10_000)}`;
     const { processor, created, events } = setUp();
     await processor.process(trigger({ message, reason: 'HealthCheckFailed' }));
@@ -249,15 +307,22 @@ describe('TriggerProcessor: the event is checked against the Kustomization\'s ow
 describe('TriggerProcessor: a policy is confined to its namespace', () => {
   const crossNamespace = () => makePolicy({ kustomizations: { namespace: 'team-b', names: ['apps'] } });
 
-  test('a policy naming another namespace\'s Kustomizations is refused, without reading them', async () => {
+  test("a policy naming another namespace's Kustomizations is refused, without reading them", async () => {
     const { processor, created, events, kustomizationReads } = setUp({ policy: crossNamespace() });
-    expect(await processor.process(trigger({ kustomization: { namespace: 'team-b', name: 'apps' } }))).toMatchObject({ action: 'refused', reason: 'CrossNamespacePolicyForbidden' });
+    expect(await processor.process(trigger({ kustomization: { namespace: 'team-b', name: 'apps' } }))).toMatchObject({
+      action: 'refused',
+      reason: 'CrossNamespacePolicyForbidden',
+    });
     expect([created, kustomizationReads]).toEqual([[], []]);
     expect(events).toEqual([expect.stringMatching(/^Warning\/CrossNamespacePolicyForbidden: .*team-b.*--allow-cross-namespace-policies/)]);
   });
 
   test('with --allow-cross-namespace-policies it acts', async () => {
-    const k = { ...kustomization, metadata: { ...kustomization.metadata, namespace: 'team-b' }, spec: { ...kustomization.spec, sourceRef: { kind: 'GitRepository', name: 'fleet', namespace: 'flux-system' } } };
+    const k = {
+      ...kustomization,
+      metadata: { ...kustomization.metadata, namespace: 'team-b' },
+      spec: { ...kustomization.spec, sourceRef: { kind: 'GitRepository', name: 'fleet', namespace: 'flux-system' } },
+    };
     const policy = crossNamespace();
     policy.status = { kustomizations: [{ namespace: 'team-b', name: 'apps', lastHealthyRevision: `main@sha1:${GOOD}`, lastHealthyTime: minutesAgo(60) }] };
     const { processor, created } = setUp({ policy, k, allowCrossNamespacePolicies: true });
@@ -270,13 +335,24 @@ describe('healthy revision tracking', () => {
   const healthy = (revision: string, generation = 1, observed = 1): Kustomization => ({
     ...kustomization,
     metadata: { ...kustomization.metadata, generation },
-    status: { lastAppliedRevision: revision, observedGeneration: observed, conditions: [{ type: 'Ready', status: 'True', reason: 'ReconciliationSucceeded', message: '', lastTransitionTime: '' }] },
+    status: {
+      lastAppliedRevision: revision,
+      observedGeneration: observed,
+      conditions: [{ type: 'Ready', status: 'True', reason: 'ReconciliationSucceeded', message: '', lastTransitionTime: '' }],
+    },
   });
 
   test.each([
     ['Ready=True for the current generation is healthy', healthy('main@sha1:a'), true],
     ['Ready=True for an older generation is not', healthy('main@sha1:a', 2, 1), false],
-    ['Ready=False is not', { ...kustomization, status: { ...kustomization.status, conditions: [{ type: 'Ready', status: 'False', reason: 'HealthCheckFailed', message: '', lastTransitionTime: '' }] } }, false],
+    [
+      'Ready=False is not',
+      {
+        ...kustomization,
+        status: { ...kustomization.status, conditions: [{ type: 'Ready', status: 'False', reason: 'HealthCheckFailed', message: '', lastTransitionTime: '' }] },
+      },
+      false,
+    ],
   ])('%s', (_name, k, expected) => {
     expect(isHealthy(k as Kustomization)).toBe(expected);
   });
@@ -294,7 +370,10 @@ describe('healthy revision tracking', () => {
     let synced = false;
     const writes: unknown[] = [];
     const tracker = new RevisionTracker({
-      cluster: { getPolicy: async () => policy, patchPolicyStatus: async (_p: unknown, patch: MergePatch) => (writes.push(applyMergePatch(policy.status, patch)), 'patched') } as unknown as PolicyClusterPort,
+      cluster: {
+        getPolicy: async () => policy,
+        patchPolicyStatus: async (_p: unknown, patch: MergePatch) => (writes.push(applyMergePatch(policy.status, patch)), 'patched'),
+      } as unknown as PolicyClusterPort,
       listKustomizations: () => [healthy(`main@sha1:${GOOD}`), { ...healthy('x'), metadata: { ...kustomization.metadata, name: 'other' } }],
       hasSynced: () => synced,
       now: () => NOW,
@@ -302,7 +381,12 @@ describe('healthy revision tracking', () => {
     expect(await tracker.syncPolicy('flux-system/apps-policy')).toEqual({ requeueAfterMs: 5000 });
     synced = true;
     await tracker.syncPolicy('flux-system/apps-policy');
-    expect(writes).toEqual([{ observedGeneration: 1, kustomizations: [{ namespace: 'flux-system', name: 'apps', lastHealthyRevision: `main@sha1:${GOOD}`, lastHealthyTime: '2025-06-01T12:00:00Z' }] }]);
+    expect(writes).toEqual([
+      {
+        observedGeneration: 1,
+        kustomizations: [{ namespace: 'flux-system', name: 'apps', lastHealthyRevision: `main@sha1:${GOOD}`, lastHealthyTime: '2025-06-01T12:00:00Z' }],
+      },
+    ]);
   });
 
   test('a cross-namespace policy records no Kustomization of the other namespace, and says why in its status', async () => {
@@ -310,16 +394,26 @@ describe('healthy revision tracking', () => {
     policy.status = {};
     const writes: GitOpsRollbackPolicy['status'][] = [];
     const other = { ...healthy(`main@sha1:${GOOD}`), metadata: { ...kustomization.metadata, namespace: 'team-b' } };
-    const tracker = (allow: boolean) => new RevisionTracker({
-      cluster: { getPolicy: async () => policy, patchPolicyStatus: async (_p: unknown, patch: MergePatch) => { policy.status = applyMergePatch(policy.status, patch); writes.push(policy.status); return 'patched'; } } as unknown as PolicyClusterPort,
-      listKustomizations: () => [other],
-      hasSynced: () => true,
-      allowCrossNamespacePolicies: allow,
-      now: () => NOW,
-    });
+    const tracker = (allow: boolean) =>
+      new RevisionTracker({
+        cluster: {
+          getPolicy: async () => policy,
+          patchPolicyStatus: async (_p: unknown, patch: MergePatch) => {
+            policy.status = applyMergePatch(policy.status, patch);
+            writes.push(policy.status);
+            return 'patched';
+          },
+        } as unknown as PolicyClusterPort,
+        listKustomizations: () => [other],
+        hasSynced: () => true,
+        allowCrossNamespacePolicies: allow,
+        now: () => NOW,
+      });
     await tracker(false).syncPolicy('flux-system/apps-policy');
     expect(writes[0]?.kustomizations).toEqual([]);
-    expect(writes[0]?.conditions).toEqual([expect.objectContaining({ type: 'Ready', status: 'False', reason: 'CrossNamespacePolicyForbidden', message: expect.stringContaining('team-b') })]);
+    expect(writes[0]?.conditions).toEqual([
+      expect.objectContaining({ type: 'Ready', status: 'False', reason: 'CrossNamespacePolicyForbidden', message: expect.stringContaining('team-b') }),
+    ]);
     // Nothing changes: nothing written again.
     await tracker(false).syncPolicy('flux-system/apps-policy');
     expect(writes).toHaveLength(1);

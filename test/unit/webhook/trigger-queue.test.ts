@@ -76,13 +76,15 @@ describe('TriggerQueue', () => {
     await queue.whenIdle();
   });
 
-  test('a dedupe key is a fixed-size hash, however long the caller\'s revision, and still tells revisions apart', () => {
+  test("a dedupe key is a fixed-size hash, however long the caller's revision, and still tells revisions apart", () => {
     const long = `main@sha1:${'a'.repeat(1024 * 1024)}`;
     const key = computeDedupeKey(trigger({ revision: long }));
     expect(key).toMatch(/^[0-9a-f]{64}$/);
     expect(computeDedupeKey(trigger({ revision: `${long}b` }))).not.toBe(key);
     // Parts cannot be shifted into one another: "a|b" + "c" is not "a" + "b|c".
-    expect(computeDedupeKey(trigger({ revision: 'x|HealthCheckFailed', reason: 'y' }))).not.toBe(computeDedupeKey(trigger({ revision: 'x', reason: 'HealthCheckFailed|y' })));
+    expect(computeDedupeKey(trigger({ revision: 'x|HealthCheckFailed', reason: 'y' }))).not.toBe(
+      computeDedupeKey(trigger({ revision: 'x', reason: 'HealthCheckFailed|y' })),
+    );
   });
 
   test(`at most ${MAX_REMEMBERED} processed keys are remembered`, async () => {
@@ -102,14 +104,16 @@ describe('TriggerQueue lanes (one per tenant)', () => {
   function blockingProcessor() {
     const started: Trigger[] = [];
     const releases = new Map<Trigger, () => void>();
-    const process = (t: Trigger) => new Promise<void>((resolve) => {
-      started.push(t);
-      releases.set(t, resolve);
-    });
+    const process = (t: Trigger) =>
+      new Promise<void>((resolve) => {
+        started.push(t);
+        releases.set(t, resolve);
+      });
     const release = (t: Trigger) => releases.get(t)!();
     return { started, process, release };
   }
-  const tenant = (namespace: string, reason = 'HealthCheckFailed') => trigger({ policy: { namespace, name: 'apps' }, kustomization: { namespace, name: 'apps', uid: `${namespace}-uid` }, reason });
+  const tenant = (namespace: string, reason = 'HealthCheckFailed') =>
+    trigger({ policy: { namespace, name: 'apps' }, kustomization: { namespace, name: 'apps', uid: `${namespace}-uid` }, reason });
   const settle = () => new Promise((resolve) => setImmediate(resolve));
 
   test('a slow tenant does not stall the others; its own triggers wait for each other', async () => {
@@ -134,7 +138,7 @@ describe('TriggerQueue lanes (one per tenant)', () => {
     await queue.whenIdle();
   });
 
-  test('at most `concurrency` lanes run at once, and a busy tenant\'s backlog takes turns with the others', async () => {
+  test("at most `concurrency` lanes run at once, and a busy tenant's backlog takes turns with the others", async () => {
     const { started, process, release } = blockingProcessor();
     const queue = new TriggerQueue({ process, concurrency: 2 });
     const [a1, a2, a3, b1, c1] = [tenant('a', '1'), tenant('a', '2'), tenant('a', '3'), tenant('b'), tenant('c')];
