@@ -51,12 +51,12 @@ import {
   kustomizationApplied,
   kustomizationOutcome,
   kustomizationYaml,
-  poll,
   revisionOf,
   type DeploymentObject,
   type FluxKustomization,
   type Kubectl,
 } from '../test/helpers/flux-fleet.js';
+import { eventually } from '../test/helpers/eventually.js';
 import { envInt, median } from './measure.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -196,12 +196,12 @@ spec:
   );
   relay.route(ns, `${s.operator.webhookUrl}/hook/flux/${ns}/auto`, TOKEN);
   const getJson = async <T>(kind: string, name: string): Promise<T> => JSON.parse(await kubectl(['get', kind, name, '-n', ns, '-o', 'json'])) as T;
-  await poll(
+  await eventually(
     `${ns}: the good revision applied and healthy`,
     async () => (kustomizationOutcome(await getJson<FluxKustomization>('kustomization', 'web'), good) === 'applied' ? true : undefined),
     { timeoutMs: WAIT_MS },
   );
-  await poll(
+  await eventually(
     `${ns}: the healthy revision in the policy status`,
     async () => {
       const policy = await getJson<{ status?: { kustomizations?: { lastHealthyRevision?: string }[] } }>('gitopsrollbackpolicy', 'auto');
@@ -232,7 +232,7 @@ spec:
     const revert = push.head;
     const diagnostics = () =>
       `kustomization: ${JSON.stringify(kustomizations.seen.at(-1)?.object.status)}\nrollbacks: ${JSON.stringify(rollbacks.seen.at(-1)?.object.status?.conditions)}\noperator:\n${s.operator.logs().slice(-2000)}`;
-    const marks = await poll(
+    const marks = await eventually(
       `${ns}: healthy again and the rollback Ready`,
       async () => {
         const healthy = deployments.first((d) => deploymentHealthy(d, imageOf('web', '1.0')), push.at);
@@ -241,7 +241,7 @@ spec:
         if (healthy === undefined || rollbackReady === undefined || fluxReady === undefined) return undefined;
         return { healthy, rollbackReady, fluxReady };
       },
-      { timeoutMs: WAIT_MS, intervalMs: 200, detail: diagnostics },
+      { timeoutMs: WAIT_MS, intervalMs: 200, diagnostics },
     );
     const created = rollbacks.first(() => true);
     const applied = kustomizations.first((k) => kustomizationApplied(k, revert));

@@ -23,6 +23,7 @@ import type { GitOpsRollback } from '../src/api/v1alpha1/types.js';
 import { provideBinaries, provideClusterBinaries, provideFluxCrds } from '../test/envtest/binaries.js';
 import { startCluster, type Cluster } from '../test/envtest/cluster.js';
 import { startGitHttpServer } from '../test/helpers/git-http-server.js';
+import { eventually } from '../test/helpers/eventually.js';
 import {
   FleetRepo,
   SigningRelay,
@@ -34,7 +35,6 @@ import {
   imageOf,
   kustomizationOutcome,
   kustomizationYaml,
-  poll,
   revisionOf,
   type DeploymentObject,
   type FluxKustomization,
@@ -290,23 +290,28 @@ async function getFrontend(kubectl: Kubectl): Promise<DeploymentObject> {
 async function waitFlux(kubectl: Kubectl, sha: string, outcome: 'applied' | 'failed', what: string): Promise<void> {
   const tick = startProgress(what);
   let last: FluxKustomization | undefined;
-  await poll(
+  await eventually(
     what,
     async () => {
+      tick();
       last = await getKustomization(kubectl);
       return kustomizationOutcome(last, sha) === outcome ? true : undefined;
     },
-    { timeoutMs: WAIT_MS, tick, detail: () => JSON.stringify(last?.status) },
+    { timeoutMs: WAIT_MS, diagnostics: () => JSON.stringify(last?.status) },
   );
   endProgress();
 }
 
 async function waitHealthy(kubectl: Kubectl, version: string): Promise<void> {
   const tick = startProgress(`waiting for the frontend Deployment to run ${version} on every replica`);
-  await poll('frontend healthy', async () => (deploymentHealthy(await getFrontend(kubectl), imageOf('frontend', version)) ? true : undefined), {
-    timeoutMs: WAIT_MS,
-    tick,
-  });
+  await eventually(
+    'frontend healthy',
+    async () => {
+      tick();
+      return deploymentHealthy(await getFrontend(kubectl), imageOf('frontend', version));
+    },
+    { timeoutMs: WAIT_MS },
+  );
   endProgress();
 }
 
@@ -435,7 +440,7 @@ spec:
 async function followRollback(kubectl: Kubectl, name: string): Promise<GitOpsRollback> {
   const began = Date.now();
   let shownState = '';
-  const rollback = await poll(
+  const rollback = await eventually(
     `${name} finished`,
     async () => {
       const object = JSON.parse(await kubectl(['get', 'gitopsrollback', name, '-n', NAMESPACE, '-o', 'json'])) as GitOpsRollback;
@@ -513,15 +518,16 @@ spec:
   say(`Provider, config/samples/automated-triggers). Here a relay does it: kustomize-controller's events -> ${hook}`);
   const tick = startProgress('waiting for the policy to record the healthy revision');
   const good = revisionOf(repo.head());
-  await poll(
+  await eventually(
     'the healthy revision',
     async () => {
+      tick();
       const policy = JSON.parse(await kubectl(['get', 'gitopsrollbackpolicy', 'auto', '-n', NAMESPACE, '-o', 'json'])) as {
         status?: { kustomizations?: { lastHealthyRevision?: string }[] };
       };
       return policy.status?.kustomizations?.[0]?.lastHealthyRevision === good ? true : undefined;
     },
-    { timeoutMs: WAIT_MS, tick },
+    { timeoutMs: WAIT_MS },
   );
   endProgress();
   shown(
@@ -541,13 +547,14 @@ spec:
     say(`kustomize-controller's events so far (${events.length}, through the relay to the webhook):`);
     say(events.map((e) => `  ${e}`).join('\n'));
     const tickCreated = startProgress("waiting for the policy's GitOpsRollback");
-    const name = await poll(
+    const name = await eventually(
       'the automatic GitOpsRollback',
       async () => {
+        tickCreated();
         const list = JSON.parse(await kubectl(['get', 'gitopsrollbacks', '-n', NAMESPACE, '-o', 'json'])).items as GitOpsRollback[];
         return list.map((r) => r.metadata.name!).find((n) => !before.has(n));
       },
-      { timeoutMs: WAIT_MS, tick: tickCreated },
+      { timeoutMs: WAIT_MS },
     );
     endProgress();
     shown(

@@ -199,22 +199,6 @@ export function deploymentHealthy(d: DeploymentObject | undefined, image: string
   );
 }
 
-/** Polls `read` every `intervalMs` until it returns a value; `tick` is called on every try. */
-export async function poll<T>(
-  what: string,
-  read: () => Promise<T | undefined>,
-  options: { timeoutMs: number; intervalMs?: number; tick?: () => void; detail?: () => string },
-): Promise<T> {
-  const deadline = Date.now() + options.timeoutMs;
-  for (;;) {
-    const value = await read().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${options.timeoutMs / 1000} s${options.detail ? `\n${options.detail()}` : ''}`);
-    options.tick?.();
-    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 500));
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // notification-controller's part
 
