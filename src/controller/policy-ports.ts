@@ -18,8 +18,6 @@ export interface PolicyClusterPort {
    * ./policy-status.ts, which derives the patch.
    */
   patchPolicyStatus(policy: GitOpsRollbackPolicy, patch: MergePatch): Promise<'patched' | 'conflict'>;
-  /** Every policy (in the watched namespace, or all). */
-  listPolicies(): Promise<GitOpsRollbackPolicy[]>;
   getKustomization(namespace: string, name: string): Promise<Kustomization | null>;
   /** The GitOpsRollbacks the policy created (by label), newest or not. */
   listPolicyRollbacks(policy: GitOpsRollbackPolicy): Promise<GitOpsRollback[]>;

@@ -65,7 +65,6 @@ export function setupPolicyController(manager: Manager, { clients, metrics, logg
   const log = logger.child({ controller: POLICY_CONTROLLER_NAME });
   const policyCluster: PolicyClusterPort = {
     getPolicy: (ns, name) => resources.getPolicy(ns, name),
-    listPolicies: () => resources.listPolicies(),
     patchPolicyStatus: (policy, patch) => resources.patchPolicyStatus(policy, patch),
     getKustomization: (namespace, name) => flux.getKustomizationObject({ namespace, name }),
     listPolicyRollbacks: (policy) => resources.listPolicyRollbacks(policy),

@@ -30,7 +30,7 @@ export function createClusterClients(kubeConfig: KubeConfig, options: { watchNam
     kubeConfig,
     resources: new ClusterResources(kubeConfig),
     flux: new FluxResources(kubeConfig),
-    policies: new PolicyResources(kubeConfig, options.watchNamespace),
+    policies: new PolicyResources(kubeConfig),
     recorder: new EventRecorder(kubeConfig, options.component, options.logger),
     watchNamespace: options.watchNamespace,
   };

@@ -15,11 +15,7 @@ const REQUEST_TIMEOUT_MS = 15_000;
 export class PolicyResources {
   private readonly custom: CustomObjectsApi;
 
-  /** @param watchNamespace limits listPolicies to one namespace, as the operator's flag does. */
-  constructor(
-    kubeConfig: KubeConfig,
-    private readonly watchNamespace?: string,
-  ) {
+  constructor(kubeConfig: KubeConfig) {
     this.custom = createApiClient(kubeConfig, CustomObjectsApi, { timeoutMs: REQUEST_TIMEOUT_MS });
   }
 
@@ -27,15 +23,6 @@ export class PolicyResources {
     return orNullOn404(
       this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: POLICY_PLURAL, name }) as Promise<GitOpsRollbackPolicy>,
     );
-  }
-
-  async listPolicies(): Promise<GitOpsRollbackPolicy[]> {
-    const list = (
-      this.watchNamespace
-        ? await this.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: this.watchNamespace, plural: POLICY_PLURAL })
-        : await this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: POLICY_PLURAL })
-    ) as { items: GitOpsRollbackPolicy[] };
-    return list.items;
   }
 
   /**

@@ -80,7 +80,6 @@ function setUp(
   const policy = options.policy ?? makePolicy();
   const cluster: PolicyClusterPort = {
     getPolicy: async () => policy,
-    listPolicies: async () => [policy],
     patchPolicyStatus: async (_p, patch) => ((policy.status = applyMergePatch(policy.status, patch)), 'patched'),
     getKustomization: async (namespace, name) => (kustomizationReads.push(`${namespace}/${name}`), options.k ?? kustomization),
     listPolicyRollbacks: async () => [...existing, ...created],
