@@ -60,81 +60,13 @@ export interface PolicyControllerDeps {
   settings: PolicyControllerSettings;
 }
 
-export function setupPolicyController(manager: Manager, { clients, metrics, logger, address, readCommitRange, settings }: PolicyControllerDeps): void {
-  const { policies: resources, flux, watchNamespace } = clients;
-  const log = logger.child({ controller: POLICY_CONTROLLER_NAME });
-  const policyCluster: PolicyClusterPort = {
-    getPolicy: (ns, name) => resources.getPolicy(ns, name),
-    patchPolicyStatus: (policy, patch) => resources.patchPolicyStatus(policy, patch),
-    getKustomization: (namespace, name) => flux.getKustomizationObject({ namespace, name }),
-    listPolicyRollbacks: (policy) => resources.listPolicyRollbacks(policy),
-    createRollback: (rollback) => resources.createRollback(rollback),
-    recordEvent: (policy, type, reason, message) => clients.recorder.record(policy as GitOpsRollbackPolicy & { metadata: object }, type, reason, message),
-  };
-
-  const processor = new TriggerProcessor({
-    cluster: policyCluster,
-    allowCrossNamespaceRefs: settings.allowCrossNamespaceRefs,
-    allowCrossNamespacePolicies: settings.allowCrossNamespacePolicies,
-    logger: log,
-    readCommitRange: async (source, from, to) => {
-      // The same resolution as a rollback of this source would get (cross-namespace already checked).
-      const target = await resolveGitRepositoryRef(clients.resources, source);
-      return readCommitRange(target, from, to);
-    },
-  });
-  const triggers = new TriggerQueue({
-    process: async (trigger) => {
-      const outcome = await processor.process(trigger);
-      if (outcome.action === 'created') recordAutomaticRollback(metrics, `${trigger.policy.namespace}/${trigger.policy.name}`, trigger.reason);
-    },
-    onError: (trigger, error, willRetry) =>
-      log.warn({ policy: `${trigger.policy.namespace}/${trigger.policy.name}`, err: (error as Error).message, willRetry }, 'Trigger processing failed'),
-  });
-
-  let kustomizations: Informer<Kustomization> | undefined = undefined;
-  const tracker = new RevisionTracker({
-    cluster: policyCluster,
-    listKustomizations: () => kustomizations?.list() ?? [],
-    hasSynced: () => kustomizations?.hasSynced ?? false,
-    allowCrossNamespacePolicies: settings.allowCrossNamespacePolicies,
-  });
-  const trackerQueue = new WorkQueue({ concurrency: 2, process: (key) => tracker.syncPolicy(key) });
-  const policies = new Informer<GitOpsRollbackPolicy>({
-    kubeConfig: clients.kubeConfig,
-    path: collectionPath({ group: GROUP, version: VERSION, plural: POLICY_PLURAL }, watchNamespace),
-    logger: log,
-    onEvent: (type, policy) => {
-      if (type !== 'DELETED') trackerQueue.add(objectKey(policy));
-    },
-  });
-  kustomizations = new Informer({
-    kubeConfig: clients.kubeConfig,
-    // Kustomizations anywhere a policy may look (the watched namespace only, with --watch-namespace,
-    // where the namespace-scoped install's Role grants no cluster-wide list).
-    path: collectionPath(KUSTOMIZATION_RESOURCE, watchNamespace),
-    logger: log,
-    transform: slimKustomization,
-    onEvent: (_type, kustomization) => {
-      for (const key of RevisionTracker.policiesCovering(policies.list(), kustomization)) trackerQueue.add(key);
-    },
-  });
-
-  const loadAccess = cachedLoader(
-    async (key): Promise<PolicyAccess | null> => {
-      const { namespace, name } = splitObjectKey(key);
-      if (watchNamespace && namespace !== watchNamespace) return null;
-      const policy = await resources.getPolicy(namespace, name);
-      if (!policy) return null;
-      const secretName = policy.spec.secretRef?.name;
-      // No Secret named (a policy stored before secretRef was required): the receiver refuses.
-      if (!secretName) return { policy, token: undefined };
-      const secret = await clients.resources.getSecretData(namespace, secretName);
-      if (!secret?.token) throw new TokenUnavailableError(`Secret ${namespace}/${secretName} of policy ${namespace}/${name} is missing or has no token key`);
-      return { policy, token: secret.token };
-    },
-    { ttlMs: ACCESS_CACHE_TTL_MS, maxEntries: 1000 },
-  );
+export function setupPolicyController(manager: Manager, deps: PolicyControllerDeps): void {
+  const { metrics, address, settings } = deps;
+  const log = deps.logger.child({ controller: POLICY_CONTROLLER_NAME });
+  const cluster = policyClusterPortOf(deps.clients);
+  const triggers = buildTriggerQueue(deps, cluster, log);
+  const tracking = buildRevisionTracking(deps.clients, cluster, settings, log);
+  const loadAccess = policyAccessLoader(deps.clients);
 
   manager.add(
     serverRunnable('webhook-receiver', async () => {
@@ -157,11 +89,105 @@ export function setupPolicyController(manager: Manager, { clients, metrics, logg
     // Not awaited: without Flux's CRDs installed the informers keep retrying, and the receiver and
     // the rest of the operator work regardless.
     start: () => {
-      void policies.start().catch(() => undefined);
-      void kustomizations.start().catch(() => undefined);
+      void tracking.policies.start().catch(() => undefined);
+      void tracking.kustomizations.start().catch(() => undefined);
     },
-    stop: () => Promise.all([policies.stop(), kustomizations.stop()]).then(() => undefined),
+    stop: () => Promise.all([tracking.policies.stop(), tracking.kustomizations.stop()]).then(() => undefined),
   });
   manager.add({ name: 'trigger-queue', group: 'worker', needLeaderElection: false, start: () => undefined, stop: () => triggers.stop() });
-  manager.add(queueRunnable('revision-tracker', trackerQueue, { needLeaderElection: false, drainTimeoutMs: settings.shutdownTimeoutMs }));
+  manager.add(queueRunnable('revision-tracker', tracking.queue, { needLeaderElection: false, drainTimeoutMs: settings.shutdownTimeoutMs }));
+}
+
+/** The policy controller's port onto the shared clients. */
+function policyClusterPortOf({ policies, flux, recorder }: ClusterClients): PolicyClusterPort {
+  return {
+    getPolicy: (ns, name) => policies.getPolicy(ns, name),
+    patchPolicyStatus: (policy, patch) => policies.patchPolicyStatus(policy, patch),
+    getKustomization: (namespace, name) => flux.getKustomizationObject({ namespace, name }),
+    listPolicyRollbacks: (policy) => policies.listPolicyRollbacks(policy),
+    createRollback: (rollback) => policies.createRollback(rollback),
+    recordEvent: (policy, type, reason, message) => recorder.record(policy as GitOpsRollbackPolicy & { metadata: object }, type, reason, message),
+  };
+}
+
+/** Triggers from the receiver, each decided by the TriggerProcessor; created rollbacks counted. */
+function buildTriggerQueue({ clients, metrics, readCommitRange, settings }: PolicyControllerDeps, cluster: PolicyClusterPort, log: Logger): TriggerQueue {
+  const processor = new TriggerProcessor({
+    cluster,
+    allowCrossNamespaceRefs: settings.allowCrossNamespaceRefs,
+    allowCrossNamespacePolicies: settings.allowCrossNamespacePolicies,
+    logger: log,
+    readCommitRange: async (source, from, to) => {
+      // The same resolution as a rollback of this source would get (cross-namespace already checked).
+      const target = await resolveGitRepositoryRef(clients.resources, source);
+      return readCommitRange(target, from, to);
+    },
+  });
+  return new TriggerQueue({
+    process: async (trigger) => {
+      const outcome = await processor.process(trigger);
+      if (outcome.action === 'created') recordAutomaticRollback(metrics, `${trigger.policy.namespace}/${trigger.policy.name}`, trigger.reason);
+    },
+    onError: (trigger, error, willRetry) =>
+      log.warn({ policy: `${trigger.policy.namespace}/${trigger.policy.name}`, err: (error as Error).message, willRetry }, 'Trigger processing failed'),
+  });
+}
+
+/**
+ * The revision tracker and what feeds it: informers on policies and Kustomizations, whose
+ * changes enqueue the keys of the policies concerned.
+ */
+function buildRevisionTracking(
+  clients: ClusterClients,
+  cluster: PolicyClusterPort,
+  settings: PolicyControllerSettings,
+  log: Logger,
+): { policies: Informer<GitOpsRollbackPolicy>; kustomizations: Informer<Kustomization>; queue: WorkQueue } {
+  let kustomizations: Informer<Kustomization> | undefined = undefined;
+  const tracker = new RevisionTracker({
+    cluster,
+    listKustomizations: () => kustomizations?.list() ?? [],
+    hasSynced: () => kustomizations?.hasSynced ?? false,
+    allowCrossNamespacePolicies: settings.allowCrossNamespacePolicies,
+  });
+  const queue = new WorkQueue({ concurrency: 2, process: (key) => tracker.syncPolicy(key) });
+  const policies = new Informer<GitOpsRollbackPolicy>({
+    kubeConfig: clients.kubeConfig,
+    path: collectionPath({ group: GROUP, version: VERSION, plural: POLICY_PLURAL }, clients.watchNamespace),
+    logger: log,
+    onEvent: (type, policy) => {
+      if (type !== 'DELETED') queue.add(objectKey(policy));
+    },
+  });
+  kustomizations = new Informer({
+    kubeConfig: clients.kubeConfig,
+    // Kustomizations anywhere a policy may look (the watched namespace only, with --watch-namespace,
+    // where the namespace-scoped install's Role grants no cluster-wide list).
+    path: collectionPath(KUSTOMIZATION_RESOURCE, clients.watchNamespace),
+    logger: log,
+    transform: slimKustomization,
+    onEvent: (_type, kustomization) => {
+      for (const key of RevisionTracker.policiesCovering(policies.list(), kustomization)) queue.add(key);
+    },
+  });
+  return { policies, kustomizations, queue };
+}
+
+/** The receiver's view of a policy: the policy and its token, cached for a few seconds. */
+function policyAccessLoader({ policies, resources, watchNamespace }: ClusterClients): (key: string) => Promise<PolicyAccess | null> {
+  return cachedLoader(
+    async (key): Promise<PolicyAccess | null> => {
+      const { namespace, name } = splitObjectKey(key);
+      if (watchNamespace && namespace !== watchNamespace) return null;
+      const policy = await policies.getPolicy(namespace, name);
+      if (!policy) return null;
+      const secretName = policy.spec.secretRef?.name;
+      // No Secret named (a policy stored before secretRef was required): the receiver refuses.
+      if (!secretName) return { policy, token: undefined };
+      const secret = await resources.getSecretData(namespace, secretName);
+      if (!secret?.token) throw new TokenUnavailableError(`Secret ${namespace}/${secretName} of policy ${namespace}/${name} is missing or has no token key`);
+      return { policy, token: secret.token };
+    },
+    { ttlMs: ACCESS_CACHE_TTL_MS, maxEntries: 1000 },
+  );
 }
