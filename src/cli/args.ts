@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import type { Credentials } from '../git/remote.js';
 import type { RollbackRequest } from '../git/engine.js';
 import { isSshUrl } from '../git/ssh-url.js';
-import { readSshCredentials } from './ssh-credentials.js';
+import { readSigningKey, readSshCredentials } from './ssh-credentials.js';
 import { UsageError } from './usage-error.js';
 
 export { UsageError };
@@ -37,6 +37,9 @@ Common options:
   --reason TEXT            why: written into the commit message
   --incident ID            incident reference, written as an "Incident:" trailer
   --author "Name <email>"  author and committer of the new commit(s)
+  --signing-key FILE       sign the new commit(s): an armored OpenPGP secret key
+                           (gpg --export-secret-keys --armor) or an OpenSSH private key
+                           (gpg.format=ssh); passphrase from GIT_SIGNING_KEY_PASSPHRASE
   --dry-run                compute and report; write no ref, push nothing
   --allow-kind KIND        let the rollback delete or change objects of a protected kind
                            (CustomResourceDefinition, PersistentVolumeClaim, PersistentVolume,
@@ -73,6 +76,7 @@ const OPTIONS = {
   branch: { type: 'string', default: 'main' },
   ...ACTION_OPTIONS,
   'cache-dir': { type: 'string' },
+  'signing-key': { type: 'string' },
   output: { type: 'string', default: 'text' },
   timeout: { type: 'string', default: '60' },
   help: { type: 'boolean', short: 'h', default: false },
@@ -101,6 +105,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): CliCom
     reason: values.reason,
     incident: values.incident,
     author: values.author !== undefined ? parseAuthor(values.author) : undefined,
+    signing: values['signing-key'] !== undefined ? readSigningKey(values['signing-key'], env) : undefined,
     dryRun: values['dry-run'],
   };
   return {

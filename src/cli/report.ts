@@ -18,6 +18,8 @@ export interface JsonReport {
   empty: string[];
   conflicts: Conflict[];
   changedPaths: string[];
+  /** Whether the new commits carry a signature (--signing-key). */
+  signed: boolean;
   /** The safety check's verdict; absent when nothing was computed to check. */
   safety?: SafetyReport;
   error?: { code: string; message: string };
@@ -34,6 +36,7 @@ export function toJsonReport(result: RollbackResult, safety?: SafetyVerdict): Js
     empty: result.empty,
     conflicts: [],
     changedPaths: result.changedPaths,
+    signed: result.signed,
     ...(safety ? { safety: summarizeVerdict(safety) } : {}),
   };
 }
@@ -48,6 +51,7 @@ export function toFailureReport(branch: string, code: string, message: string, c
     empty: [],
     conflicts,
     changedPaths: safety?.changedPaths ?? [],
+    signed: false,
     ...(safety ? { safety: summarizeVerdict(safety) } : {}),
     error: { code, message },
   };
@@ -64,6 +68,7 @@ const HEADLINES: Record<RollbackResult['result'], string> = {
 export function formatText(result: RollbackResult, safety?: SafetyVerdict): string {
   const lines = [`${HEADLINES[result.result]} (${result.branch} at ${shortSha(result.previousHead)})`];
   for (const commit of result.commits) lines.push(`  ${shortSha(commit.sha)} ${getSubject(commit.message)}`);
+  if (result.signed) lines.push('Signed: yes');
   if (result.alreadyReverted.length) lines.push(`Already reverted: ${result.alreadyReverted.map(shortSha).join(', ')}`);
   if (result.existingCommit) lines.push(`This request already ran: ${shortSha(result.existingCommit)}`);
   if (result.empty.length) lines.push(`No effect on the current head: ${result.empty.map(shortSha).join(', ')}`);

@@ -21,6 +21,7 @@ import { withStagedWrites } from './staged-fs.js';
 import type { TransferLimits } from './transfer-limits.js';
 import { checkRepositoryUrl, LOCAL_NETWORK_POLICY, type NetworkPolicy } from './url-policy.js';
 import { backoffDelay, sleep, type Backoff } from '../retry-timing.js';
+import { loadCommitSigner, type CommitSigner, type SigningKeyInput } from './commit-signing.js';
 
 export interface RepositoryTarget {
   /** A smart-HTTP(S) URL, an SSH address (ssh:// or scp-like), or a local path to a bare repository. */
@@ -33,6 +34,8 @@ export interface RollbackRequest extends MessageContext {
   repository: RepositoryTarget;
   action: RollbackAction;
   author?: Signature;
+  /** Sign every revert commit with this key (OpenPGP or SSH, told by its armor). */
+  signing?: SigningKeyInput;
   dryRun?: boolean;
 }
 
@@ -91,6 +94,8 @@ export interface RollbackResult {
   /** A commit of this same request found on the branch (the request already ran). */
   existingCommit?: string;
   changedPaths: string[];
+  /** Whether the commits written carry a signature (`signing` was given and commits were made). */
+  signed: boolean;
   attempts: number;
   /** Milliseconds spent per phase, summed over attempts. */
   durations: { fetch: number; compute: number; push: number };
@@ -124,7 +129,9 @@ export async function runRollback(request: RollbackRequest, options: EngineOptio
   if (!/^[A-Za-z0-9._/-]+$/.test(branch) || branch.includes('..') || branch.startsWith('/') || branch.endsWith('/')) {
     throw new InvalidRequestError(`Invalid branch name "${branch}"`, { branch });
   }
-  return withLockedRepository(fs, request.repository, options, (repository) => rollbackWithRetries(fs, repository, request, options));
+  // A key that cannot sign fails the run before anything is fetched or written.
+  const signer = request.signing ? await loadCommitSigner(request.signing) : undefined;
+  return withLockedRepository(fs, request.repository, options, (repository) => rollbackWithRetries(fs, repository, request, options, signer));
 }
 
 /**
@@ -151,7 +158,13 @@ export async function withLockedRepository<T>(
   }
 }
 
-async function rollbackWithRetries(fs: Fs, repository: Repository, request: RollbackRequest, options: EngineOptions): Promise<RollbackResult> {
+async function rollbackWithRetries(
+  fs: Fs,
+  repository: Repository,
+  request: RollbackRequest,
+  options: EngineOptions,
+  signer: CommitSigner | undefined,
+): Promise<RollbackResult> {
   const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   const wait = options.sleep ?? sleep;
   const durations = { fetch: 0, compute: 0, push: 0 };
@@ -170,6 +183,7 @@ async function rollbackWithRetries(fs: Fs, repository: Repository, request: Roll
       action: request.action,
       message: { reason: request.reason, incident: request.incident, requestId: request.requestId },
       author: request.author ?? DEFAULT_AUTHOR,
+      signer,
     });
     durations.compute += Date.now() - started;
     const result = (outcome: RollbackOutcome, newHead: string | null): RollbackResult => toResult(request, plan, outcome, newHead, attempt, durations);
@@ -219,6 +233,7 @@ function toResult(
     empty: plan.empty,
     existingCommit: plan.existingCommit,
     changedPaths: plan.changedPaths,
+    signed: plan.commits.length > 0 && request.signing !== undefined,
     attempts,
     durations: { ...durations },
   };

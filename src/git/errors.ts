@@ -256,3 +256,11 @@ export class TreeLimitExceededError extends GitRollbackError {
     );
   }
 }
+
+/** The signing key cannot sign (unparsable, encrypted without the right passphrase, unsupported); nothing was written. */
+export class SigningKeyError extends GitRollbackError {
+  readonly code = 'SigningKeyError' as const;
+  constructor(readonly data: { reason: string }) {
+    super(`Cannot sign the revert: ${data.reason}`);
+  }
+}

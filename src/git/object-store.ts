@@ -8,6 +8,7 @@ import git, { Errors, type TreeEntry } from 'isomorphic-git';
 import type * as nodeFs from 'node:fs';
 import { TreeLimitExceededError } from './errors.js';
 import { EMPTY_TREE_OID, ObjectDatabase, type GitObject } from './pack-reader.js';
+import type { CommitSigner } from './commit-signing.js';
 
 export type Fs = typeof nodeFs;
 
@@ -141,12 +142,19 @@ export class ObjectStore {
     return oid;
   }
 
-  async writeCommit(commit: Omit<CommitData, 'oid'>): Promise<string> {
-    const oid = await git.writeCommit({
-      fs: this.fs,
-      gitdir: this.gitdir,
-      commit: { tree: commit.tree, parent: commit.parents, message: commit.message, author: commit.author, committer: commit.committer },
-    });
+  /**
+   * Writes a commit; with `signer`, a signed one, as git does: the signature is made over the
+   * commit object without it, then carried in a `gpgsig` header after the committer.
+   */
+  async writeCommit(commit: Omit<CommitData, 'oid'>, signer?: CommitSigner): Promise<string> {
+    const object = { tree: commit.tree, parent: commit.parents, message: commit.message, author: commit.author, committer: commit.committer };
+    let oid = await git.writeCommit({ fs: this.fs, gitdir: this.gitdir, commit: object });
+    if (signer) {
+      // The unsigned object's exact bytes are the payload (it stays behind unreferenced and is never pushed).
+      const { object: payload } = await git.readObject({ fs: this.fs, gitdir: this.gitdir, oid, format: 'content' });
+      const gpgsig = await signer.sign(payload as Uint8Array);
+      oid = await git.writeCommit({ fs: this.fs, gitdir: this.gitdir, commit: { ...object, gpgsig } });
+    }
     this.written.add(oid);
     return oid;
   }

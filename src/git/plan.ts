@@ -11,6 +11,7 @@ import type { CommitData, ObjectStore } from './object-store.js';
 import { diffTreePaths, normalizePaths, readEntryAt, replaceEntryAt } from './tree-paths.js';
 import { mergeTrees } from './tree-merge.js';
 import { shortSha } from '../short-sha.js';
+import type { CommitSigner } from './commit-signing.js';
 
 export type RollbackAction =
   | { kind: 'revert'; commits?: string[]; range?: { from: string; to: string }; mainline?: number; paths?: string[]; squash?: boolean }
@@ -29,6 +30,8 @@ export interface PlanInput {
   message: MessageContext;
   author: Signature;
   committer?: Signature;
+  /** Signs every commit written (spec.signing, --signing-key). */
+  signer?: CommitSigner;
   now?: Date;
 }
 
@@ -267,7 +270,7 @@ async function writeCommit(input: PlanInput, parent: string, tree: string, messa
   const timestamp = Math.floor((input.now ?? new Date()).getTime() / 1000);
   const author = { ...input.author, timestamp, timezoneOffset: 0 };
   const committer = { ...(input.committer ?? input.author), timestamp, timezoneOffset: 0 };
-  const oid = await input.store.writeCommit({ tree, parents: [parent], message, author, committer });
+  const oid = await input.store.writeCommit({ tree, parents: [parent], message, author, committer }, input.signer);
   return { oid, tree, parents: [parent], message, author, committer };
 }
 

@@ -1,4 +1,7 @@
 /**
+ * SSH private keys from tenants' Secrets: parsed (and decrypted) once and kept, after their key
+ * derivation cost was checked.
+ *
  * Reads the key derivation cost of an encrypted OpenSSH private key (PROTOCOL.key:
  * `openssh-key-v1\0`, string ciphername, string kdfname, string kdfoptions = string salt +
  * uint32 rounds) before anything decrypts it. ssh2 runs bcrypt-pbkdf with whatever round count
@@ -6,6 +9,11 @@
  * 256 rounds held the event loop for 7 s. Keys that ask for more than
  * {@link MAX_KDF_ROUNDS} are refused before decryption.
  */
+
+import { createHash } from 'node:crypto';
+import ssh2, { type ParsedKey } from 'ssh2';
+
+const { utils } = ssh2;
 
 /**
  * The most bcrypt rounds an encrypted key may ask for. ssh-keygen writes 16 by default (24 since
@@ -67,4 +75,39 @@ class WireReader {
     this.offset += length;
     return value;
   }
+}
+
+/**
+ * Decrypting an OpenSSH key runs bcrypt-pbkdf (about a second in JavaScript): parsed keys are
+ * kept for the next connections and signatures, keyed by a digest of the key text and passphrase.
+ */
+const parsedKeys = new Map<string, ParsedKey>();
+const PARSED_KEYS_LIMIT = 16;
+
+/** The parsed private key, or why it cannot be used (in words that never quote it). */
+export function parsePrivateKey(identity: string, passphrase: string | undefined): ParsedKey | string {
+  const cacheKey = createHash('sha256')
+    .update(identity)
+    .update('\0')
+    .update(passphrase ?? '')
+    .digest('hex');
+  const cached = parsedKeys.get(cacheKey);
+  if (cached) return cached;
+  // Refuse a costly key derivation before ssh2 runs it.
+  const tooCostly = checkKdfCost(identity);
+  if (tooCostly) return tooCostly;
+  const parsed = utils.parseKey(identity, passphrase);
+  if (parsed instanceof Error) {
+    if (/encrypted|passphrase|decrypt/i.test(parsed.message)) {
+      return passphrase
+        ? 'the SSH private key could not be decrypted with the given passphrase'
+        : 'the SSH private key is encrypted and no passphrase (password) was given';
+    }
+    return 'the SSH private key (identity) could not be parsed';
+  }
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (!key?.isPrivateKey()) return 'the SSH identity is not a private key';
+  if (parsedKeys.size >= PARSED_KEYS_LIMIT) parsedKeys.delete(parsedKeys.keys().next().value!);
+  parsedKeys.set(cacheKey, key);
+  return key;
 }

@@ -21,9 +21,8 @@
  * server); the caller counts and limits the response bytes.
  */
 import type { GitHttpRequest, GitHttpResponse } from 'isomorphic-git';
-import { createHash } from 'node:crypto';
 import { connect as connectTcp } from 'node:net';
-import ssh2, { type Client, type ClientChannel, type ConnectConfig, type ParsedKey } from 'ssh2';
+import ssh2, { type Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import {
   AuthFailedError,
   GitRollbackError,
@@ -34,7 +33,7 @@ import {
   TransferLimitExceededError,
 } from './errors.js';
 import { chooseHostKeyAlgorithms, findHostKeys, verifyHostKey, type HostKeyVerdict } from './known-hosts.js';
-import { checkKdfCost } from './ssh-key.js';
+import { parsePrivateKey } from './ssh-key.js';
 import { quoteForShell, type SshEndpoint } from './ssh-url.js';
 import type { GitTransport } from './transport.js';
 import { createGuardedLookup, guardConnectedSocket, type NetworkPolicy } from './url-policy.js';
@@ -43,7 +42,7 @@ import { FLUSH_PKT, scanToFlush } from './wire/pkt-line.js';
 import { encodeServiceAnnouncement, type GitService } from './wire/ref-advertisement.js';
 
 // ssh2 is CommonJS whose named exports Node cannot detect: take them from the default export.
-const { Client: SshClient, utils } = ssh2;
+const { Client: SshClient } = ssh2;
 
 export interface SshTransportOptions {
   endpoint: SshEndpoint;
@@ -362,41 +361,6 @@ class SshSession {
   private toChannelError(err: Error): GitRollbackError {
     return err instanceof GitRollbackError ? err : new RemoteError({ url: this.url, detail: `SSH channel: ${err.message.slice(0, 200)}` });
   }
-}
-
-/**
- * Decrypting an OpenSSH key runs bcrypt-pbkdf (about a second in JavaScript): parsed keys are
- * kept for the next connections, keyed by a digest of the key text and passphrase.
- */
-const parsedKeys = new Map<string, ParsedKey>();
-const PARSED_KEYS_LIMIT = 16;
-
-/** The parsed private key, or why it cannot be used (in words that never quote it). */
-function parsePrivateKey(identity: string, passphrase: string | undefined): ParsedKey | string {
-  const cacheKey = createHash('sha256')
-    .update(identity)
-    .update('\0')
-    .update(passphrase ?? '')
-    .digest('hex');
-  const cached = parsedKeys.get(cacheKey);
-  if (cached) return cached;
-  // Refuse a costly key derivation before ssh2 runs it (./ssh-key.ts).
-  const tooCostly = checkKdfCost(identity);
-  if (tooCostly) return tooCostly;
-  const parsed = utils.parseKey(identity, passphrase);
-  if (parsed instanceof Error) {
-    if (/encrypted|passphrase|decrypt/i.test(parsed.message)) {
-      return passphrase
-        ? 'the SSH private key could not be decrypted with the given passphrase'
-        : 'the SSH private key is encrypted and no passphrase (password) was given';
-    }
-    return 'the SSH private key (identity) could not be parsed';
-  }
-  const key = Array.isArray(parsed) ? parsed[0] : parsed;
-  if (!key?.isPrivateKey()) return 'the SSH identity is not a private key';
-  if (parsedKeys.size >= PARSED_KEYS_LIMIT) parsedKeys.delete(parsedKeys.keys().next().value!);
-  parsedKeys.set(cacheKey, key);
-  return key;
 }
 
 function respond(req: GitHttpRequest, contentType: string, body: AsyncIterableIterator<Uint8Array>): GitHttpResponse {

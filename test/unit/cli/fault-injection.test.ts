@@ -16,6 +16,7 @@ function engineReturning(result: RollbackOutcome): () => Promise<RollbackResult>
     alreadyReverted: [],
     empty: [],
     changedPaths: [],
+    signed: false,
     attempts: 1,
     durations: { fetch: 0, compute: 0, push: 0 },
   });

@@ -16,6 +16,7 @@ export function makeResult(overrides: Partial<RollbackResult> = {}): RollbackRes
     alreadyReverted: [],
     empty: [],
     changedPaths: ['apps/frontend/deploy.yaml'],
+    signed: false,
     attempts: 1,
     durations: { fetch: 100, compute: 50, push: 200 },
     ...overrides,

@@ -53,6 +53,7 @@ const result: RollbackResult = {
   alreadyReverted: [],
   empty: [],
   changedPaths: ['apps/frontend/deploy.yaml'],
+  signed: false,
   attempts: 1,
   durations: { fetch: 1, compute: 1, push: 1 },
 };

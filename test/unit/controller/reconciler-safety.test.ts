@@ -29,6 +29,7 @@ const fakeEngine: RunEngine = async (request, hooks) => {
   const encode = (text: string | null) => (text === null ? null : new TextEncoder().encode(text));
   const change = {
     changedPaths: Object.keys(FILES),
+    signed: false,
     readBefore: async (p: string) => encode(FILES[p][0]),
     readAfter: async (p: string) => encode(FILES[p][1]),
   };
@@ -47,6 +48,7 @@ const fakeEngine: RunEngine = async (request, hooks) => {
     alreadyReverted: [],
     empty: [],
     changedPaths: Object.keys(FILES),
+    signed: false,
     attempts: 1,
     durations: { fetch: 0, compute: 0, push: 0 },
   };

@@ -36,6 +36,7 @@ function makeResult(overrides: Partial<RollbackResult> = {}): RollbackResult {
     alreadyReverted: [],
     empty: [],
     changedPaths: ['apps/frontend/deploy.yaml', 'apps/frontend/hpa.yaml', 'apps/backend/deploy.yaml'],
+    signed: false,
     attempts: 1,
     durations: { fetch: 120, compute: 30, push: 80 },
     ...overrides,
