@@ -33,6 +33,8 @@ import { shortSha } from '../short-sha.js';
 import { StatusPatcher, StatusRejectedError } from './status-write.js';
 import type { ProcessResult } from './work-queue.js';
 import { splitObjectKey } from '../object-key.js';
+import { readSigningKey } from './signing-key.js';
+import type { SigningKeyInput } from '../git/commit-signing.js';
 
 export interface Logger {
   info(fields: object, message: string): void;
@@ -122,12 +124,13 @@ export class RollbackReconciler {
       const repository = await resolveRepository(this.options.cluster, rollback, this.options.allowCrossNamespaceRefs ?? false);
       const resolveMs = Date.now() - resolveStart;
       await checkSafetyGrant(this.options.cluster, rollback);
+      const signing = await readSigningKey(this.options.cluster, rollback);
       repositoryUrl = repository.url;
       await this.applyWait?.prepare(rollback);
       // Image automation is suspended right before the push, and resumed if nothing is pushed.
       images = this.applyWait?.imageUpdates(rollback);
       const beforePublish = images && (() => images!.suspend(status));
-      const result = await this.options.runEngine(buildRequest(rollback, repository), {
+      const result = await this.options.runEngine(buildRequest(rollback, repository, signing), {
         safety,
         onVerdict: (verdict) => (gate.verdict = verdict),
         beforePublish,
@@ -283,7 +286,7 @@ function markSucceeded(status: RollbackStatus, result: RollbackResult, safety?: 
 }
 
 /** The engine request for a rollback object. */
-export function buildRequest(rollback: GitOpsRollback, repository: RollbackRequest['repository']): RollbackRequest {
+export function buildRequest(rollback: GitOpsRollback, repository: RollbackRequest['repository'], signing?: SigningKeyInput): RollbackRequest {
   const { spec } = rollback;
   return {
     repository,
@@ -292,6 +295,7 @@ export function buildRequest(rollback: GitOpsRollback, repository: RollbackReque
     incident: spec.incident,
     requestId: requestIdOf(rollback),
     author: spec.author,
+    signing,
     dryRun: spec.dryRun ?? false,
   };
 }

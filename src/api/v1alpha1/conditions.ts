@@ -38,6 +38,8 @@ export const Reason = {
   UnsupportedSourceRef: 'UnsupportedSourceRef',
   CrossNamespaceRefForbidden: 'CrossNamespaceRefForbidden',
   SecretNotFound: 'SecretNotFound',
+  /** spec.signing's key cannot sign: unparsable, wrong or missing passphrase, unsupported type. */
+  SigningKeyInvalid: 'SigningKeyInvalid',
   AuthenticationFailed: 'AuthenticationFailed',
   /** SSH: the server's host key is not in the Secret's known_hosts, differs from it, or is revoked. */
   HostKeyVerificationFailed: 'HostKeyVerificationFailed',

@@ -146,6 +146,21 @@ export const specSchema: Schema = {
         email: { ...text('Author email; no "<", ">" or control characters.', 256), minLength: 1, pattern: IDENT_PATTERN },
       },
     },
+    signing: {
+      type: 'object',
+      description:
+        'Sign the revert commits (a gpgsig header that git verify-commit and Flux GitRepository spec.verify check), as ImageUpdateAutomation signs its commits.',
+      required: ['secretRef'],
+      properties: {
+        secretRef: {
+          type: 'object',
+          description:
+            "Secret in the rollback's namespace holding git.asc (an armored OpenPGP secret key) or identity (an OpenSSH private key: ed25519, RSA or ECDSA), and passphrase when the key is encrypted.",
+          required: ['name'],
+          properties: { name: { type: 'string', minLength: 1, maxLength: 253 } },
+        },
+      },
+    },
     dryRun: { type: 'boolean', description: 'Compute and report everything; push nothing.' },
     reconcile: {
       type: 'object',

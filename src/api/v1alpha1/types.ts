@@ -73,6 +73,11 @@ export interface Author {
   email: string;
 }
 
+/** The signing key: a Secret with `git.asc` (armored OpenPGP secret key) or `identity` (OpenSSH private key), and optionally `passphrase`. */
+export interface SigningSpec {
+  secretRef: LocalObjectReference;
+}
+
 export interface GitOpsRollbackSpec {
   sourceRef?: SourceReference;
   repository?: RepositorySpec;
@@ -81,6 +86,8 @@ export interface GitOpsRollbackSpec {
   reason?: string;
   incident?: string;
   author?: Author;
+  /** Sign the revert commits with the key in this Secret (as ImageUpdateAutomation's spec.git.commit.signingKey). */
+  signing?: SigningSpec;
   dryRun?: boolean;
   /** Flux Kustomizations to wait for after the push (see ReconcileSpec). */
   reconcile?: ReconcileSpec;
