@@ -4,7 +4,8 @@
  * Exit status: 0 done (reverted, planned, already-reverted, empty), 1 conflict, 2 bad input or error.
  */
 import { runRollback } from '../git/engine.js';
-import { GitRollbackError, RevertConflictError } from '../git/errors.js';
+import { GitRollbackError, PushRejectedError, RevertConflictError } from '../git/errors.js';
+import { classifyPushRefusal } from '../git/push-refusal.js';
 import { LOCAL_NETWORK_POLICY } from '../git/url-policy.js';
 import { formatVerdictLines, listBlockedKinds } from '../safety/evaluate-safety.js';
 import { createSafetyGate, SafetyCheckFailedError } from '../safety/safety-gate.js';
@@ -48,7 +49,10 @@ async function main(argv: string[]): Promise<number> {
     const known = error instanceof GitRollbackError;
     const message = known ? error.message : `Unexpected error: ${(error as Error).message}`;
     const conflicts = error instanceof RevertConflictError ? error.data.conflicts : [];
-    process.stderr.write(`gitops-rollback: ${message}\n${conflicts.length ? 'Nothing was written: the branch is unchanged.\n' : ''}`);
+    const advice = error instanceof PushRejectedError ? classifyPushRefusal(error.data.reason).advice : '';
+    process.stderr.write(
+      `gitops-rollback: ${message}\n${advice ? `What to do: ${advice}\n` : ''}${conflicts.length ? 'Nothing was written: the branch is unchanged.\n' : ''}`,
+    );
     if (json) process.stdout.write(`${JSON.stringify(toFailureReport(branch, known ? error.code : 'Error', message, conflicts))}\n`);
     return conflicts.length ? 1 : 2;
   }

@@ -22,6 +22,7 @@ import {
   TransferLimitExceededError,
   TreeLimitExceededError,
 } from '../git/errors.js';
+import { classifyPushRefusal, type PushRefusalKind } from '../git/push-refusal.js';
 import { SafetyCheckFailedError } from '../safety/safety-gate.js';
 import { EngineLimitExceededError } from './engine-worker.js';
 import { formatSafetyFailure } from './safety-status.js';
@@ -44,9 +45,6 @@ export interface ClassifiedError {
   message: string;
 }
 
-/** Push rejections that mean "the branch moved": worth another try. */
-const RACE_REJECTION = /stale|fetch first|non-fast-forward|failed to update ref|failed to lock|cannot lock/i;
-
 export function classifyError(error: unknown): ClassifiedError {
   const stall = (reason: ReasonValue, message = (error as Error).message): ClassifiedError => ({ stalling: true, reason, message });
   const retry = (reason: ReasonValue, message = (error as Error).message): ClassifiedError => ({ stalling: false, reason, message });
@@ -66,9 +64,7 @@ export function classifyError(error: unknown): ClassifiedError {
   if (error instanceof GitHostNotAllowedError) return stall(Reason.GitHostNotAllowed);
   // The same server sends the same oversized content again: an operator must raise the limit.
   if (error instanceof TransferLimitExceededError) return stall(Reason.TransferLimitExceeded);
-  if (error instanceof PushRejectedError) {
-    return RACE_REJECTION.test(error.data.reason) ? retry(Reason.PushRaced) : stall(Reason.PushRejected);
-  }
+  if (error instanceof PushRejectedError) return classifyPushRejection(error);
   if (error instanceof GitTimeoutError || error instanceof RemoteError) return retry(Reason.GitOperationFailed);
   // Past the deadline or the heap limit, a retry would do the same work again: the user must act.
   if (error instanceof EngineLimitExceededError) {
@@ -78,6 +74,22 @@ export function classifyError(error: unknown): ClassifiedError {
   if (status !== undefined) return retry(Reason.ClusterApiFailed, `Kubernetes API request failed with HTTP ${status}`);
   return retry(Reason.InternalError, `Unexpected error: ${error instanceof Error ? error.message : String(error)}`);
 }
+
+/** Only a moved branch is worth another try; a host's rule says no again, and its message says which rule. */
+function classifyPushRejection(error: PushRejectedError): ClassifiedError {
+  const { kind, advice } = classifyPushRefusal(error.data.reason);
+  const message = advice ? `${error.message}. What to do: ${advice}` : error.message;
+  if (kind === 'raced') return { stalling: false, reason: Reason.PushRaced, message };
+  return { stalling: true, reason: PUSH_REFUSAL_REASONS[kind], message };
+}
+
+const PUSH_REFUSAL_REASONS: Record<Exclude<PushRefusalKind, 'raced'>, ReasonValue> = {
+  'signature-required': Reason.SignatureRequired,
+  'pull-request-required': Reason.PullRequestRequired,
+  'branch-protected': Reason.BranchProtected,
+  'hook-declined': Reason.PushRejected,
+  rejected: Reason.PushRejected,
+};
 
 /** The HTTP status of a client-node ApiException, without importing client-node here. */
 function apiStatus(error: unknown): number | undefined {

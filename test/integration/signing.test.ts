@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { connectToControlPlane, type ControlPlaneClient } from '../envtest/control-plane.js';
 import { commitFiles, git, gitEnv, initRepo, makeTempDir, publishBare } from '../helpers/git-cli.js';
-import { startGitHttpServer, type GitHttpServer } from '../helpers/git-http-server.js';
+import { installRejectingHook, startGitHttpServer, type GitHttpServer } from '../helpers/git-http-server.js';
 import { createGitAuthSecret, FLUX_GIT_REPOSITORIES, GIT_AUTH as AUTH, installOperator } from '../helpers/operator-install.js';
 import { startOperator, type OperatorProcess } from '../helpers/operator-process.js';
 import { conditionOf as condition, waitForRollback } from '../helpers/rollback-status.js';
@@ -59,16 +59,17 @@ describe('spec.signing on a real API server', () => {
     await createGitAuthSecret(plane, namespace);
   });
 
-  /** A fresh server-side copy of the history, a signing Secret from `data` files, and the rollback; returns when it finished. */
-  async function rollBack(secretData: Record<string, string>) {
+  /** A fresh server-side copy of the history, a signing Secret from `secretData` (none: unsigned), and the rollback; returns when it finished. */
+  async function rollBack(secretData: Record<string, string> | undefined, prepare?: (bare: string) => Promise<void>) {
     const name = `fleet-${++repoCount}.git`;
     const bare = publishBare(work, root, name);
+    await prepare?.(bare);
     const files = makeTempDir();
-    const fromFiles = Object.entries(secretData).map(([key, value]) => {
+    const fromFiles = Object.entries(secretData ?? {}).map(([key, value]) => {
       fs.writeFileSync(path.join(files, key), value);
       return `--from-file=${key}=${path.join(files, key)}`;
     });
-    await kubectl(['create', 'secret', 'generic', 'signing-key', '-n', namespace, ...fromFiles]);
+    if (secretData) await kubectl(['create', 'secret', 'generic', 'signing-key', '-n', namespace, ...fromFiles]);
     await kubectl(
       ['apply', '-f', '-'],
       `apiVersion: rollback.gitops.dev/v1alpha1
@@ -77,8 +78,7 @@ metadata: {name: signed, namespace: ${namespace}}
 spec:
   repository: {url: ${server.urlFor(name)}, branch: main, secretRef: {name: git-auth}}
   revert: {commits: ["${bad}"]}
-  signing: {secretRef: {name: signing-key}}
-  incident: INC-77
+${secretData ? '  signing: {secretRef: {name: signing-key}}\n' : ''}  incident: INC-77
 `,
     );
     const rollback = await waitForRollback(plane, namespace, 'signed', undefined, { diagnostics: () => operator.logs().slice(-3000) });
@@ -128,6 +128,16 @@ spec:
   test('a Secret with neither git.asc nor identity: Stalled SigningKeyInvalid, nothing pushed', async () => {
     const { rollback, bare } = await rollBack({ 'signing.key': 'x' });
     expect(condition(rollback, 'Stalled')).toMatchObject({ status: 'True', reason: 'SigningKeyInvalid', message: expect.stringContaining('neither git.asc') });
+    expect(git(bare, 'rev-parse', 'main')).toBe(bad);
+  });
+
+  test("a host that requires verified signatures (GitHub's GH006 words, from a real pre-receive hook): an unsigned revert stalls SignatureRequired, saying what to do", async () => {
+    const hookMessage = 'error: GH006: Protected branch update failed for refs/heads/main. Commits must have verified signatures.';
+    const { rollback, bare } = await rollBack(undefined, (bare) => installRejectingHook(bare, hookMessage));
+    const stalled = condition(rollback, 'Stalled');
+    expect(stalled).toMatchObject({ status: 'True', reason: 'SignatureRequired' });
+    expect(stalled?.message).toContain('GH006');
+    expect(stalled?.message).toContain('set spec.signing');
     expect(git(bare, 'rev-parse', 'main')).toBe(bad);
   });
 });

@@ -56,6 +56,12 @@ export const Reason = {
   /** The change visits too many tree entries or rename candidates to compute (a tree bomb). */
   ChangeTooLarge: 'ChangeTooLarge',
   PushRejected: 'PushRejected',
+  /** The host refused the push to a protected branch (GitHub GH006/GH013, GitLab, Gitea protection). */
+  BranchProtected: 'BranchProtected',
+  /** The branch accepts only signed commits and the revert was not signed (or not by a trusted key). */
+  SignatureRequired: 'SignatureRequired',
+  /** The branch takes changes only through pull requests (GitHub, Azure DevOps TF402455). */
+  PullRequestRequired: 'PullRequestRequired',
   /** A Kustomization named in spec.reconcile does not exist (checked before the push). */
   KustomizationNotFound: 'KustomizationNotFound',
   /** An ImageUpdateAutomation named in spec.suspendImageUpdates does not exist (nothing pushed). */
