@@ -201,6 +201,11 @@ export class ApplyWait {
     const deadline = Date.parse(status.value.pushTime ?? now.toISOString()) + readApplyTimeoutMs(rollback);
     status.update({ kustomizations });
 
+    const refusal = await this.readSourceRefusal(rollback, commit);
+    if (refusal) {
+      const refused = { ...summary, message: `source-controller refused the signature of ${shortSha(commit)}: ${refusal}` };
+      return this.finish(rollback, status, refused, now, { ready: false, reason: Reason.SourceVerificationFailed });
+    }
     if (summary.state === 'applied') return this.finish(rollback, status, summary, now, { ready: true, reason: Reason.Succeeded });
     if (summary.state === 'failed') return this.finish(rollback, status, summary, now, { ready: false, reason: Reason.ApplyFailed });
     if (now.getTime() >= deadline) {
@@ -297,6 +302,18 @@ export class ApplyWait {
     await status.persist();
     await this.options.cluster.recordEvent(rollback, end.ready ? 'Normal' : 'Warning', end.ready ? Reason.Applied : end.reason, message);
     return { result: {}, status: status.value, finished: end };
+  }
+
+  /**
+   * Flux's message when the rollback's GitRepository (spec.verify on) refused the pushed commit's
+   * signature: SourceVerified=False naming the commit. source-controller then keeps serving the
+   * previous artifact, so waiting longer would only end in ApplyTimeout.
+   */
+  private async readSourceRefusal(rollback: GitOpsRollback, commit: string): Promise<string | undefined> {
+    const { sourceRef } = rollback.spec;
+    if (sourceRef?.kind !== 'GitRepository') return undefined;
+    const verified = await this.options.flux.getSourceVerified({ namespace: sourceRef.namespace ?? rollback.metadata.namespace!, name: sourceRef.name });
+    return verified?.status === 'False' && verified.message?.includes(commit) ? verified.message : undefined;
   }
 
   /** No Kustomization to wait for: the GitRepository is still asked to reconcile; Ready=True. */

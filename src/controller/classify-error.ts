@@ -19,6 +19,7 @@ import {
   RepositoryNotFoundError,
   RevertConflictError,
   SigningKeyError,
+  SigningKeyNotTrustedError,
   TransferLimitExceededError,
   TreeLimitExceededError,
 } from '../git/errors.js';
@@ -59,6 +60,7 @@ export function classifyError(error: unknown): ClassifiedError {
   if (error instanceof AuthFailedError) return stall(Reason.AuthenticationFailed);
   if (error instanceof HostKeyVerificationError) return stall(Reason.HostKeyVerificationFailed);
   if (error instanceof SigningKeyError) return stall(Reason.SigningKeyInvalid);
+  if (error instanceof SigningKeyNotTrustedError) return stall(Reason.SigningKeyNotTrusted);
   if (error instanceof RepositoryNotFoundError) return stall(Reason.RepositoryNotFound);
   if (error instanceof InvalidRepositoryUrlError) return stall(Reason.InvalidRepositoryUrl);
   if (error instanceof GitHostNotAllowedError) return stall(Reason.GitHostNotAllowed);

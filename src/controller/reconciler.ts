@@ -121,10 +121,10 @@ export class RollbackReconciler {
     let images: ImageUpdateSuspension | undefined;
     try {
       const resolveStart = Date.now();
-      const repository = await resolveRepository(this.options.cluster, rollback, this.options.allowCrossNamespaceRefs ?? false);
+      const { target: repository, verification } = await resolveRepository(this.options.cluster, rollback, this.options.allowCrossNamespaceRefs ?? false);
       const resolveMs = Date.now() - resolveStart;
       await checkSafetyGrant(this.options.cluster, rollback);
-      const signing = await readSigningKey(this.options.cluster, rollback);
+      const signing = await readSigningKey(this.options.cluster, rollback, verification);
       repositoryUrl = repository.url;
       await this.applyWait?.prepare(rollback);
       // Image automation is suspended right before the push, and resumed if nothing is pushed.

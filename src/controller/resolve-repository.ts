@@ -6,7 +6,8 @@
  */
 import { Reason } from '../api/v1alpha1/conditions.js';
 import { ALLOWED_NAMESPACES_ANNOTATION, type GitOpsRollback } from '../api/v1alpha1/types.js';
-import { DEFAULT_GIT_REPOSITORY_BRANCH, type GitRepositoryView } from '../flux/git-repository.js';
+import { DEFAULT_GIT_REPOSITORY_BRANCH, VERIFY_SSH_KEY_SUFFIX, verifiesHead, type GitRepositoryView } from '../flux/git-repository.js';
+import type { TrustedKeys } from '../git/commit-signing.js';
 import type { RepositoryTarget } from '../git/engine.js';
 import type { Credentials } from '../git/remote.js';
 import { isSshUrl } from '../git/ssh-url.js';
@@ -15,12 +16,25 @@ import { allowsNamespace } from './grants.js';
 import type { ClusterPort } from './ports.js';
 import { readSshCredentials } from './ssh-credentials.js';
 
-export async function resolveRepository(cluster: ClusterPort, rollback: GitOpsRollback, allowCrossNamespaceRefs: boolean): Promise<RepositoryTarget> {
+/** Where a rollback pushes, and what the GitRepository's consumers require of the commits there. */
+export interface ResolvedRepository {
+  target: RepositoryTarget;
+  /** Set when source-controller verifies the HEAD commit's signature (GitRepository spec.verify). */
+  verification?: SourceVerification;
+}
+
+/** A GitRepository whose HEAD must be signed by one of `trusted`. */
+export interface SourceVerification {
+  gitRepository: string;
+  trusted: TrustedKeys;
+}
+
+export async function resolveRepository(cluster: ClusterPort, rollback: GitOpsRollback, allowCrossNamespaceRefs: boolean): Promise<ResolvedRepository> {
   const namespace = rollback.metadata.namespace!;
   const { sourceRef, repository } = rollback.spec;
   if (repository) {
     const credentials = repository.secretRef ? await readCredentials(cluster, namespace, repository.secretRef.name, repository.url) : undefined;
-    return checkUrl({ url: repository.url, branch: repository.branch, credentials });
+    return { target: checkUrl({ url: repository.url, branch: repository.branch, credentials }) };
   }
   if (!sourceRef) throw new StallingError(Reason.InvalidSpec, 'Exactly one of spec.sourceRef and spec.repository is required');
   if (sourceRef.kind !== 'GitRepository')
@@ -39,7 +53,28 @@ export async function resolveRepository(cluster: ClusterPort, rollback: GitOpsRo
       `GitRepository ${sourceNamespace}/${sourceRef.name} does not allow GitOpsRollbacks from namespace ${namespace}; its owner can allow it with the annotation ${ALLOWED_NAMESPACES_ANNOTATION}: "${namespace}" (a comma-separated list, or "*")`,
     );
   }
-  return targetOf(cluster, sourceNamespace, sourceRef.name, source);
+  const target = await targetOf(cluster, sourceNamespace, sourceRef.name, source);
+  return { target, verification: await readVerification(cluster, sourceNamespace, sourceRef.name, source) };
+}
+
+/**
+ * The trusted keys of a GitRepository that verifies HEAD, read from its spec.verify Secret as
+ * source-controller reads it: keys ending in `.sshpub` are SSH public keys, all others OpenPGP keyrings.
+ */
+async function readVerification(cluster: SourcePort, namespace: string, name: string, source: GitRepositoryView): Promise<SourceVerification | undefined> {
+  if (!verifiesHead(source.verify)) return undefined;
+  const gitRepository = `${namespace}/${name}`;
+  const secretName = source.verify?.secretRef?.name;
+  const data = secretName ? await cluster.getSecretData(namespace, secretName) : null;
+  if (!data) {
+    throw new StallingError(
+      Reason.SecretNotFound,
+      `GitRepository ${gitRepository} verifies signatures with Secret ${namespace}/${secretName ?? '(none)'}, which was not found`,
+    );
+  }
+  const trusted: TrustedKeys = { openpgp: [], ssh: [] };
+  for (const [key, value] of Object.entries(data)) (key.endsWith(VERIFY_SSH_KEY_SUFFIX) ? trusted.ssh : trusted.openpgp).push(value);
+  return { gitRepository, trusted };
 }
 
 /**

@@ -10,6 +10,14 @@ export interface ObjectKey {
   name: string;
 }
 
+/** A condition of a Flux object, the fields we read. */
+export interface FluxCondition {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+}
+
 /** Kinds a reconcile can be requested for. */
 export type ReconcilableKind = 'GitRepository' | 'Kustomization';
 
@@ -31,6 +39,8 @@ export interface FluxPort {
    * serves to the Kustomizations now. Null when the object or its artifact does not exist.
    */
   getArtifactRevision(key: ObjectKey): Promise<string | null>;
+  /** The GitRepository's SourceVerified condition (set when spec.verify is on); null when absent. */
+  getSourceVerified(key: ObjectKey): Promise<FluxCondition | null>;
   /** Sets `spec.suspend: true` on an ImageUpdateAutomation (image.toolkit.fluxcd.io). */
   suspendImageUpdateAutomation(key: ObjectKey): Promise<SuspendOutcome>;
   /** Sets `spec.suspend: false` again; false when the object does not exist. */

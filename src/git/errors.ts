@@ -257,6 +257,16 @@ export class TreeLimitExceededError extends GitRollbackError {
   }
 }
 
+/** The signing key is not among the keys the repository's consumers trust (Flux spec.verify); nothing was written. */
+export class SigningKeyNotTrustedError extends GitRollbackError {
+  readonly code = 'SigningKeyNotTrustedError' as const;
+  constructor(readonly data: { key: string; trustedKeys: number }) {
+    super(
+      `The signing key ${data.key} is not among the ${data.trustedKeys} trusted key(s) of the GitRepository's spec.verify Secret; Flux would refuse the revert`,
+    );
+  }
+}
+
 /** The signing key cannot sign (unparsable, encrypted without the right passphrase, unsupported); nothing was written. */
 export class SigningKeyError extends GitRollbackError {
   readonly code = 'SigningKeyError' as const;

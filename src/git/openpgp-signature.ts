@@ -4,16 +4,17 @@
  * verify-commit` checks it with gpg against the keyring. OpenPGP.js parses, decrypts and signs.
  * The key comes from a tenant's Secret: its size and its key derivation's memory are bounded.
  */
-import { createMessage, decryptKey, readPrivateKey, sign, type PrivateKey } from 'openpgp';
+import { createMessage, decryptKey, readKeys, readPrivateKey, sign, type PrivateKey } from 'openpgp';
 
 /** Argon2 (v6 keys) may ask for up to 2^exponent KiB: 2^17 KiB = 128 MiB, above OpenPGP.js's own default of 64 MiB. */
 const MAX_ARGON2_MEMORY_EXPONENT = 17;
 const CONFIG = { maxArgon2MemoryExponent: MAX_ARGON2_MEMORY_EXPONENT };
 
-/** A private key ready to sign, and its fingerprint (upper-case hex, as gpg prints it). */
+/** A private key ready to sign, its fingerprint and that of the (sub)key that signs (upper-case hex, as gpg prints them). */
 export interface OpenPgpSigningKey {
   key: PrivateKey;
   fingerprint: string;
+  signingFingerprint: string;
 }
 
 /** The decrypted key, or why it cannot be used (in words that never quote it). */
@@ -32,12 +33,23 @@ export async function readOpenPgpSigningKey(armored: string, passphrase: string 
       return 'the OpenPGP private key could not be decrypted with the given passphrase';
     }
   }
+  let signingFingerprint: string;
   try {
-    await key.getSigningKey();
+    signingFingerprint = (await key.getSigningKey()).getFingerprint().toUpperCase();
   } catch {
     return 'the OpenPGP key has no usable signing (sub)key (expired, revoked or sign-capable keys missing)';
   }
-  return { key, fingerprint: key.getFingerprint().toUpperCase() };
+  return { key, fingerprint: key.getFingerprint().toUpperCase(), signingFingerprint };
+}
+
+/** The fingerprints of every key and subkey in an armored public keyring; none when it cannot be read. */
+export async function readOpenPgpFingerprints(armored: string): Promise<string[]> {
+  try {
+    const keys = await readKeys({ armoredKeys: armored, config: CONFIG });
+    return keys.flatMap((key) => [key, ...key.getSubkeys()].map((k) => k.getFingerprint().toUpperCase()));
+  } catch {
+    return [];
+  }
 }
 
 /** The armored detached signature of `payload` (binary mode, as gpg makes for git). */

@@ -13,8 +13,8 @@ import {
   KUSTOMIZATION_RESOURCE,
   type ApiResource,
 } from '../flux/api-resources.js';
-import type { FluxPort, ObjectKey, ReconcilableKind, SuspendOutcome } from '../flux/flux-port.js';
-import type { GitRepository } from '../flux/git-repository.js';
+import type { FluxCondition, FluxPort, ObjectKey, ReconcilableKind, SuspendOutcome } from '../flux/flux-port.js';
+import { SOURCE_VERIFIED_CONDITION, type GitRepository } from '../flux/git-repository.js';
 import { toKustomizationView, type Kustomization, type KustomizationView } from '../flux/kustomization.js';
 import { REQUESTED_AT_ANNOTATION } from '../flux/request-reconcile.js';
 import { isStatus, orNullOn404 } from './resources.js';
@@ -85,11 +85,16 @@ export class FluxResources implements FluxPort {
   }
 
   async getArtifactRevision(key: ObjectKey): Promise<string | null> {
+    return (await this.getGitRepositoryObject(key))?.status?.artifact?.revision ?? null;
+  }
+
+  async getSourceVerified(key: ObjectKey): Promise<FluxCondition | null> {
+    return (await this.getGitRepositoryObject(key))?.status?.conditions?.find((c) => c.type === SOURCE_VERIFIED_CONDITION) ?? null;
+  }
+
+  private getGitRepositoryObject(key: ObjectKey): Promise<GitRepository | null> {
     const { group, version, plural } = GIT_REPOSITORY_RESOURCE;
-    const object = await orNullOn404(
-      this.custom.getNamespacedCustomObject({ group, version, plural, namespace: key.namespace, name: key.name }) as Promise<GitRepository>,
-    );
-    return object?.status?.artifact?.revision ?? null;
+    return orNullOn404(this.custom.getNamespacedCustomObject({ group, version, plural, namespace: key.namespace, name: key.name }) as Promise<GitRepository>);
   }
 
   async suspendImageUpdateAutomation(key: ObjectKey): Promise<SuspendOutcome> {

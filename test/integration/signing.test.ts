@@ -60,10 +60,11 @@ describe('spec.signing on a real API server', () => {
   });
 
   /** A fresh server-side copy of the history, a signing Secret from `secretData` (none: unsigned), and the rollback; returns when it finished. */
-  async function rollBack(secretData: Record<string, string> | undefined, prepare?: (bare: string) => Promise<void>) {
+  async function rollBack(secretData: Record<string, string> | undefined, prepare?: (bare: string) => Promise<void>, verify?: Record<string, string>) {
     const name = `fleet-${++repoCount}.git`;
     const bare = publishBare(work, root, name);
     await prepare?.(bare);
+    if (verify) await createVerifyingSource(server.urlFor(name), verify);
     const files = makeTempDir();
     const fromFiles = Object.entries(secretData ?? {}).map(([key, value]) => {
       fs.writeFileSync(path.join(files, key), value);
@@ -76,13 +77,43 @@ describe('spec.signing on a real API server', () => {
 kind: GitOpsRollback
 metadata: {name: signed, namespace: ${namespace}}
 spec:
-  repository: {url: ${server.urlFor(name)}, branch: main, secretRef: {name: git-auth}}
+${verify ? '  sourceRef: {kind: GitRepository, name: fleet}' : `  repository: {url: ${server.urlFor(name)}, branch: main, secretRef: {name: git-auth}}`}
   revert: {commits: ["${bad}"]}
 ${secretData ? '  signing: {secretRef: {name: signing-key}}\n' : ''}  incident: INC-77
 `,
     );
     const rollback = await waitForRollback(plane, namespace, 'signed', undefined, { diagnostics: () => operator.logs().slice(-3000) });
     return { rollback, bare };
+  }
+
+  /** A GitRepository `fleet` with spec.verify (mode HEAD) trusting the keys of `trusted` (a Secret: *.sshpub SSH, others OpenPGP). */
+  async function createVerifyingSource(url: string, trusted: Record<string, string>) {
+    const files = makeTempDir();
+    const fromFiles = Object.entries(trusted).map(([key, value]) => {
+      fs.writeFileSync(path.join(files, key), value);
+      return `--from-file=${key}=${path.join(files, key)}`;
+    });
+    await kubectl(['create', 'secret', 'generic', 'trusted-keys', '-n', namespace, ...fromFiles]);
+    await kubectl(
+      ['apply', '-f', '-'],
+      `apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: fleet, namespace: ${namespace}}
+spec:
+  interval: 1m
+  url: ${url}
+  ref: {branch: main}
+  secretRef: {name: git-auth}
+  verify: {mode: HEAD, secretRef: {name: trusted-keys}}
+`,
+    );
+  }
+
+  /** A new ed25519 key pair from ssh-keygen: the private key and the public key line. */
+  function sshKeyPair(): { identity: string; publicKey: string } {
+    const dir = makeTempDir();
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'rollback-bot', '-f', path.join(dir, 'id')]);
+    return { identity: fs.readFileSync(path.join(dir, 'id'), 'utf8'), publicKey: fs.readFileSync(path.join(dir, 'id.pub'), 'utf8') };
   }
 
   const verify = (bare: string, config: string[], env: Record<string, string> = {}) =>
@@ -139,5 +170,48 @@ ${secretData ? '  signing: {secretRef: {name: signing-key}}\n' : ''}  incident: 
     expect(stalled?.message).toContain('GH006');
     expect(stalled?.message).toContain('set spec.signing');
     expect(git(bare, 'rev-parse', 'main')).toBe(bad);
+  });
+
+  describe('a GitRepository that verifies HEAD signatures (spec.verify)', () => {
+    test('an unsigned rollback stalls SigningRequired before anything is pushed', async () => {
+      const key = sshKeyPair();
+      const { rollback, bare } = await rollBack(undefined, undefined, { 'bot.sshpub': key.publicKey });
+      expect(condition(rollback, 'Stalled')).toMatchObject({ status: 'True', reason: 'SigningRequired', message: expect.stringContaining('spec.verify') });
+      expect(git(bare, 'rev-parse', 'main')).toBe(bad);
+    });
+
+    test('a key the verify Secret does not hold stalls SigningKeyNotTrusted before anything is pushed', async () => {
+      const signer = sshKeyPair();
+      const other = sshKeyPair();
+      const { rollback, bare } = await rollBack({ identity: signer.identity }, undefined, { 'ops.sshpub': other.publicKey });
+      expect(condition(rollback, 'Stalled')).toMatchObject({ status: 'True', reason: 'SigningKeyNotTrusted', message: expect.stringContaining('SHA256:') });
+      expect(git(bare, 'rev-parse', 'main')).toBe(bad);
+    });
+
+    test('an SSH key listed under *.sshpub is trusted: the signed revert is pushed', async () => {
+      const signer = sshKeyPair();
+      const { rollback, bare } = await rollBack({ identity: signer.identity }, undefined, {
+        'ops.sshpub': sshKeyPair().publicKey,
+        'bot.sshpub': signer.publicKey,
+      });
+      expect(condition(rollback, 'Ready')).toMatchObject({ status: 'True' });
+      expect(git(bare, 'rev-parse', 'main^')).toBe(bad);
+    });
+
+    test('an OpenPGP key whose public key is in the Secret (any key not ending in .sshpub) is trusted', async () => {
+      const armored = gpg('--passphrase', PASSPHRASE, '--armor', '--export-secret-keys', 'bot@example.com');
+      const publicKey = gpg('--armor', '--export', 'bot@example.com');
+      const { rollback, bare } = await rollBack({ 'git.asc': armored, passphrase: PASSPHRASE }, undefined, { 'bot.asc': publicKey });
+      expect(condition(rollback, 'Ready')).toMatchObject({ status: 'True' });
+      expect(git(bare, 'rev-parse', 'main^')).toBe(bad);
+    });
+
+    test('the same OpenPGP key under a .sshpub name is not trusted (as source-controller reads the Secret)', async () => {
+      const armored = gpg('--passphrase', PASSPHRASE, '--armor', '--export-secret-keys', 'bot@example.com');
+      const publicKey = gpg('--armor', '--export', 'bot@example.com');
+      const { rollback, bare } = await rollBack({ 'git.asc': armored, passphrase: PASSPHRASE }, undefined, { 'bot.sshpub': publicKey });
+      expect(condition(rollback, 'Stalled')).toMatchObject({ status: 'True', reason: 'SigningKeyNotTrusted' });
+      expect(git(bare, 'rev-parse', 'main')).toBe(bad);
+    });
   });
 });

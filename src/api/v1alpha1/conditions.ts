@@ -40,6 +40,12 @@ export const Reason = {
   SecretNotFound: 'SecretNotFound',
   /** spec.signing's key cannot sign: unparsable, wrong or missing passphrase, unsupported type. */
   SigningKeyInvalid: 'SigningKeyInvalid',
+  /** The GitRepository verifies HEAD signatures (spec.verify) and the rollback has no spec.signing: nothing pushed. */
+  SigningRequired: 'SigningRequired',
+  /** spec.signing's key is not among the GitRepository's spec.verify trusted keys: nothing pushed. */
+  SigningKeyNotTrusted: 'SigningKeyNotTrusted',
+  /** source-controller refused the pushed revert's signature (SourceVerified=False for it). */
+  SourceVerificationFailed: 'SourceVerificationFailed',
   AuthenticationFailed: 'AuthenticationFailed',
   /** SSH: the server's host key is not in the Secret's known_hosts, differs from it, or is revoked. */
   HostKeyVerificationFailed: 'HostKeyVerificationFailed',

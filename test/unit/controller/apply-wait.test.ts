@@ -6,7 +6,7 @@
 import type { GitOpsRollback, GitOpsRollbackSpec, GitOpsRollbackStatus } from '../../../src/api/v1alpha1/types.js';
 import type { ClusterPort } from '../../../src/controller/ports.js';
 import { RollbackReconciler } from '../../../src/controller/reconciler.js';
-import type { FluxPort, ObjectKey, ReconcilableKind, SuspendOutcome } from '../../../src/flux/flux-port.js';
+import type { FluxCondition, FluxPort, ObjectKey, ReconcilableKind, SuspendOutcome } from '../../../src/flux/flux-port.js';
 import type { GitRepositoryView } from '../../../src/flux/git-repository.js';
 import type { KustomizationView } from '../../../src/flux/kustomization.js';
 import { PushRejectedError, RevertConflictError } from '../../../src/git/errors.js';
@@ -91,6 +91,11 @@ class FakeFlux implements FluxPort {
   }
   async getArtifactRevision(key: ObjectKey) {
     return this.artifacts.get(`${key.namespace}/${key.name}`) ?? null;
+  }
+  /** GitRepository namespace/name -> its SourceVerified condition. */
+  verified = new Map<string, FluxCondition>();
+  async getSourceVerified(key: ObjectKey) {
+    return this.verified.get(`${key.namespace}/${key.name}`) ?? null;
   }
   async suspendImageUpdateAutomation(key: ObjectKey): Promise<SuspendOutcome> {
     const id = `${key.namespace}/${key.name}`;
@@ -246,6 +251,29 @@ describe('Flux in the loop', () => {
     expect(cluster.condition('Applied')).toMatchObject({ status: 'False', reason: 'ApplyFailed' });
     expect(cluster.condition('Ready')).toMatchObject({ status: 'False', reason: 'ApplyFailed' });
     expect(cluster.events.at(-1)).toBe('Warning/ApplyFailed');
+  });
+
+  test("source-controller refusing the pushed commit's signature (SourceVerified=False naming it) ends Stalled=True SourceVerificationFailed with its message", async () => {
+    const { cluster, flux, reconcile, advance } = setup({ reconcile: { kustomizations: [{ name: 'apps' }] } });
+    flux.add('apps', './apps');
+    await reconcile();
+    // A refusal of an older commit is not about this rollback.
+    flux.verified.set('flux-system/fleet', {
+      type: 'SourceVerified',
+      status: 'False',
+      reason: 'InvalidCommitSignature',
+      message: `signature verification of commit '${SHA}' failed`,
+    });
+    advance(2000);
+    expect(await reconcile()).toEqual({ requeueAfterMs: 2000 });
+    // source-controller v1.9.6's words for an unsigned head.
+    const refusal = `signature verification of commit '${NEW}' failed: unable to verify Git commit: unable to verify payload as the provided signature is empty`;
+    flux.verified.set('flux-system/fleet', { type: 'SourceVerified', status: 'False', reason: 'InvalidCommitSignature', message: refusal });
+    advance(2000);
+    expect(await reconcile()).toEqual({});
+    expect(cluster.condition('Stalled')).toMatchObject({ status: 'True', reason: 'SourceVerificationFailed', message: expect.stringContaining(refusal) });
+    expect(cluster.condition('Ready')).toMatchObject({ status: 'False', reason: 'SourceVerificationFailed' });
+    expect(cluster.events.at(-1)).toBe('Warning/SourceVerificationFailed');
   });
 
   test("a failure that Flux's second look does not repeat ends Ready=True", async () => {
