@@ -83,6 +83,16 @@ describe('real source-controller with spec.verify (cluster mode)', () => {
     );
   }
 
+  /** Creates a GitOpsRollback of `commit` on the fleet with extra spec lines, and waits until it finished. */
+  async function rollBack(name: string, commit: string, specLines: string[] = []): Promise<GitOpsRollback> {
+    const spec = ['sourceRef: {kind: GitRepository, name: fleet}', `revert: {commits: ["${commit}"]}`, ...specLines].map((line) => `  ${line}`).join('\n');
+    await kubectl(
+      ['apply', '-n', ns, '-f', '-'],
+      `apiVersion: rollback.gitops.dev/v1alpha1\nkind: GitOpsRollback\nmetadata: {name: ${name}}\nspec:\n${spec}\n`,
+    );
+    return waitRollback(name);
+  }
+
   async function waitRollback(name: string): Promise<GitOpsRollback> {
     return eventually(
       `GitOpsRollback ${ns}/${name} finished`,
@@ -170,36 +180,17 @@ spec: {interval: 10m, path: ./apps/web, prune: true, targetNamespace: ${ns}, sou
   });
 
   test('an unsigned GitOpsRollback is refused before the push (SigningRequired): nothing pushed', async () => {
-    await kubectl(
-      ['apply', '-n', ns, '-f', '-'],
-      `apiVersion: rollback.gitops.dev/v1alpha1
-kind: GitOpsRollback
-metadata: {name: unsigned}
-spec:
-  sourceRef: {kind: GitRepository, name: fleet}
-  revert: {commits: ["${bad}"]}
-`,
-    );
-    const rollback = await waitRollback('unsigned');
+    const rollback = await rollBack('unsigned', bad);
     expect(conditionOf(rollback, 'Stalled')).toMatchObject({ status: 'True', reason: 'SigningRequired' });
     expect(git(bare, 'rev-parse', 'main')).toBe(bad);
   });
 
   test('a signed GitOpsRollback: source-controller verifies the revert, serves it as its artifact, and kustomize-controller applies it', async () => {
-    await kubectl(
-      ['apply', '-n', ns, '-f', '-'],
-      `apiVersion: rollback.gitops.dev/v1alpha1
-kind: GitOpsRollback
-metadata: {name: signed}
-spec:
-  sourceRef: {kind: GitRepository, name: fleet}
-  revert: {commits: ["${bad}"]}
-  signing: {secretRef: {name: signing-key}}
-  reconcile: {kustomizations: [{name: web}]}
-  incident: INC-5150
-`,
-    );
-    const rollback = await waitRollback('signed');
+    const rollback = await rollBack('signed', bad, [
+      'signing: {secretRef: {name: signing-key}}',
+      'reconcile: {kustomizations: [{name: web}]}',
+      'incident: INC-5150',
+    ]);
     expect({ conditions: rollback.status?.conditions }).toMatchObject({
       conditions: expect.arrayContaining([expect.objectContaining({ type: 'Ready', status: 'True' })]),
     });
@@ -241,19 +232,7 @@ spec:
     }
     const bad2 = await push('Deploy web 2.1 (unsigned)', { 'apps/web/config.yaml': configMap('2.1') }, false);
     await waitSource('refusing the second unsigned head', (r) => sourceVerified(r)?.status === 'False' && (sourceVerified(r)?.message ?? '').includes(bad2));
-    await kubectl(
-      ['apply', '-n', ns, '-f', '-'],
-      `apiVersion: rollback.gitops.dev/v1alpha1
-kind: GitOpsRollback
-metadata: {name: signed-pgp}
-spec:
-  sourceRef: {kind: GitRepository, name: fleet}
-  revert: {commits: ["${bad2}"]}
-  signing: {secretRef: {name: signing-pgp}}
-  reconcile: {kustomizations: [{name: web}]}
-`,
-    );
-    const rollback = await waitRollback('signed-pgp');
+    const rollback = await rollBack('signed-pgp', bad2, ['signing: {secretRef: {name: signing-pgp}}', 'reconcile: {kustomizations: [{name: web}]}']);
     expect({ conditions: rollback.status?.conditions }).toMatchObject({
       conditions: expect.arrayContaining([expect.objectContaining({ type: 'Ready', status: 'True' })]),
     });
