@@ -29,7 +29,7 @@ export const USAGE = `Usage:
                           [common options]
   gitops-rollback request revert|restore (--source-ref [<namespace>/]<name> | --repo <URL> [--branch main] [--secret NAME])
                           [--name NAME | --generate-name PREFIX] [--namespace NS] [revert or restore options]
-                          [--reason TEXT] [--incident ID] [--author "Name <email>"] [--dry-run]
+                          [--reason TEXT] [--incident ID] [--author "Name <email>"] [--signing-secret NAME] [--dry-run]
                           prints a GitOpsRollback manifest (YAML) instead of rolling back, for kubectl apply -f -
                           or the GitOps repository; revisions are 7 to 40 hex characters
 

@@ -29,6 +29,7 @@ const OPTIONS = {
   name: { type: 'string' },
   'generate-name': { type: 'string' },
   namespace: { type: 'string' },
+  'signing-secret': { type: 'string' },
   ...ACTION_OPTIONS,
 } as const;
 
@@ -77,6 +78,8 @@ export function buildRequestManifest(argv: string[]): GitOpsRollbackManifest {
     const author = parseAuthor(values.author);
     spec.author = { name: checkLength('--author name', author.name, 256), email: checkLength('--author email', author.email, 256) };
   }
+  if (values['signing-secret'] !== undefined)
+    spec.signing = { secretRef: { name: checkName('--signing-secret', values['signing-secret'], DNS_SUBDOMAIN, 253) } };
   if (values['dry-run']) spec.dryRun = true;
   if (values['allow-kind']?.length) spec.safety = { allow: values['allow-kind'] };
 

@@ -24,6 +24,13 @@ describe('buildRequestManifest', () => {
     });
   });
 
+  test('--signing-secret names the Secret of spec.signing; a bad name is refused', () => {
+    expect(build('revert --source-ref flux-system --commit abc1234 --signing-secret rollback-signing-key').spec.signing).toEqual({
+      secretRef: { name: 'rollback-signing-key' },
+    });
+    expect(() => build('revert --source-ref flux-system --commit abc1234 --signing-secret Bad_Name')).toThrow(UsageError);
+  });
+
   test('a source-ref without a namespace leaves it to the rollback namespace', () => {
     expect(build('revert --source-ref flux-system --commit abc1234').spec.sourceRef).toEqual({ kind: 'GitRepository', name: 'flux-system' });
   });
