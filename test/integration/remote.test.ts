@@ -19,6 +19,7 @@ import {
   startSilentServer,
   type GitHttpServer,
 } from '../helpers/git-http-server.js';
+import { scaled } from '../helpers/time-budget.js';
 
 const USER = 'rollback-bot';
 const PASSWORD = 's3cr3t-Pa55word';
@@ -185,7 +186,7 @@ describe('fetchBranch', () => {
       const started = Date.now();
       const err = await fetchBranch(fs, gitdir, { url, branch: 'main', timeoutMs: 300 }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(GitTimeoutError);
-      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(Date.now() - started).toBeLessThan(scaled(5_000));
       const pushErr = await pushBranch(fs, gitdir, {
         url,
         branch: 'main',
