@@ -164,6 +164,29 @@ function expectLimit(error: unknown, what: string, limit?: number): void {
   if (limit !== undefined) expect((error as TransferLimitExceededError).data.limit).toBe(limit);
 }
 
+/**
+ * Runs `fn` while sampling this process's RSS every 5 ms; returns what it returned and the peak
+ * growth over the RSS before it, in MiB (printed, for the record). Before the limits, the issue's
+ * 200 KiB bomb grew the process to 890 MiB.
+ */
+async function withPeakRss<T>(what: string, fn: () => Promise<T>): Promise<{ value: T; growthMiB: number }> {
+  const before = process.memoryUsage.rss();
+  let peak = before;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 5);
+  try {
+    const value = await fn();
+    peak = Math.max(peak, process.memoryUsage.rss());
+    const growthMiB = Math.round((peak - before) / MiB);
+    process.stderr.write(`hostile-git-server: ${what}: peak RSS growth ${growthMiB} MiB\n`);
+    return { value, growthMiB };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** What a refused bomb may cost the process at most: far below the issue's 890 MiB. */
+const MAX_RSS_GROWTH_MIB = 256;
+
 describe('pack bombs are refused while reading', () => {
   test('an object declaring 1 GiB in a small pack is refused at its header, after a bounded number of bytes', async () => {
     server.handle(
@@ -174,9 +197,10 @@ describe('pack bombs are refused while reading', () => {
         stream(res, sent, () => (first ? ((first = false), start) : filler));
       }),
     );
-    const error = await fetchError();
+    const { value: error, growthMiB } = await withPeakRss('1 GiB declared object', () => fetchError());
     expectLimit(error, 'object', 32 * MiB);
     expect((error as Error).message).toContain('32 MiB');
+    expect(growthMiB).toBeLessThan(MAX_RSS_GROWTH_MIB);
     // The socket buffers hold a few MiB at most; the server could have sent 4 GiB.
     expect(server.bytesSent()).toBeLessThan(16 * MiB);
   });
@@ -190,9 +214,10 @@ describe('pack bombs are refused while reading', () => {
         res.end(body);
       }),
     );
-    const error = await fetchError();
+    const { value: error, growthMiB } = await withPeakRss('64 MiB zlib bomb in a 100-byte object', () => fetchError());
     expect(error).toBeInstanceOf(RemoteError);
     expect((error as Error).message).toMatch(/inflates beyond the size its header declares/);
+    expect(growthMiB).toBeLessThan(MAX_RSS_GROWTH_MIB);
   });
 
   test('a delta whose result would be 1 GiB is refused', async () => {
