@@ -101,7 +101,7 @@ async function targetOf(cluster: SourcePort, namespace: string, name: string, so
   if (!ref.branch && pinned) {
     throw new StallingError(
       Reason.UnsupportedSourceRef,
-      `GitRepository ${namespace}/${name} follows ${ref.tag ? 'tag' : ref.semver ? 'semver range' : ref.commit ? 'commit' : 'ref'} ${pinned}, not a branch; a rollback commits to a branch`,
+      `GitRepository ${namespace}/${name} follows ${ref.tag ? 'tag' : ref.semver ? 'semver range' : ref.commit ? 'commit' : 'ref'} ${pinned}, not a branch; a rollback commits to a branch: revert on the branch the ${ref.commit ? 'commit' : 'tags'} came from (spec.repository with its url and branch) and ${ref.commit ? 'point the GitRepository at the new commit' : 'cut a new tag from it'}`,
     );
   }
   const credentials = source.secretRef ? await readCredentials(cluster, namespace, source.secretRef.name, source.url) : undefined;

@@ -29,7 +29,12 @@ describe('resolveGitRepositoryRef', () => {
 
   test.each([
     { name: 'missing', reason: 'SourceNotFound', message: 'GitRepository apps/missing was not found' },
-    { name: 'pinned', reason: 'UnsupportedSourceRef', message: 'GitRepository apps/pinned follows tag v1.0.0, not a branch; a rollback commits to a branch' },
+    {
+      name: 'pinned',
+      reason: 'UnsupportedSourceRef',
+      message:
+        'GitRepository apps/pinned follows tag v1.0.0, not a branch; a rollback commits to a branch: revert on the branch the tags came from (spec.repository with its url and branch) and cut a new tag from it',
+    },
     { name: 'no-secret', reason: 'SecretNotFound', message: 'Secret apps/gone was not found' },
   ])('$name stalls with $reason', async ({ name, reason, message }) => {
     const port = cluster({
