@@ -10,11 +10,20 @@ import type { RollbackRequest } from '../git/engine.js';
 import { isSshUrl } from '../git/ssh-url.js';
 import { readSigningKey, readSshCredentials } from './ssh-credentials.js';
 import { UsageError } from './usage-error.js';
+import { PULL_REQUEST_PROVIDERS, type PullRequestProvider } from '../api/v1alpha1/types.js';
 
 export { UsageError };
 
+/** --pull-request: open a pull request from --push-branch once it is pushed. */
+export interface CliPullRequest {
+  provider: PullRequestProvider;
+  apiUrl?: string;
+  token: string;
+}
+
 export interface CliCommand {
   request: RollbackRequest;
+  pullRequest?: CliPullRequest;
   cacheDir: string;
   output: 'text' | 'json';
   timeoutMs: number;
@@ -29,7 +38,8 @@ export const USAGE = `Usage:
                           [common options]
   gitops-rollback request revert|restore (--source-ref [<namespace>/]<name> | --repo <URL> [--branch main] [--secret NAME])
                           [--name NAME | --generate-name PREFIX] [--namespace NS] [revert or restore options]
-                          [--reason TEXT] [--incident ID] [--author "Name <email>"] [--signing-secret NAME] [--dry-run]
+                          [--reason TEXT] [--incident ID] [--author "Name <email>"] [--signing-secret NAME]
+                          [--push-branch BRANCH] [--pull-request PROVIDER [--pull-request-secret NAME]] [--dry-run]
                           prints a GitOpsRollback manifest (YAML) instead of rolling back, for kubectl apply -f -
                           or the GitOps repository; revisions are 7 to 40 hex characters
 
@@ -40,6 +50,13 @@ Common options:
   --signing-key FILE       sign the new commit(s): an armored OpenPGP secret key
                            (gpg --export-secret-keys --armor) or an OpenSSH private key
                            (gpg.format=ssh); passphrase from GIT_SIGNING_KEY_PASSPHRASE
+  --push-branch BRANCH     write the new commit(s) onto this new branch, created from --branch's
+                           head, instead of onto --branch (for a pull request); an existing
+                           branch is never overwritten (exit 2)
+  --pull-request PROVIDER  with --push-branch: open a pull request (GitLab: merge request) from it
+                           into --branch: github, gitlab or gitea; token from GIT_PROVIDER_TOKEN
+                           (else GIT_BEARER_TOKEN or GIT_PASSWORD)
+  --pull-request-api URL   the host's REST API base when it is not derived from --repo
   --dry-run                compute and report; write no ref, push nothing
   --allow-kind KIND        let the rollback delete or change objects of a protected kind
                            (CustomResourceDefinition, PersistentVolumeClaim, PersistentVolume,
@@ -77,6 +94,9 @@ const OPTIONS = {
   ...ACTION_OPTIONS,
   'cache-dir': { type: 'string' },
   'signing-key': { type: 'string' },
+  'push-branch': { type: 'string' },
+  'pull-request': { type: 'string' },
+  'pull-request-api': { type: 'string' },
   output: { type: 'string', default: 'text' },
   timeout: { type: 'string', default: '60' },
   help: { type: 'boolean', short: 'h', default: false },
@@ -106,10 +126,12 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): CliCom
     incident: values.incident,
     author: values.author !== undefined ? parseAuthor(values.author) : undefined,
     signing: values['signing-key'] !== undefined ? readSigningKey(values['signing-key'], env) : undefined,
+    pushBranch: values['push-branch'],
     dryRun: values['dry-run'],
   };
   return {
     request,
+    pullRequest: parsePullRequest(values, env),
     cacheDir: values['cache-dir'] ?? defaultCacheDir(env),
     output: values.output,
     timeoutMs: timeoutSeconds * 1000,
@@ -153,6 +175,30 @@ export function parseAuthor(text: string): { name: string; email: string } {
   const match = /^\s*([^<>]+?)\s*<([^<>\s]+@[^<>\s]+)>\s*$/.exec(text);
   if (!match) throw new UsageError(`--author must look like "Name <email>", got "${text}"`);
   return { name: match[1], email: match[2] };
+}
+
+function parsePullRequest(
+  values: { 'pull-request'?: string; 'pull-request-api'?: string; 'push-branch'?: string; 'dry-run'?: boolean },
+  env: NodeJS.ProcessEnv,
+): CliPullRequest | undefined {
+  const provider = values['pull-request'];
+  if (provider === undefined) {
+    if (values['pull-request-api'] !== undefined) throw new UsageError('--pull-request-api needs --pull-request');
+    return undefined;
+  }
+  if (values['push-branch'] === undefined) throw new UsageError('--pull-request needs --push-branch (the branch the pull request is opened from)');
+  const apiUrl = values['pull-request-api'];
+  if (apiUrl !== undefined && !/^https?:\/\//.test(apiUrl)) throw new UsageError('--pull-request-api must be an http(s) URL');
+  const token = env.GIT_PROVIDER_TOKEN || env.GIT_BEARER_TOKEN || env.GIT_PASSWORD;
+  if (!token && !values['dry-run']) throw new UsageError('--pull-request needs an API token in GIT_PROVIDER_TOKEN (or GIT_BEARER_TOKEN or GIT_PASSWORD)');
+  return { provider: parseProvider(provider), apiUrl, token: token ?? '' };
+}
+
+/** The --pull-request value, checked. */
+export function parseProvider(value: string): PullRequestProvider {
+  const provider = PULL_REQUEST_PROVIDERS.find((p) => p === value);
+  if (!provider) throw new UsageError(`--pull-request must be one of ${PULL_REQUEST_PROVIDERS.join(', ')}`);
+  return provider;
 }
 
 function readCredentials(env: NodeJS.ProcessEnv): Credentials | undefined {

@@ -3,14 +3,15 @@
  * The gitops-rollback CLI: the same engine as the operator, without a cluster.
  * Exit status: 0 done (reverted, planned, already-reverted, empty), 1 conflict, 2 bad input or error.
  */
-import { runRollback } from '../git/engine.js';
+import { isCommitOnBranch } from '../git/commit-on-branch.js';
+import { runRollback, type RollbackResult } from '../git/engine.js';
 import { GitRollbackError, PushRejectedError, RevertConflictError } from '../git/errors.js';
 import { classifyPushRefusal } from '../git/push-refusal.js';
 import { LOCAL_NETWORK_POLICY } from '../git/url-policy.js';
-import { formatVerdictLines, listBlockedKinds } from '../safety/evaluate-safety.js';
+import { formatVerdictLines, listBlockedKinds, type SafetyVerdict } from '../safety/evaluate-safety.js';
 import { createSafetyGate, SafetyCheckFailedError } from '../safety/safety-gate.js';
 import { USAGE, UsageError, parseCommandLine, type CliCommand } from './args.js';
-import { formatText, toFailureReport, toJsonReport } from './report.js';
+import { formatText, toFailureReport, toJsonReport, type JsonReport } from './report.js';
 
 async function main(argv: string[]): Promise<number> {
   if (!argv.length || argv.includes('--help') || argv.includes('-h')) {
@@ -42,7 +43,20 @@ async function main(argv: string[]): Promise<number> {
       onProgress: json ? undefined : reportProgress,
       inspect: gate.inspect,
     });
-    process.stdout.write(json ? `${JSON.stringify(toJsonReport(result, gate.verdict))}\n` : `${formatText(result, gate.verdict)}\n`);
+    const pullRequest =
+      command.pullRequest && isCommitOnBranch(result) && result.pushedBranch ? await openPullRequest(command, result, gate.verdict) : undefined;
+    if (pullRequest?.failure) {
+      process.stderr.write(`gitops-rollback: ${result.pushedBranch} was pushed, but the pull request failed: ${pullRequest.failure.message}\n`);
+      if (json)
+        process.stdout.write(
+          `${JSON.stringify({ ...toJsonReport(result, gate.verdict), error: { code: pullRequest.failure.code, message: pullRequest.failure.message } })}\n`,
+        );
+      else process.stdout.write(`${formatText(result, gate.verdict)}\n`);
+      return 2;
+    }
+    const opened = pullRequest?.opened;
+    if (json) process.stdout.write(`${JSON.stringify({ ...toJsonReport(result, gate.verdict), ...(opened ? { pullRequest: opened } : {}) })}\n`);
+    else process.stdout.write(`${formatText(result, gate.verdict)}\n${opened ? `Pull request #${opened.number} (${opened.state}): ${opened.url}\n` : ''}`);
     return 0;
   } catch (error) {
     if (error instanceof SafetyCheckFailedError) return reportBlocked(error, branch, json);
@@ -55,6 +69,24 @@ async function main(argv: string[]): Promise<number> {
     );
     if (json) process.stdout.write(`${JSON.stringify(toFailureReport(branch, known ? error.code : 'Error', message, conflicts))}\n`);
     return conflicts.length ? 1 : 2;
+  }
+}
+
+/**
+ * --pull-request, after the push onto --push-branch: opens (or finds) the pull request. Its
+ * modules load only then, to keep the revert's start-up short.
+ */
+async function openPullRequest(
+  command: CliCommand,
+  result: RollbackResult,
+  verdict: SafetyVerdict | undefined,
+): Promise<{ opened?: NonNullable<JsonReport['pullRequest']>; failure?: { code: string; message: string } }> {
+  const { openCliPullRequest } = await import('./open-pull-request.js');
+  try {
+    return { opened: await openCliPullRequest(command, result, verdict) };
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    return { failure: { code: typeof code === 'string' ? code : 'Error', message: (error as Error).message } };
   }
 }
 

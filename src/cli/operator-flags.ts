@@ -60,6 +60,12 @@ const RECONCILE_FLAGS = {
     default: '2s',
     help: 'How often the Kustomizations are read while a rollback waits for Flux to apply it.',
   },
+  mergePollIntervalMs: {
+    flag: 'merge-poll-interval',
+    kind: duration({ allowZero: false }),
+    default: '30s',
+    help: "How often an open pull request (spec.pullRequest) is read while a rollback waits for its merge (each read is one call to the host's API).",
+  },
   rollbackHistoryLimit: {
     flag: 'rollback-history-limit',
     kind: integer(0),

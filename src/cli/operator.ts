@@ -27,6 +27,8 @@ import { instrumentEngine } from '../metrics/engine-metrics.js';
 import { startMetricsServer } from '../metrics/metrics-server.js';
 import { OperatorMetrics } from '../metrics/operator-metrics.js';
 import { FAULT_ENV, injectFault, parseFault } from './fault-injection.js';
+import { createHttpApiTransport } from '../pull-request/api-client.js';
+import { pullRequestClientFactory } from '../pull-request/create-client.js';
 import type { BindAddress } from './flags/flag-kinds.js';
 import type { OperatorOptions } from './operator-flags.js';
 
@@ -47,7 +49,9 @@ export async function runOperator(options: OperatorOptions): Promise<void> {
   });
   if (options.metricsAddress !== 'off') manager.add(metricsServer(options.metricsAddress, options, metrics, clients));
   manager.add(serverRunnable('health-probes', () => startHealthProbeServer(options.healthProbeAddress, () => manager.isReady)));
-  setupRollbackController(manager, { clients, runEngine: buildEngine(workers, metrics), metrics, logger, settings: options });
+  // The git hosts' APIs (pull requests) are reached under the same network policy as their git servers.
+  const pullRequests = pullRequestClientFactory(createHttpApiTransport({ policy: workers.policy!, timeoutMs: options.gitTimeoutMs }));
+  setupRollbackController(manager, { clients, runEngine: buildEngine(workers, metrics), pullRequests, metrics, logger, settings: options });
   if (options.webhookAddress !== 'off')
     setupPolicyController(manager, {
       clients,

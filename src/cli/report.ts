@@ -20,6 +20,10 @@ export interface JsonReport {
   changedPaths: string[];
   /** Whether the new commits carry a signature (--signing-key). */
   signed: boolean;
+  /** The branch the commits went to when not `branch` (--push-branch). */
+  pushedBranch?: string;
+  /** The pull request opened from it (--pull-request). */
+  pullRequest?: { provider: string; number: number; url: string; state: string };
   /** The safety check's verdict; absent when nothing was computed to check. */
   safety?: SafetyReport;
   error?: { code: string; message: string };
@@ -37,6 +41,7 @@ export function toJsonReport(result: RollbackResult, safety?: SafetyVerdict): Js
     conflicts: [],
     changedPaths: result.changedPaths,
     signed: result.signed,
+    ...(result.pushedBranch ? { pushedBranch: result.pushedBranch } : {}),
     ...(safety ? { safety: summarizeVerdict(safety) } : {}),
   };
 }
@@ -78,6 +83,7 @@ export function formatText(result: RollbackResult, safety?: SafetyVerdict): stri
     if (result.changedPaths.length > 50) lines.push(`  ... and ${result.changedPaths.length - 50} more`);
   }
   if (safety) lines.push(...formatVerdictLines(safety));
-  if (result.head) lines.push(`${result.branch} is now at ${result.head}`);
+  if (result.head && result.pushedBranch) lines.push(`${result.pushedBranch} (new, from ${result.branch}) is at ${result.head}`);
+  else if (result.head) lines.push(`${result.branch} is now at ${result.head}`);
   return lines.join('\n');
 }

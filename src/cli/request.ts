@@ -11,7 +11,8 @@ import { API_VERSION, KIND, type GitOpsRollbackSpec } from '../api/v1alpha1/type
 import { InvalidRepositoryUrlError, InvalidRequestError } from '../git/errors.js';
 import { checkRepositoryUrl, LOCAL_NETWORK_POLICY } from '../git/url-policy.js';
 import { normalizePaths } from '../git/tree-paths.js';
-import { ACTION_OPTIONS, UsageError, parseAuthor, parseRestoreAction, parseRevertAction } from './args.js';
+import { ACTION_OPTIONS, UsageError, parseAuthor, parseProvider, parseRestoreAction, parseRevertAction } from './args.js';
+import { isBranchName } from '../git/branch-name.js';
 
 /** A GitOpsRollback as written by a user: no status, and metadata.generateName allowed. */
 export interface GitOpsRollbackManifest {
@@ -30,6 +31,9 @@ const OPTIONS = {
   'generate-name': { type: 'string' },
   namespace: { type: 'string' },
   'signing-secret': { type: 'string' },
+  'push-branch': { type: 'string' },
+  'pull-request': { type: 'string' },
+  'pull-request-secret': { type: 'string' },
   ...ACTION_OPTIONS,
 } as const;
 
@@ -80,6 +84,7 @@ export function buildRequestManifest(argv: string[]): GitOpsRollbackManifest {
   }
   if (values['signing-secret'] !== undefined)
     spec.signing = { secretRef: { name: checkName('--signing-secret', values['signing-secret'], DNS_SUBDOMAIN, 253) } };
+  Object.assign(spec, readPushAndPullRequest(values));
   if (values['dry-run']) spec.dryRun = true;
   if (values['allow-kind']?.length) spec.safety = { allow: values['allow-kind'] };
 
@@ -89,6 +94,29 @@ export function buildRequestManifest(argv: string[]): GitOpsRollbackManifest {
 /** The manifest as YAML, one document, ready for `kubectl apply -f -`. */
 export function formatManifest(manifest: GitOpsRollbackManifest): string {
   return stringify(manifest, { lineWidth: 0 });
+}
+
+type PushValues = { 'push-branch'?: string; 'pull-request'?: string; 'pull-request-secret'?: string };
+
+/** spec.push and spec.pullRequest from --push-branch, --pull-request and --pull-request-secret. */
+function readPushAndPullRequest(values: PushValues): Pick<GitOpsRollbackSpec, 'push' | 'pullRequest'> {
+  const spec: Pick<GitOpsRollbackSpec, 'push' | 'pullRequest'> = {};
+  const branch = values['push-branch'];
+  if (branch !== undefined) {
+    if (!isBranchName(branch)) throw new UsageError(`--push-branch "${branch.slice(0, 255)}" is not a branch name`);
+    spec.push = { branch };
+  }
+  const provider = values['pull-request'];
+  if (provider === undefined) {
+    if (values['pull-request-secret'] !== undefined) throw new UsageError('--pull-request-secret needs --pull-request');
+    return spec;
+  }
+  const secret = values['pull-request-secret'];
+  spec.pullRequest = {
+    provider: parseProvider(provider),
+    ...(secret !== undefined ? { secretRef: { name: checkName('--pull-request-secret', secret, DNS_SUBDOMAIN, 253) } } : {}),
+  };
+  return spec;
 }
 
 type SourceValues = { 'source-ref'?: string; repo?: string; branch?: string; secret?: string };

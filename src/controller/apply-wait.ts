@@ -70,9 +70,14 @@ export function isWaitingForApply(rollback: GitOpsRollback): boolean {
   return findCondition(conditions, Pushed)?.status === 'True' && findCondition(conditions, Applied)?.status === 'Unknown';
 }
 
-/** True when this rollback waits for Flux after pushing `result`. */
+/** True when this rollback waits for Flux after pushing `result` (onto the target branch: a push branch waits for its merge first). */
 export function shouldWaitForApply(rollback: GitOpsRollback, result: RollbackResult): boolean {
-  return isCommitOnBranch(result) && !rollback.spec.dryRun && (rollback.spec.reconcile !== undefined || rollback.spec.sourceRef !== undefined);
+  return isCommitOnBranch(result) && result.pushedBranch === undefined && !rollback.spec.dryRun && awaitsFlux(rollback);
+}
+
+/** True when the rollback names what Flux should apply: a GitRepository, or Kustomizations. */
+export function awaitsFlux(rollback: GitOpsRollback): boolean {
+  return rollback.spec.reconcile !== undefined || rollback.spec.sourceRef !== undefined;
 }
 
 /** The wait's timeout in milliseconds; a malformed duration stalls with InvalidSpec. */
@@ -106,16 +111,21 @@ export function markPushed(
     revert: seconds(durations.fetch + durations.compute),
     push: seconds(durations.push),
   };
-  if (!timing.waiting) {
-    status.update({ phases: { ...phases, total: sinceCreation(rollback, now) } });
-    return;
-  }
-  const message = `Pushed ${shortSha(status.value.headAfter)}; waiting for Flux to apply it`;
+  status.update({ phases: timing.waiting ? phases : { ...phases, total: sinceCreation(rollback, now) } });
+  if (timing.waiting) markWaitingForApply(status, now, `Pushed ${shortSha(status.value.headAfter)}`);
+}
+
+/**
+ * status.headAfter reached the target branch (`how`: pushed, or its pull request merged): Applied=Unknown
+ * WaitingForApply, Reconciling=True, Ready=Unknown, no completionTime, `pushTime` now.
+ */
+export function markWaitingForApply(status: RollbackStatus, now: Date, how: string): void {
+  const message = `${how}; waiting for Flux to apply it`;
   status
     .markReconciling(Reason.WaitingForApply, message)
     .markReadyUnknown(Reason.WaitingForApply, message)
     .mark(Applied, 'Unknown', Reason.WaitingForApply, message);
-  status.update({ completionTime: undefined, pushTime: now.toISOString(), kustomizations: undefined, phases });
+  status.update({ completionTime: undefined, pushTime: now.toISOString(), kustomizations: undefined });
 }
 
 /** Rollbacks whose Kustomizations are remembered as not yet asked to reconcile, at most. */

@@ -14,6 +14,7 @@ import {
   InvalidRepositoryUrlError,
   InvalidRequestError,
   MergeWithoutMainlineError,
+  PushBranchExistsError,
   PushRejectedError,
   RemoteError,
   RepositoryNotFoundError,
@@ -28,6 +29,7 @@ import { SafetyCheckFailedError } from '../safety/safety-gate.js';
 import { EngineLimitExceededError } from './engine-worker.js';
 import { formatSafetyFailure } from './safety-status.js';
 import { CodedError } from '../coded-error.js';
+import { PullRequestApiError, PullRequestConfigError } from '../pull-request/errors.js';
 
 /** A problem with the request or its references that only a person can fix. */
 export class StallingError extends CodedError {
@@ -66,7 +68,11 @@ export function classifyError(error: unknown): ClassifiedError {
   if (error instanceof GitHostNotAllowedError) return stall(Reason.GitHostNotAllowed);
   // The same server sends the same oversized content again: an operator must raise the limit.
   if (error instanceof TransferLimitExceededError) return stall(Reason.TransferLimitExceeded);
+  if (error instanceof PushBranchExistsError) return stall(Reason.PushBranchExists);
   if (error instanceof PushRejectedError) return classifyPushRejection(error);
+  // A 5xx, 429 or lost connection may pass; a refusal (401, 403, 404, 422) says the same again.
+  if (error instanceof PullRequestApiError) return error.data.transient ? retry(Reason.PullRequestFailed) : stall(Reason.PullRequestFailed);
+  if (error instanceof PullRequestConfigError) return stall(Reason.InvalidSpec);
   if (error instanceof GitTimeoutError || error instanceof RemoteError) return retry(Reason.GitOperationFailed);
   // Past the deadline or the heap limit, a retry would do the same work again: the user must act.
   if (error instanceof EngineLimitExceededError) {

@@ -19,8 +19,10 @@ import type { RollbackAction } from '../git/plan.js';
 import type { SafetyVerdict } from '../safety/evaluate-safety.js';
 import { SafetyCheckFailedError } from '../safety/safety-gate.js';
 import type { FluxPort } from '../flux/flux-port.js';
-import { ApplyWait, isWaitingForApply, markPushed, shouldWaitForApply } from './apply-wait.js';
-import { classifyError, type ClassifiedError } from './classify-error.js';
+import { ApplyWait, awaitsFlux, isWaitingForApply, markPushed, markWaitingForApply, shouldWaitForApply } from './apply-wait.js';
+import { classifyError, StallingError, type ClassifiedError } from './classify-error.js';
+import { isWaitingForMerge, PullRequestWait, pushBranchOf, type MergeCheck } from './pull-request-wait.js';
+import type { PullRequestClientFactory } from '../pull-request/create-client.js';
 import type { ImageUpdateSuspension } from './image-update-suspension.js';
 import { findCondition } from './conditions.js';
 import { checkSafetyGrant } from './grants.js';
@@ -59,6 +61,10 @@ export interface ReconcilerOptions {
   signal?: AbortSignal;
   /** How often Kustomizations are read while waiting for apply. */
   applyPollIntervalMs?: number;
+  /** Builds the git host's API client for spec.pullRequest; pull requests are refused without it. */
+  pullRequests?: PullRequestClientFactory;
+  /** How often an open pull request is read. */
+  mergePollIntervalMs?: number;
   now?: () => Date;
 }
 
@@ -86,6 +92,8 @@ export class RollbackReconciler {
 
   private readonly applyWait?: ApplyWait;
 
+  private readonly pullRequestWait?: PullRequestWait;
+
   private readonly options: ReconcilerOptions;
 
   constructor(options: ReconcilerOptions) {
@@ -95,6 +103,10 @@ export class RollbackReconciler {
       const { flux } = options;
       const { cluster, allowCrossNamespaceRefs = false, applyPollIntervalMs: pollIntervalMs } = this.options;
       this.applyWait = new ApplyWait({ flux, cluster, allowCrossNamespaceRefs, pollIntervalMs, now: this.now });
+    }
+    if (options.pullRequests) {
+      const { cluster, mergePollIntervalMs: pollIntervalMs } = options;
+      this.pullRequestWait = new PullRequestWait({ cluster, clients: options.pullRequests, pollIntervalMs, now: this.now });
     }
   }
 
@@ -112,6 +124,7 @@ export class RollbackReconciler {
     // Every status write of this reconcile: bounded, only what changed, Stalled if refused for good.
     const patcher = new StatusPatcher(this.options.cluster, rollback, this.now);
     if (this.applyWait && isWaitingForApply(rollback)) return this.checkApply(this.applyWait, rollback, patcher, log);
+    if (isWaitingForMerge(rollback)) return this.checkMerge(rollback, patcher, log);
     const status = new RollbackStatus(rollback, patcher, this.now);
     await this.markReconciling(rollback, status);
     notifyObserver(() => observer?.onProgress?.({ ...rollback, status: status.value }));
@@ -127,6 +140,7 @@ export class RollbackReconciler {
       const signing = await readSigningKey(this.options.cluster, rollback, verification);
       repositoryUrl = repository.url;
       await this.applyWait?.prepare(rollback);
+      await this.preparePullRequest(rollback, repository);
       // Image automation is suspended right before the push, and resumed if nothing is pushed.
       images = this.applyWait?.imageUpdates(rollback);
       const beforePublish = images && (() => images!.suspend(status));
@@ -140,8 +154,16 @@ export class RollbackReconciler {
       const waiting = this.applyWait !== undefined && shouldWaitForApply(rollback, result);
       const outcome = markSucceeded(status, result, gate.verdict);
       markPushed(rollback, status, { resolveMs, result, waiting }, this.now());
-      await status.persist();
+      // Ready=True is not written before the pull request is open: a crash in between must not end the rollback.
+      const merge = this.pullRequestWait && isPushedToBranch(rollback, result);
+      if (merge) await this.markPushedToBranch(rollback, status);
+      else await status.persist();
       await this.options.cluster.recordEvent(rollback, 'Normal', outcome.reason, outcome.message);
+      if (merge) {
+        const check = await this.pullRequestWait!.afterPush(rollback, status, repository, { result, verdict: gate.verdict });
+        if (check) return await this.afterMergeCheck(rollback, status, patcher, check, log);
+        await status.persist();
+      }
       if (waiting) {
         this.options.logger?.info({ ...log, head: result.head }, 'Rollback pushed; waiting for Flux to apply it');
         return await this.checkApply(this.applyWait!, { ...rollback, status: status.value }, patcher, log);
@@ -186,6 +208,63 @@ export class RollbackReconciler {
     if (!wasReconciling) await this.options.cluster.recordEvent(rollback, 'Normal', Reason.Progressing, message);
   }
 
+  /** spec.pullRequest can work: the operator has the clients, the token and timeout are there. */
+  private async preparePullRequest(rollback: GitOpsRollback, repository: RollbackRequest['repository']): Promise<void> {
+    if (!rollback.spec.pullRequest) return;
+    if (!this.pullRequestWait) throw new StallingError(Reason.InvalidSpec, 'spec.pullRequest is not supported by this operator (no pull-request clients)');
+    await this.pullRequestWait.prepare(rollback, repository);
+  }
+
+  /** The push branch holds the revert: Pushed=True, and Ready=Unknown until the pull request step says more. */
+  private async markPushedToBranch(rollback: GitOpsRollback, status: RollbackStatus): Promise<void> {
+    if (!rollback.spec.pullRequest) return;
+    const message = `Pushed to ${status.value.pushedBranch}; opening a pull request`;
+    status.markReadyUnknown(Reason.Progressing, message).markReconciling(Reason.Progressing, message).update({ completionTime: undefined });
+    await status.persist();
+  }
+
+  /** Waits for the pull request's merge without blocking: one look, then a requeue, the end, or the wait for Flux. */
+  private async checkMerge(rollback: GitOpsRollback, patcher: StatusPatcher, log: object): Promise<ProcessResult> {
+    const status = new RollbackStatus(rollback, patcher, this.now);
+    try {
+      if (!this.pullRequestWait) throw new StallingError(Reason.InvalidSpec, 'spec.pullRequest is not supported by this operator (no pull-request clients)');
+      const { target } = await resolveRepository(this.options.cluster, rollback, this.options.allowCrossNamespaceRefs ?? false);
+      const check = await this.pullRequestWait.check(rollback, status, target);
+      return await this.afterMergeCheck(rollback, status, patcher, check, log);
+    } catch (error) {
+      return this.onWaitFailure(rollback, patcher, error, log, 'Waiting for the merge failed');
+    }
+  }
+
+  /** After a look at the pull request: merged goes on to Flux (or ends Ready), the rest is the look's own result. */
+  private async afterMergeCheck(
+    rollback: GitOpsRollback,
+    status: RollbackStatus,
+    patcher: StatusPatcher,
+    check: MergeCheck,
+    log: object,
+  ): Promise<ProcessResult> {
+    const repositoryUrl = rollback.spec.repository?.url;
+    if (check.finished) {
+      const { reason, ready } = check.finished;
+      notifyObserver(() => this.options.observer?.onFinished?.({ rollback: { ...rollback, status: status.value }, reason, ready, repositoryUrl }));
+      this.options.logger?.error({ ...log, reason }, 'Rollback not merged');
+    }
+    if (!check.merged) return check.result;
+    const merged = status.condition(ConditionType.Merged)?.message ?? 'Merged';
+    if (this.applyWait && awaitsFlux(rollback) && status.value.headAfter) {
+      markWaitingForApply(status, this.now(), merged);
+      await status.persist();
+      return this.checkApply(this.applyWait, { ...rollback, status: status.value }, patcher, log);
+    }
+    status.remove(Reconciling).markReady(Reason.Succeeded, merged).update({ completionTime: status.timestamp() });
+    await status.persist();
+    notifyObserver(() =>
+      this.options.observer?.onFinished?.({ rollback: { ...rollback, status: status.value }, reason: Reason.Succeeded, ready: true, repositoryUrl }),
+    );
+    return {};
+  }
+
   /** Waits for Flux without blocking: one look at the Kustomizations, then a requeue or the end. */
   private async checkApply(applyWait: ApplyWait, rollback: GitOpsRollback, patcher: StatusPatcher, log: object): Promise<ProcessResult> {
     try {
@@ -199,14 +278,18 @@ export class RollbackReconciler {
       }
       return check.result;
     } catch (error) {
-      if (error instanceof StatusRejectedError) return this.endRejected(rollback, error, log);
-      const classified = classifyError(error);
-      // The failure is marked on the status this check began from, not on its half-made changes.
-      const rejected = await this.recordFailure(new RollbackStatus(rollback, patcher, this.now), classified, error);
-      if (rejected) return this.endRejected(rollback, rejected, log);
-      this.options.logger?.error({ ...log, reason: classified.reason, stalling: classified.stalling, err: classified.message }, 'Waiting for apply failed');
-      return classified.stalling ? {} : { error, retry: true };
+      return this.onWaitFailure(rollback, patcher, error, log, 'Waiting for apply failed');
     }
+  }
+
+  /** A wait's look failed: marked on the status the look began from, not on its half-made changes. */
+  private async onWaitFailure(rollback: GitOpsRollback, patcher: StatusPatcher, error: unknown, log: object, what: string): Promise<ProcessResult> {
+    if (error instanceof StatusRejectedError) return this.endRejected(rollback, error, log);
+    const classified = classifyError(error);
+    const rejected = await this.recordFailure(new RollbackStatus(rollback, patcher, this.now), classified, error);
+    if (rejected) return this.endRejected(rollback, rejected, log);
+    this.options.logger?.error({ ...log, reason: classified.reason, stalling: classified.stalling, err: classified.message }, what);
+    return classified.stalling ? {} : { error, retry: true };
   }
 
   /** The status was refused and a minimal Stalled one written instead: an Event, and the end. */
@@ -261,6 +344,7 @@ export class RollbackReconciler {
 function markSucceeded(status: RollbackStatus, result: RollbackResult, safety?: SafetyVerdict): { reason: string; message: string } {
   const outcome = describeOutcome(result);
   const pushed = isCommitOnBranch(result);
+  const onBranch = result.pushedBranch ?? result.branch;
   status
     .remove(Reconciling, Stalled)
     .markReady(outcome.reason, outcome.message)
@@ -269,7 +353,7 @@ function markSucceeded(status: RollbackStatus, result: RollbackResult, safety?: 
       Pushed,
       pushed ? 'True' : 'False',
       pushed ? Reason.Succeeded : outcome.reason,
-      pushed ? `${outcome.pushedHead} is on ${result.branch}` : 'Nothing was pushed',
+      pushed ? `${outcome.pushedHead} is on ${onBranch}` : 'Nothing was pushed',
     );
   status.observeGeneration().update({
     revertedCommits: [...new Set(result.commits.flatMap((c) => c.reverts))],
@@ -278,7 +362,9 @@ function markSucceeded(status: RollbackStatus, result: RollbackResult, safety?: 
     changedPaths: result.changedPaths,
     conflicts: undefined,
     headBefore: result.previousHead,
-    headAfter: outcome.pushedHead,
+    // On a push branch the target branch is unchanged until the merge (./pull-request-wait.ts).
+    headAfter: result.pushedBranch ? undefined : outcome.pushedHead,
+    pushedBranch: pushed ? result.pushedBranch : undefined,
     completionTime: status.timestamp(),
     safety: safety ? toSafetyStatus(safety) : status.value.safety,
   });
@@ -296,6 +382,7 @@ export function buildRequest(rollback: GitOpsRollback, repository: RollbackReque
     requestId: requestIdOf(rollback),
     author: spec.author,
     signing,
+    pushBranch: pushBranchOf(rollback),
     dryRun: spec.dryRun ?? false,
   };
 }
@@ -321,19 +408,30 @@ function describeAction(rollback: GitOpsRollback): string {
   return commits.length === 1 ? `commit ${shortSha(commits[0])}` : `${commits.length} commits`;
 }
 
+/** True when `result` left the revert on spec.push.branch rather than the target branch. */
+function isPushedToBranch(rollback: GitOpsRollback, result: RollbackResult): boolean {
+  return result.pushedBranch !== undefined && isCommitOnBranch(result) && !rollback.spec.dryRun;
+}
+
 function describeOutcome(result: RollbackResult): { reason: string; message: string; pushedHead?: string } {
+  const onBranch = result.pushedBranch ?? result.branch;
+  // Pushed to a branch of its own: the target branch changes only when that branch is merged.
+  const reason = result.pushedBranch ? Reason.PushedToBranch : Reason.Succeeded;
+  const merge = result.pushedBranch ? `; merge it into ${result.branch} to roll back` : '';
   if (result.existingCommit) {
     return {
-      reason: Reason.Succeeded,
-      message: `Rollback commit ${shortSha(result.existingCommit)} is already on ${result.branch}`,
+      reason,
+      message: `Rollback commit ${shortSha(result.existingCommit)} is already on ${onBranch}${merge}`,
       pushedHead: result.existingCommit,
     };
   }
   switch (result.result) {
     case 'reverted':
       return {
-        reason: Reason.Succeeded,
-        message: `Pushed ${result.commits.length} commit(s) to ${result.branch}; head is now ${shortSha(result.head!)}`,
+        reason,
+        message: result.pushedBranch
+          ? `Pushed ${result.commits.length} commit(s) to the new branch ${onBranch} (from ${result.branch} at ${shortSha(result.previousHead)})${merge}`
+          : `Pushed ${result.commits.length} commit(s) to ${result.branch}; head is now ${shortSha(result.head!)}`,
         pushedHead: result.head!,
       };
     case 'planned':

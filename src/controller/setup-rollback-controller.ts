@@ -19,6 +19,7 @@ import { isFinished, RollbackReconciler } from './reconciler.js';
 import { policyKeyOf, RollbackHistory } from './rollback-history.js';
 import { WorkQueue } from './work-queue.js';
 import { objectKey } from '../object-key.js';
+import type { PullRequestClientFactory } from '../pull-request/create-client.js';
 
 export const ROLLBACK_CONTROLLER_NAME = 'gitopsrollback';
 
@@ -29,6 +30,7 @@ export interface RollbackControllerSettings {
   rollbackHistoryLimit: number;
   allowCrossNamespaceRefs: boolean;
   applyPollIntervalMs: number;
+  mergePollIntervalMs: number;
   protectedKinds: string[];
 }
 
@@ -36,12 +38,14 @@ export interface RollbackControllerDeps {
   clients: ClusterClients;
   /** The engine (worker processes, instrumented). */
   runEngine: RunEngine;
+  /** The git hosts' API clients for spec.pullRequest (through the operator's network policy). */
+  pullRequests: PullRequestClientFactory;
   metrics: OperatorMetrics;
   logger: Logger;
   settings: RollbackControllerSettings;
 }
 
-export function setupRollbackController(manager: Manager, { clients, runEngine, metrics, logger, settings }: RollbackControllerDeps): void {
+export function setupRollbackController(manager: Manager, { clients, runEngine, pullRequests, metrics, logger, settings }: RollbackControllerDeps): void {
   const reconciler = new RollbackReconciler({
     cluster: clusterPortOf(clients),
     runEngine,
@@ -50,6 +54,8 @@ export function setupRollbackController(manager: Manager, { clients, runEngine, 
     allowCrossNamespaceRefs: settings.allowCrossNamespaceRefs,
     flux: clients.flux,
     applyPollIntervalMs: settings.applyPollIntervalMs,
+    pullRequests,
+    mergePollIntervalMs: settings.mergePollIntervalMs,
     protectedKinds: settings.protectedKinds,
     logger: logger.child({ controller: ROLLBACK_CONTROLLER_NAME }),
     observer: new RollbackMetrics(metrics),

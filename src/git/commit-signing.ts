@@ -72,9 +72,8 @@ async function readSigner(input: SigningKeyInput): Promise<CommitSigner> {
       },
     };
   }
-  const key = parsePrivateKey(input.key, input.passphrase);
-  if (typeof key === 'string')
-    throw new SigningKeyError({ reason: key.replace('SSH private key (identity)', 'signing key (neither an OpenPGP nor an SSH private key)') });
+  const key = parsePrivateKey(input.key, input.passphrase, 'signing key (neither an OpenPGP nor an SSH private key)');
+  if (typeof key === 'string') throw new SigningKeyError({ reason: key });
   if (!SSH_SIGNING_KEY_TYPES.includes(key.type)) {
     throw new SigningKeyError({ reason: `SSH keys of type ${key.type} cannot sign commits (supported: ${SSH_SIGNING_KEY_TYPES.join(', ')})` });
   }

@@ -7,16 +7,17 @@
 import git from 'isomorphic-git';
 import * as nodeFs from 'node:fs';
 import * as path from 'node:path';
-import { InvalidRequestError, PushRejectedError, RepositoryNotFoundError } from './errors.js';
+import { InvalidRequestError, PushBranchExistsError, PushRejectedError, RepositoryNotFoundError } from './errors.js';
 import { History, completeHistory, type HistorySource } from './history.js';
 import { describePlannedChange, type InspectedChange } from './inspected-change.js';
 import { withRepositoryLock } from './lock.js';
-import type { MessageContext } from './message.js';
+import { parseRequestId, type MessageContext } from './message.js';
 import { ObjectStore, type Fs } from './object-store.js';
 import { planRollback, type Plan, type PlannedCommit, type RollbackAction, type Signature } from './plan.js';
 import { cleanCacheRepo, evictCaches } from './cache-dir.js';
-import { cacheRepoPath, deepenHistory, fetchBranch, openCacheRepo, pushBranch, type Credentials, type RemoteOptions } from './remote.js';
+import { cacheRepoPath, deepenHistory, fetchBranch, openCacheRepo, pushBranch, readRemoteBranchHead, type Credentials, type RemoteOptions } from './remote.js';
 import { isSshUrl } from './ssh-url.js';
+import { isBranchName } from './branch-name.js';
 import { withStagedWrites } from './staged-fs.js';
 import type { TransferLimits } from './transfer-limits.js';
 import { checkRepositoryUrl, LOCAL_NETWORK_POLICY, type NetworkPolicy } from './url-policy.js';
@@ -36,6 +37,11 @@ export interface RollbackRequest extends MessageContext {
   author?: Signature;
   /** Sign every revert commit with this key (OpenPGP or SSH, told by its armor). */
   signing?: SigningKeyInput;
+  /**
+   * Write the revert onto this new branch, created from the target branch's head, instead of
+   * onto the target branch (for a pull request). An existing branch is never overwritten.
+   */
+  pushBranch?: string;
   dryRun?: boolean;
 }
 
@@ -96,12 +102,16 @@ export interface RollbackResult {
   changedPaths: string[];
   /** Whether the commits written carry a signature (`signing` was given and commits were made). */
   signed: boolean;
+  /** The branch the commits were pushed to when it is not `branch` (the request's `pushBranch`). */
+  pushedBranch?: string;
   attempts: number;
   /** Milliseconds spent per phase, summed over attempts. */
   durations: { fetch: number; compute: number; push: number };
 }
 
 export const DEFAULT_AUTHOR: Signature = { name: 'gitops-rollback', email: 'gitops-rollback@localhost' };
+/** The old value of a ref that does not exist yet (git's null oid). */
+const ZERO_OID = '0'.repeat(40);
 const DEFAULT_MAX_ATTEMPTS = 5;
 
 /** True when `repo` names a remote reached over smart HTTP(S) or SSH rather than a local path. */
@@ -115,8 +125,13 @@ export interface Repository {
   history: HistorySource;
   /** Current branch head (fetching it for a remote). */
   readHead(): Promise<string>;
-  /** Moves the branch from `oldHead` to `newHead`; PushRejectedError if it moved meanwhile. */
-  publish(oldHead: string, newHead: string, objects: Set<string>): Promise<void>;
+  /** The head of another branch as the remote has it now (nothing fetched); undefined when it does not exist. */
+  readOtherBranchHead(branch: string): Promise<string | undefined>;
+  /**
+   * Moves `branch` (default: the target branch) from `oldHead` (ZERO_OID: create it) to
+   * `newHead`; PushRejectedError if it moved meanwhile.
+   */
+  publish(oldHead: string, newHead: string, objects: Set<string>, branch?: string): Promise<void>;
 }
 
 /**
@@ -126,12 +141,20 @@ export interface Repository {
 export async function runRollback(request: RollbackRequest, options: EngineOptions): Promise<RollbackResult> {
   const fs = options.fs ?? nodeFs;
   const { branch } = request.repository;
-  if (!/^[A-Za-z0-9._/-]+$/.test(branch) || branch.includes('..') || branch.startsWith('/') || branch.endsWith('/')) {
-    throw new InvalidRequestError(`Invalid branch name "${branch}"`, { branch });
+  checkBranchName(branch);
+  if (request.pushBranch !== undefined) {
+    checkBranchName(request.pushBranch);
+    if (request.pushBranch === branch) throw new InvalidRequestError(`The push branch must differ from the target branch "${branch}"`, { branch });
   }
   // A key that cannot sign fails the run before anything is fetched or written.
   const signer = request.signing ? await loadCommitSigner(request.signing) : undefined;
   return withLockedRepository(fs, request.repository, options, (repository) => rollbackWithRetries(fs, repository, request, options, signer));
+}
+
+function checkBranchName(branch: string): void {
+  if (!isBranchName(branch)) {
+    throw new InvalidRequestError(`Invalid branch name "${branch.slice(0, 255)}"`, { branch: branch.slice(0, 255) });
+  }
 }
 
 /**
@@ -189,6 +212,8 @@ async function rollbackWithRetries(
     const result = (outcome: RollbackOutcome, newHead: string | null): RollbackResult => toResult(request, plan, outcome, newHead, attempt, durations);
 
     if (plan.outcome !== 'rollback') return result(plan.outcome, null);
+    const destination = request.pushBranch ? await checkPushBranch(repository, store, request.pushBranch, request.requestId) : undefined;
+    if (destination?.existing) return { ...result('already-reverted', null), existingCommit: destination.existing, pushedBranch: request.pushBranch };
     if (options.inspect) await options.inspect(await describePlannedChange(store, plan));
     if (request.dryRun) return result('planned', null);
     options.signal?.throwIfAborted();
@@ -198,11 +223,17 @@ async function rollbackWithRetries(
 
     started = Date.now();
     try {
-      await repository.publish(head, plan.newHead!, store.written);
+      await repository.publish(destination ? ZERO_OID : head, plan.newHead!, store.written, request.pushBranch);
       durations.push += Date.now() - started;
       return result('reverted', plan.newHead);
     } catch (error) {
       durations.push += Date.now() - started;
+      // A push branch that appeared meanwhile: this request's own (a concurrent run), or refused.
+      if (destination && error instanceof PushRejectedError) {
+        const after = await checkPushBranch(repository, store, request.pushBranch!, request.requestId);
+        if (after.existing) return { ...result('already-reverted', null), existingCommit: after.existing, pushedBranch: request.pushBranch };
+        throw error;
+      }
       if (!(error instanceof PushRejectedError) || attempt >= maxAttempts) throw error;
       // Only a moved branch is worth recomputing; a hook or a protection rule says no again.
       const current = await repository.readHead();
@@ -210,6 +241,24 @@ async function rollbackWithRetries(
       await wait(backoffDelay(PUSH_RETRY_BACKOFF, attempt));
     }
   }
+}
+
+/**
+ * The push branch must not exist, unless this request already wrote it (a run that pushed and
+ * then lost its record, e.g. the operator restarted): then its head is the request's commit,
+ * carrying the request's trailer, and nothing is pushed again. Another head is never overwritten.
+ */
+async function checkPushBranch(repository: Repository, store: ObjectStore, pushBranch: string, requestId?: string): Promise<{ existing?: string }> {
+  const head = await repository.readOtherBranchHead(pushBranch);
+  if (head === undefined) return {};
+  const message = requestId
+    ? await store.readCommit(head).then(
+        (c) => c.message,
+        () => undefined,
+      )
+    : undefined;
+  if (message !== undefined && parseRequestId(message) === requestId) return { existing: head };
+  throw new PushBranchExistsError({ branch: pushBranch, head });
 }
 
 /** Between push attempts: ~100 ms, 200 ms, 400 ms... capped at 5 s, with jitter. */
@@ -234,6 +283,8 @@ function toResult(
     existingCommit: plan.existingCommit,
     changedPaths: plan.changedPaths,
     signed: plan.commits.length > 0 && request.signing !== undefined,
+    // A commit of this request on the target branch too: its pull request may have been merged since.
+    ...(request.pushBranch && (outcome === 'reverted' || plan.existingCommit) ? { pushedBranch: request.pushBranch } : {}),
     attempts,
     durations: { ...durations },
   };
@@ -276,7 +327,8 @@ async function openRemoteRepository(fs: Fs, target: RepositoryTarget, options: E
       shallow = null;
       return withStagedWrites(fs, gitdir, (staged) => fetchBranch(staged, gitdir, remote));
     },
-    publish: (oldHead, newHead, objects) => pushBranch(fs, gitdir, { ...remote, oldHead, newHead, objects }),
+    readOtherBranchHead: (branch) => readRemoteBranchHead({ ...remote, branch }),
+    publish: (oldHead, newHead, objects, branch = target.branch) => pushBranch(fs, gitdir, { ...remote, branch, oldHead, newHead, objects }),
   };
 }
 
@@ -298,21 +350,25 @@ async function openLocalRepository(fs: Fs, repoPath: string, branch: string): Pr
       : 'not a bare git repository';
     throw new RepositoryNotFoundError({ url: repoPath, detail });
   }
-  const ref = `refs/heads/${branch}`;
+  const readBranch = (name: string): Promise<string | undefined> => git.resolveRef({ fs, gitdir, ref: `refs/heads/${name}` }).catch(() => undefined);
   const readHead = async (): Promise<string> => {
-    try {
-      return await git.resolveRef({ fs, gitdir, ref });
-    } catch {
-      throw new RepositoryNotFoundError({ url: repoPath, branch });
-    }
+    const head = await readBranch(branch);
+    if (head === undefined) throw new RepositoryNotFoundError({ url: repoPath, branch });
+    return head;
   };
   return {
     gitdir,
     history: completeHistory,
     readHead,
-    publish: async (oldHead, newHead) => {
+    readOtherBranchHead: readBranch,
+    publish: async (oldHead, newHead, _objects, target = branch) => {
+      const ref = `refs/heads/${target}`;
       // Compare-and-swap under our lock: never move a branch someone else moved meanwhile.
-      if ((await readHead()) !== oldHead) throw new PushRejectedError({ ref, reason: 'stale: branch moved' });
+      if (((await readBranch(target)) ?? ZERO_OID) !== oldHead) throw new PushRejectedError({ ref, reason: 'stale: branch moved' });
+      // As a git server refuses it: a new branch may not nest under an existing one, nor an existing one under it.
+      const clash =
+        oldHead === ZERO_OID ? (await git.listBranches({ fs, gitdir })).find((b) => b.startsWith(`${target}/`) || target.startsWith(`${b}/`)) : undefined;
+      if (clash) throw new PushRejectedError({ ref, reason: `the name conflicts with the existing branch ${clash}` });
       await git.writeRef({ fs, gitdir, ref, value: newHead, force: true });
     },
   };

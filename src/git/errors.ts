@@ -274,3 +274,16 @@ export class SigningKeyError extends GitRollbackError {
     super(`Cannot sign the revert: ${data.reason}`);
   }
 }
+
+/**
+ * The push branch (`spec.push.branch`, `--push-branch`) already exists on the remote and its head
+ * is not a commit of this request: pushing would need a force (never done). Nothing was written.
+ */
+export class PushBranchExistsError extends GitRollbackError {
+  readonly code = 'PushBranchExistsError' as const;
+  constructor(readonly data: { branch: string; head: string }) {
+    super(
+      `Branch ${data.branch} already exists on the remote at ${shortSha(data.head)}, which is not a commit of this rollback; delete that branch or choose another push branch`,
+    );
+  }
+}

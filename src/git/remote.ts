@@ -243,6 +243,24 @@ export async function pushBranch(fs: Fs, gitdir: string, opts: RemoteOptions & {
   await git.writeRef({ fs, gitdir, ref: `refs/remotes/${REMOTE}/${remote.branch}`, value: opts.newHead, force: true });
 }
 
+/**
+ * The head of `refs/heads/<branch>` on the remote, or undefined when the branch does not exist:
+ * the refs receive-pack advertises (what a push would be checked against), nothing fetched.
+ */
+export async function readRemoteBranchHead(opts: RemoteOptions): Promise<string | undefined> {
+  const remote = resolveRemote(opts);
+  const ctx = startCall(remote, 'List refs');
+  try {
+    const advertised = await discoverReceivePack(ctx);
+    if (ctx.abortedWith) throw ctx.abortedWith;
+    return advertised.refs.get(`refs/heads/${remote.branch}`);
+  } catch (err) {
+    throw toTypedError(err, ctx);
+  } finally {
+    ctx.end();
+  }
+}
+
 /** An undeltified pack of exactly these objects (deltas would save little on a revert). */
 async function buildPack(fs: Fs, gitdir: string, objects: Iterable<string>): Promise<Uint8Array> {
   const { packfile } = await git.packObjects({ fs, gitdir, oids: [...new Set(objects)], cache: {} });

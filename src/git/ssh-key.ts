@@ -84,8 +84,11 @@ class WireReader {
 const parsedKeys = new Map<string, ParsedKey>();
 const PARSED_KEYS_LIMIT = 16;
 
-/** The parsed private key, or why it cannot be used (in words that never quote it). */
-export function parsePrivateKey(identity: string, passphrase: string | undefined): ParsedKey | string {
+/**
+ * The parsed private key, or why it cannot be used (in words that never quote it). `unparsable`
+ * names what could not be parsed, for the caller's context.
+ */
+export function parsePrivateKey(identity: string, passphrase: string | undefined, unparsable = 'SSH private key (identity)'): ParsedKey | string {
   const cacheKey = createHash('sha256')
     .update(identity)
     .update('\0')
@@ -103,7 +106,7 @@ export function parsePrivateKey(identity: string, passphrase: string | undefined
         ? 'the SSH private key could not be decrypted with the given passphrase'
         : 'the SSH private key is encrypted and no passphrase (password) was given';
     }
-    return 'the SSH private key (identity) could not be parsed';
+    return `the ${unparsable} could not be parsed`;
   }
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   if (!key?.isPrivateKey()) return 'the SSH identity is not a private key';

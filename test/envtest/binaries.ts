@@ -58,6 +58,14 @@ export function provideFluxCrds(): Promise<string> {
   return runProvideScript('provide-flux-crds.sh', "Install Go so it can fetch Flux's modules.");
 }
 
+/**
+ * Runs provide-gitea.sh: the directory holding a Gitea binary (and its templates and locales in
+ * static/), the git host of the pull-request tests. A cold build takes a few minutes (cgo SQLite).
+ */
+export function provideGitea(): Promise<string> {
+  return runProvideScript('provide-gitea.sh', 'Install Go and a C compiler so it can build Gitea.');
+}
+
 /** Runs `scriptName` and resolves with the last line of its stdout (a directory). */
 function runProvideScript(scriptName: string, hint: string): Promise<string> {
   const script = locateScript(scriptName);

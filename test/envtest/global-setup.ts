@@ -20,14 +20,15 @@ export const SHARED_CONTROL_PLANE_KEY = '__gitopsRollbackSharedControlPlane';
  */
 export default async function startSharedControlPlane(): Promise<void> {
   registerTypeScriptResolution();
-  const { provideBinaries, provideClusterBinaries, provideFluxCrds } = await import('./binaries.js');
+  const { provideBinaries, provideClusterBinaries, provideFluxCrds, provideGitea } = await import('./binaries.js');
   const { startControlPlane } = await import('./control-plane.js');
   const { CONNECTION_FILE_ENV, FLUX_CRDS_ENV, writeConnectionFile } = await import('./shared-control-plane.js');
 
   const began = Date.now();
   // The scripts announce a cold build (minutes) on stderr themselves. The cluster mode's binaries
-  // too (test/e2e/real-flux.test.ts starts that cluster): built here once, never in a test's hook.
-  const [binDir, fluxCrds] = await Promise.all([provideBinaries(), provideFluxCrds(), provideClusterBinaries()]);
+  // too (test/e2e/real-flux.test.ts starts that cluster), and Gitea (the pull-request tests' git
+  // host): built here once, never in a test's hook.
+  const [binDir, fluxCrds] = await Promise.all([provideBinaries(), provideFluxCrds(), provideClusterBinaries(), provideGitea()]);
   process.env[FLUX_CRDS_ENV] = fluxCrds;
   const binariesMs = Date.now() - began;
   const plane = await startControlPlane({ binDir });

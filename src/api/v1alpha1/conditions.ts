@@ -12,6 +12,8 @@ export const ConditionType = {
   Reverted: 'Reverted',
   /** The result is on the remote branch. */
   Pushed: 'Pushed',
+  /** The pull request of spec.pullRequest was merged (Unknown while open, False when closed unmerged). */
+  Merged: 'Merged',
   /** Flux applied the pushed commit: every awaited Kustomization reports it and is Ready. */
   Applied: 'Applied',
 } as const;
@@ -22,6 +24,10 @@ export const Reason = {
   Succeeded: 'Succeeded',
   /** Pushed; Flux was asked to reconcile and the Kustomizations have not applied it yet. */
   WaitingForApply: 'WaitingForApply',
+  /** Pushed to spec.push.branch; the pull request is open and not merged yet. */
+  WaitingForMerge: 'WaitingForMerge',
+  /** Pushed to spec.push.branch without a pull request: done, merging is left to people. */
+  PushedToBranch: 'PushedToBranch',
   AlreadyReverted: 'AlreadyReverted',
   NothingToRevert: 'NothingToRevert',
   DryRunSucceeded: 'DryRunSucceeded',
@@ -30,6 +36,10 @@ export const Reason = {
   Applied: 'Applied',
   /** Event: the ImageUpdateAutomations of spec.suspendImageUpdates were suspended before the push. */
   ImageUpdatesSuspended: 'ImageUpdatesSuspended',
+  /** Event: the pull request of spec.pullRequest was opened (or found open). */
+  PullRequestOpened: 'PullRequestOpened',
+  /** Event: the pull request was merged. */
+  PullRequestMerged: 'PullRequestMerged',
   /** Event: nothing was pushed, so the automations this run suspended were resumed. */
   ImageUpdatesResumed: 'ImageUpdatesResumed',
   // Stalling: the user must act.
@@ -68,6 +78,14 @@ export const Reason = {
   SignatureRequired: 'SignatureRequired',
   /** The branch takes changes only through pull requests (GitHub, Azure DevOps TF402455). */
   PullRequestRequired: 'PullRequestRequired',
+  /** spec.push.branch exists on the remote and is not this rollback's: nothing pushed (no force). */
+  PushBranchExists: 'PushBranchExists',
+  /** The pull request was closed without being merged. */
+  PullRequestClosed: 'PullRequestClosed',
+  /** The pull request was not merged within spec.pullRequest.timeout. */
+  MergeTimeout: 'MergeTimeout',
+  /** The git host's API refused or failed the pull request call (retried when the host may recover). */
+  PullRequestFailed: 'PullRequestFailed',
   /** A Kustomization named in spec.reconcile does not exist (checked before the push). */
   KustomizationNotFound: 'KustomizationNotFound',
   /** An ImageUpdateAutomation named in spec.suspendImageUpdates does not exist (nothing pushed). */

@@ -3,7 +3,7 @@
  * (`npm run manifests`). Descriptions show in `kubectl explain`; CEL rules make the API server
  * reject requests that name two targets, or none, and any change to a created rollback.
  */
-import { DEFAULT_RECONCILE_TIMEOUT, GROUP, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION } from './types.js';
+import { DEFAULT_MERGE_TIMEOUT, DEFAULT_RECONCILE_TIMEOUT, GROUP, PULL_REQUEST_PROVIDERS, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION } from './types.js';
 
 export type Schema = Record<string, unknown>;
 
@@ -34,6 +34,8 @@ const paths = (description: string): Schema => ({
   ],
 });
 
+/** A branch name the engine accepts (src/git/engine.ts checks the same, and no "..", no leading or trailing "/"). */
+const BRANCH_PATTERN = '^[A-Za-z0-9._/-]+$';
 /** Go durations as Flux writes them (src/flux/duration.ts parses them; src/api imports nothing). */
 export const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$';
 
@@ -161,6 +163,41 @@ export const specSchema: Schema = {
         },
       },
     },
+    push: {
+      type: 'object',
+      description:
+        "Push the revert onto a new branch created from the target branch's head, instead of onto the target branch (as ImageUpdateAutomation's spec.git.push.branch). An existing branch is never overwritten: the rollback stalls with PushBranchExists.",
+      required: ['branch'],
+      properties: { branch: { type: 'string', minLength: 1, maxLength: 255, pattern: BRANCH_PATTERN, description: 'The new branch.' } },
+    },
+    pullRequest: {
+      type: 'object',
+      description:
+        'Open a pull request (GitLab: merge request) from the push branch (spec.push.branch, default gitops-rollback/<name>) into the target branch, with the reason, incident, reverted commits and safety verdict; wait for its merge (Ready=Unknown WaitingForMerge), then for Flux as after a direct push. Closed unmerged: Stalled PullRequestClosed.',
+      required: ['provider'],
+      properties: {
+        provider: { type: 'string', enum: [...PULL_REQUEST_PROVIDERS], description: 'The git host: github, gitlab or gitea.' },
+        apiUrl: {
+          type: 'string',
+          maxLength: 2048,
+          pattern: '^https?://',
+          description:
+            'REST API base URL. Default from the repository URL: https://api.github.com (github.com) or https://<host>/api/v3 (GitHub Enterprise), https://<host>/api/v4 (GitLab), https://<host>/api/v1 (Gitea).',
+        },
+        secretRef: {
+          type: 'object',
+          description: "Secret in the rollback's namespace with the API token under `token`. Default: the repository Secret's bearerToken or password.",
+          required: ['name'],
+          properties: { name: { type: 'string', minLength: 1, maxLength: 253 } },
+        },
+        timeout: {
+          type: 'string',
+          pattern: DURATION_PATTERN,
+          default: DEFAULT_MERGE_TIMEOUT,
+          description: `How long to wait for the merge after opening the pull request (Go duration). Default ${DEFAULT_MERGE_TIMEOUT}; then Stalled MergeTimeout.`,
+        },
+      },
+    },
     dryRun: { type: 'boolean', description: 'Compute and report everything; push nothing.' },
     reconcile: {
       type: 'object',
@@ -279,6 +316,20 @@ export const statusSchema: Schema = {
     startTime: { type: 'string', format: 'date-time' },
     completionTime: { type: 'string', format: 'date-time' },
     pushTime: { type: 'string', format: 'date-time', description: 'When the rollback commit was pushed; the wait for apply starts here.' },
+    pushedBranch: { type: 'string', description: 'The branch the revert was pushed to, when not the target branch (spec.push.branch).' },
+    pullRequest: {
+      type: 'object',
+      description: 'The pull request of spec.pullRequest, as the host reported it last.',
+      required: ['provider', 'number', 'url', 'state'],
+      properties: {
+        provider: { type: 'string' },
+        number: { type: 'integer', description: 'Its number (GitLab: the merge request iid).' },
+        url: { type: 'string' },
+        state: { type: 'string', enum: ['Open', 'Merged', 'Closed'] },
+        mergeCommit: { type: 'string', description: 'Where the merge left the target branch.' },
+        openedTime: { type: 'string', format: 'date-time' },
+      },
+    },
     kustomizations: {
       type: 'array',
       description: 'The Kustomizations waited for, and whether each applied the rollback commit.',

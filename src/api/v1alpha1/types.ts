@@ -78,6 +78,29 @@ export interface SigningSpec {
   secretRef: LocalObjectReference;
 }
 
+/** Where the revert is pushed when not onto the target branch (as ImageUpdateAutomation's spec.git.push). */
+export interface PushSpec {
+  /** A new branch, created from the target branch's head; an existing branch is never overwritten. */
+  branch: string;
+}
+
+export const PULL_REQUEST_PROVIDERS = ['github', 'gitlab', 'gitea'] as const;
+export type PullRequestProvider = (typeof PULL_REQUEST_PROVIDERS)[number];
+
+/** How long a rollback waits for its pull request to be merged when spec.pullRequest.timeout is unset. */
+export const DEFAULT_MERGE_TIMEOUT = '24h';
+
+/** Open a pull request (GitLab: merge request) from the push branch into the target branch. */
+export interface PullRequestSpec {
+  provider: PullRequestProvider;
+  /** The host's REST API base URL; by default derived from the repository URL. */
+  apiUrl?: string;
+  /** A Secret with `token`; by default the repository Secret's bearerToken or password. */
+  secretRef?: LocalObjectReference;
+  /** How long to wait for the merge (Go duration). Default 24h. */
+  timeout?: string;
+}
+
 export interface GitOpsRollbackSpec {
   sourceRef?: SourceReference;
   repository?: RepositorySpec;
@@ -88,6 +111,10 @@ export interface GitOpsRollbackSpec {
   author?: Author;
   /** Sign the revert commits with the key in this Secret (as ImageUpdateAutomation's spec.git.commit.signingKey). */
   signing?: SigningSpec;
+  /** Push the revert onto a new branch instead of the target branch. */
+  push?: PushSpec;
+  /** Open a pull request from the push branch (default branch gitops-rollback/<name>) and wait for its merge. */
+  pullRequest?: PullRequestSpec;
   dryRun?: boolean;
   /** Flux Kustomizations to wait for after the push (see ReconcileSpec). */
   reconcile?: ReconcileSpec;
@@ -184,6 +211,19 @@ export interface ConflictStatus {
   reason: string;
 }
 
+/** The pull request of spec.pullRequest, as the host reported it last. */
+export interface PullRequestStatus {
+  provider: PullRequestProvider;
+  /** The pull request's number (GitLab: the merge request's iid). */
+  number: number;
+  url: string;
+  state: 'Open' | 'Merged' | 'Closed';
+  /** Where the merge left the target branch (merge, squash or rebase commit), once merged. */
+  mergeCommit?: string;
+  /** When it was opened (the merge timeout starts here). */
+  openedTime?: string;
+}
+
 export interface GitOpsRollbackStatus {
   observedGeneration?: number;
   conditions?: Condition[];
@@ -207,6 +247,9 @@ export interface GitOpsRollbackStatus {
   headAfter?: string;
   startTime?: string;
   completionTime?: string;
+  /** The branch the revert was pushed to, when not the target branch (spec.push.branch). */
+  pushedBranch?: string;
+  pullRequest?: PullRequestStatus;
   /** When the rollback's head was pushed (the wait for apply starts here). */
   pushTime?: string;
   /** The Kustomizations waited for after the push. */

@@ -18,6 +18,30 @@ describe('parseCommandLine', () => {
     expect(command).toMatchObject({ cacheDir: '/tmp/c', output: 'json', timeoutMs: 5000 });
   });
 
+  test('--push-branch and --pull-request: the branch goes to the engine, the provider and token (GIT_PROVIDER_TOKEN first) to the CLI', () => {
+    const command = parse('revert --repo https://git.example/o/fleet.git --commit abc1234 --push-branch rollback/inc-1 --pull-request github', {
+      GIT_PROVIDER_TOKEN: 'api-token',
+      GIT_PASSWORD: 'git-password',
+    });
+    expect(command.request.pushBranch).toBe('rollback/inc-1');
+    expect(command.pullRequest).toEqual({ provider: 'github', apiUrl: undefined, token: 'api-token' });
+    const fallback = parse('revert --repo r --commit abc1234 --push-branch b --pull-request gitea --pull-request-api https://git.example/api/v1', {
+      GIT_PASSWORD: 'git-password',
+    });
+    expect(fallback.pullRequest).toEqual({ provider: 'gitea', apiUrl: 'https://git.example/api/v1', token: 'git-password' });
+    expect(parse('revert --repo r --commit abc1234').pullRequest).toBeUndefined();
+  });
+
+  test.each([
+    ['--pull-request github', { GIT_PROVIDER_TOKEN: 't' }, '--pull-request needs --push-branch'],
+    ['--push-branch b --pull-request bitbucket', { GIT_PROVIDER_TOKEN: 't' }, '--pull-request must be one of github, gitlab, gitea'],
+    ['--push-branch b --pull-request gitlab', {}, 'GIT_PROVIDER_TOKEN'],
+    ['--push-branch b --pull-request gitlab --pull-request-api ftp://x', { GIT_PROVIDER_TOKEN: 't' }, 'must be an http(s) URL'],
+    ['--push-branch b --pull-request-api https://x', {}, '--pull-request-api needs --pull-request'],
+  ])('%s is refused: %s', (options, env, message) => {
+    expect(() => parse(`revert --repo r --commit abc1234 ${options}`, env)).toThrow(message);
+  });
+
   test('a range is split into from and to', () => {
     expect(parse('revert --repo r --range abc1234..def5678').request.action).toEqual({
       kind: 'revert',

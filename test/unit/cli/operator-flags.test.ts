@@ -33,6 +33,7 @@ describe('operator flags', () => {
       retryPeriodMs: 2_000,
       concurrent: 4,
       applyPollIntervalMs: 2_000,
+      mergePollIntervalMs: 30_000,
       rollbackHistoryLimit: 10,
       shutdownTimeoutMs: 30_000,
       cacheDir: '/var/cache/gitops-rollback',
@@ -59,6 +60,7 @@ describe('operator flags', () => {
 
   test.each<[string, string[], Partial<OperatorOptions>]>([
     ['a duration in Go syntax', ['--git-timeout=1h30m'], { gitTimeoutMs: 5_400_000 }],
+    ['the merge poll interval', ['--merge-poll-interval=1m'], { mergePollIntervalMs: 60_000 }],
     ['milliseconds', ['--apply-poll-interval=500ms'], { applyPollIntervalMs: 500 }],
     ['bare seconds, as before', ['--git-timeout=5'], { gitTimeoutMs: 5_000 }],
     ['fractional bare seconds', ['--apply-poll-interval=0.2'], { applyPollIntervalMs: 200 }],

@@ -24,6 +24,18 @@ describe('buildRequestManifest', () => {
     });
   });
 
+  test('--push-branch and --pull-request write spec.push and spec.pullRequest; bad values are refused', () => {
+    const spec = build(
+      'revert --source-ref flux-system --commit abc1234 --push-branch rollback/inc-1 --pull-request gitlab --pull-request-secret gl-token',
+    ).spec;
+    expect(spec.push).toEqual({ branch: 'rollback/inc-1' });
+    expect(spec.pullRequest).toEqual({ provider: 'gitlab', secretRef: { name: 'gl-token' } });
+    expect(build('revert --source-ref flux-system --commit abc1234 --pull-request gitea').spec.pullRequest).toEqual({ provider: 'gitea' });
+    expect(() => build('revert --source-ref flux-system --commit abc1234 --push-branch a..b')).toThrow(UsageError);
+    expect(() => build('revert --source-ref flux-system --commit abc1234 --pull-request svn')).toThrow(UsageError);
+    expect(() => build('revert --source-ref flux-system --commit abc1234 --pull-request-secret s')).toThrow('--pull-request-secret needs --pull-request');
+  });
+
   test('--signing-secret names the Secret of spec.signing; a bad name is refused', () => {
     expect(build('revert --source-ref flux-system --commit abc1234 --signing-secret rollback-signing-key').spec.signing).toEqual({
       secretRef: { name: 'rollback-signing-key' },
