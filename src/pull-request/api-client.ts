@@ -105,7 +105,7 @@ export class ApiClient {
         provider: this.provider,
         operation,
         url: shownUrl,
-        detail: this.redact(toOneLine((error as Error).message, 300)),
+        detail: toOneLine(this.redact(String((error as Error)?.message ?? error)), 300),
         transient: true,
       });
     }
@@ -117,7 +117,7 @@ export class ApiClient {
         operation,
         url: shownUrl,
         status: answer.status,
-        detail: this.redact(hostMessage(answer.body)),
+        detail: toOneLine(this.redact(hostMessage(answer.body)), 300),
         transient,
       });
     }
@@ -137,10 +137,11 @@ function parseJson(body: string): unknown {
   }
 }
 
-/** The host's own short message (GitHub, Gitea: `message`; GitLab: `message` or `error`), bounded. */
+/** The host's own message (GitHub, Gitea: `message`; GitLab: `message` or `error`). */
 function hostMessage(body: string): string {
   const json = parseJson(body) as { message?: unknown; error?: unknown } | null;
   const message = json && typeof json === 'object' ? (json.message ?? json.error) : undefined;
   const text = typeof message === 'string' ? message : Array.isArray(message) ? message.join('; ') : message ? JSON.stringify(message) : 'no message';
-  return toOneLine(text, 300);
+  // Whole (the answer is at most 1 MiB): the token is redacted before the text is cut.
+  return text;
 }

@@ -1,6 +1,6 @@
 /**
  * GitHub's pull requests (REST API 2022-11-28): GET /repos/{owner}/{repo}/pulls?head=owner:branch
- * &base=…&state=all for an existing one, POST /repos/{owner}/{repo}/pulls to open one, and
+ * &base=…&state=open for one already open at our commit, POST /repos/{owner}/{repo}/pulls to open one, and
  * GET /repos/{owner}/{repo}/pulls/{number}. Auth: `Authorization: Bearer <token>`.
  */
 import { ApiClient, type ApiTransport } from './api-client.js';

@@ -1,6 +1,6 @@
 /**
  * GitLab's merge requests (REST API v4): GET /projects/{id}/merge_requests?source_branch=…
- * &target_branch=…&state=all for an existing one, POST /projects/{id}/merge_requests to open one,
+ * &target_branch=…&state=opened for one already open at our commit, POST /projects/{id}/merge_requests to open one,
  * GET /projects/{id}/merge_requests/{iid}. The project id is its URL-encoded full path.
  * Auth: `Authorization: Bearer <token>` (personal, project or group access tokens).
  */

@@ -19,7 +19,8 @@ export function resolveRepositoryAddress(provider: PullRequestProvider, gitUrl: 
   if (segments.length < 2) throw new PullRequestConfigError(`Cannot tell the owner and repository from ${origin}/${segments.join('/')}`);
   // Gitea may be served under a sub-path (ROOT_URL): the repository is the last two segments.
   // GitLab's full path has any depth: a sub-path shows only in apiUrl (https://host/gitlab/api/v4).
-  const owned = provider === 'gitlab' ? withoutPrefix(segments, apiUrl) : segments.slice(-2);
+  // (An SSH path never carries the web sub-path.)
+  const owned = provider === 'gitlab' ? (isSshUrl(gitUrl) ? segments : withoutPrefix(segments, apiUrl)) : segments.slice(-2);
   const prefix =
     provider === 'gitea'
       ? segments
