@@ -11,8 +11,11 @@
  *   npm run demo                    # the run above (manual rollback)
  *   npm run demo -- --automated     # then a second scene: a GitOpsRollbackPolicy rolls the next
  *                                   # bad deploy back by itself, from kustomize-controller's event
+ *   npm run demo -- --oncall        # then a scene as an on-call engineer lives it: the next bad deploy,
+ *                                   # `gitops-rollback history` and `rollback --to-last-healthy --wait`
  *   npm run demo -- --keep          # leave everything running at the end until Ctrl-C, to explore
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -49,6 +52,7 @@ const SECRET = 'fleet-git-credentials';
 const WEBHOOK_SECRET = 'rollback-webhook-token';
 const KEEP = process.argv.includes('--keep');
 const AUTOMATED = process.argv.includes('--automated');
+const ONCALL = process.argv.includes('--oncall');
 /** Deployments fail their rollout after this long without progress: Flux's health check fails fast. */
 const PROGRESS_DEADLINE = 15;
 /** The Kustomization's health-check timeout (an upper bound: the progress deadline ends it first). */
@@ -257,6 +261,7 @@ async function main(): Promise<void> {
     const bad = await badDeploy(demo, '1.5.0', 'Deploy frontend 1.5.0');
     await manualRollback(demo, bad);
     if (AUTOMATED) await automatedRollback(demo);
+    if (ONCALL) await oncallRollback(demo);
     await showHistory(demo);
   } catch (err) {
     if (!interrupted) say(`\nOperator log (last lines):\n${operator.logs().trimEnd().split('\n').slice(-20).join('\n')}`);
@@ -571,6 +576,41 @@ spec:
   } finally {
     unlisten();
   }
+}
+
+/**
+ * The on-call scene: the next bad deploy, and the commands a person types during the incident —
+ * the built CLI with the admin kubeconfig, its output shown as printed.
+ */
+async function oncallRollback(demo: Demo): Promise<void> {
+  await badDeploy(demo, '1.6.0', 'Deploy frontend 1.6.0');
+  section('During an incident: the on-call commands');
+  const cli = (args: string[]): Promise<string> =>
+    new Promise((resolve, reject) => {
+      execFile(
+        process.execPath,
+        [join(ROOT, 'dist/cli/gitops-rollback.js'), ...args],
+        { env: { ...process.env, KUBECONFIG: demo.cluster.plane.kubeconfigPath }, encoding: 'utf8' },
+        (error, stdout, stderr) => (error && !stdout ? reject(new Error(`gitops-rollback ${args[0]} failed: ${stderr}`)) : resolve(stdout.trimEnd())),
+      );
+    });
+  const kustomization = `${NAMESPACE}/apps`;
+  const history = ['history', '--kustomization', kustomization, '--limit', '6'];
+  shown(`gitops-rollback ${history.join(' ')}`, await cli(history));
+  const rollback = [
+    'rollback',
+    '--kustomization',
+    kustomization,
+    '--to-last-healthy',
+    '--wait',
+    '--incident',
+    'INC-12346',
+    '--reason',
+    'frontend 1.6.0 pods never become Ready',
+  ];
+  shown(`gitops-rollback ${rollback.map((a) => (a.includes(' ') ? `"${a}"` : a)).join(' ')}`, await cli(rollback));
+  await waitHealthy(demo.kubectl, '1.4.0');
+  shown(`kubectl get deployment frontend -n ${NAMESPACE}`, await demo.kubectl(['get', 'deployment', 'frontend', '-n', NAMESPACE]));
 }
 
 async function showHistory(demo: Demo): Promise<void> {

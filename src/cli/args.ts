@@ -42,6 +42,15 @@ export const USAGE = `Usage:
                           [--push-branch BRANCH] [--pull-request PROVIDER [--pull-request-secret NAME]] [--dry-run]
                           prints a GitOpsRollback manifest (YAML) instead of rolling back, for kubectl apply -f -
                           or the GitOps repository; revisions are 7 to 40 hex characters
+  gitops-rollback rollback --kustomization [<namespace>/]<name> (--to-last-healthy | --to <sha>) [--wait]
+                          [--reason TEXT] [--incident ID] [--dry-run] [--timeout DURATION] [--kubeconfig FILE]
+                          creates the GitOpsRollback back to the last healthy revision and, with --wait,
+                          follows it live (exit 0 Ready, 1 Stalled); rollback --help for more
+  gitops-rollback history --repo <URL|PATH> [--branch main] [--path <p>...] [--limit N]
+                          [--cache-dir DIR] [--output text|json] [--timeout SECONDS]
+                          lists the branch's commits newest first along first parents (git log
+                          --first-parent), at most --limit (default 20, max 1000), with --path only
+                          those touching one: changed components, reverts / reverted by, incident
 
 Common options:
   --reason TEXT            why: written into the commit message
@@ -201,12 +210,14 @@ export function parseProvider(value: string): PullRequestProvider {
   return provider;
 }
 
-function readCredentials(env: NodeJS.ProcessEnv): Credentials | undefined {
+/** HTTP(S) credentials from GIT_BEARER_TOKEN, or GIT_USERNAME/GIT_PASSWORD; undefined when none is set. */
+export function readCredentials(env: NodeJS.ProcessEnv): Credentials | undefined {
   if (env.GIT_BEARER_TOKEN) return { bearerToken: env.GIT_BEARER_TOKEN };
   if (env.GIT_USERNAME || env.GIT_PASSWORD) return { username: env.GIT_USERNAME ?? 'git', password: env.GIT_PASSWORD ?? '' };
   return undefined;
 }
 
-function defaultCacheDir(env: NodeJS.ProcessEnv): string {
+/** --cache-dir's default: $XDG_CACHE_HOME/gitops-rollback, else ~/.cache/gitops-rollback. */
+export function defaultCacheDir(env: NodeJS.ProcessEnv): string {
   return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'gitops-rollback');
 }

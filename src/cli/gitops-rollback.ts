@@ -14,11 +14,15 @@ import { USAGE, UsageError, parseCommandLine, type CliCommand } from './args.js'
 import { formatText, toFailureReport, toJsonReport, type JsonReport } from './report.js';
 
 async function main(argv: string[]): Promise<number> {
-  if (!argv.length || argv.includes('--help') || argv.includes('-h')) {
+  // --help after a command that has its own (rollback) is that command's; elsewhere the whole usage.
+  const ownHelp = argv[0] === 'rollback';
+  if (!argv.length || (!ownHelp && (argv.includes('--help') || argv.includes('-h')))) {
     process.stdout.write(`${USAGE}\n`);
     return argv.length ? 0 : 2;
   }
   if (argv[0] === 'request') return printRequest(argv.slice(1));
+  if (argv[0] === 'history') return (await import('./history.js')).runHistory(argv.slice(1));
+  if (argv[0] === 'rollback') return rollbackKustomization(argv.slice(1));
   let command: CliCommand;
   try {
     command = parseCommandLine(argv, process.env);
@@ -100,6 +104,13 @@ function reportBlocked(error: SafetyCheckFailedError, branch: string, json: bool
   if (json) process.stdout.write(`${JSON.stringify(toFailureReport(branch, error.code, error.message, [], verdict))}\n`);
   else process.stdout.write(`${formatVerdictLines(verdict).join('\n')}\n`);
   return 2;
+}
+
+/** `rollback --kustomization`: loaded only for this command (it needs the Kubernetes client). */
+async function rollbackKustomization(args: string[]): Promise<number> {
+  const { runRollbackCommand } = await import('./rollback-command.js');
+  const out = { write: (text: string) => void process.stdout.write(text), isTTY: process.stdout.isTTY === true };
+  return runRollbackCommand(args, { out, err: (text) => void process.stderr.write(text) });
 }
 
 /**

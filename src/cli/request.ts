@@ -14,7 +14,10 @@ import { normalizePaths } from '../git/tree-paths.js';
 import { ACTION_OPTIONS, UsageError, parseAuthor, parseProvider, parseRestoreAction, parseRevertAction } from './args.js';
 import { isBranchName } from '../git/branch-name.js';
 
-/** A GitOpsRollback as written by a user: no status, and metadata.generateName allowed. */
+/**
+ * A GitOpsRollback as written by a user: no status, and metadata.generateName allowed. No
+ * annotations: rollback.gitops.dev/requested-by is the API server's to write (config/admission).
+ */
 export interface GitOpsRollbackManifest {
   apiVersion: typeof API_VERSION;
   kind: typeof KIND;

@@ -24,6 +24,7 @@ import type { RangeCommit } from '../git/read-range.js';
 import { toOneLine } from '../webhook/event-text.js';
 import { formatTimestamp } from './status-format.js';
 import { objectKey } from '../object-key.js';
+import { shortSha } from '../short-sha.js';
 
 /** A reason not to act, as an Event reason and message. */
 export interface Refusal {
@@ -142,6 +143,24 @@ export function findLastGoodRevision(
 }
 
 /**
+ * Where a trigger's last good revision was found: the policy's own record (the revision tracker's
+ * `status.kustomizations`), or Flux's `status.history` of the Kustomization when the policy has
+ * none (it never saw the Kustomization healthy: created, or the operator installed, while it was
+ * already failing).
+ */
+export type LastGoodSource = 'policy-status' | 'flux-history';
+
+export interface LastGood {
+  sha: string;
+  source: LastGoodSource;
+}
+
+/** The last good revision and where it was found, as the policy's Event and the rollback's reason say it. */
+export function describeLastGood({ sha, source }: LastGood): string {
+  return `last healthy revision ${shortSha(sha)} from ${source === 'flux-history' ? "Flux's status.history" : "the policy's status"}`;
+}
+
+/**
  * Cooldown (per Kustomization) and rate limit (per policy) over the rollbacks the policy already
  * created. Undefined when a new rollback is allowed.
  */
@@ -200,6 +219,8 @@ export interface AutomatedRollbackInput {
   kustomization: Kustomization;
   source: { namespace: string; name: string };
   lastGoodSha: string;
+  /** Where lastGoodSha was found: the reason names it (the trigger processor always says). */
+  lastGoodSource?: LastGoodSource;
   failingSha: string;
   failingRevision: string;
   trigger: { source: string; reason: string; message?: string };
@@ -210,15 +231,16 @@ export interface AutomatedRollbackInput {
  * path, owned by the policy (so it is garbage-collected with it and listed by its uid label).
  */
 export function buildAutomatedRollback(input: AutomatedRollbackInput): GitOpsRollback {
-  const { policy, kustomization, source, lastGoodSha, failingSha, trigger } = input;
+  const { policy, kustomization, source, lastGoodSha, lastGoodSource, failingSha, trigger } = input;
   const policyNamespace = policy.metadata.namespace!;
   const kustomizationKey = objectKey(kustomization);
   // Empty: the whole repository, so no paths limit.
   const path = normalizeSourcePathInRoot(kustomization.spec?.path);
   // The caller's text (reason, message) is one bounded line: it ends up in the commit message.
   const detail = trigger.message ? `: ${toOneLine(trigger.message, MAX_REASON_DETAIL)}` : '';
+  const lastGoodNote = lastGoodSource ? ` (${describeLastGood({ sha: lastGoodSha, source: lastGoodSource })})` : '';
   const reason = toOneLine(
-    `Automated rollback by GitOpsRollbackPolicy ${policyNamespace}/${policy.metadata.name}: Kustomization ${kustomizationKey} reported ${toOneLine(trigger.reason, 128)} (${trigger.source}) for revision ${input.failingRevision}${detail}`,
+    `Automated rollback by GitOpsRollbackPolicy ${policyNamespace}/${policy.metadata.name}: Kustomization ${kustomizationKey} reported ${toOneLine(trigger.reason, 128)} (${trigger.source}) for revision ${input.failingRevision}${lastGoodNote}${detail}`,
     MAX_AUTOMATED_REASON,
   );
   return {

@@ -28,6 +28,7 @@ import { findCondition } from './conditions.js';
 import { checkSafetyGrant } from './grants.js';
 import type { ClusterPort, RunEngine } from './ports.js';
 import { resolveRepository } from './resolve-repository.js';
+import { requestedByOf } from './requested-by.js';
 import { notifyObserver, type RollbackObserver } from './rollback-observer.js';
 import { toSafetyStatus } from './safety-status.js';
 import { RollbackStatus } from './rollback-status.js';
@@ -203,7 +204,7 @@ export class RollbackReconciler {
     const message = `Rolling back ${describeAction(rollback)}`;
     status.markReconciling(Reason.Progressing, message);
     if (!wasReconciling) status.markReadyUnknown(Reason.Progressing, message);
-    status.observeGeneration().update({ startTime: status.value.startTime ?? status.timestamp() });
+    status.observeGeneration().update({ startTime: status.value.startTime ?? status.timestamp(), requestedBy: requestedByOf(rollback) });
     await status.persist();
     if (!wasReconciling) await this.options.cluster.recordEvent(rollback, 'Normal', Reason.Progressing, message);
   }
@@ -371,7 +372,7 @@ function markSucceeded(status: RollbackStatus, result: RollbackResult, safety?: 
   return outcome;
 }
 
-/** The engine request for a rollback object. */
+/** The engine request for a rollback object (who asked: ./requested-by.ts). */
 export function buildRequest(rollback: GitOpsRollback, repository: RollbackRequest['repository'], signing?: SigningKeyInput): RollbackRequest {
   const { spec } = rollback;
   return {
@@ -380,6 +381,7 @@ export function buildRequest(rollback: GitOpsRollback, repository: RollbackReque
     reason: spec.reason,
     incident: spec.incident,
     requestId: requestIdOf(rollback),
+    requestedBy: requestedByOf(rollback),
     author: spec.author,
     signing,
     pushBranch: pushBranchOf(rollback),

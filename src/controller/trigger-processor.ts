@@ -2,7 +2,7 @@
  * Decides on one automated trigger and acts, as an ordered list of steps (like source-controller's
  * sub-reconcilers): read the policy and check it, read the Kustomization and check coverage, find
  * the failing revision in the Kustomization's own status (never the caller's word), the last good
- * revision, duplicates and rate limits, the source, and the commits (the loop guard); then create a
+ * revision (the policy's record, else Flux's status.history), duplicates and rate limits, the source, and the commits (the loop guard); then create a
  * GitOpsRollback owned by the policy (reverting lastGood..failing, limited to the Kustomization's
  * path). A step ends the decision by throwing a {@link TriggerStop}; a refusal the user should hear
  * about is a Warning Event on the policy, a created rollback a Normal `RollbackCreated` Event and
@@ -11,6 +11,7 @@
 import { DEFAULT_TRIGGER_REASONS, PolicyEventReason, type GitOpsRollbackPolicy } from '../api/v1alpha1/policy-types.js';
 import type { GitOpsRollback } from '../api/v1alpha1/types.js';
 import type { ObjectKey } from '../flux/flux-port.js';
+import { lastHealthyFromHistory } from '../flux/status-history.js';
 import type { Kustomization } from '../flux/kustomization.js';
 import { normalizeSourcePathInRoot } from '../flux/source-path.js';
 import type { RangeCommit } from '../git/read-range.js';
@@ -23,9 +24,12 @@ import {
   checkPolicyNamespace,
   checkRateLimits,
   computeRollbackName,
+  describeLastGood,
   findLastGoodRevision,
   findRollbackCommit,
   selectsKustomization,
+  type LastGood,
+  type LastGoodSource,
   type Refusal,
 } from './policy-decision.js';
 import type { PolicyClusterPort, ReadCommitRange } from './policy-ports.js';
@@ -53,7 +57,7 @@ export interface TriggerProcessorOptions {
 
 /** What became of a trigger (for logs, metrics and tests). */
 export type TriggerOutcome =
-  | { action: 'created'; rollback: string }
+  | { action: 'created'; rollback: string; lastGoodSource: LastGoodSource }
   | { action: 'duplicate'; rollback: string }
   | { action: 'ignored'; why: string }
   | { action: 'refused'; reason: string; message: string };
@@ -132,11 +136,22 @@ export function findFailingRevision(trigger: Trigger, kustomization: Kustomizati
   return { revision, sha };
 }
 
-/** Step 5: the last revision the policy saw healthy before the failing one. */
-export function findLastGood(policy: GitOpsRollbackPolicy, kustomization: Kustomization, failing: { revision: string; sha: string }): string {
+/**
+ * Step 5: the last healthy revision before the failing one: the one the policy recorded (the
+ * revision tracker records what it sees healthy), else the newest healthy snapshot of the
+ * Kustomization's own `status.history` (the tracker never saw it healthy: the policy was created,
+ * or the operator installed, while the Kustomization was already failing). Refused
+ * NoHealthyRevision when neither has one other than the failing revision.
+ */
+export function findLastGood(policy: GitOpsRollbackPolicy, kustomization: Kustomization, failing: { revision: string; sha: string }): LastGood {
   const { namespace, name } = kustomization.metadata;
   const entry = policy.status?.kustomizations?.find((k) => k.namespace === namespace && k.name === name);
-  return findLastGoodRevision(entry, failing.sha, parseRevisionSha) ?? refuse(refusals.noHealthyRevision(objectKey(kustomization), failing.revision));
+  const recorded = findLastGoodRevision(entry, failing.sha, parseRevisionSha);
+  if (recorded) return { sha: recorded, source: 'policy-status' };
+  // Only a sha1 commit id (parseRevisionSha): the engine and the CRD's range take those.
+  const fromHistory = parseRevisionSha(lastHealthyFromHistory(kustomization.status?.history, failing.sha));
+  if (fromHistory) return { sha: fromHistory, source: 'flux-history' };
+  refuse(refusals.noHealthyRevision(objectKey(kustomization), failing.revision));
 }
 
 /** Step 6: not rolled back already (the name is deterministic), and within cooldown and rate limits. */
@@ -220,7 +235,8 @@ export class TriggerProcessor {
       checkPolicyScope(policy, this.options.allowCrossNamespacePolicies ?? false);
       const kustomization = await readKustomization(trigger, policy, cluster);
       const failing = findFailingRevision(trigger, kustomization);
-      const lastGoodSha = findLastGood(policy, kustomization, failing);
+      const lastGood = findLastGood(policy, kustomization, failing);
+      const lastGoodSha = lastGood.sha;
       const name = await checkPriorRollbacks(policy, kustomization, failing.sha, cluster, this.now());
       const source = resolveSource(policy, kustomization, this.options.allowCrossNamespaceRefs ?? false);
       const commits = await readCommitsToRevert(source, lastGoodSha, failing.sha, objectKey(kustomization), readCommitRange);
@@ -229,6 +245,7 @@ export class TriggerProcessor {
         kustomization,
         source,
         lastGoodSha,
+        lastGoodSource: lastGood.source,
         failingSha: failing.sha,
         failingRevision: failing.revision,
         trigger,
@@ -242,10 +259,11 @@ export class TriggerProcessor {
         paths: rollback.spec.revert?.paths?.join(', ') ?? 'the whole repository',
         kustomization: objectKey(kustomization),
         trigger: `${trigger.source} ${toOneLine(trigger.reason, MAX_TRIGGER_REASON)}`,
+        lastGood: describeLastGood(lastGood),
       });
       await cluster.recordEvent(policy, 'Normal', PolicyEventReason.RollbackCreated, message);
       await this.recordLastRollback(policy, name);
-      return { action: 'created', rollback: name };
+      return { action: 'created', rollback: name, lastGoodSource: lastGood.source };
     } catch (error) {
       if (!(error instanceof TriggerStop)) throw error;
       const { outcome } = error;

@@ -13,7 +13,7 @@ const range = (from: string, to: string): string => `${shortSha(from)}..${shortS
 export const refusals = {
   noHealthyRevision: (kustomization: string, failingRevision: string): Refusal => ({
     reason: PolicyEventReason.NoHealthyRevision,
-    message: `Kustomization ${kustomization} failed at ${failingRevision}, but no earlier healthy revision is known to roll back to`,
+    message: `Kustomization ${kustomization} failed at ${failingRevision}, but no earlier healthy revision is known to roll back to (neither the policy's status nor Flux's status.history holds one)`,
   }),
   unsupportedSourceKind: (kustomization: string, kind: string | undefined): Refusal => ({
     reason: PolicyEventReason.UnsupportedSource,
@@ -47,6 +47,8 @@ export function rollbackCreatedMessage(input: {
   paths: string;
   kustomization: string;
   trigger: string;
+  /** Where `from` was found (policy-decision.ts describeLastGood). */
+  lastGood: string;
 }): string {
-  return `Created GitOpsRollback ${input.name}: revert ${input.commits} commit(s) ${range(input.from, input.to)} in ${input.paths} for Kustomization ${input.kustomization} (${input.trigger})`;
+  return `Created GitOpsRollback ${input.name}: revert ${input.commits} commit(s) ${range(input.from, input.to)} in ${input.paths} for Kustomization ${input.kustomization} (${input.trigger}); ${input.lastGood}`;
 }

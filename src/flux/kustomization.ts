@@ -17,6 +17,21 @@ export interface KustomizationStatus extends FluxStatus {
   lastAppliedRevision?: string;
   lastAttemptedRevision?: string;
   lastHandledReconcileAt?: string;
+  /** Flux's recent reconciliations, newest first (kustomize-controller 1.7+): see ./status-history.ts. */
+  history?: HistorySnapshot[];
+}
+
+/** One entry of status.history (fluxcd/pkg apis/meta Snapshot). */
+export interface HistorySnapshot {
+  digest?: string;
+  firstReconciled?: string;
+  lastReconciled: string;
+  lastReconciledDuration?: string;
+  /** "ReconciliationSucceeded", or the failure's reason (HealthCheckFailed, ReconciliationFailed, PruneFailed). */
+  lastReconciledStatus: string;
+  totalReconciliations?: number;
+  /** `revision` (and `originRevision`) of the source applied. */
+  metadata?: { revision?: string; originRevision?: string };
 }
 
 /** The API object, as a GET, a list or a watch returns it (the fields we read). */

@@ -1,6 +1,6 @@
 /**
- * What a request puts into a commit besides the tree: the author's identity, the reason and the
- * incident. git writes headers and message as plain text, so a newline in a name forges a header
+ * What a request puts into a commit besides the tree: the author's identity, the reason, the
+ * incident and who asked. git writes headers and message as plain text, so a newline in a name forges a header
  * and a line in the reason can pose as a marker the engine reads back (`This reverts commit`,
  * `Rollback-Request:`). These checks keep each field in its place, for the CLI and the operator
  * alike; git's own ident code refuses the same (ident.c: no `<`, `>` or newline in an ident).
@@ -11,6 +11,8 @@ import { InvalidRequestError } from './errors.js';
 export const INCIDENT_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:/#?=&%+@~-]{0,255}$/;
 /** A reason longer than this is cut (people read the first lines; the CRD allows 4096). */
 export const MAX_REASON_LENGTH = 2000;
+/** A Requested-By value longer than this is cut (a username, or a policy and the event that triggered it; the CRD's status allows 1024). */
+export const MAX_REQUESTED_BY_LENGTH = 1024;
 
 // eslint-disable-next-line no-control-regex
 const IDENT_FORBIDDEN = /[<>\u0000-\u001f\u007f]/;
@@ -58,4 +60,17 @@ export function sanitizeReason(reason: string | undefined): string | undefined {
   if (!text) return undefined;
   if (TRAILER_LIKE.test(text)) text = `Reason: ${text}`;
   return text.length > MAX_REASON_LENGTH ? `${text.slice(0, MAX_REASON_LENGTH - 3)}...` : text;
+}
+
+/**
+ * Who asked for the rollback, as its `Requested-By:` trailer carries it: one line (newlines and
+ * runs of blanks become one space), control characters removed, at most `maxLength` characters
+ * (MAX_REQUESTED_BY_LENGTH), cut with `...`. Alone on its trailer line, it cannot pose as another
+ * trailer or a marker. Undefined when nothing is left.
+ */
+export function sanitizeRequestedBy(requestedBy: string | undefined, maxLength = MAX_REQUESTED_BY_LENGTH): string | undefined {
+  if (requestedBy === undefined) return undefined;
+  const text = requestedBy.replace(CONTROL, '').replace(/\s+/g, ' ').trim();
+  if (!text) return undefined;
+  return text.length > maxLength ? `${text.slice(0, maxLength - 3)}...` : text;
 }

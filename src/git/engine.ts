@@ -204,7 +204,7 @@ async function rollbackWithRetries(
       history: new History(store, repository.history),
       head,
       action: request.action,
-      message: { reason: request.reason, incident: request.incident, requestId: request.requestId },
+      message: { reason: request.reason, incident: request.incident, requestId: request.requestId, requestedBy: request.requestedBy },
       author: request.author ?? DEFAULT_AUTHOR,
       signer,
     });

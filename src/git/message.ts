@@ -7,7 +7,7 @@
  * the trailer block that ends the message. The reason is one sanitised paragraph between them, so
  * whatever it says cannot pose as either (see commit-fields.ts).
  */
-import { sanitizeReason } from './commit-fields.js';
+import { sanitizeReason, sanitizeRequestedBy } from './commit-fields.js';
 import type { CommitData } from './object-store.js';
 
 export interface MessageContext {
@@ -15,10 +15,16 @@ export interface MessageContext {
   incident?: string;
   /** Identifies the rollback request (e.g. namespace/name/uid) so a retry finds its own commit. */
   requestId?: string;
+  /**
+   * Who asked for the rollback (a Kubernetes username, or the policy and event that triggered it):
+   * a `Requested-By:` trailer, one line, bounded (sanitizeRequestedBy).
+   */
+  requestedBy?: string;
 }
 
 export const REQUEST_TRAILER = 'Rollback-Request';
 export const INCIDENT_TRAILER = 'Incident';
+export const REQUESTED_BY_TRAILER = 'Requested-By';
 
 const REVERTS_LINE = /^This reverts commit ([0-9a-f]{40})[.,]/gm;
 const REQUEST_LINE = new RegExp(`^${REQUEST_TRAILER}: (.+)$`, 'm');
@@ -59,6 +65,8 @@ function appendContext(message: string, ctx: MessageContext): string {
   if (reason) text += `\n${reason}\n`;
   const trailers: string[] = [];
   if (ctx.incident) trailers.push(`${INCIDENT_TRAILER}: ${oneLine(ctx.incident)}`);
+  const requestedBy = sanitizeRequestedBy(ctx.requestedBy);
+  if (requestedBy) trailers.push(`${REQUESTED_BY_TRAILER}: ${requestedBy}`);
   if (ctx.requestId) trailers.push(`${REQUEST_TRAILER}: ${oneLine(ctx.requestId)}`);
   if (trailers.length) text += `\n${trailers.join('\n')}\n`;
   return text;
@@ -70,10 +78,13 @@ function oneLine(value: string): string {
 
 /** The message's paragraphs (split at blank lines), leading blank lines skipped as git does. */
 function splitParagraphs(message: string): string[] {
-  return message
-    .replace(/^(?:[ \t]*\n)+/, '')
-    .replace(/\s+$/, '')
-    .split(/\n(?:[ \t]*\n)+/);
+  return (
+    message
+      .replace(/^(?:[ \t]*\n)+/, '')
+      // trimEnd, not /\s+$/: that regex is quadratic on a long whitespace run inside a message.
+      .trimEnd()
+      .split(/\n(?:[ \t]*\n)+/)
+  );
 }
 
 /**

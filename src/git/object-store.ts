@@ -247,7 +247,11 @@ function compareStrings(a: string, b: string): number {
 
 /** Removes CRs and leading newlines, and ends with exactly one newline. */
 function normalizeNewlines(text: string): string {
-  return text.replace(/\r/g, '').replace(/^\n+/, '').replace(/\n+$/, '') + '\n';
+  const body = text.replace(/\r/g, '').replace(/^\n+/, '');
+  // A loop, not /\n+$/: that regex is quadratic on a long run of newlines inside a message.
+  let end = body.length;
+  while (end > 0 && body.charCodeAt(end - 1) === 10) end--;
+  return body.slice(0, end) + '\n';
 }
 
 /** "Name <email> 1700000000 +0200" -> timezoneOffset -120 (isomorphic-git's sign: minutes west). */

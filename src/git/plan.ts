@@ -140,11 +140,11 @@ async function planRestore(input: PlanInput, action: Extract<RollbackAction, { k
   if (!action.paths.length) throw new InvalidRequestError('A restore needs at least one path');
   const paths = normalizePaths(action.paths);
   const [revision] = await resolveRevisions(input, [action.revision]);
-  const { visited } = await history.findCommits(head, [revision]);
+  const { found, visited } = await history.findCommits(head, [revision]);
   const existing = findRequestCommit(visited, input.message.requestId);
   if (existing) return finishedPlan(input, 'already-reverted', { existingCommit: existing });
 
-  const good = await store.readCommit(revision);
+  const good = found.get(revision)!;
   const headCommit = await store.readCommit(head);
   let tree: string | null = headCommit.tree;
   for (const path of paths) {
@@ -175,8 +175,9 @@ async function resolveTargets(input: PlanInput, action: Extract<RollbackAction, 
   if (action.range && action.commits?.length) throw new InvalidRequestError('Give either commits or a range, not both');
   if (action.range) {
     const [from, to] = await resolveRevisions(input, [action.range.from, action.range.to]);
-    await history.findCommits(head, [from, to]);
-    const commits = await history.listRange(from, to);
+    // Abbreviated shas (as `git log --oneline` prints them) become full ones here, as for commits.
+    const { found } = await history.findCommits(head, [from, to]);
+    const commits = await history.listRange(found.get(from)!.oid, found.get(to)!.oid);
     if (!commits.length) throw new InvalidRequestError(`Range ${action.range.from}..${action.range.to} contains no commits`, { range: action.range });
     return commits;
   }

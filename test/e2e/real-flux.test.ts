@@ -41,6 +41,12 @@ interface FluxStatus {
   };
 }
 
+/** A GitOpsRollbackPolicy as the revision tracker writes its status. */
+interface PolicyObject {
+  metadata: { generation: number };
+  status?: { observedGeneration?: number; kustomizations?: { name: string; lastHealthyRevision: string; previousHealthyRevision?: string }[] };
+}
+
 /** Ready=True; on failure the message shows every condition (the Stalled reason and message). */
 function expectReady(rollback: GitOpsRollback): void {
   expect({ name: rollback.metadata.name, conditions: rollback.status?.conditions }).toMatchObject({
@@ -409,6 +415,70 @@ spec:
       const forwarded = forwardedFor(fleet.ns);
       expect(forwarded.filter((e) => e.reason === 'HealthCheckFailed' && e.revision === `main@sha1:${bad}`).length).toBeGreaterThanOrEqual(1);
       expect(forwarded.every((e) => e.status === 202)).toBe(true);
+      expect(await rollbacks(fleet)).toHaveLength(1);
+      expect(fleet.revertCount(bad)).toBe(1);
+    });
+
+    test("a policy created while the Kustomization already fails, so the operator never saw the good revision: the rollback reverts good..bad from Flux's status.history", async () => {
+      const fleet = new Fleet();
+      const good = await fleet.create({ 'apps/frontend/deployment.yaml': deployment('frontend', '1.0') });
+      await fleet.kustomization('frontend', './apps/frontend');
+      await fleet.waitKustomization('frontend', good, 'applied');
+      const bad = await fleet.push('Deploy frontend 2.0', { 'apps/frontend/deployment.yaml': deployment('frontend', '2.0', true) });
+      await fleet.waitKustomization('frontend', bad, 'failed');
+      // kustomize-controller remembers both: good healthy, bad failed.
+      const kustomization = await fleet.get<{ status?: { history?: { lastReconciledStatus: string; metadata?: { revision?: string } }[] } }>(
+        'kustomization',
+        'frontend',
+      );
+      expect(kustomization.status?.history?.map((s) => [s.lastReconciledStatus, s.metadata?.revision])).toEqual([
+        ['HealthCheckFailed', `main@sha1:${bad}`],
+        ['ReconciliationSucceeded', `main@sha1:${good}`],
+      ]);
+
+      // Only now the policy (and the relay's route to its webhook): the revision tracker reads
+      // the Kustomization as it is, failing, and has no healthy revision to record.
+      await createPolicy(fleet, 'frontend');
+      const synced = await eventually(
+        'the revision tracker to sync the new policy',
+        async () => {
+          const policy = await fleet.get<PolicyObject>('gitopsrollbackpolicy', 'auto');
+          return policy.status?.observedGeneration === policy.metadata.generation ? policy : undefined;
+        },
+        { ...WAIT, diagnostics },
+      );
+      expect(synced.status?.kustomizations ?? []).toEqual([]);
+
+      // Flux tries the failing revision again (`flux reconcile kustomization`); its HealthCheckFailed reaches the webhook.
+      await kubectl(['annotate', '--overwrite', '-n', fleet.ns, 'kustomization/frontend', `reconcile.fluxcd.io/requestedAt=${new Date().toISOString()}`]);
+      const created = await waitAutomaticRollback(fleet);
+      expect(created.spec.revert?.range).toEqual({ from: good, to: bad });
+      expect(created.spec.reason).toContain(`(last healthy revision ${good.slice(0, 12)} from Flux's status.history)`);
+      expect(forwardedFor(fleet.ns).some((e) => e.reason === 'HealthCheckFailed' && e.revision === `main@sha1:${bad}` && e.status === 202)).toBe(true);
+      const event = await eventually(
+        'the RollbackCreated Event on the policy',
+        async () => {
+          const events = JSON.parse(
+            await kubectl(['get', 'events', '-n', fleet.ns, '--field-selector', 'involvedObject.kind=GitOpsRollbackPolicy', '-o', 'json']),
+          ) as { items: { reason: string; message: string }[] };
+          return events.items.find((e) => e.reason === 'RollbackCreated');
+        },
+        { ...WAIT, diagnostics },
+      );
+      expect(event.message).toMatch(
+        new RegExp(`^Created GitOpsRollback ${created.metadata.name}: .*; last healthy revision ${good.slice(0, 12)} from Flux's status\\.history$`),
+      );
+
+      const done = await fleet.waitRollback(created.metadata.name!, ['frontend']);
+      expectReady(done);
+      expect(done.status?.revertedCommits).toEqual([bad]);
+      await fleet.waitHealthy('frontend', '1.0');
+      expect(git(fleet.bare, 'show', 'main:apps/frontend/deployment.yaml')).toBe(deployment('frontend', '1.0').trimEnd());
+      // The first healthy revision the operator ever saw is the revert: good was never in the policy's status.
+      const revert = fleet.head();
+      await waitHealthyRecorded(fleet, revert);
+      const after = await fleet.get<PolicyObject>('gitopsrollbackpolicy', 'auto');
+      expect(after.status?.kustomizations).toEqual([expect.not.objectContaining({ previousHealthyRevision: expect.anything() })]);
       expect(await rollbacks(fleet)).toHaveLength(1);
       expect(fleet.revertCount(bad)).toBe(1);
     });

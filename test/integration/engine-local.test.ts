@@ -86,6 +86,17 @@ describe('runRollback on a local bare repository', () => {
     expect(result.commits.map((c) => c.tree)).toEqual(gitRevert(fx, `${fx.c1}..${fx.c3}`).map((c) => c.tree));
   });
 
+  test('a range and a restore take abbreviated shas as `git log --oneline` prints them (and HEAD)', async () => {
+    const short = (sha: string) => git(fx.work, 'rev-parse', '--short', sha);
+    const range = await run(fx.bare, { action: { kind: 'revert', range: { from: short(fx.c1), to: short(fx.c3) } }, dryRun: true });
+    expect(range.commits.map((c) => c.reverts[0])).toEqual([fx.c3, fx.c2]);
+    const toHead = await run(fx.bare, { action: { kind: 'revert', range: { from: short(fx.c3), to: 'HEAD' } }, dryRun: true });
+    expect(toHead.commits.map((c) => c.reverts[0])).toEqual([fx.c4]);
+    const restore = await run(fx.bare, { action: { kind: 'restore', revision: short(fx.c1), paths: ['apps/frontend'] }, dryRun: true });
+    const full = await run(fx.bare, { action: { kind: 'restore', revision: fx.c1, paths: ['apps/frontend'] }, dryRun: true });
+    expect(restore.commits[0]!.tree).toBe(full.commits[0]!.tree);
+  });
+
   test('squash makes one commit listing every reverted commit', async () => {
     const result = await run(fx.bare, { action: { kind: 'revert', commits: [fx.c2, fx.c3], squash: true } });
     expect(result.commits).toHaveLength(1);

@@ -311,6 +311,9 @@ export const statusSchema: Schema = {
       'Paths that did not revert cleanly, with the kind of conflict (the first 100).',
     ),
     conflictsCount: count('How many paths did not revert cleanly.'),
+    requestedBy: text(
+      "Who asked for the rollback, as the revert commits' Requested-By trailer says it: the rollback.gitops.dev/requested-by annotation (the requesting user, stamped by config/admission), or the GitOpsRollbackPolicy and event that created it.",
+    ),
     headBefore: { type: 'string', description: 'Branch head before the rollback.' },
     headAfter: { type: 'string', description: 'Branch head after the rollback.' },
     startTime: { type: 'string', format: 'date-time' },

@@ -23,6 +23,13 @@ export const ALLOWED_NAMESPACES_ANNOTATION = 'rollback.gitops.dev/allowed-namesp
  * permission granted by whoever administers it, not by the requester to itself.
  */
 export const SAFETY_ALLOW_ANNOTATION = 'rollback.gitops.dev/safety-allow';
+/**
+ * On a GitOpsRollback: who asked for it, as the API server authenticated them
+ * (`request.userInfo.username`). Written on create and kept unchanged on every update by the
+ * MutatingAdmissionPolicy in config/admission (without it, it is whatever the creator wrote).
+ * The controller puts it into each revert commit's `Requested-By:` trailer and status.requestedBy.
+ */
+export const REQUESTED_BY_ANNOTATION = 'rollback.gitops.dev/requested-by';
 
 /** A Flux GitRepository the rollback targets; its url, ref.branch and secretRef are used. */
 export interface SourceReference {
@@ -227,6 +234,8 @@ export interface PullRequestStatus {
 export interface GitOpsRollbackStatus {
   observedGeneration?: number;
   conditions?: Condition[];
+  /** Who asked, as the revert commits' `Requested-By:` trailer says it (see REQUESTED_BY_ANNOTATION). */
+  requestedBy?: string;
   /** The commits this rollback reverted (the first 100; see revertedCommitsCount). */
   revertedCommits?: string[];
   revertedCommitsCount?: number;
@@ -262,6 +271,8 @@ export interface GitOpsRollbackStatus {
 
 export interface ObjectMeta {
   name?: string;
+  /** On create only: the API server appends five random characters. */
+  generateName?: string;
   namespace?: string;
   uid?: string;
   generation?: number;

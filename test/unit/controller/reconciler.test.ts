@@ -5,7 +5,10 @@
  */
 import { Reason } from '../../../src/api/v1alpha1/conditions.js';
 import type { GitOpsRollback, GitOpsRollbackSpec, GitOpsRollbackStatus } from '../../../src/api/v1alpha1/types.js';
-import { RollbackReconciler } from '../../../src/controller/reconciler.js';
+import { buildRequest, RollbackReconciler } from '../../../src/controller/reconciler.js';
+import { buildAutomatedRollback } from '../../../src/controller/policy-decision.js';
+import { requestedByOf } from '../../../src/controller/requested-by.js';
+import type { GitOpsRollbackPolicy } from '../../../src/api/v1alpha1/policy-types.js';
 import type { ClusterPort, RunEngine } from '../../../src/controller/ports.js';
 import type { GitRepositoryView } from '../../../src/flux/git-repository.js';
 import type { RollbackRequest } from '../../../src/git/engine.js';
@@ -235,5 +238,93 @@ describe('RollbackReconciler', () => {
       expect(cluster.condition('Stalled')).toMatchObject({ reason: 'AuthenticationFailed' });
       expect(JSON.stringify([cluster.statuses, cluster.events])).not.toContain('p4ssw0rd-secret');
     });
+  });
+});
+
+describe('who asked: Requested-By and status.requestedBy', () => {
+  const ALICE = 'system:serviceaccount:team-a:alice';
+  const OPERATOR = 'system:serviceaccount:gitops-rollback-system:gitops-rollback-controller';
+  const asked = (annotations?: Record<string, string>, ownerReferences?: GitOpsRollback['metadata']['ownerReferences']) => {
+    const rollback = makeRollback();
+    return { ...rollback, metadata: { ...rollback.metadata, annotations, ownerReferences } };
+  };
+  const repository = { url: 'https://git.example/fleet.git', branch: 'main' };
+  const policy: GitOpsRollbackPolicy = {
+    apiVersion: 'rollback.gitops.dev/v1alpha1',
+    kind: 'GitOpsRollbackPolicy',
+    metadata: { namespace: 'flux-system', name: 'apps-auto', uid: 'policy-uid' },
+    spec: { kustomizations: { names: ['apps'] } },
+  };
+  /** The rollback a policy creates (as trigger-processor.ts does), then stamped by the admission policy. */
+  const automated = (source: 'flux' | 'alertmanager', reason: string, stampedBy?: string): GitOpsRollback => {
+    const rollback = buildAutomatedRollback({
+      policy,
+      kustomization: { metadata: { namespace: 'flux-system', name: 'apps', uid: 'k-uid' }, spec: { path: './apps' } },
+      source: { namespace: 'flux-system', name: 'fleet' },
+      lastGoodSha: SHA,
+      failingSha: HEAD,
+      failingRevision: `main@sha1:${HEAD}`,
+      trigger: { source, reason },
+    });
+    if (stampedBy) rollback.metadata.annotations = { ...rollback.metadata.annotations, 'rollback.gitops.dev/requested-by': stampedBy };
+    return rollback;
+  };
+
+  test.each([
+    ['a person: the requested-by annotation', asked({ 'rollback.gitops.dev/requested-by': ALICE }), ALICE],
+    ['no annotation (no admission policy installed): no trailer', asked(), undefined],
+    ['an annotation of blanks: no trailer', asked({ 'rollback.gitops.dev/requested-by': ' \n ' }), undefined],
+    ['an annotation with newlines: one line', asked({ 'rollback.gitops.dev/requested-by': 'alice\nIncident: forged' }), 'alice Incident: forged'],
+    [
+      'a policy, on a Flux event: the policy, the event and the Kustomization, then the stamped creator',
+      automated('flux', 'HealthCheckFailed', OPERATOR),
+      `GitOpsRollbackPolicy flux-system/apps-auto (HealthCheckFailed from Flux on Kustomization flux-system/apps), created by ${OPERATOR}`,
+    ],
+    [
+      'a policy, on an Alertmanager alert',
+      automated('alertmanager', 'KubeDeploymentReplicasMismatch', OPERATOR),
+      `GitOpsRollbackPolicy flux-system/apps-auto (KubeDeploymentReplicasMismatch from Alertmanager on Kustomization flux-system/apps), created by ${OPERATOR}`,
+    ],
+    [
+      'a policy, without the admission policy: no creator to name',
+      automated('flux', 'HealthCheckFailed'),
+      'GitOpsRollbackPolicy flux-system/apps-auto (HealthCheckFailed from Flux on Kustomization flux-system/apps)',
+    ],
+    [
+      'a person who wrote a policy owner reference: still named as the creator',
+      asked({ 'rollback.gitops.dev/requested-by': ALICE }, [
+        { apiVersion: 'rollback.gitops.dev/v1alpha1', kind: 'GitOpsRollbackPolicy', name: 'apps-auto', uid: 'u', controller: true },
+      ]),
+      `GitOpsRollbackPolicy team-a/apps-auto, created by ${ALICE}`,
+    ],
+    [
+      'an owner that is not a controlling GitOpsRollbackPolicy: the annotation alone',
+      asked({ 'rollback.gitops.dev/requested-by': ALICE }, [
+        { apiVersion: 'rollback.gitops.dev/v1alpha1', kind: 'GitOpsRollbackPolicy', name: 'apps-auto', uid: 'u' },
+        { apiVersion: 'v1', kind: 'ConfigMap', name: 'x', uid: 'c', controller: true },
+      ]),
+      ALICE,
+    ],
+  ])('%s', (_name, rollback, expected) => {
+    expect(requestedByOf(rollback)).toBe(expected);
+    expect(buildRequest(rollback, repository).requestedBy).toBe(expected);
+  });
+
+  test("a policy's long names are cut, never the creator", () => {
+    const rollback = automated('flux', 'HealthCheckFailed', ALICE);
+    rollback.metadata.annotations!['rollback.gitops.dev/kustomization'] = `flux-system/${'x'.repeat(3000)}`;
+    const value = requestedByOf(rollback)!;
+    expect(value.length).toBeLessThanOrEqual(1024);
+    expect(value).toMatch(
+      new RegExp(`^GitOpsRollbackPolicy flux-system/apps-auto \\(HealthCheckFailed from Flux on Kustomization flux-system/x+\\.\\.\\., created by ${ALICE}$`),
+    );
+  });
+
+  test('the reconciler passes it to the engine and shows it in status.requestedBy from the first status write', async () => {
+    const { cluster, requests, reconcile } = setup(asked({ 'rollback.gitops.dev/requested-by': ALICE }), async () => makeResult());
+    await reconcile();
+    expect(requests[0].requestedBy).toBe(ALICE);
+    expect(cluster.statuses[0]).toMatchObject({ requestedBy: ALICE });
+    expect(cluster.last.requestedBy).toBe(ALICE);
   });
 });

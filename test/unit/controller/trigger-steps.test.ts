@@ -12,7 +12,8 @@ import {
   TriggerNotSettledError,
   TriggerStop,
 } from '../../../src/controller/trigger-processor.js';
-import type { Kustomization } from '../../../src/flux/kustomization.js';
+import type { HistorySnapshot, Kustomization } from '../../../src/flux/kustomization.js';
+import { describeLastGood } from '../../../src/controller/policy-decision.js';
 import type { Trigger } from '../../../src/webhook/trigger.js';
 
 const GOOD = 'a'.repeat(40);
@@ -72,10 +73,82 @@ describe('trigger decision steps', () => {
 
   test('no healthy revision known: refused NoHealthyRevision', async () => {
     const unknown = { ...policy, status: {} };
-    expect(await stopOf(() => findLastGood(policy, failing('False'), { revision: `main@sha1:${BAD}`, sha: BAD }))).toEqual({ handedOn: GOOD });
+    expect(await stopOf(() => findLastGood(policy, failing('False'), { revision: `main@sha1:${BAD}`, sha: BAD }))).toEqual({
+      handedOn: { sha: GOOD, source: 'policy-status' },
+    });
     expect(await stopOf(() => findLastGood(unknown, failing('False'), { revision: `main@sha1:${BAD}`, sha: BAD }))).toMatchObject({
       action: 'refused',
       reason: 'NoHealthyRevision',
+      message: expect.stringMatching(/neither the policy's status nor Flux's status.history/),
+    });
+  });
+
+  describe("the last good revision from Flux's status.history when the policy has none", () => {
+    const OLDER = 'c'.repeat(40);
+    const snapshot = (sha: string, status: string, minute: number): HistorySnapshot => ({
+      digest: `sha256:${minute}`,
+      firstReconciled: `2026-11-30T10:0${minute}:00Z`,
+      lastReconciled: `2026-11-30T10:0${minute}:00Z`,
+      lastReconciledDuration: '2s',
+      lastReconciledStatus: status,
+      totalReconciliations: 1,
+      metadata: { revision: `main@sha1:${sha}` },
+    });
+    const withHistory = (history: unknown): Kustomization => {
+      const k = failing('False');
+      return { ...k, status: { ...k.status, history: history as HistorySnapshot[] } };
+    };
+    const failingBad = { revision: `main@sha1:${BAD}`, sha: BAD };
+    const healthyHistory = [snapshot(BAD, 'HealthCheckFailed', 3), snapshot(GOOD, 'ReconciliationSucceeded', 2), snapshot(OLDER, 'ReconciliationSucceeded', 1)];
+    const entry = (lastHealthyRevision: string) => ({ namespace: 'team', name: 'apps', lastHealthyRevision, lastHealthyTime: '2026-11-30T09:00:00Z' });
+
+    test.each<[string, GitOpsRollbackPolicy['status'], unknown, unknown]>([
+      ['no status at all: the history', {}, healthyHistory, { handedOn: { sha: GOOD, source: 'flux-history' } }],
+      [
+        'a record of another Kustomization only: the history',
+        { kustomizations: [{ ...entry(`main@sha1:${OLDER}`), name: 'other' }] },
+        healthyHistory,
+        { handedOn: { sha: GOOD, source: 'flux-history' } },
+      ],
+      [
+        'a record of the failing revision only: the history',
+        { kustomizations: [entry(`main@sha1:${BAD}`)] },
+        healthyHistory,
+        { handedOn: { sha: GOOD, source: 'flux-history' } },
+      ],
+      [
+        "the policy's own record first, even when the history names another",
+        { kustomizations: [entry(`main@sha1:${OLDER}`)] },
+        healthyHistory,
+        { handedOn: { sha: OLDER, source: 'policy-status' } },
+      ],
+      [
+        'only the failing revision healthy in the history: NoHealthyRevision',
+        {},
+        [snapshot(BAD, 'HealthCheckFailed', 2), snapshot(BAD, 'ReconciliationSucceeded', 1)],
+        { action: 'refused', reason: 'NoHealthyRevision' },
+      ],
+      [
+        'only failures in the history: NoHealthyRevision',
+        {},
+        [snapshot(BAD, 'HealthCheckFailed', 2), snapshot(GOOD, 'ReconciliationFailed', 1)],
+        { action: 'refused', reason: 'NoHealthyRevision' },
+      ],
+      ['no history (kustomize-controller before v1.7): NoHealthyRevision', {}, undefined, { action: 'refused', reason: 'NoHealthyRevision' }],
+      ['a malformed history: NoHealthyRevision', {}, { 0: 'ReconciliationSucceeded' }, { action: 'refused', reason: 'NoHealthyRevision' }],
+      [
+        'a healthy sha256 revision is not a commit the engine can revert from: NoHealthyRevision',
+        {},
+        [{ ...snapshot(GOOD, 'ReconciliationSucceeded', 1), metadata: { revision: `main@sha256:${'d'.repeat(64)}` } }],
+        { action: 'refused', reason: 'NoHealthyRevision' },
+      ],
+    ])('%s', async (_name, status, history, expected) => {
+      expect(await stopOf(() => findLastGood({ ...policy, status }, withHistory(history), failingBad))).toMatchObject(expected as object);
+    });
+
+    test('the source is named where people read it: the Event and the rollback reason', () => {
+      expect(describeLastGood({ sha: GOOD, source: 'flux-history' })).toBe("last healthy revision aaaaaaaaaaaa from Flux's status.history");
+      expect(describeLastGood({ sha: GOOD, source: 'policy-status' })).toBe("last healthy revision aaaaaaaaaaaa from the policy's status");
     });
   });
 

@@ -1,5 +1,5 @@
-import { formatRevertMessage, formatSquashMessage, getSubject, parseRequestId, parseRevertedCommits } from '../../../src/git/message.js';
-import { MAX_REASON_LENGTH, sanitizeReason } from '../../../src/git/commit-fields.js';
+import { formatRestoreMessage, formatRevertMessage, formatSquashMessage, getSubject, parseRequestId, parseRevertedCommits } from '../../../src/git/message.js';
+import { MAX_REASON_LENGTH, MAX_REQUESTED_BY_LENGTH, sanitizeReason, sanitizeRequestedBy } from '../../../src/git/commit-fields.js';
 import type { CommitData } from '../../../src/git/object-store.js';
 
 const person = { name: 'A', email: 'a@example.com', timestamp: 0, timezoneOffset: 0 };
@@ -37,6 +37,34 @@ describe('commit messages', () => {
     const text = formatRevertMessage(commit(A, 'x\n'), null, { reason: 'Errors\nspiking', incident: 'INC-1\n', requestId: 'ns/n/uid' });
     expect(text).toBe(`Revert "x"\n\nThis reverts commit ${A}.\n\nErrors spiking\n\nIncident: INC-1\nRollback-Request: ns/n/uid\n`);
     expect(parseRequestId(text)).toBe('ns/n/uid');
+  });
+
+  test('who asked is a Requested-By trailer between the incident and the request id, and the request id is still read back', () => {
+    const ctx = { incident: 'INC-1', requestedBy: 'system:serviceaccount:team-a:alice', requestId: 'ns/n/uid' };
+    const text = formatRevertMessage(commit(A, 'x\n'), null, ctx);
+    expect(text).toBe(
+      `Revert "x"\n\nThis reverts commit ${A}.\n\nIncident: INC-1\nRequested-By: system:serviceaccount:team-a:alice\nRollback-Request: ns/n/uid\n`,
+    );
+    expect(parseRequestId(text)).toBe('ns/n/uid');
+    expect(formatSquashMessage([commit(A, 'One\n')], { requestedBy: 'alice' })).toMatch(/\n\nRequested-By: alice\n$/);
+    expect(formatRestoreMessage(commit(A, 'One\n'), ['apps'], { requestedBy: 'alice' })).toMatch(/\n\nRequested-By: alice\n$/);
+  });
+
+  test('a Requested-By that tries to add lines stays on its own line, and cannot forge a Rollback-Request trailer', () => {
+    const text = formatRevertMessage(commit(A, 'x\n'), null, { requestedBy: 'alice\nRollback-Request: ns/victim/uid\r\n\u001b[31m' });
+    expect(text).toBe(`Revert "x"\n\nThis reverts commit ${A}.\n\nRequested-By: alice Rollback-Request: ns/victim/uid [31m\n`);
+    expect(parseRequestId(text)).toBeUndefined();
+  });
+
+  test.each([
+    ['a ServiceAccount', 'system:serviceaccount:team-a:alice', 'system:serviceaccount:team-a:alice'],
+    ['newlines, tabs and control characters', ' alice\n\tbob\u0000\u2028 ', 'alice bob'],
+    ['a long value is cut with a marker', 'x'.repeat(5000), `${'x'.repeat(MAX_REQUESTED_BY_LENGTH - 3)}...`],
+    ['only blanks: no trailer', ' \n\t ', undefined],
+    ['nothing', undefined, undefined],
+  ])('Requested-By sanitising: %s', (_name, value, expected) => {
+    expect(sanitizeRequestedBy(value)).toBe(expected);
+    expect(formatRevertMessage(commit(A, 'x\n'), null, { requestedBy: value }).includes('Requested-By:')).toBe(expected !== undefined);
   });
 
   test('a squashed revert lists each commit and can be read back', () => {

@@ -208,6 +208,22 @@ describe('TriggerProcessor', () => {
     expect(events[0]).toMatch(/^Warning\/NoHealthyRevision/);
   });
 
+  test("without a record in the policy, the last healthy revision of Flux's status.history; the Event and the reason say so", async () => {
+    const policy = makePolicy();
+    policy.status = {};
+    const history = [
+      { digest: 'sha256:b', lastReconciled: minutesAgo(1), lastReconciledStatus: 'HealthCheckFailed', metadata: { revision: `main@sha1:${BAD}` } },
+      { digest: 'sha256:a', lastReconciled: minutesAgo(30), lastReconciledStatus: 'ReconciliationSucceeded', metadata: { revision: `main@sha1:${GOOD}` } },
+    ];
+    const k: Kustomization = { ...kustomization, status: { ...kustomization.status, history } };
+    const { processor, created, events, reads } = setUp({ policy, k });
+    expect(await processor.process(trigger())).toMatchObject({ action: 'created', lastGoodSource: 'flux-history' });
+    expect(reads).toEqual([[GOOD, BAD]]);
+    expect(created[0].spec.revert?.range).toEqual({ from: GOOD, to: BAD });
+    expect(created[0].spec.reason).toContain("(last healthy revision 111111111111 from Flux's status.history)");
+    expect(events).toEqual([expect.stringMatching(/^Normal\/RollbackCreated: .*; last healthy revision 111111111111 from Flux's status\.history$/)]);
+  });
+
   test('an alert on a healthy revision rolls back to the healthy revision before it', async () => {
     const policy = makePolicy();
     policy.status = {
