@@ -46,11 +46,13 @@ export const USAGE = `Usage:
                           [--reason TEXT] [--incident ID] [--dry-run] [--timeout DURATION] [--kubeconfig FILE]
                           creates the GitOpsRollback back to the last healthy revision and, with --wait,
                           follows it live (exit 0 Ready, 1 Stalled); rollback --help for more
-  gitops-rollback history --repo <URL|PATH> [--branch main] [--path <p>...] [--limit N]
-                          [--cache-dir DIR] [--output text|json] [--timeout SECONDS]
+  gitops-rollback history (--repo <URL|PATH> [--branch main] [--path <p>...] | --kustomization [<ns>/]<name>
+                          [--kubeconfig FILE]) [--limit N] [--cache-dir DIR] [--output text|json] [--timeout SECONDS]
                           lists the branch's commits newest first along first parents (git log
                           --first-parent), at most --limit (default 20, max 1000), with --path only
-                          those touching one: changed components, reverts / reverted by, incident
+                          those touching one: changed components, reverts / reverted by, incident;
+                          --kustomization: its source and path, joined with Flux's status.history
+                          (applied when, healthy or not) and the GitOpsRollbacks that touched each
 
 Common options:
   --reason TEXT            why: written into the commit message

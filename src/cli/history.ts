@@ -26,12 +26,16 @@ const OPTIONS = {
   'cache-dir': { type: 'string' },
   output: { type: 'string', default: 'text' },
   timeout: { type: 'string', default: '60' },
+  kustomization: { type: 'string' },
+  kubeconfig: { type: 'string' },
 } as const;
 
 /** A parsed `history` command line: what to read, and how to print it. */
 export interface HistoryCommand {
   options: DeployHistoryOptions & { limit: number; paths: string[]; timeoutMs: number };
   output: 'text' | 'json';
+  /** `--kustomization [NS/]NAME`: the repository, branch and path come from the cluster (./kustomization-history.ts). */
+  kustomization?: { reference: string; kubeconfig?: string };
 }
 
 /** The JSON object `--output json` prints on the last line of stdout. */
@@ -54,7 +58,10 @@ export function parseHistoryCommand(argv: string[], env: NodeJS.ProcessEnv): His
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  if (!values.repo) throw new UsageError('history needs --repo <URL|PATH>');
+  if ((values.repo === undefined) === (values.kustomization === undefined))
+    throw new UsageError('history needs --repo <URL|PATH> or --kustomization [NS/]NAME');
+  if (values.kustomization !== undefined && values.path?.length)
+    throw new UsageError("--path goes with --repo; --kustomization reads the Kustomization's own path");
   if (!isBranchName(values.branch)) throw new UsageError(`--branch "${values.branch.slice(0, 255)}" is not a valid branch name`);
   if (values.output !== 'text' && values.output !== 'json') throw new UsageError('--output must be text or json');
   const limit = /^\d{1,7}$/.test(values.limit) ? Number(values.limit) : NaN;
@@ -69,9 +76,12 @@ export function parseHistoryCommand(argv: string[], env: NodeJS.ProcessEnv): His
     if (error instanceof InvalidRequestError) throw new UsageError(`--path: ${error.message}`);
     throw error;
   }
+  const repo = values.repo ?? '';
   return {
+    ...(values.kustomization !== undefined ? { kustomization: { reference: values.kustomization, kubeconfig: values.kubeconfig } } : {}),
     options: {
-      repository: { url: values.repo, branch: values.branch, credentials: isSshUrl(values.repo) ? readSshCredentials(env) : readCredentials(env) },
+      // With --kustomization, filled in from the cluster.
+      repository: { url: repo, branch: values.branch, credentials: isSshUrl(repo) ? readSshCredentials(env) : readCredentials(env) },
       cacheDir: values['cache-dir'] ?? defaultCacheDir(env),
       paths,
       limit,
@@ -93,19 +103,27 @@ export async function runHistory(argv: string[], env: NodeJS.ProcessEnv = proces
     return 2;
   }
   const json = command.output === 'json';
-  const { repository } = command.options;
-  // As revert: the person's own URL, their machine (LOCAL_NETWORK_POLICY), but never silent about plain HTTP.
-  if (/^http:\/\//i.test(repository.url)) {
-    process.stderr.write('gitops-rollback: warning: http:// sends credentials and content unencrypted and unauthenticated; prefer https://\n');
-  }
+  let { repository } = command.options;
   try {
+    // --kustomization: repository, branch and path from the cluster, and what the cluster saw of each commit.
+    const cluster = command.kustomization ? await (await import('./kustomization-history.js')).readClusterSide(command.kustomization, env) : undefined;
+    if (cluster) {
+      repository = cluster.repository;
+      command.options.repository = repository;
+      command.options.paths = cluster.paths;
+    }
+    // As revert: the person's own URL, their machine (LOCAL_NETWORK_POLICY), but never silent about plain HTTP.
+    if (/^http:\/\//i.test(repository.url)) {
+      process.stderr.write('gitops-rollback: warning: http:// sends credentials and content unencrypted and unauthenticated; prefer https://\n');
+    }
     const history = await readDeployHistory({ ...command.options, onProgress: json ? undefined : reportProgress });
     if (json) {
       const note = describeWalkEnd(history, command.options.limit);
       if (note) process.stderr.write(`gitops-rollback: note: ${note}\n`);
-      process.stdout.write(`${JSON.stringify(toJsonReport(history))}\n`);
+      process.stdout.write(`${JSON.stringify(cluster ? cluster.toJson(history) : toJsonReport(history))}\n`);
     } else {
-      process.stdout.write(formatHistoryText(history, { paths: command.options.paths, limit: command.options.limit }));
+      const { paths, limit } = command.options;
+      process.stdout.write(formatHistoryText(history, { paths, limit, ...(cluster ? { title: cluster.title, marks: cluster.marks } : {}) }));
     }
     return 0;
   } catch (error) {
@@ -146,15 +164,19 @@ const INDENT = ' '.repeat(WIDTH.sha + GAP.length);
  * under it, when there are any, its rollback links and trailers (reverted by, reverts, incident,
  * request). Text from the repository is reduced to one line without control characters.
  */
-export function formatHistoryText(history: DeployHistory, options: { paths?: string[]; limit: number }): string {
+export function formatHistoryText(
+  history: DeployHistory,
+  options: { paths?: string[]; limit: number; title?: string; marks?: (commit: DeployHistoryCommit) => string[] },
+): string {
   const touching = options.paths?.length ? `, touching ${options.paths.map((p) => toOneLine(p, 60)).join(', ')}` : '';
   const count = `${history.commits.length} commit${history.commits.length === 1 ? '' : 's'}`;
   const lines = [toOneLine(`${history.branch} at ${shortSha(history.head)}: ${count}${touching}, newest first along first parents`, LINE_WIDTH)];
+  if (options.title) lines.unshift(...options.title.split('\n').map((line) => toOneLine(line, LINE_WIDTH)));
   if (history.commits.length) {
     lines.push('', row('COMMIT', 'DATE (UTC)', 'SUBJECT', 'COMPONENTS'));
     for (const commit of history.commits) {
       lines.push(row(shortSha(commit.sha), utcMinutes(commit.date), toOneLine(commit.subject, WIDTH.subject), formatComponents(commit.paths)));
-      const marks = markers(commit);
+      const marks = [...(options.marks?.(commit) ?? []), ...markers(commit)];
       if (marks.length) lines.push(`${INDENT}${toOneLine(marks.join('; '), LINE_WIDTH - INDENT.length)}`);
     }
   }

@@ -155,6 +155,50 @@ spec: {interval: 10m, path: ./apps/web, prune: true, targetNamespace: ${ns}, sou
     expect(config.data.version).toBe('1.0');
   });
 
+  test("history --kustomization: the path's commits joined with Flux's status.history, what is applied now, and the rollback", async () => {
+    const rollbackName = (JSON.parse(await kubectl(['get', 'gitopsrollbacks', '-n', ns, '-o', 'json'])) as { items: { metadata: { name: string } }[] })
+      .items[0]!.metadata.name;
+    const revert = git(bare, 'rev-parse', 'main');
+    await waitApplied(revert);
+    const json = await cli(['history', '--kustomization', `${ns}/web`, '--output', 'json']);
+    expect({ code: json.code, stderr: json.stderr }).toEqual({ code: 0, stderr: expect.stringContaining('http://') });
+    const report = JSON.parse(json.stdout.trim().split('\n').at(-1)!) as {
+      kustomization: string;
+      lastAppliedRevision: string;
+      commits: {
+        sha: string;
+        current: boolean;
+        paths: string[];
+        deployments: { healthy: boolean; status: string }[];
+        rollbacks: { name: string; role: string; outcome: string }[];
+      }[];
+    };
+    expect(report.kustomization).toBe(`${ns}/web`);
+    expect(report.lastAppliedRevision).toBe(`main@sha1:${revert}`);
+    // Only the commits touching ./apps/web, newest first (the oracle: git log on that path).
+    expect(report.commits.map((c) => c.sha)).toEqual(git(bare, 'log', '--first-parent', '--format=%H', 'main', '--', 'apps/web').split('\n'));
+    const [current, reverted, first] = report.commits;
+    expect(current).toMatchObject({ sha: revert, current: true, deployments: [{ healthy: true, status: 'ReconciliationSucceeded' }] });
+    expect(current!.rollbacks).toEqual([{ name: rollbackName, role: 'revert', outcome: 'Ready Succeeded' }]);
+    expect(reverted).toMatchObject({
+      sha: bad,
+      current: false,
+      deployments: [{ healthy: true }],
+      rollbacks: [{ name: rollbackName, role: 'reverted', outcome: 'Ready Succeeded' }],
+    });
+    // The revert builds exactly what `good` built: Flux keeps one snapshot per digest and moved it to
+    // the revert's revision, so `good` has no deployment of its own any more (kustomize-controller's Upsert).
+    expect(first).toMatchObject({ sha: good, deployments: [], rollbacks: [] });
+    expect(current!.deployments).toHaveLength(1);
+
+    const text = await cli(['history', '--kustomization', `${ns}/web`]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain(`Kustomization ${ns}/web: ./apps/web of GitRepository ${ns}/fleet\nApplied now: ${revert.slice(0, 12)}\n`);
+    expect(text.stdout).toMatch(/APPLIED NOW; healthy \d{4}-\d\d-\d\d \d\d:\d\d; written by rollback-web-/);
+    expect(text.stdout).toContain(`rolled back by ${rollbackName} (Ready Succeeded)`);
+    expect(Math.max(...text.stdout.split('\n').map((l) => l.length))).toBeLessThanOrEqual(99);
+  });
+
   test('rollback --to <sha> --dry-run --wait: the explicit target, nothing pushed, exit 0 on DryRunSucceeded', async () => {
     const before = git(bare, 'rev-parse', 'main');
     await waitApplied(before);
