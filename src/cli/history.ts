@@ -177,12 +177,24 @@ export function formatHistoryText(
     for (const commit of history.commits) {
       lines.push(row(shortSha(commit.sha), utcMinutes(commit.date), toOneLine(commit.subject, WIDTH.subject), formatComponents(commit.paths)));
       const marks = [...(options.marks?.(commit) ?? []), ...markers(commit)];
-      if (marks.length) lines.push(`${INDENT}${toOneLine(marks.join('; '), LINE_WIDTH - INDENT.length)}`);
+      lines.push(...wrapMarks(marks).map((line) => `${INDENT}${line}`));
     }
   }
   const note = describeWalkEnd(history, options.limit);
   if (note) lines.push('', toOneLine(note, LINE_WIDTH));
   return `${lines.join('\n')}\n`;
+}
+
+/** The marks, `; `-separated, on as many indented lines as they need (a mark is never split, only cut when longer than a line). */
+function wrapMarks(marks: string[]): string[] {
+  const width = LINE_WIDTH - INDENT.length;
+  const lines: string[] = [];
+  for (const mark of marks.map((m) => toOneLine(m, width))) {
+    const last = lines.length - 1;
+    if (last >= 0 && [...lines[last]!].length + 2 + [...mark].length <= width) lines[last] += `; ${mark}`;
+    else lines.push(mark);
+  }
+  return lines;
 }
 
 function row(sha: string, date: string, subject: string, components: string): string {

@@ -112,7 +112,8 @@ describe('formatHistoryText', () => {
     for (const line of text.split('\n')) expect([...line].length).toBeLessThanOrEqual(99);
     // eslint-disable-next-line no-control-regex -- the point
     expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/);
-    expect(text).toContain('reverted by cccccccccccc; reverts 30 commits');
+    // Marks wrap onto more indented lines rather than being cut; only a mark too long for a line is cut.
+    expect(text).toContain(`reverted by cccccccccccc\n${' '.repeat(14)}reverts 30 commits`);
     // The first component that fits, then how many more.
     expect(text).toMatch(/ {2}\. \+4$/m);
   });
