@@ -1,7 +1,8 @@
 /**
  * Rename detection for one side of a merge (base -> side), following git's merge-ort, which
  * calls diffcore_rename_extended without copies or break detection:
- *   1. exact renames (same blob) among all deleted and added paths;
+ *   1. exact renames (same blob) among all deleted and added non-empty files, ties broken in the
+ *      order of ort's diff queue (find_identical_files; see collectSideChanges);
  *   2. sources not relevant to the merge are dropped (ort's "relevant sources");
  *   3. pairs whose basenames are unique among the remaining sources and targets, at >= 75%;
  *   4. the rest at >= 50%, best score first, each source and target used once.
@@ -21,6 +22,11 @@ export interface FileEntry {
 export interface SideChanges {
   deleted: Map<string, FileEntry>;
   added: Map<string, FileEntry>;
+  /**
+   * Deleted and added paths in the order of merge-ort's diff queue for this side (see
+   * {@link collectSideChanges}); when absent, path order. Exact renames break ties by it.
+   */
+  queue?: string[];
 }
 
 /** One detected rename. */
@@ -35,6 +41,10 @@ export interface Rename {
 const BASENAME_SCORE = DEFAULT_RENAME_SCORE + Math.floor((MAX_SCORE - DEFAULT_RENAME_SCORE) * 0.5);
 /** diffcore-rename.c NUM_CANDIDATE_PER_DST. */
 const CANDIDATES_PER_TARGET = 4;
+/** find_identical_files: after this many usable identical sources, the best so far wins. */
+const IDENTICAL_CANDIDATES = 100;
+/** merge-ort sets rename_empty = 0: empty files are neither rename sources nor targets. */
+const EMPTY_BLOB = 'e69de29bb2d1d6434b8b29ae775ad8c2e48c5391';
 /**
  * git's diff.renameLimit (default 1000): inexact detection is attempted only when sources x
  * targets <= limit^2 (too_many_rename_candidates). git then skips inexact renames; we refuse
@@ -43,20 +53,59 @@ const CANDIDATES_PER_TARGET = 4;
  */
 export const RENAME_LIMIT = 1000;
 
+/** dir_rename_mask of merge-ort's collect_merge_info, from the point of view of one side. */
+type DirRenameMask = 'none' | 'side' | 'other' | 'all';
+
+interface WalkContext {
+  out: SideChanges;
+  /** Pairs walked in place (depth first, path order). */
+  main: string[];
+  /** Pairs of directories ort defers for this side, per directory, in deferral order. */
+  deferred: Map<string, string[]>;
+}
+
 /**
  * Lists the files deleted and added between two trees, descending only into subtrees whose
  * OIDs differ, so the cost follows the size of the change, not of the repository.
+ *
+ * With the merge's other side (`other`), also records merge-ort's diff-queue order for this
+ * side (collect_merge_info_callback, handle_deferred_entries): pairs in path order, except
+ * that a directory where the other side equals the base (or that only this side has) is
+ * deferred when ort's dir_rename_mask is not 0x07 there; deferred directories are walked
+ * after everything else, in the iteration order of git's strintmap
+ * (deferred[side].possible_trivial_merges), each in path order.
  */
-export async function collectSideChanges(store: ObjectStore, base: string | null, side: string | null): Promise<SideChanges> {
+export async function collectSideChanges(store: ObjectStore, base: string | null, side: string | null, other?: string | null): Promise<SideChanges> {
   const changes: SideChanges = { deleted: new Map(), added: new Map() };
-  await diffTrees(store, '', base, side, changes);
+  const ctx: WalkContext = { out: changes, main: [], deferred: new Map() };
+  await diffTrees(store, '', base, side, other ?? null, 'none', null, ctx);
+  if (other !== undefined) {
+    changes.queue = [...ctx.main.sort(comparePaths)];
+    for (const dir of strmapIterationOrder([...ctx.deferred.keys()])) changes.queue.push(...ctx.deferred.get(dir)!.sort(comparePaths));
+  }
   return changes;
 }
 
-async function diffTrees(store: ObjectStore, dir: string, base: string | null, side: string | null, out: SideChanges): Promise<void> {
+async function diffTrees(
+  store: ObjectStore,
+  dir: string,
+  base: string | null,
+  side: string | null,
+  other: string | null,
+  mask: DirRenameMask,
+  group: string[] | null,
+  ctx: WalkContext,
+): Promise<void> {
   if (base === side) return;
   const b = await readEntries(store, base);
   const s = await readEntries(store, side);
+  const o = group ? new Map<string, FileEntry>() : await readEntries(store, other);
+  // traverse_trees_wrapper's pre-scan: a file only the kept side has makes directory renames relevant.
+  if (!group && (mask === 'side' || mask === 'other')) {
+    const only = mask === 'side' ? s : o;
+    const rest = mask === 'side' ? o : s;
+    for (const [name, e] of only) if (e.mode !== TREE_MODE && !isFileAt(b, name) && !isFileAt(rest, name)) mask = 'all';
+  }
   for (const name of new Set([...b.keys(), ...s.keys()])) {
     const eb = b.get(name);
     const es = s.get(name);
@@ -64,12 +113,42 @@ async function diffTrees(store: ObjectStore, dir: string, base: string | null, s
     const path = dir + name;
     const bTree = eb?.mode === TREE_MODE ? eb.oid : null;
     const sTree = es?.mode === TREE_MODE ? es.oid : null;
-    if (bTree || sTree) await diffTrees(store, `${path}/`, bTree, sTree, out);
     const bFile = eb && !bTree ? eb : undefined;
     const sFile = es && !sTree ? es : undefined;
-    if (bFile && !sFile) out.deleted.set(path, bFile);
-    if (sFile && !bFile) out.added.set(path, sFile);
+    const into = group ?? ctx.main;
+    if (bFile && !sFile) {
+      ctx.out.deleted.set(path, bFile);
+      into.push(path);
+    }
+    if (sFile && !bFile) {
+      ctx.out.added.set(path, sFile);
+      into.push(path);
+    }
+    if (!bTree && !sTree) continue;
+    const eo = o.get(name);
+    const oTree = eo?.mode === TREE_MODE ? eo.oid : null;
+    if (group) {
+      await diffTrees(store, `${path}/`, bTree, sTree, null, mask, group, ctx);
+      continue;
+    }
+    // collect_rename_info: a directory the base and one side have, the other side not.
+    let childMask = mask;
+    if (mask !== 'all' && bTree && !!sTree !== !!oTree) childMask = sTree ? 'side' : 'other';
+    const otherMatchesBase = eo !== undefined && eb !== undefined && eo.mode === eb.mode && eo.oid === eb.oid;
+    const onlyThisSide = !eb && !eo && sTree !== null;
+    if (childMask !== 'all' && (otherMatchesBase || onlyThisSide)) {
+      const deferred: string[] = [];
+      ctx.deferred.set(path, deferred);
+      await diffTrees(store, `${path}/`, bTree, sTree, null, childMask, deferred, ctx);
+      continue;
+    }
+    await diffTrees(store, `${path}/`, bTree, sTree, oTree, childMask, null, ctx);
   }
+}
+
+function isFileAt(entries: Map<string, FileEntry>, name: string): boolean {
+  const e = entries.get(name);
+  return e !== undefined && e.mode !== TREE_MODE;
 }
 
 async function readEntries(store: ObjectStore, oid: string | null): Promise<Map<string, FileEntry>> {
@@ -79,6 +158,33 @@ async function readEntries(store: ObjectStore, oid: string | null): Promise<Map<
   return map;
 }
 
+/** strhash (hashmap.c): FNV-1, 32 bits. */
+function strhash(key: string): number {
+  let hash = 0x811c9dc5;
+  for (const c of Buffer.from(key)) hash = (Math.imul(hash, 0x01000193) ^ c) >>> 0;
+  return hash;
+}
+
+/**
+ * The order hashmap_iter_next visits keys added in this order to a new strmap (hashmap.c):
+ * 64 buckets, each a list with the newest entry first; past 80% load the table grows 4x,
+ * moving entries bucket by bucket (which reverses their relative order).
+ */
+export function strmapIterationOrder(keys: string[]): string[] {
+  let table: string[][] = Array.from({ length: 64 }, () => []);
+  let count = 0;
+  for (const key of keys) {
+    table[strhash(key) & (table.length - 1)].unshift(key);
+    count += 1;
+    if (count > Math.floor((table.length * 80) / 100)) {
+      const grown: string[][] = Array.from({ length: table.length * 4 }, () => []);
+      for (const chain of table) for (const k of chain) grown[strhash(k) & (grown.length - 1)].unshift(k);
+      table = grown;
+    }
+  }
+  return table.flat();
+}
+
 /**
  * Detects renames among `changes`, keyed by source path. Inexact matching only considers
  * sources in `relevantSources` (ort skips the others: their renames cannot change the merge).
@@ -86,8 +192,9 @@ async function readEntries(store: ObjectStore, oid: string | null): Promise<Map<
 export async function detectRenames(store: ObjectStore, changes: SideChanges, relevantSources: Set<string>): Promise<Map<string, Rename>> {
   const renames = new Map<string, Rename>();
   if (relevantSources.size === 0) return renames;
-  const sources = sortedRenamable(changes.deleted);
-  const targets = sortedRenamable(changes.added);
+  const queue = changes.queue ?? [...changes.deleted.keys(), ...changes.added.keys()].sort(comparePaths);
+  const sources = queue.filter((p) => isRenamable(changes.deleted.get(p)));
+  const targets = queue.filter((p) => isRenamable(changes.added.get(p)));
   const usedTargets = new Set<string>();
   const record = (source: string, target: string, score: number): void => {
     renames.set(source, { source, target, score });
@@ -110,8 +217,9 @@ export async function detectRenames(store: ObjectStore, changes: SideChanges, re
   return renames;
 }
 
-function sortedRenamable(map: Map<string, FileEntry>): string[] {
-  return [...map.keys()].filter((p) => map.get(p)?.mode !== GITLINK_MODE).sort(comparePaths);
+/** diffcore_rename_extended's registration: no submodules, no empty files (rename_empty = 0). */
+function isRenamable(entry: FileEntry | undefined): boolean {
+  return entry !== undefined && entry.mode !== GITLINK_MODE && entry.oid !== EMPTY_BLOB;
 }
 
 function isRegular(entry: FileEntry | undefined): boolean {
@@ -124,8 +232,10 @@ function comparePaths(a: string, b: string): number {
 }
 
 /**
- * find_exact_renames: each target takes the unused source with the same blob, preferring
- * one with the same basename, then the first in path order.
+ * find_exact_renames and find_identical_files (diffcore-rename.c): targets in queue order
+ * (rename_dst), each taking among the unused sources with the same blob, in queue order
+ * (rename_src), the first with the same basename (basename_same), else the first; only the
+ * first 100 usable sources are looked at. Symlinks pair only with the same mode.
  */
 function findExactRenames(changes: SideChanges, sources: string[], targets: string[], record: (s: string, t: string, score: number) => void): void {
   const byOid = new Map<string, string[]>();
@@ -135,12 +245,28 @@ function findExactRenames(changes: SideChanges, sources: string[], targets: stri
   }
   const used = new Set<string>();
   for (const t of targets) {
-    const candidates = (byOid.get(changes.added.get(t)!.oid) ?? []).filter((s) => !used.has(s));
-    if (candidates.length === 0) continue;
-    const best = candidates.find((s) => basenameOf(s) === basenameOf(t)) ?? candidates[0];
+    const target = changes.added.get(t)!;
+    let best: string | undefined;
+    let left = IDENTICAL_CANDIDATES;
+    for (const s of byOid.get(target.oid) ?? []) {
+      const source = changes.deleted.get(s)!;
+      if ((!isRegularMode(source.mode) || !isRegularMode(target.mode)) && source.mode !== target.mode) continue;
+      if (used.has(s)) continue;
+      if (basenameOf(s) === basenameOf(t)) {
+        best = s;
+        break;
+      }
+      best ??= s;
+      if (--left === 0) break;
+    }
+    if (best === undefined) continue;
     used.add(best);
     record(best, t, MAX_SCORE);
   }
+}
+
+function isRegularMode(mode: string): boolean {
+  return mode !== SYMLINK_MODE && mode !== GITLINK_MODE && mode !== TREE_MODE;
 }
 
 function basenameOf(path: string): string {

@@ -166,7 +166,7 @@ async function applyRenames(state: MergeState): Promise<void> {
   for (const s of SIDES) {
     const locationDirs = state.addsUnderRemovedDirs.filter((a) => a.side !== s).flatMap((a) => a.removedDirs);
     if (relevant[s].size === 0 && locationDirs.length === 0) continue;
-    const changes = await collectSideChanges(state.store, state.roots[BASE], state.roots[s]);
+    const changes = await collectSideChanges(state.store, state.roots[BASE], state.roots[s], state.roots[s === OURS ? THEIRS : OURS]);
     const sources = new Set(relevant[s]);
     for (const p of changes.deleted.keys()) if (locationDirs.some((d) => isUnder(p, d))) sources.add(p);
     renames[s] = await detectRenames(state.store, changes, sources);

@@ -24,6 +24,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { runRollback, type RollbackResult } from '../../src/git/engine.js';
 import { RevertConflictError, type Conflict } from '../../src/git/errors.js';
+import { ObjectStore } from '../../src/git/object-store.js';
+import { collectSideChanges, detectRenames } from '../../src/git/renames.js';
 import { AUTHOR, GitRunner, Rng, buildRandomHistory, pickRevertTarget, type RandomHistory, type RevertTarget } from '../helpers/random-history.js';
 
 const SINGLE_SEED = process.env.ORACLE_SEED ? Number(process.env.ORACLE_SEED) : undefined;
@@ -284,4 +286,227 @@ describe('engine revert equals git revert on random histories (git CLI as oracle
     },
     120_000,
   );
+});
+
+/**
+ * Identical copies competing for one exact rename (diffcore-rename.c find_identical_files, fed
+ * in merge-ort's diff-queue order, where directories only one side changed come last, in
+ * git's hash order): git names the conflicting paths, the engine must name the same ones.
+ */
+interface CopyCase {
+  name: string;
+  /** Shell steps; each commits; the commit to revert is tagged `target`. */
+  script: string;
+}
+
+const put = (file: string, text: string): string => `mkdir -p "$(dirname ${file})" && printf '${text}' > ${file}`;
+const commit = (subject: string): string => `git add -A && git commit -q -m "${subject}"`;
+const X = 'kind: ConfigMap\\nname: app\\nvalue: 1\\n';
+
+const copyCases: CopyCase[] = [
+  {
+    name: 'three same-basename copies: the rename/delete names the copy git picks, not the first path',
+    script: [
+      put('README', 'r\\n'),
+      commit('init'),
+      put('orig/a.yaml', X),
+      commit('add') + ' && git tag target',
+      'for d in b c d; do mkdir $d && cp orig/a.yaml $d/; done',
+      commit('copy'),
+      'git rm -q orig/a.yaml',
+      commit('delete'),
+    ].join(' && '),
+  },
+  {
+    name: 'three copies with other basenames: the first in queue order wins',
+    script: [
+      put('README', 'r\\n'),
+      commit('init'),
+      put('orig/a.yaml', X),
+      commit('add') + ' && git tag target',
+      'mkdir b c d && cp orig/a.yaml b/x.yaml && cp orig/a.yaml c/y.yaml && cp orig/a.yaml d/z.yaml',
+      commit('copy'),
+      'git rm -q orig/a.yaml',
+      commit('delete'),
+    ].join(' && '),
+  },
+  {
+    name: 'the first copy in queue order takes the source, even before a later copy with the same basename',
+    script: [
+      put('README', 'r\\n'),
+      commit('init'),
+      put('orig/a.yaml', X),
+      commit('add') + ' && git tag target',
+      'mkdir b c d && cp orig/a.yaml b/a.yaml && cp orig/a.yaml c/y.yaml && cp orig/a.yaml d/z.yaml',
+      commit('copy'),
+      'git rm -q orig/a.yaml',
+      commit('delete'),
+    ].join(' && '),
+  },
+  {
+    name: 'one copy changed later: the rename goes to an unchanged copy, chosen like git',
+    script: [
+      put('README', 'r\\n'),
+      commit('init'),
+      put('orig/a.yaml', X),
+      commit('add') + ' && git tag target',
+      'for d in b c d e; do mkdir $d && cp orig/a.yaml $d/; done',
+      commit('copy'),
+      put('e/a.yaml', `${X}extra: 2\\n`) + ' && git rm -q orig/a.yaml',
+      commit('change one copy, delete the original'),
+    ].join(' && '),
+  },
+  {
+    name: 'a copy in a directory both sides changed comes before copies in new directories',
+    script: [
+      put('README', 'r\\n') + ' && ' + put('zz/keep.yaml', 'k: 1\\n'),
+      commit('init'),
+      put('orig/a.yaml', X) + ' && ' + put('zz/keep.yaml', 'k: 2\\n'),
+      commit('add') + ' && git tag target',
+      'mkdir b c && cp orig/a.yaml b/q.yaml && cp orig/a.yaml c/q.yaml && cp orig/a.yaml zz/q.yaml',
+      commit('copy'),
+      'git rm -q orig/a.yaml',
+      commit('delete'),
+    ].join(' && '),
+  },
+  {
+    name: 'only content decides: a relevant source comes before an identical untouched one in a later path',
+    script: [
+      put('README', 'r\\n') + ' && ' + put('a/i.yaml', X),
+      commit('init'),
+      put('z/r.yaml', X),
+      commit('add') + ' && git tag target',
+      'git rm -q a/i.yaml z/r.yaml && ' + put('t/n.yaml', X),
+      commit('move'),
+    ].join(' && '),
+  },
+  {
+    name: 'several identical sources: the target takes the one with its basename, not the first',
+    script: [
+      put('README', 'r\\n'),
+      commit('init'),
+      put('s1/f.yaml', X) + ' && ' + put('s2/g.yaml', X),
+      commit('add') + ' && git tag target',
+      'git rm -q s1/f.yaml s2/g.yaml && ' + put('t/g.yaml', X),
+      commit('move'),
+    ].join(' && '),
+  },
+  {
+    name: 'rename/rename: each side renames to the copy git picks',
+    script: [
+      put('README', 'r\\n') + ' && ' + put('q/f.yaml', X),
+      commit('init'),
+      'mkdir p && git mv q/f.yaml p/f.yaml',
+      commit('rename') + ' && git tag target',
+      'for d in b c d; do mkdir $d && cp p/f.yaml $d/; done && git rm -q p/f.yaml',
+      commit('copy and delete'),
+    ].join(' && '),
+  },
+  {
+    name: 'empty files are never renamed: moved .gitkeep files revert cleanly',
+    script: [
+      put('README', 'r\\n'),
+      commit('init'),
+      'mkdir -p orig && : > orig/.gitkeep && ' + put('orig/a.yaml', X),
+      commit('add') + ' && git tag target',
+      'mkdir b c && : > b/.gitkeep && : > c/.gitkeep && git rm -q orig/.gitkeep',
+      commit('move keep'),
+    ].join(' && '),
+  },
+  {
+    name: 'sixty copies: git hash table growth decides the order',
+    script: [
+      put('README', 'r\\n'),
+      commit('init'),
+      put('orig/a.yaml', X),
+      commit('add') + ' && git tag target',
+      'for i in $(seq 1 60); do mkdir team-$i && cp orig/a.yaml team-$i/; done',
+      commit('copy'),
+      'git rm -q orig/a.yaml',
+      commit('delete'),
+    ].join(' && '),
+  },
+];
+
+/** git's CONFLICT lines in the engine's terms (path, reason), and the renames they name. */
+function parseGitConflicts(output: string): { conflicts: Conflict[]; renames: { source: string; target: string; side: 1 | 2 }[] } {
+  const conflicts: Conflict[] = [];
+  const renames: { source: string; target: string; side: 1 | 2 }[] = [];
+  const sideOf = (where: string): 1 | 2 => (where === 'HEAD' ? 1 : 2);
+  for (const line of output.split('\n').filter((l) => l.startsWith('CONFLICT'))) {
+    let m = /^CONFLICT \(rename\/delete\): (.+) renamed to (.+) in (HEAD|parent of .+), but deleted in .+\.$/.exec(line);
+    if (m) {
+      conflicts.push({ path: m[2], reason: 'rename/delete' });
+      renames.push({ source: m[1], target: m[2], side: sideOf(m[3]) });
+      continue;
+    }
+    m = /^CONFLICT \(rename\/rename\): (.+) renamed to (.+) in (HEAD|parent of .+) and to (.+) in (HEAD|parent of .+)\.$/.exec(line);
+    if (m) {
+      conflicts.push({ path: m[1], reason: 'rename/rename' });
+      renames.push({ source: m[1], target: m[2], side: sideOf(m[3]) }, { source: m[1], target: m[4], side: sideOf(m[5]) });
+      continue;
+    }
+    m = /^CONFLICT \((content|add\/add)\): Merge conflict in (.+)$/.exec(line);
+    if (m) {
+      conflicts.push({ path: m[2], reason: m[1] as Conflict['reason'] });
+      continue;
+    }
+    conflicts.push({ path: line, reason: 'unparsed' as Conflict['reason'] });
+  }
+  return { conflicts, renames };
+}
+
+const byPath = (a: Conflict, b: Conflict): number => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.reason < b.reason ? -1 : 1);
+
+describe('conflict paths among identical copies equal git revert (git CLI as oracle)', () => {
+  let copiesRoot = '';
+  beforeAll(() => {
+    copiesRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'revert-oracle-copies-'));
+  });
+  afterAll(() => {
+    fs.rmSync(copiesRoot, { recursive: true, force: true });
+  });
+
+  test.each(copyCases.map((c, i) => [c.name, i] as const))('%s', async (_name, index) => {
+    const dir = path.join(copiesRoot, `case-${index}`);
+    fs.mkdirSync(path.join(dir, 'work'), { recursive: true });
+    const git = new GitRunner(path.join(dir, 'work'));
+    git.run(['init', '-q']);
+    git.shell(copyCases[index].script);
+    const target = git.run(['rev-parse', 'target']).trim();
+    const bare = path.join(dir, 'bare.git');
+    git.run(['clone', '-q', '--bare', git.dir, bare]);
+    const engine = await revertWithEngine(bare, path.join(dir, 'cache'), { commits: [target], label: 'one' } as RevertTarget);
+    const run = git.try(['revert', '--no-edit', target]);
+    if (run.status === 0) {
+      expect(engine.kind).toBe('done');
+      const r = (engine as { result: RollbackResult }).result;
+      expect(r.commits.map((c) => c.tree)).toEqual([git.run(['rev-parse', 'HEAD^{tree}']).trim()]);
+      return;
+    }
+    const output = run.stdout + run.stderr;
+    const expected = parseGitConflicts(output);
+    const unmerged = new Set(
+      git
+        .run(['ls-files', '-u'])
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split('\t')[1]),
+    );
+    for (const c of expected.conflicts.filter((c) => c.reason === 'rename/delete')) expect(unmerged.has(c.path)).toBe(true);
+    expect(engine.kind).toBe('conflict');
+    const conflicts = (engine as { conflicts: Conflict[] }).conflicts;
+    expect([...conflicts].sort(byPath)).toEqual([...expected.conflicts].sort(byPath));
+    // The renames git names, from the engine's rename detection on the same trees.
+    const store = new ObjectStore(fs, path.join(git.dir, '.git'));
+    const tree = (rev: string): string => git.run(['rev-parse', `${rev}^{tree}`]).trim();
+    const roots = [tree(target), tree('HEAD'), tree(`${target}^`)];
+    for (const side of [1, 2] as const) {
+      const named = expected.renames.filter((r) => r.side === side);
+      if (!named.length) continue;
+      const changes = await collectSideChanges(store, roots[0], roots[side], roots[3 - side]);
+      const found = await detectRenames(store, changes, new Set(changes.deleted.keys()));
+      expect(named.map((r) => `${r.source} -> ${found.get(r.source)?.target}`)).toEqual(named.map((r) => `${r.source} -> ${r.target}`));
+    }
+  });
 });
