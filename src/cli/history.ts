@@ -17,6 +17,7 @@ import { toOneLine } from '../one-line.js';
 import { shortSha } from '../short-sha.js';
 import { USAGE, UsageError, defaultCacheDir, readCredentials } from './args.js';
 import { readSshCredentials } from './ssh-credentials.js';
+import { reportProgress } from './progress.js';
 
 const OPTIONS = {
   repo: { type: 'string' },
@@ -244,14 +245,4 @@ function describeWalkEnd(history: DeployHistory, limit: number): string | undefi
   };
   const note = notes[history.ended];
   return note && history.commits.length < limit ? note : undefined;
-}
-
-let lastProgress = 0;
-/** Progress on stderr for long fetches, at most two lines a second (as revert's). */
-function reportProgress(event: { phase: string; loaded: number; total?: number }): void {
-  const now = Date.now();
-  if (now - lastProgress < 500) return;
-  lastProgress = now;
-  const amount = event.total ? `${Math.round((100 * event.loaded) / event.total)}% (${event.loaded}/${event.total})` : `${event.loaded}`;
-  process.stderr.write(`${event.phase}: ${amount}\n`);
 }

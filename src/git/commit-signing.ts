@@ -6,9 +6,6 @@
  */
 import { createHash } from 'node:crypto';
 import { SigningKeyError, SigningKeyNotTrustedError } from './errors.js';
-import { openPgpSign, readOpenPgpFingerprints, readOpenPgpSigningKey } from './openpgp-signature.js';
-import { parsePrivateKey } from './ssh-key.js';
-import { SSH_SIGNING_KEY_TYPES, sshPublicKeyLine, sshSign } from './ssh-signature.js';
 
 /** A signing key as text (never logged, never in an error), its passphrase, and whom it must satisfy. */
 export interface SigningKeyInput {
@@ -59,7 +56,9 @@ export async function loadCommitSigner(input: SigningKeyInput): Promise<CommitSi
 
 async function readSigner(input: SigningKeyInput): Promise<CommitSigner> {
   if (Buffer.byteLength(input.key) > MAX_KEY_BYTES) throw new SigningKeyError({ reason: `the signing key is larger than ${MAX_KEY_BYTES / 1024} KiB` });
+  // The signing libraries (OpenPGP.js, ssh2) load only for a run that signs: most do not.
   if (input.key.includes(OPENPGP_ARMOR)) {
+    const { openPgpSign, readOpenPgpFingerprints, readOpenPgpSigningKey } = await import('./openpgp-signature.js');
     const key = await readOpenPgpSigningKey(input.key, input.passphrase);
     if (typeof key === 'string') throw new SigningKeyError({ reason: key });
     return {
@@ -72,6 +71,7 @@ async function readSigner(input: SigningKeyInput): Promise<CommitSigner> {
       },
     };
   }
+  const [{ parsePrivateKey }, { SSH_SIGNING_KEY_TYPES, sshPublicKeyLine, sshSign }] = await Promise.all([import('./ssh-key.js'), import('./ssh-signature.js')]);
   const key = parsePrivateKey(input.key, input.passphrase, 'signing key (neither an OpenPGP nor an SSH private key)');
   if (typeof key === 'string') throw new SigningKeyError({ reason: key });
   if (!SSH_SIGNING_KEY_TYPES.includes(key.type)) {

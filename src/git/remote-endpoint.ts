@@ -5,7 +5,7 @@
  * (or SSH keys), the secrets to scrub from errors, and the timeouts and limits
  * (./transfer-limits.ts). Like isomorphic-git's GitRemoteManager choosing a remote helper by URL.
  */
-import { openSshTransport } from './ssh-transport.js';
+import type { SshTransportOptions } from './ssh-transport.js';
 import { isSshUrl, parseSshUrl } from './ssh-url.js';
 import { resolveTransferLimits, type TransferLimits } from './transfer-limits.js';
 import { createHttpTransport, type GitTransport } from './transport.js';
@@ -91,6 +91,29 @@ export function resolveRemote(opts: RemoteOptions): ResolvedRemote {
   };
 }
 
+/**
+ * The SSH transport, its module (and ssh2) loaded on the first request: an HTTPS-only run, the
+ * CLI's usual one, never pays for loading them.
+ */
+function lazySshTransport(options: SshTransportOptions): GitTransport {
+  let opening: Promise<GitTransport> | undefined;
+  let opened: GitTransport | undefined;
+  let closed = false;
+  const open = () =>
+    (opening ??= import('./ssh-transport.js').then(({ openSshTransport }) => {
+      opened = openSshTransport(options);
+      if (closed) opened.close();
+      return opened;
+    }));
+  return {
+    request: async (req) => (await open()).request(req),
+    close: () => {
+      closed = true;
+      opened?.close();
+    },
+  };
+}
+
 /** SSH: keys instead of headers; the identity and its passphrase are the secrets to scrub. */
 function resolveSshRemote(opts: RemoteOptions, policy: NetworkPolicy): ResolvedRemote {
   const endpoint = parseSshUrl(opts.url);
@@ -101,7 +124,7 @@ function resolveSshRemote(opts: RemoteOptions, policy: NetworkPolicy): ResolvedR
     url: endpoint.displayUrl,
     protocolUrl: 'https://ssh-transport.invalid/repository',
     connect: () =>
-      openSshTransport({ endpoint, identity, passphrase: password, knownHosts, timeoutMs, policy, maxAdvertisementBytes: limits.maxAdvertisementBytes }),
+      lazySshTransport({ endpoint, identity, passphrase: password, knownHosts, timeoutMs, policy, maxAdvertisementBytes: limits.maxAdvertisementBytes }),
     branch: opts.branch,
     headers: {},
     secrets: [identity, password].filter((s): s is string => !!s),

@@ -131,7 +131,7 @@ describe('gitops-rollback history', () => {
     const run = await runCli(args);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(`gitops-rollback: ${message}`);
-    expect(run.stderr).toContain('gitops-rollback history --repo');
+    expect(run.stderr).toContain('gitops-rollback history (--repo');
     expect(run.stdout).toBe('');
   });
 
