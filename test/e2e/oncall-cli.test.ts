@@ -194,7 +194,8 @@ spec: {interval: 10m, path: ./apps/web, prune: true, targetNamespace: ${ns}, sou
     const text = await cli(['history', '--kustomization', `${ns}/web`]);
     expect(text.code).toBe(0);
     expect(text.stdout).toContain(`Kustomization ${ns}/web: ./apps/web of GitRepository ${ns}/fleet\nApplied now: ${revert.slice(0, 12)}\n`);
-    expect(text.stdout).toMatch(/APPLIED NOW; healthy \d{4}-\d\d-\d\d \d\d:\d\d; written by rollback-web-/);
+    // The marks wrap onto indented lines of at most 99 columns.
+    expect(text.stdout).toMatch(/APPLIED NOW; healthy \d{4}-\d\d-\d\d \d\d:\d\d\n {14}written by rollback-web-\w{5} \(Ready Succeeded\)/);
     expect(text.stdout).toContain(`rolled back by ${rollbackName} (Ready Succeeded)`);
     expect(Math.max(...text.stdout.split('\n').map((l) => l.length))).toBeLessThanOrEqual(99);
   });
