@@ -9,6 +9,7 @@
  */
 import type { GitOpsRollbackPolicy } from '../api/v1alpha1/policy-types.js';
 import { API_VERSION, KIND, type GitOpsRollback } from '../api/v1alpha1/types.js';
+import { findLastGoodRevision } from '../controller/policy-decision.js';
 import { lastHealthyFromHistory } from '../flux/status-history.js';
 import type { Kustomization } from '../flux/kustomization.js';
 import { parseRevision } from '../flux/revision.js';
@@ -46,10 +47,9 @@ export function chooseRollbackTarget(kustomization: Kustomization, policies: Git
   if (fromHistory) return { from: fromHistory, to: current, source: "Flux's status.history" };
   for (const policy of policies) {
     const entry = policy.status?.kustomizations?.find((k) => k.namespace === namespace && k.name === name);
-    for (const revision of [entry?.lastHealthyRevision, entry?.previousHealthyRevision]) {
-      const sha = revision ? parseRevision(revision)?.digest : undefined;
-      if (sha && sha !== current) return { from: sha, to: current, source: `GitOpsRollbackPolicy ${policy.metadata.namespace}/${policy.metadata.name}` };
-    }
+    // The policies' own rule: the last healthy revision, else the one before it, never the current one.
+    const sha = findLastGoodRevision(entry, current, (revision) => (revision ? parseRevision(revision)?.digest : undefined));
+    if (sha) return { from: sha, to: current, source: `GitOpsRollbackPolicy ${policy.metadata.namespace}/${policy.metadata.name}` };
   }
   throw new UsageError(
     `No healthy revision of Kustomization ${namespace}/${name} other than the current ${shortSha(current)} is known (neither Flux's status.history nor a GitOpsRollbackPolicy has one); give --to REVISION`,

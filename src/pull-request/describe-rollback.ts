@@ -26,28 +26,31 @@ const MAX_BODY = 60_000;
 
 export function describeRollback(summary: RollbackSummary, branches: { head: string; headCommit: string; base: string }): PullRequestDraft {
   const what = summary.revertedCommits.length === 1 ? shortSha(summary.revertedCommits[0]) : `${summary.revertedCommits.length} commits`;
-  const title = clip(`Rollback: revert ${what}${summary.incident ? ` (${summary.incident})` : ''}${summary.reason ? `: ${summary.reason}` : ''}`, MAX_TITLE);
+  const title = toOneLine(
+    `Rollback: revert ${what}${summary.incident ? ` (${summary.incident})` : ''}${summary.reason ? `: ${summary.reason}` : ''}`,
+    MAX_TITLE,
+  );
   const lines = [
     summary.request ? `Opened by gitops-rollback for GitOpsRollback \`${summary.request}\`.` : 'Opened by the gitops-rollback CLI.',
     '',
-    `**Reason:** ${summary.reason ? clip(summary.reason, 2000) : '(none given)'}`,
-    `**Incident:** ${summary.incident ? clip(summary.incident, 256) : '(none given)'}`,
+    `**Reason:** ${summary.reason ? toOneLine(summary.reason, 2000) : '(none given)'}`,
+    `**Incident:** ${summary.incident ? toOneLine(summary.incident, 256) : '(none given)'}`,
     '',
     `**Reverts** (${summary.revertedCommits.length}):`,
     ...listed(summary.revertedCommits.map((sha) => `- ${sha}`)),
     '',
     `**Commits on \`${branches.head}\`:**`,
-    ...listed(summary.commits.map((c) => `- ${shortSha(c.sha)} ${clip(c.subject, 200)}`)),
+    ...listed(summary.commits.map((c) => `- ${shortSha(c.sha)} ${toOneLine(c.subject, 200)}`)),
     '',
     `**Changed paths** (${summary.changedPaths.length}):`,
-    ...listed(summary.changedPaths.map((p) => `- \`${clip(p, 300)}\``)),
+    ...listed(summary.changedPaths.map((p) => `- \`${toOneLine(p, 300)}\``)),
     '',
     ...(summary.safety
       ? [
           '**Safety check:**',
           '```',
           ...listed(
-            summary.safety.map((l) => clip(l, 300)),
+            summary.safety.map((l) => toOneLine(l, 300)),
             '',
           ),
           '```',
@@ -69,9 +72,4 @@ export function describeRollback(summary: RollbackSummary, branches: { head: str
 function listed(lines: string[], bullet = '- '): string[] {
   if (lines.length === 0) return [`${bullet}(none)`];
   return lines.length > MAX_LISTED ? [...lines.slice(0, MAX_LISTED), `${bullet}… and ${lines.length - MAX_LISTED} more`] : lines;
-}
-
-/** One line of at most `max` characters: the fields are the tenant's and the git history's text. */
-function clip(text: string, max: number): string {
-  return toOneLine(text, max);
 }
