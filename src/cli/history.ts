@@ -142,13 +142,13 @@ export function toJsonReport(history: DeployHistory): HistoryJsonReport {
 
 /**
  * A typed error's own message (the engine's, a usage error, the system's: a cache directory that
- * cannot be written); "Unexpected error" only for what carries no code.
+ * cannot be written); InternalError for what carries no code (a bug: the engine types its own).
  */
 function describeError(error: unknown): { code: string; message: string } {
   const code = (error as { code?: unknown } | undefined)?.code;
   const message = error instanceof Error ? error.message : String(error);
   if (typeof code === 'string' && code) return { code, message };
-  return { code: 'Error', message: `Unexpected error: ${message}` };
+  return { code: 'InternalError', message: `Internal error: ${message}` };
 }
 
 // ---------------------------------------------------------------------------------------------

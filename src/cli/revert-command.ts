@@ -57,14 +57,15 @@ export async function runRevertCommand(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof SafetyCheckFailedError) return reportBlocked(error, branch, json);
+    // The engine types its own failures (./git/engine-errors.ts); anything else is ours, a bug.
     const known = error instanceof GitRollbackError;
-    const message = known ? error.message : `Unexpected error: ${(error as Error).message}`;
+    const message = known ? error.message : `Internal error: ${(error as Error).message}`;
     const conflicts = error instanceof RevertConflictError ? error.data.conflicts : [];
     const advice = error instanceof PushRejectedError ? classifyPushRefusal(error.data.reason).advice : '';
     process.stderr.write(
       `gitops-rollback: ${message}\n${advice ? `What to do: ${advice}\n` : ''}${conflicts.length ? 'Nothing was written: the branch is unchanged.\n' : ''}`,
     );
-    if (json) process.stdout.write(`${JSON.stringify(toFailureReport(branch, known ? error.code : 'Error', message, conflicts))}\n`);
+    if (json) process.stdout.write(`${JSON.stringify(toFailureReport(branch, known ? error.code : 'InternalError', message, conflicts))}\n`);
     return conflicts.length ? 1 : 2;
   }
 }

@@ -8,9 +8,11 @@ import { Reason, type ReasonValue } from '../api/v1alpha1/conditions.js';
 import {
   AuthFailedError,
   CommitNotFoundError,
+  CorruptRepositoryError,
   GitHostNotAllowedError,
   GitTimeoutError,
   HostKeyVerificationError,
+  InternalError,
   InvalidRepositoryUrlError,
   InvalidRequestError,
   MergeWithoutMainlineError,
@@ -21,6 +23,7 @@ import {
   RevertConflictError,
   SigningKeyError,
   SigningKeyNotTrustedError,
+  StorageError,
   TransferLimitExceededError,
   TreeLimitExceededError,
 } from '../git/errors.js';
@@ -74,14 +77,22 @@ export function classifyError(error: unknown): ClassifiedError {
   if (error instanceof PullRequestApiError) return error.data.transient ? retry(Reason.PullRequestFailed) : stall(Reason.PullRequestFailed);
   if (error instanceof PullRequestConfigError) return stall(Reason.InvalidSpec);
   if (error instanceof GitTimeoutError || error instanceof RemoteError) return retry(Reason.GitOperationFailed);
+  // A full disk may be freed (eviction, other runs end); a read-only or unwritable one needs a person.
+  if (error instanceof StorageError) return TRANSIENT_STORAGE_ERRNOS.has(error.data.errno) ? retry(Reason.StorageFailed) : stall(Reason.StorageFailed);
+  // A damaged cache was removed: the retry fetches it again. A refused object would be refused again.
+  if (error instanceof CorruptRepositoryError) return error.data.removed ? retry(Reason.RepositoryCorrupt) : stall(Reason.RepositoryCorrupt);
+  if (error instanceof InternalError) return retry(Reason.InternalError);
   // Past the deadline or the heap limit, a retry would do the same work again: the user must act.
   if (error instanceof EngineLimitExceededError) {
     return error.data.limit === 'crash' ? retry(Reason.InternalError) : stall(Reason.EngineLimitExceeded);
   }
   const status = apiStatus(error);
   if (status !== undefined) return retry(Reason.ClusterApiFailed, `Kubernetes API request failed with HTTP ${status}`);
-  return retry(Reason.InternalError, `Unexpected error: ${error instanceof Error ? error.message : String(error)}`);
+  return retry(Reason.InternalError, `Internal error: ${error instanceof Error ? error.message : String(error)}`);
 }
+
+/** File-system failures that may pass without anyone changing the deployment. */
+const TRANSIENT_STORAGE_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'EMFILE', 'ENFILE', 'EIO']);
 
 /** Only a moved branch is worth another try; a host's rule says no again, and its message says which rule. */
 function classifyPushRejection(error: PushRejectedError): ClassifiedError {

@@ -1,8 +1,9 @@
 /**
  * Housekeeping of the cache directory, whose volume has a size limit (an emptyDir with
  * `sizeLimit`: past it, the kubelet evicts the pod):
- *   - at open, a cache repository loses what an interrupted fetch left: staging directories
- *     (./staged-fs.ts), packs without an index and indexes without a pack, git's temporary files;
+ *   - at open, a cache repository loses what an interrupted fetch left: a pack being received
+ *     (`tmp_pack_*`, ./pack-indexer.ts), packs without an index and indexes without a pack, the
+ *     staging directories of earlier versions, git's temporary files;
  *   - after a run, whole cache repositories are evicted, least recently used first, until the
  *     directory fits a byte budget. A repository in use (locked) is never evicted; an evicted
  *     one is fetched again (shallow) when next needed.
@@ -12,10 +13,12 @@ import { join } from 'node:path';
 import { tryWithRepositoryLock } from './lock.js';
 import type { Fs } from './object-store.js';
 import { ObjectDatabase } from './pack-reader.js';
-import { STAGING_PREFIX } from './staged-fs.js';
 
 /** Default byte budget of the operator's cache: half the manager's 2 GiB emptyDir, leaving room for a fetch in flight. */
 export const DEFAULT_CACHE_MAX_BYTES = 1 << 30;
+
+/** Where versions before the streaming fetch staged a fetch's files, inside the gitdir. */
+export const STAGING_PREFIX = 'fetch-staging-';
 
 /** Cache repositories are named by the SHA-256 of their URL (./remote.ts cacheRepoPath). */
 const CACHE_REPO_NAME = /^[0-9a-f]{64}$/;

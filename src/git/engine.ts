@@ -7,18 +7,19 @@
 import git from 'isomorphic-git';
 import * as nodeFs from 'node:fs';
 import * as path from 'node:path';
-import { InvalidRequestError, PushBranchExistsError, PushRejectedError, RepositoryNotFoundError } from './errors.js';
-import { History, completeHistory, type HistorySource } from './history.js';
+import { InvalidRequestError, PushBranchExistsError, PushRejectedError, RepositoryNotFoundError, redactUrl } from './errors.js';
+import { isRepositoryDamage, toEngineError, type ErrorScope } from './engine-errors.js';
+import { History, type HistorySource } from './history.js';
 import { describePlannedChange, type InspectedChange } from './inspected-change.js';
 import { withRepositoryLock } from './lock.js';
 import { parseRequestId, type MessageContext } from './message.js';
 import { ObjectStore, type Fs } from './object-store.js';
+import { ObjectDatabase } from './pack-reader.js';
 import { planRollback, type Plan, type PlannedCommit, type RollbackAction, type Signature } from './plan.js';
 import { cleanCacheRepo, evictCaches } from './cache-dir.js';
 import { cacheRepoPath, deepenHistory, fetchBranch, openCacheRepo, pushBranch, readRemoteBranchHead, type Credentials, type RemoteOptions } from './remote.js';
 import { isSshUrl } from './ssh-url.js';
 import { isBranchName } from './branch-name.js';
-import { withStagedWrites } from './staged-fs.js';
 import type { TransferLimits } from './transfer-limits.js';
 import { checkRepositoryUrl, LOCAL_NETWORK_POLICY, type NetworkPolicy } from './url-policy.js';
 import { backoffDelay, sleep, type Backoff } from '../retry-timing.js';
@@ -171,8 +172,23 @@ export async function withLockedRepository<T>(
   const lockDir = path.join(options.cacheDir, 'locks');
   const remote = isRemoteUrl(target.url);
   const key = remote ? cacheRepoPath(options.cacheDir, target.url) : path.resolve(target.url);
+  const scope: ErrorScope = { repository: remote ? redactUrl(target.url) : target.url, cacheDir: options.cacheDir, cached: remote, signal: options.signal };
   try {
-    return await withRepositoryLock(key, async () => fn(await openRepository(fs, target, options)), { lockDir });
+    return await withRepositoryLock(
+      key,
+      async () => {
+        try {
+          return await fn(await openRepository(fs, target, options));
+        } catch (error) {
+          // A damaged cache is dropped while we hold its lock: the next run fetches it clean.
+          if (remote && isRepositoryDamage(error)) scope.removed = await removeCacheRepo(fs, key);
+          throw error;
+        }
+      },
+      { lockDir },
+    );
+  } catch (error) {
+    throw toEngineError(error, scope);
   } finally {
     if (remote && options.cacheMaxBytes !== undefined) {
       // Housekeeping: a failure here must not hide the run's own result or error.
@@ -319,17 +335,26 @@ async function openRemoteRepository(fs: Fs, target: RepositoryTarget, options: E
       },
       deepen: async () => {
         shallow = null;
-        return withStagedWrites(fs, gitdir, (staged) => deepenHistory(staged, gitdir, remote));
+        return deepenHistory(fs, gitdir, remote);
       },
     },
-    // Fetches land in a staging directory and are moved in only when complete (./staged-fs.ts).
+    // A fetch changes the repository only once its pack is complete and indexed, then the
+    // shallow file, then the ref (./remote.ts), so a failed one leaves it as it was.
     readHead: () => {
       shallow = null;
-      return withStagedWrites(fs, gitdir, (staged) => fetchBranch(staged, gitdir, remote));
+      return fetchBranch(fs, gitdir, remote);
     },
     readOtherBranchHead: (branch) => readRemoteBranchHead({ ...remote, branch }),
     publish: (oldHead, newHead, objects, branch = target.branch) => pushBranch(fs, gitdir, { ...remote, branch, oldHead, newHead, objects }),
   };
+}
+
+async function removeCacheRepo(fs: Fs, gitdir: string): Promise<boolean> {
+  ObjectDatabase.forget(gitdir);
+  return fs.promises.rm(gitdir, { recursive: true, force: true }).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function readShallowFile(fs: Fs, gitdir: string): Promise<Set<string>> {
@@ -356,9 +381,14 @@ async function openLocalRepository(fs: Fs, repoPath: string, branch: string): Pr
     if (head === undefined) throw new RepositoryNotFoundError({ url: repoPath, branch });
     return head;
   };
+  // A shallow clone (git clone --depth) ends at its `shallow` commits: their parents are not there.
+  let shallow: Set<string> | undefined;
   return {
     gitdir,
-    history: completeHistory,
+    history: {
+      isBoundary: async (oid) => (shallow ??= await readShallowFile(fs, gitdir)).has(oid),
+      deepen: async () => false,
+    },
     readHead,
     readOtherBranchHead: readBranch,
     publish: async (oldHead, newHead, _objects, target = branch) => {

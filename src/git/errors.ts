@@ -32,11 +32,26 @@ export abstract class GitRollbackError extends CodedError {
   abstract readonly data: Record<string, unknown>;
 }
 
-/** A revision the request names does not exist (or is not a commit) in the repository. */
+/**
+ * A revision the request names is not a commit in the branch's history (unknown, on another
+ * branch, not a commit), HEAD~N counts past the branch's first commit (`past-root`), or the walk
+ * reached the end of a shallow repository's history before finding it (`shallow`).
+ */
 export class CommitNotFoundError extends GitRollbackError {
   readonly code = 'CommitNotFoundError' as const;
-  constructor(readonly data: { revision: string }) {
-    super(`Commit ${data.revision} was not found in the repository`);
+  constructor(readonly data: { revision: string; reason?: 'past-root' | 'shallow' }) {
+    super(describeMissingCommit(data.revision, data.reason));
+  }
+}
+
+function describeMissingCommit(revision: string, reason: CommitNotFoundError['data']['reason']): string {
+  switch (reason) {
+    case 'past-root':
+      return `Revision ${revision} goes back past the first commit of the branch; count fewer commits (git log --first-parent --oneline lists them)`;
+    case 'shallow':
+      return `Commit ${revision} was not found in the history the repository has (it is shallow); fetch the whole history (git fetch --unshallow) or name a newer commit`;
+    case undefined:
+      return `Commit ${revision} was not found in the repository: name a commit of the branch's history (as git log --oneline <branch> lists them), and check the branch`;
   }
 }
 
@@ -191,7 +206,7 @@ export class GitHostNotAllowedError extends GitRollbackError {
 }
 
 /** What a transfer limit bounds; see ./transfer-limits.ts. */
-export type TransferLimitKind = 'advertisement' | 'pack' | 'object' | 'objects' | 'report' | 'decoded-body';
+export type TransferLimitKind = 'advertisement' | 'pack' | 'object' | 'objects' | 'inflated' | 'report' | 'decoded-body';
 
 /**
  * A git server sent more than a transfer limit allows (a ref advertisement, a pack, one object's
@@ -215,6 +230,8 @@ function describeLimit(what: TransferLimitKind): string {
       return 'size of one object';
     case 'objects':
       return 'number of objects in the pack';
+    case 'inflated':
+      return "size the pack's objects inflate to together";
     case 'report':
       return 'push report';
     case 'decoded-body':
@@ -285,5 +302,77 @@ export class PushBranchExistsError extends GitRollbackError {
     super(
       `Branch ${data.branch} already exists on the remote at ${shortSha(data.head)}, which is not a commit of this rollback; delete that branch or choose another push branch`,
     );
+  }
+}
+
+/** What a file-system error code means, and what to do about it, for {@link StorageError}. */
+const STORAGE_PROBLEMS: Record<string, { what: string; todo: string }> = {
+  ENOSPC: { what: 'no space left on the device', todo: 'free space on its volume, or choose another directory' },
+  EDQUOT: { what: 'the disk quota is exceeded', todo: 'free space on its volume, or choose another directory' },
+  EROFS: { what: 'the file system is read-only', todo: 'choose a writable directory' },
+  EACCES: { what: 'permission denied', todo: 'make it writable by this user, or choose another directory' },
+  EPERM: { what: 'operation not permitted', todo: 'make it writable by this user, or choose another directory' },
+  ENOTDIR: { what: 'a file is in the way where a directory is needed', todo: 'choose a directory, or remove the file' },
+  EISDIR: { what: 'a directory is in the way where a file is needed', todo: 'remove it, or choose another directory' },
+  EEXIST: { what: 'a file is in the way', todo: 'remove it, or choose another directory' },
+  ENOENT: {
+    what: 'a directory does not exist and could not be created (a missing parent, or a read-only file system)',
+    todo: 'create it writable, or choose another directory',
+  },
+  ENAMETOOLONG: { what: 'a path is too long', todo: 'choose a shorter directory path' },
+  ELOOP: { what: 'symbolic links loop', todo: 'fix the links, or choose another directory' },
+  EMFILE: { what: 'too many open files', todo: 'raise the open-file limit (ulimit -n), then run again' },
+  ENFILE: { what: 'too many open files on the system', todo: 'raise the open-file limit, then run again' },
+  EIO: { what: 'an input/output error', todo: 'check the disk, then run again' },
+  EFBIG: { what: 'a file is too large for the file system', todo: 'choose another directory' },
+};
+
+/** The file-system error codes {@link StorageError} stands for (Node's `code` of a failed fs call). */
+export const STORAGE_ERRNOS: ReadonlySet<string> = new Set(Object.keys(STORAGE_PROBLEMS));
+
+/**
+ * A file-system operation failed on the cache directory (its locks, cache repositories, fetch
+ * staging) or on a local repository: full, read-only, not writable, a file in the way. Nothing
+ * was pushed; the branch is unchanged. `path` is local (never a URL or a credential).
+ */
+export class StorageError extends GitRollbackError {
+  readonly code = 'StorageError' as const;
+  constructor(readonly data: { location: 'cache' | 'repository'; errno: string; syscall?: string; path?: string }) {
+    const problem = STORAGE_PROBLEMS[data.errno] ?? { what: 'the file system refused an operation', todo: 'check the directory, then run again' };
+    const where = data.location === 'cache' ? 'The cache directory' : 'The repository';
+    super(
+      `${where}${data.path ? ` (${data.path})` : ''} cannot be used: ${problem.what} (${data.errno}${data.syscall ? ` on ${data.syscall}` : ''}); ${problem.todo}`,
+    );
+  }
+}
+
+/**
+ * The repository's objects cannot be read: `damaged`, bytes that do not check out (a pack or a
+ * loose object that fails its checksum, an object missing that a commit names); `malformed`, an
+ * object the engine refuses to read (an unsafe file name such as `.git` or `..`, a commit or tag
+ * it cannot parse, an object of the wrong type). A damaged cache repository is removed
+ * (`removed`), so the next run fetches it again. Nothing was pushed.
+ */
+export class CorruptRepositoryError extends GitRollbackError {
+  readonly code = 'CorruptRepositoryError' as const;
+  constructor(readonly data: { repository: string; kind: 'damaged' | 'malformed'; detail: string; removed: boolean }) {
+    super(
+      data.kind === 'malformed'
+        ? `The repository ${data.repository} holds an object the engine refuses to read (${data.detail}); revert by hand with git`
+        : data.removed
+          ? `The cache of ${data.repository} was damaged (${data.detail}); it was removed and is fetched again on the next run: run again`
+          : `The repository ${data.repository} is damaged (${data.detail}); check it with git fsck, or use a fresh clone`,
+    );
+  }
+}
+
+/**
+ * The last resort at the engine's boundary: an error nothing else recognized (a bug). Carries
+ * the original error's name and message; the branch is unchanged.
+ */
+export class InternalError extends GitRollbackError {
+  readonly code = 'InternalError' as const;
+  constructor(readonly data: { name: string; detail: string }) {
+    super(`Internal error (${data.name}: ${data.detail}); the branch is unchanged. This is a bug: please report it with the command that produced it`);
   }
 }

@@ -149,6 +149,10 @@ async function tryCreateLockFile(lockPath: string): Promise<boolean> {
   }
   try {
     await handle.writeFile(`${OWNER}\n`);
+  } catch (error) {
+    // A full disk: leave no empty lock file behind, and say which file could not be written.
+    await unlink(lockPath).catch(() => {});
+    throw Object.assign(error as NodeJS.ErrnoException, { path: (error as NodeJS.ErrnoException).path ?? lockPath });
   } finally {
     await handle.close();
   }

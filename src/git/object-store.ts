@@ -118,6 +118,14 @@ export class ObjectStore {
     return commit;
   }
 
+  /**
+   * The commits here whose id starts with `prefix` (at most `max`): trees and blobs do not count,
+   * as in git's lookup of a commit-ish. Objects not fetched yet (a shallow cache) are not seen.
+   */
+  async findCommitsByPrefix(prefix: string, max = 8): Promise<string[]> {
+    return this.db.findPrefix(prefix, max).filter((oid) => this.db.read(oid)?.type === 'commit');
+  }
+
   /** True when the object exists locally (loose or packed). */
   async has(oid: string): Promise<boolean> {
     return this.db.has(oid);

@@ -164,6 +164,29 @@ export class PackIndex {
     return -1;
   }
 
+  /** Up to `max` ids (hex) that start with `prefix` (lowercase hex, 1 to 40 characters). */
+  findPrefix(prefix: string, max: number): string[] {
+    const idx = this.idx;
+    const first = parseInt(prefix.slice(0, 2).padEnd(2, '0'), 16);
+    const low = Buffer.from(prefix.padEnd(40, '0'), 'hex');
+    let lo = first === 0 ? 0 : idx.readUInt32BE(8 + (first - 1) * 4);
+    let hi = this.count;
+    // The first entry not sorting before the prefix padded with zeros.
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const at = this.oidsAt + mid * 20;
+      if (idx.compare(low, 0, 20, at, at + 20) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    const found: string[] = [];
+    for (let i = lo; i < this.count && found.length < max; i++) {
+      const oid = idx.toString('hex', this.oidsAt + i * 20, this.oidsAt + i * 20 + 20);
+      if (!oid.startsWith(prefix)) break;
+      found.push(oid);
+    }
+    return found;
+  }
+
   private offsetOf(position: number): number {
     const small = this.idx.readUInt32BE(this.offsetsAt + position * 4);
     if (!(small & 0x80000000)) return small;
@@ -332,15 +355,19 @@ export function readDeltaTargetSize(delta: Buffer): number {
   return targetSize;
 }
 
-/** Applies a git delta (copy/insert instructions) to `base`. */
-export function applyDelta(delta: Buffer, base: Buffer): Buffer {
+/**
+ * Applies a git delta (copy/insert instructions) to `base`. The result is written at the start
+ * of `into` when given (a caller's reused buffer; it must not overlap `base`), else into new
+ * memory of its own.
+ */
+export function applyDelta(delta: Buffer, base: Buffer, into?: Buffer): Buffer {
   const state = { pos: 0 };
   const baseSize = readVarint(delta, state);
   if (baseSize !== base.length) throw new CorruptObjectError(`delta base size mismatch: expected ${baseSize}, got ${base.length}`);
   const targetSize = readDeltaTargetSize(delta);
   readVarint(delta, state);
   // Its own memory (not a slice of Node's shared pool), since it may be cached.
-  const out = Buffer.allocUnsafeSlow(targetSize);
+  const out = into && into.length >= targetSize ? into.subarray(0, targetSize) : Buffer.allocUnsafeSlow(targetSize);
   let written = 0;
   let pos = state.pos;
   while (pos < delta.length) {
@@ -450,6 +477,26 @@ export class ObjectDatabase {
     if (!this.rescan()) return null;
     found = this.findPacked(raw);
     return found ? this.readPacked(found.pack, found.offset, depth) : null;
+  }
+
+  /**
+   * Up to `max` ids of objects (packed or loose) that start with `prefix` (lowercase hex, at
+   * least 2 characters): to tell an abbreviated id that names one object from an ambiguous one.
+   */
+  findPrefix(prefix: string, max: number): string[] {
+    if (!/^[0-9a-f]{2,40}$/.test(prefix)) return [];
+    this.rescan();
+    const found = new Set<string>();
+    for (const pack of this.packs.values()) for (const oid of pack.index.findPrefix(prefix, max)) found.add(oid);
+    try {
+      const dir = prefix.slice(0, 2);
+      for (const name of this.fs.readdirSync(join(this.gitdir, 'objects', dir))) {
+        if (/^[0-9a-f]{38}$/.test(name) && (dir + name).startsWith(prefix)) found.add(dir + name);
+      }
+    } catch {
+      // No loose objects with that first byte.
+    }
+    return [...found].slice(0, max);
   }
 
   private findPacked(raw: Buffer): { pack: Pack; offset: number } | null {

@@ -4,7 +4,7 @@
  * publish `newHead` (push, or advance a local ref) or only report it (dry run).
  */
 import { checkIdentity, checkIncident } from './commit-fields.js';
-import { InvalidRequestError, MergeWithoutMainlineError, RevertConflictError } from './errors.js';
+import { CommitNotFoundError, InvalidRequestError, MergeWithoutMainlineError, RevertConflictError } from './errors.js';
 import type { History } from './history.js';
 import { formatRestoreMessage, formatRevertMessage, formatSquashMessage, parseRequestId, parseRevertedCommits, type MessageContext } from './message.js';
 import type { CommitData, ObjectStore } from './object-store.js';
@@ -99,6 +99,7 @@ async function planRevert(input: PlanInput, action: Extract<RollbackAction, { ki
   let tip = headCommit;
   let tree = headCommit.tree;
   for (const commit of toRevert) {
+    await checkParentsPresent(history, commit);
     const parent = await selectParent(commit, action.mainline);
     const theirs = await restrictToPaths(store, commit.tree, parent ? (await store.readCommit(parent)).tree : null, paths);
     const merged = await mergeTrees(store, commit.tree, tree, theirs ?? (await writeEmptyTree(store)));
@@ -205,6 +206,14 @@ async function resolveRevisions(input: PlanInput, revisions: string[]): Promise<
     result.push(await input.history.firstParentAncestor(input.head, steps, revision));
   }
   return result;
+}
+
+/**
+ * A shallow history may end at the commit itself: its parents (fetched on demand for a cache)
+ * are not there, and without them there is nothing to revert to.
+ */
+async function checkParentsPresent(history: History, commit: CommitData): Promise<void> {
+  if ((await history.parentsOf(commit)).length < commit.parents.length) throw new CommitNotFoundError({ revision: `${commit.oid}^`, reason: 'shallow' });
 }
 
 /** The parent a revert goes back to: the only parent, or the mainline parent of a merge. */

@@ -2,17 +2,16 @@
  * One network operation (a fetch, a deepen, a push) and the smart-HTTP requests it sends: the
  * operation has a total deadline (`limits.deadlineMs`), each request an inactivity timeout
  * (`timeoutMs`, like git's http.lowSpeedTime), and each response body is counted against its
- * byte limit (./transfer-limits.ts) while an upload-pack response is also checked object by
- * object (./upload-pack-guard.ts). The first reason an operation is cut short is kept, and
- * is what the operation reports.
+ * byte limit (./transfer-limits.ts); an upload-pack response's objects are checked by the pack
+ * indexer that reads it (./pack-indexer.ts). The first reason an operation is cut short is kept,
+ * and is what the operation reports.
  */
-import type { GitHttpRequest, GitHttpResponse, HttpClient } from 'isomorphic-git';
+import type { GitHttpRequest, GitHttpResponse } from 'isomorphic-git';
 import { GitRollbackError, GitTimeoutError, TransferLimitExceededError, type TransferLimitKind } from './errors.js';
 import type { ResolvedRemote } from './remote-endpoint.js';
 import { httpStatusError } from './remote-errors.js';
 import type { TransferLimits } from './transfer-limits.js';
 import type { GitTransport } from './transport.js';
-import { UploadPackGuard } from './upload-pack-guard.js';
 
 /** What one operation needs to time out, stay within limits and report errors without secrets. */
 export interface CallContext {
@@ -47,11 +46,6 @@ export function startCall(remote: ResolvedRemote, operation: string): CallContex
   }, remote.limits.deadlineMs);
   timer.unref();
   return ctx;
-}
-
-/** An isomorphic-git HttpClient whose requests abort on inactivity, the deadline or a limit. */
-export function createTimedHttpClient(ctx: CallContext): HttpClient {
-  return { request: (req) => requestWithTimeout(req, ctx) };
 }
 
 /** Which limit bounds a response: advertisements, packs and push reports each have their own. */
@@ -107,12 +101,10 @@ export async function requestWithTimeout(req: GitHttpRequest, ctx: CallContext):
       return res;
     }
     const { what, limit } = responseLimit(req, ctx.remote.limits);
-    const packGuard = what === 'pack' && res.statusCode === 200 ? new UploadPackGuard({ url: ctx.remote.url, ...ctx.remote.limits }) : undefined;
-    const check = (chunk: Uint8Array, total: number) => {
+    const check = (total: number) => {
       if (total > limit) throw new TransferLimitExceededError({ url: ctx.remote.url, what, limit });
-      packGuard?.check(chunk);
     };
-    return { ...res, body: guardBody(res.body, { expired, arm, release, check, finish: () => packGuard?.finish(), fail: abort }) };
+    return { ...res, body: guardBody(res.body, { expired, arm, release, check, fail: abort }) };
   } catch (err) {
     release();
     throw err;
@@ -126,10 +118,8 @@ interface BodyHooks {
   arm: () => void;
   /** Stops the timers; the response is done with. */
   release: () => void;
-  /** Throws when the chunk (and `total` bytes so far) goes over a limit. */
-  check: (chunk: Uint8Array, total: number) => void;
-  /** Called at the end of the body. */
-  finish: () => void;
+  /** Throws when `total` bytes so far go over the limit. */
+  check: (total: number) => void;
   /** Aborts the request with the error a check threw. */
   fail: (error: GitRollbackError) => void;
 }
@@ -144,12 +134,9 @@ async function* guardBody(body: AsyncIterableIterator<Uint8Array>, hooks: BodyHo
   try {
     for (;;) {
       const { value, done } = await Promise.race([iterator.next(), hooks.expired]);
-      if (done) {
-        runCheck(hooks, () => hooks.finish());
-        return;
-      }
+      if (done) return;
       total += value.byteLength;
-      runCheck(hooks, () => hooks.check(value, total));
+      runCheck(hooks, () => hooks.check(total));
       hooks.arm();
       yield value;
     }

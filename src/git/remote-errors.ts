@@ -3,7 +3,7 @@
  * with no secret in it: an HTTP status, isomorphic-git's own error codes, or anything else as a
  * RemoteError whose detail is scrubbed of credentials.
  */
-import { AuthFailedError, GitRollbackError, RemoteError, RepositoryNotFoundError } from './errors.js';
+import { AuthFailedError, GitRollbackError, RemoteError, RepositoryNotFoundError, STORAGE_ERRNOS, StorageError } from './errors.js';
 
 /** What the mapping needs to know of the operation. */
 export interface FailedCall {
@@ -32,14 +32,21 @@ export function toTypedError(err: unknown, call: FailedCall): GitRollbackError {
   const { url, branch } = call.remote;
   if (call.abortedWith) return call.abortedWith;
   if (err instanceof GitRollbackError) return err;
-  const e = err as { code?: string; message?: string; data?: { statusCode?: number } };
+  const e = err as { code?: string; message?: string; syscall?: string; path?: string; data?: { statusCode?: number } };
   if (e.code === 'HttpError' && e.data?.statusCode) return httpStatusError(e.data.statusCode, url);
   // isomorphic-git's NotFoundError during fetch means the remote does not advertise the ref.
   if (e.code === 'NotFoundError') return new RepositoryNotFoundError({ url, branch });
   if (e.code === 'SmartHttpError') return notGitServer(url);
+  // The local disk, not the remote: a full or read-only cache while the fetch writes it.
+  if (e.code && STORAGE_ERRNOS.has(e.code) && e.syscall && FS_SYSCALLS.has(e.syscall)) {
+    return new StorageError({ location: 'cache', errno: e.code, syscall: e.syscall, ...(e.path ? { path: e.path } : {}) });
+  }
   const detail = e.code && !e.message?.includes(e.code) ? `${e.code}: ${e.message ?? ''}` : (e.message ?? String(err));
   return new RemoteError({ url, detail: scrubSecrets(detail, call.remote.secrets) });
 }
+
+/** File-system calls: a socket fails in connect, or with codes of its own (ECONNRESET, EPIPE), so these codes here are the disk's. */
+const FS_SYSCALLS = new Set('open write mkdir rename unlink rmdir rm stat lstat fstat scandir utime futime fsync close copyfile link symlink'.split(' '));
 
 /** Defense in depth: no message we build should contain a secret, but make sure. */
 function scrubSecrets(text: string, secrets: string[]): string {

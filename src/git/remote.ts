@@ -17,12 +17,14 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import git from 'isomorphic-git';
-import { InvalidRequestError, PushRejectedError, RemoteError, RepositoryNotFoundError } from './errors.js';
-import type { Fs } from './object-store.js';
+import { CorruptRepositoryError, InvalidRequestError, PushRejectedError, RemoteError, RepositoryNotFoundError } from './errors.js';
+import { parseCommit, type Fs } from './object-store.js';
+import { ObjectDatabase } from './pack-reader.js';
 import { discoverReceivePack, postReceivePack } from './receive-pack-client.js';
-import { createTimedHttpClient, startCall } from './remote-call.js';
+import { startCall } from './remote-call.js';
 import { resolveRemote, type RemoteOptions, type ResolvedRemote } from './remote-endpoint.js';
 import { toTypedError } from './remote-errors.js';
+import { discoverUploadPack, fetchPack } from './upload-pack-client.js';
 import { isSshUrl, parseSshUrl } from './ssh-url.js';
 import { encodeReceivePackRequest } from './wire/receive-pack-request.js';
 import { assertPushAccepted } from './wire/report-status.js';
@@ -139,33 +141,67 @@ async function runFetch(fs: Fs, gitdir: string, remote: ResolvedRemote, args: { 
   const ctx = startCall(remote, args.operation);
   const trackingRef = `refs/remotes/${REMOTE}/${remote.branch}`;
   try {
-    const result = await git.fetch({
+    const advertised = await discoverUploadPack(ctx);
+    const head = advertised.refs.get(`refs/heads/${remote.branch}`);
+    if (!head) {
+      throw new RepositoryNotFoundError({ url: remote.url, branch: remote.branch, detail: advertised.refs.size === 0 ? 'the repository is empty' : undefined });
+    }
+    if (!OID_PATTERN.test(head)) throw new RemoteError({ url: remote.url, detail: 'the server advertised a malformed object id' });
+    const have = await resolveTrackingRef(fs, gitdir, remote.branch);
+    // Nothing new, and no deeper history asked for: no pack to ask for.
+    if (have === head && !args.relative) return head;
+    const shallows = await readShallowOids(fs, gitdir);
+    const fetched = await fetchPack(
+      ctx,
       fs,
       gitdir,
-      http: createTimedHttpClient(ctx),
-      url: remote.protocolUrl,
-      remote: REMOTE,
-      // A full ref so isomorphic-git offers our tracking head as "have" (a short name would
-      // look for refs/heads/<branch>, which a cache never has, and refetch everything).
-      ref: trackingRef,
-      remoteRef: `refs/heads/${remote.branch}`,
-      singleBranch: true,
-      tags: false,
-      depth: args.depth,
-      relative: args.relative,
-      headers: { ...remote.headers },
-      onProgress: remote.onProgress,
-      cache: {},
-    });
+      { want: head, haves: have ? [have] : [], shallows, depth: args.depth, relative: args.relative },
+      advertised,
+    );
     if (ctx.abortedWith) throw ctx.abortedWith;
-    if (!result.fetchHead) throw new RepositoryNotFoundError({ url: remote.url, branch: remote.branch, detail: 'the repository is empty' });
-    await git.writeRef({ fs, gitdir, ref: trackingRef, value: result.fetchHead, force: true });
-    return result.fetchHead;
+    if (!ObjectDatabase.open(fs, gitdir).has(head)) throw new RemoteError({ url: remote.url, detail: "the server's pack does not hold the branch's commit" });
+    await writeShallowOids(fs, gitdir, shallows, fetched);
+    await git.writeRef({ fs, gitdir, ref: trackingRef, value: head, force: true });
+    return head;
   } catch (err) {
     throw toTypedError(err, ctx);
   } finally {
     ctx.end();
   }
+}
+
+/**
+ * The new shallow boundary: ours, plus the commits the server made shallow whose parents we do
+ * not already have (an incremental fetch asks for the cache's depth again, and must not cut the
+ * history the cache holds below it, as isomorphic-git's fetch does not), minus those it deepened
+ * past. Written after the pack is in place and before the ref moves (a fetch cut short leaves the
+ * old ref over a consistent history), through a rename.
+ */
+async function writeShallowOids(fs: Fs, gitdir: string, before: string[], fetched: { shallow: string[]; unshallow: string[] }): Promise<void> {
+  const objects = ObjectDatabase.open(fs, gitdir);
+  const oids = new Set(before);
+  for (const oid of fetched.shallow) if (!oids.has(oid) && !hasAllParents(objects, oid)) oids.add(oid);
+  for (const oid of fetched.unshallow) oids.delete(oid);
+  const path = join(gitdir, 'shallow');
+  if (oids.size === 0) {
+    await fs.promises.rm(path, { force: true });
+    return;
+  }
+  const temp = `${path}.lock`;
+  await fs.promises.writeFile(
+    temp,
+    [...oids]
+      .sort()
+      .map((oid) => `${oid}\n`)
+      .join(''),
+  );
+  await fs.promises.rename(temp, path);
+}
+
+function hasAllParents(objects: ObjectDatabase, oid: string): boolean {
+  const commit = objects.read(oid);
+  if (commit?.type !== 'commit') return false;
+  return parseCommit(commit.body).parent.every((parent) => objects.has(parent));
 }
 
 async function resolveTrackingRef(fs: Fs, gitdir: string, branch: string): Promise<string | undefined> {
@@ -227,7 +263,7 @@ export async function pushBranch(fs: Fs, gitdir: string, opts: RemoteOptions & {
     if (!advertised.capabilities.has('report-status')) {
       throw new RemoteError({ url: remote.url, detail: 'the server does not offer report-status' });
     }
-    const packfile = await buildPack(fs, gitdir, opts.objects);
+    const packfile = await buildPack(fs, gitdir, remote.url, opts.objects);
     const sideBand = advertised.capabilities.has('side-band-64k');
     const body = encodeReceivePackRequest({ ref, oldHead: opts.oldHead, newHead: opts.newHead, sideBand, packfile });
     remote.onProgress?.({ phase: 'Sending pack', loaded: 0, total: packfile.length });
@@ -262,8 +298,15 @@ export async function readRemoteBranchHead(opts: RemoteOptions): Promise<string 
 }
 
 /** An undeltified pack of exactly these objects (deltas would save little on a revert). */
-async function buildPack(fs: Fs, gitdir: string, objects: Iterable<string>): Promise<Uint8Array> {
-  const { packfile } = await git.packObjects({ fs, gitdir, oids: [...new Set(objects)], cache: {} });
+async function buildPack(fs: Fs, gitdir: string, url: string, objects: Iterable<string>): Promise<Uint8Array> {
+  let packfile: Uint8Array | undefined;
+  try {
+    ({ packfile } = await git.packObjects({ fs, gitdir, oids: [...new Set(objects)], cache: {} }));
+  } catch (error) {
+    // Not the remote's fault: an object the revert wrote is not in the cache.
+    if ((error as { code?: string }).code !== 'NotFoundError') throw error;
+    throw new CorruptRepositoryError({ repository: url, kind: 'damaged', detail: `an object to push is missing: ${(error as Error).message}`, removed: false });
+  }
   if (!packfile) throw new InvalidRequestError('isomorphic-git built no pack for the pushed objects');
   return packfile;
 }

@@ -1,14 +1,15 @@
 /**
  * Bounds on what a git server controls during one network operation: bytes, objects and time.
  * The references are git's own `transfer.*`/`http.*` settings and the memory the operator's
- * container has (config/manager: 512 MiB). isomorphic-git keeps a fetched pack in memory (twice,
- * briefly, while collecting it) and inflates every object of it while indexing, so:
+ * container has (config/manager: 512 MiB). A fetched pack streams to disk and is indexed as it
+ * arrives (./pack-indexer.ts), with memory flat in its size, so:
  *
- * - `maxPackBytes` (128 MiB): about a quarter of the container's memory. A shallow fetch of a
- *   GitOps repository is typically a few MiB; raise it together with the memory limit.
+ * - `maxPackBytes` (128 MiB): the disk one fetch may fill. A shallow fetch of a GitOps repository
+ *   is typically a few MiB; all objects of a pack may inflate to 64 times this together.
  * - `maxObjectBytes` (32 MiB): the size one object may declare or inflate to (deltas: the size of
- *   their result). Manifests are kilobytes; this also covers vendored charts and small binaries.
- * - `maxObjects` (500,000): isomorphic-git keeps a few hundred bytes per object while indexing.
+ *   their result); indexing holds one such object. Manifests are kilobytes; this also covers
+ *   vendored charts and small binaries.
+ * - `maxObjects` (500,000): indexing keeps about 60 bytes per object.
  * - `maxAdvertisementBytes` (16 MiB): ref advertisements and push reports; 16 MiB is ~200,000 refs.
  * - `deadlineMs` (5 min): a whole fetch, deepen or push, however steadily the server trickles.
  */

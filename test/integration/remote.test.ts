@@ -7,7 +7,14 @@ import { tmpdir } from 'node:os';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { AuthFailedError, GitTimeoutError, InvalidRepositoryUrlError, PushRejectedError, RepositoryNotFoundError } from '../../src/git/errors.js';
+import {
+  AuthFailedError,
+  CorruptRepositoryError,
+  GitTimeoutError,
+  InvalidRepositoryUrlError,
+  PushRejectedError,
+  RepositoryNotFoundError,
+} from '../../src/git/errors.js';
 import { ObjectStore } from '../../src/git/object-store.js';
 import { deepenHistory, fetchBranch, openCacheRepo, pushBranch } from '../../src/git/remote.js';
 import {
@@ -283,6 +290,23 @@ describe('deepenHistory', () => {
     expect(await deepenHistory(fs, gitdir, { url, branch: 'main' })).toBe(false);
   });
 
+  it('leaves a cache git itself finds whole: fsck --strict after a shallow fetch, an incremental fetch and each deepen', async () => {
+    const { bare, url, gitdir } = await setUp(12);
+    await fetchBranch(fs, gitdir, { url, branch: 'main', depth: 2 });
+    const fsck = async () => expect(await cacheGit(gitdir, 'fsck', '--strict', '--no-dangling')).toBe('');
+    await fsck();
+    await addCommits(bare, 3, { prefix: 'more' });
+    await fetchBranch(fs, gitdir, { url, branch: 'main' });
+    await fsck();
+    while (await deepenHistory(fs, gitdir, { url, branch: 'main' })) await fsck();
+    expect(await countCommits(gitdir)).toBe(15);
+    // Every pack the fetches wrote has the index git's index-pack writes for it.
+    for (const idx of await listPacks(gitdir)) {
+      const verify = await runGit(['verify-pack', '-v', idx]);
+      expect(verify).toMatch(/: ok$/);
+    }
+  });
+
   it('a complete cache stays complete on later fetches', async () => {
     const { bare, url, gitdir } = await setUp(4);
     await fetchBranch(fs, gitdir, { url, branch: 'main', depth: 2 });
@@ -359,6 +383,16 @@ describe('pushBranch', () => {
 
     expect(err).toBeInstanceOf(PushRejectedError);
     expect((err as PushRejectedError).data.reason).toMatch(/missing necessary objects|unpack failed/);
+    expect(await serverHead(bare)).toBe(oldHead);
+  });
+
+  it('an object to push that is not in the cache is CorruptRepositoryError (not the remote missing), nothing sent', async () => {
+    const { bare, url, gitdir } = await setUp(2);
+    const oldHead = await fetchBranch(fs, gitdir, { url, branch: 'main' });
+    const { newHead, store } = await commitOnTop(gitdir, oldHead, 'gone.txt');
+    const err = await pushBranch(fs, gitdir, { url, branch: 'main', oldHead, newHead, objects: [...store.written, 'f'.repeat(40)] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CorruptRepositoryError);
+    expect((err as Error).message).toMatch(/an object to push is missing/);
     expect(await serverHead(bare)).toBe(oldHead);
   });
 

@@ -62,6 +62,6 @@ describe('error classes', () => {
     const revived = reviveError(serializeError(errors[0]));
     expect(revived).toBeInstanceOf(CommitNotFoundError);
     expect(revived.name).toBe('CommitNotFoundError');
-    expect(String(revived)).toBe('CommitNotFoundError: Commit abc was not found in the repository');
+    expect(String(revived)).toMatch(/^CommitNotFoundError: Commit abc was not found in the repository/);
   });
 });

@@ -102,6 +102,16 @@ export const Reason = {
   SafetyAllowNotGranted: 'SafetyAllowNotGranted',
   /** The API server refused the status write (too large, invalid): a minimal status was written. */
   StatusRejected: 'StatusRejected',
+  /**
+   * The operator's cache directory cannot be used: read-only, not writable, a file in the way
+   * (stalls), or full, out of file handles, I/O error (retried: eviction or the disk may recover).
+   */
+  StorageFailed: 'StorageFailed',
+  /**
+   * The repository's objects cannot be read: a damaged cache (removed, then retried: the next run
+   * fetches it again), or an object the engine refuses, such as an unsafe file name (stalls).
+   */
+  RepositoryCorrupt: 'RepositoryCorrupt',
   // Waiting: retried with backoff.
   GitOperationFailed: 'GitOperationFailed',
   PushRaced: 'PushRaced',
