@@ -12,11 +12,12 @@
  * asynchronous read per object costs more in thread-pool round trips than the read itself.
  * Every object returned is checked against its id (SHA-1 of "<type> <size>\0<body>").
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type * as nodeFs from 'node:fs';
 import { join, resolve } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { CodedError } from '../coded-error.js';
+import { Inflater } from './inflater.js';
 
 type Fs = typeof nodeFs;
 
@@ -52,6 +53,10 @@ export const MAX_OBJECT_BYTES = 100 << 20;
 export const MAX_CHAIN_OUTPUT_BYTES = 1 << 30;
 /** Bytes read at an object's offset first: the header plus most small objects. */
 const FIRST_READ = 4096;
+/** Bytes of a pack read at once and kept, for the small reads that follow (see Pack.read). */
+const READ_WINDOW = 64 << 10;
+/** One zlib handle for every object read in the process (reads are synchronous). */
+const packInflater = new Inflater();
 
 /** Thrown on a malformed repository file (index, pack or loose object). */
 export class CorruptObjectError extends CodedError {
@@ -223,6 +228,7 @@ class Pack {
   close(): void {
     if (this.fd !== null) this.fs.closeSync(this.fd);
     this.fd = null;
+    this.window = undefined;
   }
 
   /**
@@ -253,11 +259,30 @@ class Pack {
     return fd;
   }
 
+  /**
+   * Bytes at `position`. Small reads are served from a window of the pack read ahead: git writes
+   * commits next to each other (and trees near them), so a history walk reads one window per
+   * few hundred commits instead of one system call per object. Larger reads go to the file.
+   */
   private read(position: number, length: number): Buffer {
+    if (length <= FIRST_READ) {
+      const window = this.window;
+      if (window && position >= this.windowStart && position + length <= this.windowStart + window.length) {
+        return window.subarray(position - this.windowStart, position - this.windowStart + length);
+      }
+      const buf = Buffer.allocUnsafeSlow(READ_WINDOW);
+      const n = this.fs.readSync(this.open(), buf, 0, READ_WINDOW, position);
+      this.window = buf.subarray(0, n);
+      this.windowStart = position;
+      return this.window.subarray(0, Math.min(length, n));
+    }
     const buf = Buffer.allocUnsafe(length);
     const n = this.fs.readSync(this.open(), buf, 0, length, position);
     return n === length ? buf : buf.subarray(0, n);
   }
+
+  private window: Buffer | undefined;
+  private windowStart = 0;
 
   /** Reads and inflates the entry at `offset` (one object or one delta). */
   readEntry(offset: number): PackEntry {
@@ -300,19 +325,19 @@ class Pack {
     if (data.length < want && chunk.length === FIRST_READ) {
       data = this.read(offset + i, want);
     }
+    // Never more than declared (+1 to tell "longer" from "exact"): a few KiB of zlib can
+    // otherwise inflate to gigabytes before the size check below.
+    const output = Buffer.allocUnsafe(size + 1);
     for (;;) {
-      try {
-        // Never more than declared (+1 to tell "longer" from "exact"): a few KiB of zlib
-        // can otherwise inflate to gigabytes before the size check below.
-        entry.data = inflateSync(data, { maxOutputLength: size + 1 });
+      const result = packInflater.inflate(data, size, output);
+      if (result.kind === 'done') {
+        entry.data = result.body;
         break;
-      } catch (error) {
-        const code = (error as { code?: string }).code;
-        if (code === 'ERR_BUFFER_TOO_LARGE') throw this.corrupt(offset, `inflates to more than the declared ${size} bytes`);
-        if (code !== 'Z_BUF_ERROR' || data.length < want) throw this.corrupt(offset, (error as Error).message);
-        want *= 2;
-        data = this.read(offset + i, want);
       }
+      if (result.kind === 'too-large') throw this.corrupt(offset, `inflates to more than the declared ${size} bytes`);
+      if (result.kind === 'corrupt' || data.length < want) throw this.corrupt(offset, result.kind === 'corrupt' ? result.reason : 'truncated');
+      want *= 2;
+      data = this.read(offset + i, want);
     }
     if (entry.data.length !== size) throw this.corrupt(offset, `size mismatch: header says ${size}, inflated ${entry.data.length}`);
     return entry;
@@ -627,9 +652,7 @@ export class ObjectDatabase {
 }
 
 function verifyOid(oid: string, object: GitObject): void {
-  const hash = createHash('sha1');
-  hash.update(`${object.type} ${object.body.length}\0`, 'latin1');
-  hash.update(object.body);
-  const actual = hash.digest('hex');
+  // One-shot hashing of one buffer costs less than a Hash object per object read.
+  const actual = hash('sha1', Buffer.concat([Buffer.from(`${object.type} ${object.body.length}\0`, 'latin1'), object.body]));
   if (actual !== oid) throw new CorruptObjectError(`object ${oid} is corrupt: its content hashes to ${actual}`);
 }
