@@ -7,10 +7,14 @@
  *   engine-worker push-warm    <url> <sha> <runs> <cacheDir> <server gitdir> <head>
  *   engine-worker clone        <url> <cacheDir>
  *   engine-worker fetch        <url> <cacheDir>
+ *
+ * It refuses to run with a V8 memory flag (in its argv or NODE_OPTIONS): the benchmark's peak
+ * RSS must be the engine's with Node's defaults. It reports V8's heap limit to show that.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import * as v8 from 'node:v8';
 import { runRollback, type RollbackResult } from '../src/git/engine.js';
 import { fetchBranch, openCacheRepo } from '../src/git/remote.js';
 
@@ -20,6 +24,17 @@ interface WorkerOutput {
   ms: number[];
   durations?: RollbackResult['durations'][];
   head?: string;
+  /** V8's heap size limit in this process (MiB): Node's default when no flag was given. */
+  heapLimitMiB?: number;
+}
+
+/** V8 flags that change how much memory the heap may use (or when it is collected). */
+const MEMORY_FLAG =
+  /--(max|min)[-_](old|semi|new)[-_]space[-_]size|--max[-_]heap[-_]size|--initial[-_]heap[-_]size|--heapsnapshot-near-heap-limit|--gc[-_]interval|--optimize[-_]for[-_]size/;
+
+function refuseMemoryFlags(): void {
+  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].filter((f) => MEMORY_FLAG.test(f));
+  if (given.length) throw new Error(`engine-worker must run without V8 memory flags, got: ${given.join(' ')}`);
 }
 
 async function revert(url: string, sha: string, cacheDir: string, dryRun: boolean): Promise<RollbackResult> {
@@ -27,6 +42,7 @@ async function revert(url: string, sha: string, cacheDir: string, dryRun: boolea
 }
 
 async function main(argv: string[]): Promise<WorkerOutput> {
+  refuseMemoryFlags();
   const [command, ...args] = argv;
   switch (command) {
     case 'compute-warm': {
@@ -82,7 +98,7 @@ async function main(argv: string[]): Promise<WorkerOutput> {
 }
 
 main(process.argv.slice(2)).then(
-  (out) => process.stdout.write(`${JSON.stringify(out)}\n`),
+  (out) => process.stdout.write(`${JSON.stringify({ ...out, heapLimitMiB: Math.round(v8.getHeapStatistics().heap_size_limit / 2 ** 20) })}\n`),
   (error: unknown) => {
     process.stderr.write(`engine-worker: ${(error as Error).stack ?? String(error)}\n`);
     process.exitCode = 1;
