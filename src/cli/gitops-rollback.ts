@@ -6,7 +6,7 @@
  * Start-up: this file imports only compile-cache.ts (node: built-ins) statically. It enables
  * Node's module compile cache first, then loads each command's modules with a dynamic import, so
  * that they are compiled with the cache and `--help`, `request`, `history` and `rollback` do not
- * load the revert engine (isomorphic-git, OpenPGP.js, ssh2, yaml). See docs/benchmarks.md,
+ * load the revert engine (and OpenPGP.js, ssh2, yaml). See docs/benchmarks.md,
  * "CLI start-up".
  */
 import { enableCliCompileCache } from './compile-cache.js';

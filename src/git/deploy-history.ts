@@ -18,13 +18,14 @@
  * deadlines), tree entries visited by the diffs under the engine's budget (1,000,000), and every
  * text field cut to a fixed length.
  */
-import { Errors, type TreeEntry } from 'isomorphic-git';
+import type { TreeEntry } from 'isomorphic-git';
 import * as nodeFs from 'node:fs';
 import { isBranchName } from './branch-name.js';
 import { withLockedRepository, type EngineOptions, type RepositoryTarget } from './engine.js';
 import { InvalidRequestError, TreeLimitExceededError } from './errors.js';
 import { History, type HistorySource } from './history.js';
 import { parseRequestId, parseRevertedCommits, INCIDENT_TRAILER } from './message.js';
+import { NotFoundError } from './object-errors.js';
 import { MAX_TREE_ENTRIES_VISITED, ObjectStore, type Fs } from './object-store.js';
 import { normalizePaths } from './tree-paths.js';
 
@@ -226,7 +227,7 @@ async function readTreeOf(store: ObjectStore, oid: string): Promise<string | und
   try {
     return (await store.readCommit(oid)).tree;
   } catch (error) {
-    if (error instanceof Errors.NotFoundError) return undefined;
+    if (error instanceof NotFoundError) return undefined;
     throw error;
   }
 }

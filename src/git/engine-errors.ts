@@ -1,7 +1,7 @@
 /**
- * The engine's boundary for errors: whatever escapes a run (a Node file-system error, an
- * isomorphic-git error, our pack reader's CorruptObjectError, a bug) leaves as one of the typed
- * errors of ./errors.ts, so the CLI and the operator never show an untyped "Unexpected error".
+ * The engine's boundary for errors: whatever escapes a run (a Node file-system error, an object
+ * error of ./object-errors.ts, our pack reader's CorruptObjectError, a bug) leaves as one of the
+ * typed errors of ./errors.ts, so the CLI and the operator never show an untyped "Unexpected error".
  * As isomorphic-git's own commands do, a failure keeps its code; ours add what to do.
  * Errors that are already typed (any CodedError), the abort signal's reason and callers' own
  * errors carrying a non-string code (a Kubernetes API exception) pass through unchanged.
@@ -9,6 +9,7 @@
 import { resolve, sep } from 'node:path';
 import { CodedError } from '../coded-error.js';
 import { CorruptRepositoryError, InternalError, STORAGE_ERRNOS, StorageError } from './errors.js';
+import { GitObjectError } from './object-errors.js';
 import { CorruptObjectError } from './pack-reader.js';
 
 /** Where the failing run was: the repository as the user named it, and the cache directory. */
@@ -24,8 +25,8 @@ export interface ErrorScope {
   signal?: AbortSignal;
 }
 
-/** isomorphic-git's codes for an object it (or our ObjectStore, which throws the same) cannot accept. */
-const MALFORMED_OBJECT_CODES = new Set(['ObjectTypeError', 'ParseError', 'UnsafeFilepathError', 'InternalError']);
+/** The codes of an object ObjectStore (./object-errors.ts) or isomorphic-git cannot accept. */
+const MALFORMED_OBJECT_CODES = new Set(['ObjectTypeError', 'ParseError', 'UnsafeFilepathError', 'MalformedTreeError', 'InternalError']);
 const OID = /^[0-9a-f]{40}$/;
 /** Longest original message an InternalError repeats. */
 const MAX_DETAIL = 500;
@@ -34,7 +35,8 @@ const MAX_DETAIL = 500;
 export function toEngineError(error: unknown, scope: ErrorScope): unknown {
   // The fetch's own mapping (./remote-errors.ts) does not know the cache directory's path.
   if (error instanceof StorageError && error.data.path === undefined) return new StorageError({ ...error.data, path: scope.cacheDir });
-  if (error instanceof CodedError && !(error instanceof CorruptObjectError)) return error;
+  // The repository's objects (./object-errors.ts, ./pack-reader.ts) are sorted below.
+  if (error instanceof CodedError && !(error instanceof CorruptObjectError) && !(error instanceof GitObjectError)) return error;
   if (scope.signal?.aborted && error === scope.signal.reason) return error;
   const e = error as { code?: unknown; syscall?: unknown; path?: unknown; name?: unknown; message?: unknown } | null;
   if (e && e.code !== undefined && typeof e.code !== 'string') return error;

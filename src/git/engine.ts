@@ -4,7 +4,6 @@
  * repository); never a force. A push that loses a race is recomputed on the new head and
  * retried, a bounded number of times. Knows nothing of Kubernetes.
  */
-import git from 'isomorphic-git';
 import * as nodeFs from 'node:fs';
 import * as path from 'node:path';
 import { InvalidRequestError, PushBranchExistsError, PushRejectedError, RepositoryNotFoundError, redactUrl } from './errors.js';
@@ -15,6 +14,7 @@ import { withRepositoryLock } from './lock.js';
 import { parseRequestId, type MessageContext } from './message.js';
 import { ObjectStore, type Fs } from './object-store.js';
 import { ObjectDatabase } from './pack-reader.js';
+import { listRefs, resolveRef, writeRef } from './refs.js';
 import { planRollback, type Plan, type PlannedCommit, type RollbackAction, type Signature } from './plan.js';
 import { cleanCacheRepo, evictCaches } from './cache-dir.js';
 import { cacheRepoPath, deepenHistory, fetchBranch, openCacheRepo, pushBranch, readRemoteBranchHead, type Credentials, type RemoteOptions } from './remote.js';
@@ -375,7 +375,7 @@ async function openLocalRepository(fs: Fs, repoPath: string, branch: string): Pr
       : 'not a bare git repository';
     throw new RepositoryNotFoundError({ url: repoPath, detail });
   }
-  const readBranch = (name: string): Promise<string | undefined> => git.resolveRef({ fs, gitdir, ref: `refs/heads/${name}` }).catch(() => undefined);
+  const readBranch = (name: string): Promise<string | undefined> => resolveRef(fs, gitdir, `refs/heads/${name}`).catch(() => undefined);
   const readHead = async (): Promise<string> => {
     const head = await readBranch(branch);
     if (head === undefined) throw new RepositoryNotFoundError({ url: repoPath, branch });
@@ -397,9 +397,9 @@ async function openLocalRepository(fs: Fs, repoPath: string, branch: string): Pr
       if (((await readBranch(target)) ?? ZERO_OID) !== oldHead) throw new PushRejectedError({ ref, reason: 'stale: branch moved' });
       // As a git server refuses it: a new branch may not nest under an existing one, nor an existing one under it.
       const clash =
-        oldHead === ZERO_OID ? (await git.listBranches({ fs, gitdir })).find((b) => b.startsWith(`${target}/`) || target.startsWith(`${b}/`)) : undefined;
+        oldHead === ZERO_OID ? (await listRefs(fs, gitdir, 'refs/heads')).find((b) => b.startsWith(`${target}/`) || target.startsWith(`${b}/`)) : undefined;
       if (clash) throw new PushRejectedError({ ref, reason: `the name conflicts with the existing branch ${clash}` });
-      await git.writeRef({ fs, gitdir, ref, value: newHead, force: true });
+      await writeRef(fs, gitdir, ref, newHead);
     },
   };
 }

@@ -2,11 +2,14 @@
  * Reads and writes git objects in a bare repository, and remembers every object it writes:
  * those are exactly the objects a push must send. Reads go through our own pack reader
  * (./pack-reader.ts, shared per repository by the whole process) and parse trees and commits
- * exactly as isomorphic-git does; writes go through isomorphic-git.
+ * exactly as isomorphic-git does; writes are loose objects (./loose-objects.ts) whose trees and
+ * commits are serialized byte for byte as isomorphic-git's GitTree and GitCommit render them.
  */
-import git, { Errors, type TreeEntry } from 'isomorphic-git';
+import type { TreeEntry } from 'isomorphic-git';
 import type * as nodeFs from 'node:fs';
 import { TreeLimitExceededError } from './errors.js';
+import { writeLooseObject } from './loose-objects.js';
+import { MalformedTreeError, NotFoundError, ObjectTypeError, ParseError, UnsafeFilepathError } from './object-errors.js';
 import { EMPTY_TREE_OID, ObjectDatabase, type GitObject } from './pack-reader.js';
 import type { CommitSigner } from './commit-signing.js';
 
@@ -83,7 +86,7 @@ export class ObjectStore {
         else if (object.type === 'tree') {
           entries = parseTree(object.body);
           break;
-        } else throw new Errors.ObjectTypeError(target, object.type, 'tree');
+        } else throw new ObjectTypeError({ oid: target, actual: object.type, expected: 'tree' });
       }
       this.trees.set(oid, entries);
     }
@@ -95,7 +98,7 @@ export class ObjectStore {
     for (;;) {
       const object = this.read(target);
       if (object.type === 'blob') return new Uint8Array(object.body);
-      if (object.type !== 'tag') throw new Errors.ObjectTypeError(target, object.type, 'blob');
+      if (object.type !== 'tag') throw new ObjectTypeError({ oid: target, actual: object.type, expected: 'blob' });
       target = parseTagTarget(object.body);
     }
   }
@@ -108,7 +111,7 @@ export class ObjectStore {
       for (;;) {
         const object = this.read(target);
         if (object.type === 'commit') break;
-        if (object.type !== 'tag') throw new Errors.ObjectTypeError(target, object.type, 'commit');
+        if (object.type !== 'tag') throw new ObjectTypeError({ oid: target, actual: object.type, expected: 'commit' });
         target = parseTagTarget(object.body);
       }
       const c = parseCommit(this.read(target).body);
@@ -133,19 +136,19 @@ export class ObjectStore {
 
   private read(oid: string): GitObject {
     const object = this.db.read(oid);
-    if (!object) throw new Errors.NotFoundError(oid);
+    if (!object) throw new NotFoundError({ what: oid });
     return object;
   }
 
   async writeBlob(blob: Uint8Array): Promise<string> {
-    const oid = await git.writeBlob({ fs: this.fs, gitdir: this.gitdir, blob });
+    const oid = await writeLooseObject(this.fs, this.gitdir, 'blob', blob);
     this.written.add(oid);
     return oid;
   }
 
-  /** Writes a tree; entries are sorted by isomorphic-git in git's order. */
+  /** Writes a tree; entries are sorted in git's order. */
   async writeTree(entries: TreeEntry[]): Promise<string> {
-    const oid = await git.writeTree({ fs: this.fs, gitdir: this.gitdir, tree: entries });
+    const oid = await writeLooseObject(this.fs, this.gitdir, 'tree', renderTree(entries));
     this.written.add(oid);
     return oid;
   }
@@ -155,17 +158,72 @@ export class ObjectStore {
    * commit object without it, then carried in a `gpgsig` header after the committer.
    */
   async writeCommit(commit: Omit<CommitData, 'oid'>, signer?: CommitSigner): Promise<string> {
-    const object = { tree: commit.tree, parent: commit.parents, message: commit.message, author: commit.author, committer: commit.committer };
-    let oid = await git.writeCommit({ fs: this.fs, gitdir: this.gitdir, commit: object });
-    if (signer) {
-      // The unsigned object's exact bytes are the payload (it stays behind unreferenced and is never pushed).
-      const { object: payload } = await git.readObject({ fs: this.fs, gitdir: this.gitdir, oid, format: 'content' });
-      const gpgsig = await signer.sign(payload as Uint8Array);
-      oid = await git.writeCommit({ fs: this.fs, gitdir: this.gitdir, commit: { ...object, gpgsig } });
-    }
+    let body = renderCommit(commit);
+    // The unsigned object's exact bytes are the payload.
+    if (signer) body = renderCommit(commit, await signer.sign(body));
+    const oid = await writeLooseObject(this.fs, this.gitdir, 'commit', body);
     this.written.add(oid);
     return oid;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Serializing, exactly as isomorphic-git 1.44 does it (GitTree.toObject, GitCommit.render), so
+// that object ids do not change with the writer.
+
+/** isomorphic-git's limitModeToAllowed: any spelling of a mode to one of git's five. */
+function normalizeMode(mode: string): string {
+  if (/^0?4/.test(mode)) return TREE_MODE;
+  if (/^1006/.test(mode)) return '100644';
+  if (/^1007/.test(mode)) return '100755';
+  if (/^120/.test(mode)) return SYMLINK_MODE;
+  if (/^160/.test(mode)) return GITLINK_MODE;
+  throw new MalformedTreeError({ detail: `Could not understand file mode: ${mode}` });
+}
+
+/** Compares as git sorts tree entries: by name, a directory's with a slash after it. */
+function compareTreeEntries(a: { mode: string; path: string }, b: { mode: string; path: string }): number {
+  return compareStrings(a.mode === TREE_MODE ? `${a.path}/` : a.path, b.mode === TREE_MODE ? `${b.path}/` : b.path);
+}
+
+/** A tree object's body: per entry, in git's order, "<mode without leading 0> <name>\0<20-byte oid>". */
+export function renderTree(entries: readonly TreeEntry[]): Buffer {
+  const sorted = entries.map((entry) => ({ mode: normalizeMode(entry.mode), path: entry.path, oid: entry.oid })).sort(compareTreeEntries);
+  return Buffer.concat(sorted.flatMap((entry) => [Buffer.from(`${entry.mode.replace(/^0/, '')} ${entry.path}\0`, 'utf8'), Buffer.from(entry.oid, 'hex')]));
+}
+
+/** A commit object's body: tree, parents, author, committer, gpgsig when signed, a blank line, the message. */
+export function renderCommit(commit: Omit<CommitData, 'oid'>, gpgsig?: string): Buffer {
+  let headers = `tree ${commit.tree || EMPTY_TREE_OID}\n`;
+  for (const parent of commit.parents) headers += `parent ${parent}\n`;
+  headers += `author ${formatPerson(commit.author)}\n`;
+  headers += `committer ${formatPerson(commit.committer)}\n`;
+  if (gpgsig !== undefined) headers += `gpgsig${indent(gpgsig)}`;
+  return Buffer.from(`${headers}\n${normalizeNewlines(commit.message)}`, 'utf8');
+}
+
+function formatPerson({ name, email, timestamp, timezoneOffset }: Person): string {
+  return `${name} <${email}> ${timestamp} ${formatTimezoneOffset(timezoneOffset)}`;
+}
+
+/** -120 -> "+0200" (minutes west, isomorphic-git's sign); -0 -> "-0000", 0 -> "+0000". */
+function formatTimezoneOffset(minutesWest: number): string {
+  const east = minutesWest === 0 ? minutesWest : -minutesWest;
+  const negative = east < 0 || Object.is(east, -0);
+  const minutes = Math.abs(minutesWest);
+  const hours = Math.floor(minutes / 60);
+  return `${negative ? '-' : '+'}${String(hours).padStart(2, '0')}${String(minutes - hours * 60).padStart(2, '0')}`;
+}
+
+/** Each line of the trimmed text after a space, and a final newline (a header's continuation lines). */
+function indent(text: string): string {
+  return (
+    text
+      .trim()
+      .split('\n')
+      .map((line) => ` ${line}`)
+      .join('\n') + '\n'
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -185,7 +243,7 @@ function mode2type(mode: string): TreeEntry['type'] {
     case '160000':
       return 'commit';
   }
-  throw new Errors.InternalError(`Unexpected GitTree entry mode: ${mode}`);
+  throw new MalformedTreeError({ detail: `Unexpected GitTree entry mode: ${mode}` });
 }
 
 /** Tree entries (mode SP name NUL 20-byte oid), sorted by path in code-point order. */
@@ -194,9 +252,11 @@ export function parseTree(buffer: Buffer): TreeEntry[] {
   let cursor = 0;
   while (cursor < buffer.length) {
     const space = buffer.indexOf(32, cursor);
-    if (space === -1) throw new Errors.InternalError(`GitTree: Error parsing buffer at byte location ${cursor}: Could not find the next space character.`);
+    if (space === -1)
+      throw new MalformedTreeError({ detail: `GitTree: Error parsing buffer at byte location ${cursor}: Could not find the next space character.` });
     const nul = buffer.indexOf(0, cursor);
-    if (nul === -1) throw new Errors.InternalError(`GitTree: Error parsing buffer at byte location ${cursor}: Could not find the next null character.`);
+    if (nul === -1)
+      throw new MalformedTreeError({ detail: `GitTree: Error parsing buffer at byte location ${cursor}: Could not find the next null character.` });
     let mode = buffer.toString('utf8', cursor, space);
     if (mode === '40000') mode = '040000';
     const type = mode2type(mode);
@@ -216,7 +276,7 @@ function assertSafeEntryName(path: string): void {
   const ntfsClean = hfsClean.split(':')[0];
   const normalized = ntfsClean.toLowerCase().replace(/[. ]+$/, '');
   if (path.includes('\\') || path.includes('/') || hfsClean === '.' || hfsClean === '..' || normalized === '.git' || /^\.?git~[1-9]$/.test(normalized)) {
-    throw new Errors.UnsafeFilepathError(path);
+    throw new UnsafeFilepathError({ filepath: path });
   }
 }
 
@@ -265,14 +325,14 @@ function normalizeNewlines(text: string): string {
 /** "Name <email> 1700000000 +0200" -> timezoneOffset -120 (isomorphic-git's sign: minutes west). */
 function parseAuthor(author: string): Person {
   const match = author.match(/^(.*) <(.*)> (.*) (.*)$/);
-  if (!match) throw new Errors.ParseError('name <email> timestamp timezone', author);
+  if (!match) throw new ParseError({ expected: 'name <email> timestamp timezone', actual: author });
   const [, name, email, timestamp, offset] = match;
   return { name, email, timestamp: Number(timestamp), timezoneOffset: parseTimezoneOffset(offset) };
 }
 
 function parseTimezoneOffset(offset: string): number {
   const match = offset.match(/(\+|-)(\d\d)(\d\d)/);
-  if (!match) throw new Errors.ParseError('timezone offset like +0200', offset);
+  if (!match) throw new ParseError({ expected: 'timezone offset like +0200', actual: offset });
   const [, sign, hours, minutes] = match;
   const value = (sign === '+' ? 1 : -1) * (Number(hours) * 60 + Number(minutes));
   // -0 stays -0 ("-0000"), as in isomorphic-git.
@@ -298,7 +358,7 @@ export function parseCommit(body: Buffer): { tree: string; parent: string[]; aut
   const hs = headerLines(text);
   const keyOf = (h: string) => h.slice(0, h.indexOf(' '));
   const valueOf = (h: string) => h.slice(h.indexOf(' ') + 1);
-  if (hs.length === 0 || keyOf(hs[0]) !== 'tree') throw new Errors.ParseError('tree as the first commit header', keyOf(hs[0] || ''));
+  if (hs.length === 0 || keyOf(hs[0]) !== 'tree') throw new ParseError({ expected: 'tree as the first commit header', actual: keyOf(hs[0] || '') });
   const tree = valueOf(hs[0]);
   const parent: string[] = [];
   let index = 1;
@@ -321,5 +381,5 @@ export function parseCommit(body: Buffer): { tree: string; parent: string[]; aut
 function parseTagTarget(body: Buffer): string {
   const text = body.toString('utf8');
   for (const h of headerLines(text)) if (h.startsWith('object ')) return h.slice('object '.length);
-  throw new Errors.ParseError('an object header in the tag', text.slice(0, 64));
+  throw new ParseError({ expected: 'an object header in the tag', actual: text.slice(0, 64) });
 }

@@ -11,19 +11,24 @@
  * - ./remote-errors.ts: typed errors free of secrets;
  * - ./receive-pack-client.ts and ./wire/: the push's requests and their pkt-line codecs.
  *
- * Fetches go through isomorphic-git over the call's timed HTTP client. Credentials travel only
+ * Fetches go through our upload-pack client (./upload-pack-client.ts) over the call's timed HTTP
+ * client; refs, config and the pack a push sends are ./refs.ts, ./git-config.ts and
+ * ./pack-writer.ts (isomorphic-git is not loaded). Credentials travel only
  * in the Authorization header (or the SSH handshake) and never appear in errors or logs.
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import git from 'isomorphic-git';
 import { CorruptRepositoryError, InvalidRequestError, PushRejectedError, RemoteError, RepositoryNotFoundError } from './errors.js';
+import { readConfigValue, writeConfigValues } from './git-config.js';
+import { initBareRepository } from './init-bare.js';
 import { parseCommit, type Fs } from './object-store.js';
-import { ObjectDatabase } from './pack-reader.js';
+import { ObjectDatabase, type GitObject } from './pack-reader.js';
+import { writePack } from './pack-writer.js';
 import { discoverReceivePack, postReceivePack } from './receive-pack-client.js';
 import { startCall } from './remote-call.js';
 import { resolveRemote, type RemoteOptions, type ResolvedRemote } from './remote-endpoint.js';
 import { toTypedError } from './remote-errors.js';
+import { resolveRef, writeRef } from './refs.js';
 import { discoverUploadPack, fetchPack } from './upload-pack-client.js';
 import { isSshUrl, parseSshUrl } from './ssh-url.js';
 import { encodeReceivePackRequest } from './wire/receive-pack-request.js';
@@ -69,21 +74,18 @@ export async function openCacheRepo(fs: Fs, cacheDir: string, url: string): Prom
   const gitdir = cacheRepoPath(cacheDir, url);
   if (!fs.existsSync(join(gitdir, 'config'))) {
     await fs.promises.mkdir(gitdir, { recursive: true });
-    await git.init({ fs, gitdir, bare: true });
+    await initBareRepository(fs, gitdir);
   }
   await ensureRemoteConfig(fs, gitdir, safeUrl);
   return gitdir;
 }
 
-/** isomorphic-git's fetch needs a fetch refspec to write refs/remotes/origin/<branch>. */
+/** The remote as `git clone --bare` would record it, so git itself can fetch into the cache too. */
 async function ensureRemoteConfig(fs: Fs, gitdir: string, safeUrl: string): Promise<void> {
-  const wanted: Record<string, string> = {
+  await writeConfigValues(fs, gitdir, {
     [`remote.${REMOTE}.url`]: safeUrl,
     [`remote.${REMOTE}.fetch`]: `+refs/heads/*:refs/remotes/${REMOTE}/*`,
-  };
-  for (const [path, value] of Object.entries(wanted)) {
-    if ((await git.getConfig({ fs, gitdir, path })) !== value) await git.setConfig({ fs, gitdir, path, value });
-  }
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -161,7 +163,7 @@ async function runFetch(fs: Fs, gitdir: string, remote: ResolvedRemote, args: { 
     if (ctx.abortedWith) throw ctx.abortedWith;
     if (!ObjectDatabase.open(fs, gitdir).has(head)) throw new RemoteError({ url: remote.url, detail: "the server's pack does not hold the branch's commit" });
     await writeShallowOids(fs, gitdir, shallows, fetched);
-    await git.writeRef({ fs, gitdir, ref: trackingRef, value: head, force: true });
+    await writeRef(fs, gitdir, trackingRef, head);
     return head;
   } catch (err) {
     throw toTypedError(err, ctx);
@@ -206,7 +208,7 @@ function hasAllParents(objects: ObjectDatabase, oid: string): boolean {
 
 async function resolveTrackingRef(fs: Fs, gitdir: string, branch: string): Promise<string | undefined> {
   try {
-    return await git.resolveRef({ fs, gitdir, ref: `refs/remotes/${REMOTE}/${branch}` });
+    return await resolveRef(fs, gitdir, `refs/remotes/${REMOTE}/${branch}`);
   } catch {
     return undefined;
   }
@@ -222,13 +224,13 @@ async function readShallowOids(fs: Fs, gitdir: string): Promise<string[]> {
 }
 
 async function readDepth(fs: Fs, gitdir: string): Promise<number | undefined> {
-  const value: unknown = await git.getConfig({ fs, gitdir, path: DEPTH_CONFIG_KEY });
+  const value = await readConfigValue(fs, gitdir, DEPTH_CONFIG_KEY);
   const depth = Number(value);
   return Number.isInteger(depth) && depth > 0 ? depth : undefined;
 }
 
 async function writeDepth(fs: Fs, gitdir: string, depth: number): Promise<void> {
-  await git.setConfig({ fs, gitdir, path: DEPTH_CONFIG_KEY, value: String(depth) });
+  await writeConfigValues(fs, gitdir, { [DEPTH_CONFIG_KEY]: String(depth) });
 }
 
 function sameSet(a: string[], b: string[]): boolean {
@@ -276,7 +278,7 @@ export async function pushBranch(fs: Fs, gitdir: string, opts: RemoteOptions & {
   } finally {
     ctx.end();
   }
-  await git.writeRef({ fs, gitdir, ref: `refs/remotes/${REMOTE}/${remote.branch}`, value: opts.newHead, force: true });
+  await writeRef(fs, gitdir, `refs/remotes/${REMOTE}/${remote.branch}`, opts.newHead);
 }
 
 /**
@@ -299,16 +301,16 @@ export async function readRemoteBranchHead(opts: RemoteOptions): Promise<string 
 
 /** An undeltified pack of exactly these objects (deltas would save little on a revert). */
 async function buildPack(fs: Fs, gitdir: string, url: string, objects: Iterable<string>): Promise<Uint8Array> {
-  let packfile: Uint8Array | undefined;
-  try {
-    ({ packfile } = await git.packObjects({ fs, gitdir, oids: [...new Set(objects)], cache: {} }));
-  } catch (error) {
+  const db = ObjectDatabase.open(fs, gitdir);
+  const read: GitObject[] = [];
+  for (const oid of new Set(objects)) {
+    const object = db.read(oid);
     // Not the remote's fault: an object the revert wrote is not in the cache.
-    if ((error as { code?: string }).code !== 'NotFoundError') throw error;
-    throw new CorruptRepositoryError({ repository: url, kind: 'damaged', detail: `an object to push is missing: ${(error as Error).message}`, removed: false });
+    if (!object)
+      throw new CorruptRepositoryError({ repository: url, kind: 'damaged', detail: `an object to push is missing: Could not find ${oid}.`, removed: false });
+    read.push(object);
   }
-  if (!packfile) throw new InvalidRequestError('isomorphic-git built no pack for the pushed objects');
-  return packfile;
+  return writePack(read);
 }
 
 function assertOid(oid: string, name: string): void {
