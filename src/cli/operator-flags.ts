@@ -8,6 +8,7 @@
 import { DEFAULT_CACHE_MAX_BYTES } from '../git/cache-dir.js';
 import { DEFAULT_TRANSFER_LIMITS } from '../git/transfer-limits.js';
 import { DEFAULT_ROLLBACK_HISTORY_LIMIT } from '../controller/rollback-history.js';
+import { DEFAULT_PREFETCH_INTERVAL_MS } from '../controller/cache-prefetcher.js';
 import { formatDuration } from '../flux/duration.js';
 import { DEFAULT_LEASE_TIMINGS } from '../kube/lease-timings.js';
 import { bindAddress, bindAddressOrOff, boolean, byteSize, commaList, duration, integer, oneOf, text } from './flags/flag-kinds.js';
@@ -92,6 +93,18 @@ const ENGINE_FLAGS = {
     kind: byteSize({ allowZero: true }),
     default: String(DEFAULT_CACHE_MAX_BYTES),
     help: "Byte budget of the caches (least recently used are evicted); keep it below the volume's sizeLimit.",
+  },
+  cachePrefetchIntervalMs: {
+    flag: 'cache-prefetch-interval',
+    kind: duration({ allowZero: true }),
+    default: formatDuration(DEFAULT_PREFETCH_INTERVAL_MS),
+    help: 'How often the repositories of the GitRepositories that policies cover (and --cache-prefetch-selector picks) are fetched into the cache, at start and then on this period; 0 turns prefetching off.',
+  },
+  cachePrefetchSelector: {
+    flag: 'cache-prefetch-selector',
+    kind: text,
+    unset: 'none',
+    help: 'Also prefetch every GitRepository matching this label selector (e.g. rollback.gitops.dev/prefetch=true).',
   },
   engineDeadlineMs: {
     flag: 'engine-deadline',
@@ -219,6 +232,7 @@ export function parseOperatorFlags(argv: readonly string[], env: NodeJS.ProcessE
   if (parsed.help) return parsed;
   const options = { ...parsed.values, leaderElectionNamespace: parsed.values.leaderElectionNamespace ?? env.POD_NAMESPACE };
   validateLeaderElection(options);
+  validatePrefetchSelector(options.cachePrefetchSelector);
   return { help: false, options };
 }
 
@@ -240,4 +254,21 @@ function validateLeaderElection(options: OperatorOptions): void {
     );
   }
   if (options.leaderElect && !options.leaderElectionNamespace) throw new FlagError('--leader-elect', 'needs --leader-election-namespace or POD_NAMESPACE');
+}
+
+/** One requirement of a Kubernetes label selector: `key`, `!key`, `key=v`, `key==v`, `key!=v`, `key in (a,b)`, `key notin (a,b)`. */
+const SELECTOR_KEY = '(?:[A-Za-z0-9][-A-Za-z0-9_.]*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?';
+const SELECTOR_VALUE = '([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?';
+const SELECTOR_REQUIREMENT = new RegExp(
+  `^\\s*(!?${SELECTOR_KEY}|${SELECTOR_KEY}\\s*(=|==|!=)\\s*${SELECTOR_VALUE}|${SELECTOR_KEY}\\s+(in|notin)\\s*\\(\\s*${SELECTOR_VALUE}(\\s*,\\s*${SELECTOR_VALUE})*\\s*\\))\\s*$`,
+);
+
+/** A selector the API server would refuse fails at start, not on every prefetch pass. */
+function validatePrefetchSelector(selector: string | undefined): void {
+  if (selector === undefined) return;
+  // Requirements are separated by commas outside the parentheses of a set.
+  const requirements = selector.split(/,(?![^(]*\))/);
+  if (selector.length > 1024 || !requirements.every((requirement) => SELECTOR_REQUIREMENT.test(requirement))) {
+    throw new FlagError('--cache-prefetch-selector', `is not a label selector (got ${JSON.stringify(selector.slice(0, 100))})`);
+  }
 }

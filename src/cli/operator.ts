@@ -8,12 +8,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Logger } from 'pino';
-import { createWorkerEngine, createWorkerRangeReader, type WorkerEngineOptions } from '../controller/engine-worker.js';
+import { createWorkerEngine, createWorkerPrefetcher, createWorkerRangeReader, type WorkerEngineOptions } from '../controller/engine-worker.js';
 import type { RunEngine } from '../controller/ports.js';
+import { setupCachePrefetch } from '../controller/setup-cache-prefetch.js';
 import { setupPolicyController } from '../controller/setup-policy-controller.js';
 import { setupRollbackController } from '../controller/setup-rollback-controller.js';
 import { evictCaches } from '../git/cache-dir.js';
-import type { EngineOptions } from '../git/engine.js';
+import { verifyCaches } from '../git/cache-integrity.js';
+import { isBranchCached } from '../git/cache-lookup.js';
+import { isRemoteUrl, type EngineOptions } from '../git/engine.js';
 import { removeStaleLockFiles } from '../git/lock.js';
 import type { NetworkPolicy } from '../git/url-policy.js';
 import { loadKubeConfig } from '../kube/client.js';
@@ -23,6 +26,7 @@ import { LeaderElector } from '../kube/leader-election.js';
 import { Manager, serverRunnable, type LeaderCallbacks, type LeaderElection, type Runnable } from '../kube/manager.js';
 import { createBearerTokenAuthorizer, createKubeAccessReviews } from '../kube/token-review.js';
 import { createLogger } from '../logging/logger.js';
+import { countCacheHits } from '../metrics/cache-metrics.js';
 import { instrumentEngine } from '../metrics/engine-metrics.js';
 import { startMetricsServer } from '../metrics/metrics-server.js';
 import { OperatorMetrics } from '../metrics/operator-metrics.js';
@@ -37,9 +41,9 @@ export async function runOperator(options: OperatorOptions): Promise<void> {
   const logger = createLogger({ level: options.logLevel });
   const kubeConfig = loadKubeConfig(options.kubeconfig);
   const clients = createClusterClients(kubeConfig, { watchNamespace: options.watchNamespace, component: 'gitops-rollback-controller', logger });
-  await prepareCacheDir(options, logger);
   // One private registry; /metrics is served before the informer syncs, like controller-runtime.
   const metrics = new OperatorMetrics();
+  await prepareCacheDir(options, logger, metrics);
   const workers = workerOptions(options);
 
   const manager = new Manager({
@@ -52,6 +56,7 @@ export async function runOperator(options: OperatorOptions): Promise<void> {
   // The git hosts' APIs (pull requests) are reached under the same network policy as their git servers.
   const pullRequests = pullRequestClientFactory(createHttpApiTransport({ policy: workers.policy!, timeoutMs: options.gitTimeoutMs }));
   setupRollbackController(manager, { clients, runEngine: buildEngine(workers, metrics), pullRequests, metrics, logger, settings: options });
+  setupCachePrefetch(manager, { clients, metrics, logger, fetch: createWorkerPrefetcher(workers), settings: options });
   if (options.webhookAddress !== 'off')
     setupPolicyController(manager, {
       clients,
@@ -68,11 +73,19 @@ export async function runOperator(options: OperatorOptions): Promise<void> {
   await manager.start(shutdown.signal);
 }
 
-/** Lock files left by the previous container (same pid, surviving volume) would block forever. */
-async function prepareCacheDir({ cacheDir, cacheMaxBytes }: OperatorOptions, logger: Logger): Promise<void> {
-  const staleLocks = await removeStaleLockFiles(path.join(cacheDir, 'locks'));
-  await evictCaches({ fs, cacheDir, maxBytes: cacheMaxBytes, lockDir: path.join(cacheDir, 'locks') });
-  logger.info({ cacheDir, cacheMaxBytes, staleLocks }, 'Cache directory ready');
+/**
+ * Lock files left by the previous container (same pid, surviving volume) would block forever; a
+ * cache repository a crash or a full volume damaged (a persistent cache) would fail a rollback.
+ */
+async function prepareCacheDir({ cacheDir, cacheMaxBytes }: OperatorOptions, logger: Logger, metrics: OperatorMetrics): Promise<void> {
+  const lockDir = path.join(cacheDir, 'locks');
+  const staleLocks = await removeStaleLockFiles(lockDir);
+  const verified = await verifyCaches({ fs, cacheDir, lockDir });
+  for (const { gitdir, problem } of verified.removed)
+    logger.warn({ gitdir, problem }, 'Removed a broken cache repository; it is fetched again when next needed');
+  metrics.cacheRepositoriesRemoved.inc(verified.removed.length);
+  await evictCaches({ fs, cacheDir, maxBytes: cacheMaxBytes, lockDir });
+  logger.info({ cacheDir, cacheMaxBytes, staleLocks, sound: verified.sound, removed: verified.removed.length }, 'Cache directory ready');
 }
 
 /** The engine's network policy and transfer limits from the --allow-*-git/http and --git-* flags. */
@@ -99,9 +112,13 @@ function workerOptions(options: OperatorOptions): WorkerEngineOptions {
   };
 }
 
-/** Engine runs in worker processes, measured; test-only, GITOPS_ROLLBACK_FAULT makes it crash at a chosen point. */
+/**
+ * Engine runs in worker processes, measured (cache hit or miss as each starts, then its git
+ * operations); test-only, GITOPS_ROLLBACK_FAULT makes it crash at a chosen point.
+ */
 function buildEngine(workers: WorkerEngineOptions, metrics: OperatorMetrics): RunEngine {
-  return injectFault(parseFault(process.env[FAULT_ENV]), instrumentEngine(metrics, createWorkerEngine(workers)));
+  const isCached = async ({ url, branch }: { url: string; branch: string }) => isRemoteUrl(url) && isBranchCached(fs, workers.cacheDir, url, branch);
+  return injectFault(parseFault(process.env[FAULT_ENV]), countCacheHits(metrics, isCached, instrumentEngine(metrics, createWorkerEngine(workers))));
 }
 
 /** --leader-elect: one Lease shared by the replicas; this replica's identity is host and pid. */

@@ -11,10 +11,11 @@ import type { SafetyPolicy, SafetyVerdict } from '../safety/evaluate-safety.js';
 import { SafetyCheckFailedError } from '../safety/safety-gate.js';
 import type { EngineSettings } from './engine-run.js';
 
-/** Operator -> worker: the rollback run (then `publish-ok` for each `publish` the worker asks), or a range read. */
+/** Operator -> worker: the rollback run (then `publish-ok` for each `publish` the worker asks), a range read, or a cache prefetch. */
 export type WorkerJob =
   | { type: 'run'; request: RollbackRequest; settings: EngineSettings; safety?: SafetyPolicy }
-  | { type: 'read-range'; target: RepositoryTarget; from: string; to: string; settings: EngineSettings };
+  | { type: 'read-range'; target: RepositoryTarget; from: string; to: string; settings: EngineSettings }
+  | { type: 'prefetch'; target: RepositoryTarget; settings: EngineSettings };
 export type ToWorker = WorkerJob | { type: 'publish-ok' };
 
 /** Worker -> operator. `publish` asks leave to push and waits for `publish-ok`. */
@@ -23,6 +24,7 @@ export type FromWorker =
   | { type: 'publish' }
   | { type: 'result'; result: RollbackResult }
   | { type: 'range'; commits: RangeCommit[] }
+  | { type: 'prefetched'; head: string }
   | { type: 'error'; error: SerializedError };
 
 /** An error as plain data. */

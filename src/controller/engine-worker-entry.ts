@@ -1,12 +1,14 @@
 /**
  * The engine worker process (forked by ./engine-worker.ts): receives one job as plain data — a
  * rollback run with the safety gate (./engine-run.ts), asking the operator's leave before each
- * push, or the read of a commit range for an automated trigger — sends back the result or the
- * error as plain data, and exits. Everything tenant-controlled
+ * push, the read of a commit range for an automated trigger, or a cache prefetch
+ * (../git/warm-cache.ts) — sends back the result or the error as plain data, and exits.
+ * Everything tenant-controlled
  * (fetch, pack parsing, SSH key decryption, host matching, merge, the safety gate's parsing)
  * happens here, on this process's own event loop and heap.
  */
 import { readCommitRange } from '../git/read-range.js';
+import { warmCache } from '../git/warm-cache.js';
 import { runGuardedRollback } from './engine-run.js';
 import { serializeError, type FromWorker, type ToWorker } from './engine-protocol.js';
 
@@ -47,9 +49,20 @@ async function readRange(message: Extract<ToWorker, { type: 'read-range' }>): Pr
   process.exit(0);
 }
 
+async function prefetch(message: Extract<ToWorker, { type: 'prefetch' }>): Promise<void> {
+  try {
+    const head = await warmCache(message.target, message.settings);
+    await send({ type: 'prefetched', head });
+  } catch (error) {
+    await send({ type: 'error', error: serializeError(error) });
+  }
+  process.exit(0);
+}
+
 process.on('message', (message: ToWorker) => {
   if (message.type === 'run') void run(message);
   else if (message.type === 'read-range') void readRange(message);
+  else if (message.type === 'prefetch') void prefetch(message);
   else if (message.type === 'publish-ok') waitingForPublish.shift()?.();
 });
 // The operator went away: nothing to answer to.

@@ -82,6 +82,18 @@ export function createWorkerRangeReader(options: WorkerEngineOptions): (target: 
     );
 }
 
+/**
+ * Fetches a branch into the cache (src/git/warm-cache.ts) in a worker process too, under the
+ * same deadline and heap limit as a rollback; `signal` kills the worker (shutdown). Resolves
+ * with the branch head.
+ */
+export function createWorkerPrefetcher(options: WorkerEngineOptions): (target: RepositoryTarget, signal?: AbortSignal) => Promise<string> {
+  return (target, signal) =>
+    runInWorker<string>({ type: 'prefetch', target, settings: engineSettings(options) }, { signal }, options, (message) =>
+      message.type === 'prefetched' ? message.head : undefined,
+    );
+}
+
 /** Forks a worker for one job; `answer` picks the job's result out of the worker's messages. */
 function runInWorker<T>(job: WorkerJob, hooks: EngineHooks, options: WorkerEngineOptions, answer: (message: FromWorker) => T | undefined): Promise<T> {
   const deadlineMs = options.deadlineMs ?? DEFAULT_ENGINE_DEADLINE_MS;

@@ -21,6 +21,11 @@ export type RollbackResultLabel = (typeof ROLLBACK_RESULTS)[number];
 /** Git network operations timed by gitops_rollback_git_operation_duration_seconds. */
 export const GIT_OPERATIONS = ['fetch', 'push'] as const;
 
+/** Whether a rollback found its branch in the git cache: the `result` of gitops_rollback_git_cache_total. */
+export const GIT_CACHE_RESULTS = ['hit', 'miss'] as const;
+/** Outcomes of one repository's cache prefetch. */
+export const PREFETCH_RESULTS = ['succeeded', 'failed'] as const;
+
 /** 0.05 s to 30 min: a cached fetch to a slow Flux apply. */
 export const ROLLBACK_DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800];
 /** controller-runtime's reconcile_time_seconds buckets (prometheus.DefBuckets extended to a minute). */
@@ -102,6 +107,35 @@ export class OperatorMetrics {
     labelNames: ['operation', 'error'] as const,
     registers: [this.registry],
   });
+  readonly gitCache = new Counter({
+    name: 'gitops_rollback_git_cache_total',
+    help: 'Rollbacks whose branch was already in the git cache when they started (hit: an incremental fetch) or not (miss: a shallow clone).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly cachePrefetches = new Counter({
+    name: 'gitops_rollback_cache_prefetch_total',
+    help: 'Repositories fetched into the git cache ahead of any rollback, by result and error code (none on success).',
+    labelNames: ['result', 'error'] as const,
+    registers: [this.registry],
+  });
+  readonly cachePrefetchDuration = new Histogram({
+    name: 'gitops_rollback_cache_prefetch_duration_seconds',
+    help: 'Duration of one repository prefetch into the git cache (resolve and fetch), by result.',
+    labelNames: ['result'] as const,
+    buckets: ROLLBACK_DURATION_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly cacheListFailures = new Counter({
+    name: 'gitops_rollback_cache_prefetch_list_failures_total',
+    help: 'Prefetch passes that could not list the policies, Kustomizations or GitRepositories to fetch.',
+    registers: [this.registry],
+  });
+  readonly cacheRepositoriesRemoved = new Counter({
+    name: 'gitops_rollback_git_cache_removed_total',
+    help: 'Cache repositories found broken by the integrity check at start and removed (fetched again when next needed).',
+    registers: [this.registry],
+  });
 
   // controller-runtime's names, so Flux's control-plane dashboards read them unchanged.
   readonly reconcileTotal = new Counter({
@@ -180,6 +214,9 @@ export class OperatorMetrics {
     // first increment (a series born at 1 shows no increase in Prometheus).
     for (const phase of ROLLBACK_PHASES) this.rollbackDuration.zero({ phase });
     for (const operation of GIT_OPERATIONS) this.gitOperationDuration.zero({ operation });
+    for (const result of GIT_CACHE_RESULTS) this.gitCache.inc({ result }, 0);
+    for (const result of PREFETCH_RESULTS) this.cachePrefetchDuration.zero({ result });
+    this.cachePrefetches.inc({ result: 'succeeded', error: 'none' }, 0);
   }
 
   /** Adds a function that sets gauges from live state before each scrape. */

@@ -115,6 +115,8 @@ describe('config/ on a real API server', () => {
     ['get', 'core', 'secrets', 'team-a', true],
     ['get', 'source.toolkit.fluxcd.io', 'gitrepositories', 'flux-system', true],
     ['patch', 'source.toolkit.fluxcd.io', 'gitrepositories', 'flux-system', true],
+    // The cache prefetch's --cache-prefetch-selector lists GitRepositories by label.
+    ['list', 'source.toolkit.fluxcd.io', 'gitrepositories', 'flux-system', true],
     ['patch', 'kustomize.toolkit.fluxcd.io', 'kustomizations', 'flux-system', true],
     ['patch', 'image.toolkit.fluxcd.io', 'imageupdateautomations', 'flux-system', true],
     ['get', 'image.toolkit.fluxcd.io', 'imageupdateautomations', 'flux-system', true],
@@ -149,7 +151,6 @@ describe('config/ on a real API server', () => {
     ['get', 'rollback.gitops.dev', 'gitopsrollbackpolicies/status', 'team-a', false],
     ['create', 'events.k8s.io', 'events', 'team-a', false],
     ['watch', 'source.toolkit.fluxcd.io', 'gitrepositories', 'flux-system', false],
-    ['list', 'source.toolkit.fluxcd.io', 'gitrepositories', 'flux-system', false],
     ['list', 'coordination.k8s.io', 'leases', SYSTEM_NAMESPACE, false],
     ['watch', 'coordination.k8s.io', 'leases', SYSTEM_NAMESPACE, false],
     ['patch', 'coordination.k8s.io', 'leases', SYSTEM_NAMESPACE, false],

@@ -38,6 +38,8 @@ describe('operator flags', () => {
       shutdownTimeoutMs: 30_000,
       cacheDir: '/var/cache/gitops-rollback',
       cacheMaxBytes: 1024 ** 3,
+      cachePrefetchIntervalMs: 600_000,
+      cachePrefetchSelector: undefined,
       engineDeadlineMs: 600_000,
       engineMemoryLimitMb: 256,
       gitTimeoutMs: 60_000,
