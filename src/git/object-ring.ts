@@ -50,7 +50,8 @@ export class ObjectRing {
   /** The body of entry `index` if it is still in the ring (a later record did not overwrite it). */
   body(index: number): Buffer | undefined {
     const start = this.starts[index];
-    if (start < 0 || this.head - start > this.size) return undefined;
+    // Entries past the ring's count (bases appended to a thin pack) are never stored.
+    if (start === undefined || start < 0 || this.head - start > this.size) return undefined;
     const at = (start % this.size) + this.headerLengths[index];
     return this.ring.subarray(at, at + this.bodyLengths[index]);
   }

@@ -16,7 +16,7 @@
 import { createHash, hash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { crc32 } from 'node:zlib';
+import { crc32, deflateSync } from 'node:zlib';
 import { RemoteError, TransferLimitExceededError } from './errors.js';
 import type { Fs } from './object-store.js';
 import { DuplicateObjectError, encodePackIndex } from './pack-index-writer.js';
@@ -36,6 +36,13 @@ export interface PackIndexerOptions {
   maxInflatedBytes: number;
   /** Stops long indexing work (the operation's deadline). */
   signal?: AbortSignal;
+  /**
+   * An object the repository already has: the base of a thin pack's delta (a fetch that sends
+   * haves asks for a thin pack). The base is appended to the pack, as `git index-pack
+   * --fix-thin` does, so that the pack on disk holds every base it needs. Without it, a delta
+   * whose base is not in the pack is refused.
+   */
+  existingObject?: (oid: string) => { type: string; body: Buffer } | null;
   onProgress?: (event: { phase: string; loaded: number; total?: number }) => void;
 }
 
@@ -91,6 +98,9 @@ export class PackIndexer {
   /** Compressed bytes available at the last incomplete inflate attempt of this object. */
   private attempted = 0;
   private readonly refBases = new Map<number, Buffer>();
+  /** Where the pack's objects end (its checksum follows), and how many bases were appended. */
+  private dataEnd = 0;
+  private appended = 0;
   private readonly deferred: number[] = [];
   private byOid?: Map<string, number>;
 
@@ -115,7 +125,8 @@ export class PackIndexer {
     const packDir = join(options.gitdir, 'objects', 'pack');
     options.fs.mkdirSync(packDir, { recursive: true });
     this.tempPath = join(packDir, `tmp_pack_${randomBytes(8).toString('hex')}`);
-    this.fd = options.fs.openSync(this.tempPath, 'wx', 0o444);
+    // Read and write: appended bases and the rewritten checksum of a thin pack go through it.
+    this.fd = options.fs.openSync(this.tempPath, 'wx+', 0o444);
   }
 
   /** The next bytes of the pack (side band 1). Throws RemoteError or TransferLimitExceededError. */
@@ -139,14 +150,16 @@ export class PackIndexer {
       if (this.state !== 'trailer' || this.queue.length !== 20) throw this.corrupt('the pack ends before its last object and checksum');
       const checksum = this.packHash.digest();
       if (!checksum.equals(this.queue.head(20))) throw this.corrupt('the pack checksum does not match its content');
-      this.options.fs.fsyncSync(this.fd!);
-      this.closeFile();
       if (this.count === 0) {
+        this.closeFile();
         this.removeTemp();
         return { objects: 0 };
       }
+      this.dataEnd = this.position;
       await this.resolveDeferred();
-      return { objects: this.count, name: this.install(checksum) };
+      const finalChecksum = this.appended > 0 ? this.rewriteCountAndChecksum() : checksum;
+      this.options.fs.fsyncSync(this.fd!);
+      return { objects: this.count, name: this.install(finalChecksum) };
     });
   }
 
@@ -428,25 +441,120 @@ export class PackIndexer {
    * (we never ask for thin packs).
    */
   private async resolveDeferred(): Promise<void> {
-    const entries = this.entries!;
-    let pending = this.deferred.filter((index) => entries.types[index] === 0);
+    // `this.entries` is read anew each time: appending a thin pack's bases grows it.
+    const unresolved = (index: number) => this.entries!.types[index] === 0;
+    let pending = this.deferred.filter(unresolved);
     if (this.refBases.size > 0) {
       this.byOid = new Map();
-      for (let i = 0; i < this.count; i++) if (entries.types[i] !== 0) this.byOid.set(entries.oids.toString('hex', i * 20, i * 20 + 20), i);
+      const { oids, types } = this.entries!;
+      for (let i = 0; i < this.count; i++) if (types[i] !== 0) this.byOid.set(oids.toString('hex', i * 20, i * 20 + 20), i);
     }
     const total = pending.length;
     let done = 0;
     while (pending.length > 0) {
       const postponed: number[] = [];
       for (const index of pending) {
-        if (entries.types[index] === 0 && !this.materialize(index)) postponed.push(index);
+        if (unresolved(index) && !this.materialize(index)) postponed.push(index);
         else if (++done % PROGRESS_EVERY === 0) this.options.onProgress?.({ phase: 'Resolving deltas', loaded: done, total });
         await this.maybeYield();
       }
-      if (postponed.length === pending.length) throw this.corrupt('a delta refers to a base the pack does not contain');
+      if (postponed.length === pending.length && !this.appendExistingBases(postponed)) {
+        throw this.corrupt('a delta refers to a base the pack does not contain');
+      }
       pending = postponed;
     }
     if (total > 0) this.options.onProgress?.({ phase: 'Resolving deltas', loaded: total, total });
+  }
+
+  /**
+   * Appends to the pack the bases that `postponed` REF_DELTAs name and the repository has (a
+   * thin pack). False when there are none to append, or one is missing.
+   */
+  private appendExistingBases(postponed: number[]): boolean {
+    const missing = new Set<string>();
+    for (const index of postponed) {
+      const base = this.refBases.get(index)?.toString('hex');
+      if (base !== undefined && !this.byOid!.has(base)) missing.add(base);
+    }
+    if (missing.size === 0 || !this.options.existingObject) return false;
+    for (const oid of missing) {
+      const object = this.options.existingObject(oid);
+      const type = object ? TYPE_NAMES.indexOf(object.type) : -1;
+      if (!object || type < 1) return false;
+      this.appendObject(oid, type, object.body);
+    }
+    return true;
+  }
+
+  /** Writes one whole object after the pack's last, as a new entry. */
+  private appendObject(oid: string, type: number, body: Buffer): void {
+    this.countInflated(body.length);
+    const header = encodeObjectHeader(type, body.length);
+    const compressed = deflateSync(body);
+    const index = this.count;
+    this.growEntries(index + 1);
+    const entries = this.entries!;
+    const offset = this.dataEnd;
+    const bytes = Buffer.concat([header, compressed]);
+    for (let done = 0; done < bytes.length;) done += this.options.fs.writeSync(this.fd!, bytes, done, bytes.length - done, offset + done);
+    entries.offsets[index] = offset;
+    entries.dataStarts[index] = offset + header.length;
+    entries.dataLengths[index] = compressed.length;
+    entries.sizes[index] = body.length;
+    entries.kinds[index] = type;
+    entries.types[index] = type;
+    entries.bases[index] = -1;
+    entries.crcs[index] = crc32(bytes);
+    Buffer.from(oid, 'hex').copy(entries.oids, index * 20);
+    this.byOid!.set(oid, index);
+    this.count++;
+    this.appended++;
+    this.dataEnd += bytes.length;
+  }
+
+  /** Room for `size` entries (appended bases come after the declared count). */
+  private growEntries(size: number): void {
+    const old = this.entries!;
+    if (old.kinds.length >= size) return;
+    const capacity = Math.max(size, old.kinds.length + 64);
+    const grown = <T extends Float64Array | Uint8Array | Int32Array | Uint32Array>(array: T, make: (n: number) => T): T => {
+      const next = make(capacity);
+      next.set(array);
+      return next;
+    };
+    const oids = Buffer.alloc(capacity * 20);
+    old.oids.copy(oids);
+    this.entries = {
+      offsets: grown(old.offsets, (n) => new Float64Array(n)),
+      dataStarts: grown(old.dataStarts, (n) => new Float64Array(n)),
+      dataLengths: grown(old.dataLengths, (n) => new Float64Array(n)),
+      sizes: grown(old.sizes, (n) => new Float64Array(n)),
+      kinds: grown(old.kinds, (n) => new Uint8Array(n)),
+      types: grown(old.types, (n) => new Uint8Array(n)),
+      bases: grown(old.bases, (n) => new Int32Array(n).fill(-1)),
+      crcs: grown(old.crcs, (n) => new Uint32Array(n)),
+      oids,
+    };
+  }
+
+  /** After appending bases: the header's object count, then the checksum of the whole pack. */
+  private rewriteCountAndChecksum(): Buffer {
+    const { fs } = this.options;
+    const count = Buffer.alloc(4);
+    count.writeUInt32BE(this.count);
+    fs.writeSync(this.fd!, count, 0, 4, 8);
+    const packHash = createHash('sha1');
+    const chunk = Buffer.allocUnsafe(1 << 20);
+    for (let at = 0; at < this.dataEnd;) {
+      const n = fs.readSync(this.fd!, chunk, 0, Math.min(chunk.length, this.dataEnd - at), at);
+      if (n <= 0) throw this.corrupt('the pack file ended early while its checksum was rewritten');
+      packHash.update(chunk.subarray(0, n));
+      at += n;
+    }
+    const checksum = packHash.digest();
+    fs.writeSync(this.fd!, checksum, 0, 20, this.dataEnd);
+    fs.ftruncateSync(this.fd!, this.dataEnd + 20);
+    return checksum;
   }
 
   /** Resolves an entry's delta chain down to a known body; false when a REF_DELTA base is unknown. */
@@ -547,4 +655,16 @@ export class PackIndexer {
   private corrupt(detail: string): RemoteError {
     return new RemoteError({ url: this.options.url, detail: `the pack is corrupt: ${detail}` });
   }
+}
+
+/** A pack entry's type-and-size header (git's Documentation/gitformat-pack.txt). */
+function encodeObjectHeader(type: number, size: number): Buffer {
+  const bytes = [(type << 4) | (size & 15)];
+  let rest = Math.floor(size / 16);
+  while (rest > 0) {
+    bytes[bytes.length - 1] |= 0x80;
+    bytes.push(rest & 0x7f);
+    rest = Math.floor(rest / 128);
+  }
+  return Buffer.from(bytes);
 }

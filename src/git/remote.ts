@@ -42,6 +42,8 @@ const REMOTE = 'origin';
 const DEPTH_CONFIG_KEY = 'gitopsrollback.depth';
 const ZERO_OID = '0'.repeat(40);
 const OID_PATTERN = /^[0-9a-f]{40}$/;
+/** Shallow boundary commits sent as haves, at most (a boundary is usually one commit per line of history). */
+const MAX_SHALLOW_HAVES = 256;
 
 // ---------------------------------------------------------------------------------------------
 // Cache repository
@@ -153,13 +155,11 @@ async function runFetch(fs: Fs, gitdir: string, remote: ResolvedRemote, args: { 
     // Nothing new, and no deeper history asked for: no pack to ask for.
     if (have === head && !args.relative) return head;
     const shallows = await readShallowOids(fs, gitdir);
-    const fetched = await fetchPack(
-      ctx,
-      fs,
-      gitdir,
-      { want: head, haves: have ? [have] : [], shallows, depth: args.depth, relative: args.relative },
-      advertised,
-    );
+    // The shallow boundary's commits go as haves too, as git's fetch sends them: with our head
+    // alone the server excluded only what lies above the boundary, and a deepen re-sent the
+    // boundary's whole tree (5.4 MiB against git's 142 KiB on the 50k-file bench repository).
+    const haves = have ? [...new Set([have, ...shallows.slice(0, MAX_SHALLOW_HAVES)])] : [];
+    const fetched = await fetchPack(ctx, fs, gitdir, { want: head, haves, shallows, depth: args.depth, relative: args.relative }, advertised);
     if (ctx.abortedWith) throw ctx.abortedWith;
     if (!ObjectDatabase.open(fs, gitdir).has(head)) throw new RemoteError({ url: remote.url, detail: "the server's pack does not hold the branch's commit" });
     await writeShallowOids(fs, gitdir, shallows, fetched);

@@ -8,6 +8,7 @@
 import { RemoteError } from './errors.js';
 import type { Fs } from './object-store.js';
 import { PackIndexer, type IndexedPack } from './pack-indexer.js';
+import { ObjectDatabase } from './pack-reader.js';
 import { assertHttpOk, requestWithTimeout, type CallContext } from './remote-call.js';
 import { notGitServer } from './remote-errors.js';
 import { collectBody } from './wire/collect-body.js';
@@ -85,6 +86,7 @@ export async function fetchPack(ctx: CallContext, fs: Fs, gitdir: string, reques
             maxInflatedBytes: limits.maxPackBytes * INFLATED_BYTES_PER_PACK_BYTE,
             signal: ctx.deadline,
             onProgress,
+            existingObject: (oid) => ObjectDatabase.open(fs, gitdir).read(oid),
           });
           await indexer.write(event.data);
         }
@@ -105,11 +107,16 @@ export async function fetchPack(ctx: CallContext, fs: Fs, gitdir: string, reques
 /**
  * What we ask for, among what the server offers: side-band-64k so the pack arrives apart from
  * messages, ofs-delta (smaller packs), no-progress (we report our own), and what shallow fetches
- * need. Never thin-pack: every delta's base must be in the pack.
+ * need. thin-pack when we send haves: the server may then write deltas against objects we have
+ * (the indexer appends those bases), and for a shallow repository it is also what makes it leave
+ * out what we have below the boundary (without it a deepen of the 50k-file bench repository was
+ * re-sent whole: 5.4 MB against 53 KB).
  */
 function chooseCapabilities(offered: Set<string>, request: PackRequest, url: string): string[] {
   if (!offered.has('side-band-64k')) throw new RemoteError({ url, detail: 'the server does not offer side-band-64k' });
-  const wanted = ['side-band-64k', 'ofs-delta', 'no-progress'].filter((capability) => offered.has(capability));
+  const wanted = ['side-band-64k', 'ofs-delta', 'no-progress', ...(request.haves.length > 0 ? ['thin-pack'] : [])].filter((capability) =>
+    offered.has(capability),
+  );
   if ((request.depth !== undefined || request.shallows.length > 0) && !offered.has('shallow')) {
     throw new RemoteError({ url, detail: 'the server does not support shallow fetches' });
   }

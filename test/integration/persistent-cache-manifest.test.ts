@@ -4,6 +4,7 @@
  * the real kube-apiserver (server-side dry run): the git-cache volume is the claim, mounted where
  * --cache-dir points, one replica updated by Recreate, the pod still restricted-PSS clean.
  */
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -59,11 +60,19 @@ describe('config/manager/persistent-cache', () => {
   });
 
   test('the API server accepts the claim and the Deployment (server-side dry run), and the pod stays restricted-PSS clean', async () => {
-    await plane.kubectl(['apply', '--server-side', '-f', '-'], { input: `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${SYSTEM_NAMESPACE}\n` });
-    const claimAndDeployment = objects.filter((o) => o.kind === 'PersistentVolumeClaim' || o.kind === 'Deployment');
+    // A namespace of its own, enforcing restricted as the operator's does: in the shared control
+    // plane another test may have applied config/default, and a dry-run apply over that
+    // Deployment would merge its rolling-update fields into the Recreate strategy.
+    const namespace = `persistent-cache-${randomBytes(4).toString('hex')}`;
+    await plane.kubectl(['apply', '--server-side', '-f', '-'], {
+      input: `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${namespace}\n  labels:\n    pod-security.kubernetes.io/enforce: restricted\n`,
+    });
+    const claimAndDeployment = objects
+      .filter((o) => o.kind === 'PersistentVolumeClaim' || o.kind === 'Deployment')
+      .map((o) => ({ ...o, metadata: { ...o.metadata, namespace } }));
     await plane.kubectl(['apply', '--server-side', '--dry-run=server', '-f', '-'], { input: claimAndDeployment.map((o) => JSON.stringify(o)).join('\n---\n') });
     const deployment = claimAndDeployment.find((o) => o.kind === 'Deployment')!;
-    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'persistent-cache-psa', namespace: SYSTEM_NAMESPACE }, spec: deployment.spec.template.spec };
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'persistent-cache-psa', namespace }, spec: deployment.spec.template.spec };
     await plane.kubectl(['create', '--dry-run=server', '-f', '-'], { input: JSON.stringify(pod) });
   });
 });

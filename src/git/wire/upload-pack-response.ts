@@ -30,6 +30,7 @@ export class UploadPackProtocolError extends CodedError {
 export class UploadPackResponseReader {
   private readonly queue = new ByteQueue();
   private phase: 'negotiation' | 'pack' | 'ended' = 'negotiation';
+  private acknowledged = false;
 
   /** Events for the packets this chunk completes; throws UploadPackProtocolError. */
   push(chunk: Buffer): UploadPackEvent[] {
@@ -69,13 +70,24 @@ export class UploadPackResponseReader {
   }
 
   private readNegotiation(packet: Buffer | null, events: UploadPackEvent[]): void {
-    if (packet === null) return; // the end of the shallow-info section
+    if (packet === null) {
+      // Before the ACKs: the end of the shallow-info section; after them: the end, no pack.
+      if (this.acknowledged) this.phase = 'ended';
+      return;
+    }
+    // The pack starts with the first side-band packet, after at least one ACK or NAK: a server
+    // may acknowledge several of our haves (git 2.39 ACKs a deepened boundary commit again).
+    if (this.acknowledged && packet[0] >= 1 && packet[0] <= 3) {
+      this.phase = 'pack';
+      this.readSideBand(packet, events);
+      return;
+    }
     const line = packet.toString('latin1').replace(/\n$/, '');
     const [word, argument = ''] = splitOnce(line);
-    if ((word === 'shallow' || word === 'unshallow') && OID.test(argument)) {
+    if ((word === 'shallow' || word === 'unshallow') && OID.test(argument) && !this.acknowledged) {
       events.push({ kind: word, oid: argument });
     } else if (word === 'NAK' || (word === 'ACK' && OID.test(argument.slice(0, 40)))) {
-      this.phase = 'pack';
+      this.acknowledged = true;
     } else if (word === 'ERR') {
       throw new UploadPackProtocolError(serverText(argument), true);
     } else {

@@ -177,6 +177,53 @@ describe('PackIndexer refuses, and leaves nothing behind', () => {
     expect(leftovers).toEqual([]);
   });
 
+  test('a thin pack whose bases the repository has is completed as git index-pack --fix-thin does', async () => {
+    const work = deltaRepo();
+    const thin = execFileSync('git', ['pack-objects', '--stdout', '--revs', '--thin'], { cwd: work, input: 'HEAD\n^HEAD~1\n' });
+    expect(gitThinHasExternalBase(thin)).toBe(true);
+    const existing = (oid: string) => {
+      const type = execFileSync('git', ['cat-file', '-t', oid], { cwd: work }).toString().trim();
+      return { type, body: execFileSync('git', ['cat-file', type, oid], { cwd: work }) };
+    };
+    const result = await index(thin, [999], { existingObject: existing });
+    const packPath = join(result.gitdir, 'objects', 'pack', `${result.name}.pack`);
+    // git reads the completed pack on its own: every object, and every delta's base, in it.
+    const verify = execFileSync('git', ['verify-pack', '-v', packPath.replace(/\.pack$/, '.idx')]).toString();
+    expect(verify).toMatch(/: ok\n?$/);
+    const ours = verify
+      .split('\n')
+      .filter((line) => /^[0-9a-f]{40} /.test(line))
+      .map((line) => line.slice(0, 40))
+      .sort();
+    // The same objects as git's own completion of the same thin pack.
+    const dir = makeTempDir('git-fix-thin-');
+    execFileSync('git', ['init', '-q', '--bare', dir]);
+    execFileSync('git', ['branch', '-f', 'base', 'HEAD~1'], { cwd: work });
+    execFileSync('git', ['--git-dir', dir, 'fetch', '-q', work, 'refs/heads/base:refs/heads/base']);
+    execFileSync('git', ['--git-dir', dir, 'index-pack', '--stdin', '--fix-thin'], { input: thin });
+    const theirsIdx = fs.readdirSync(join(dir, 'objects', 'pack')).filter((f) => f.endsWith('.idx'));
+    const theirs = theirsIdx
+      .map((f) => execFileSync('git', ['show-index'], { input: fs.readFileSync(join(dir, 'objects', 'pack', f)) }).toString())
+      .find((listing) => listing.split('\n').filter(Boolean).length === ours.length);
+    expect(theirs).toBeDefined();
+    expect(
+      theirs!
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => line.split(' ')[1])
+        .sort(),
+    ).toEqual(ours);
+    expect(result.objects).toBe(ours.length);
+  });
+
+  test('a thin pack whose base the repository does not have either is refused', async () => {
+    const work = deltaRepo();
+    const thin = execFileSync('git', ['pack-objects', '--stdout', '--revs', '--thin'], { cwd: work, input: 'HEAD\n^HEAD~1\n' });
+    const { error, leftovers } = await indexError(thin, { existingObject: () => null });
+    expect((error as Error).message).toMatch(/refers to a base the pack does not contain/);
+    expect(leftovers).toEqual([]);
+  });
+
   test('an object twice', async () => {
     // Two copies of one blob, written as whole objects: a valid pack stream git refuses to index.
     const blob = Buffer.from('kind: Pod\n');

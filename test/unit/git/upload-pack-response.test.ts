@@ -35,8 +35,19 @@ describe('UploadPackResponseReader', () => {
     expect(Buffer.concat(events.filter((e) => e.kind === 'pack').map((e) => (e as { data: Buffer }).data)).toString()).toBe('PACKrest');
   });
 
-  test('an ACK of our have also starts the pack', () => {
+  test('an ACK of our have also starts the pack, and more ACKs before it are read as such', () => {
     expect(read(Buffer.concat([pkt(`ACK ${A}\n`), pkt(Buffer.from([1, 0x50])), FLUSH])).map((e) => e.kind)).toEqual(['pack']);
+    // git 2.39 answering a deepen: its head, then the boundary commit it deepened past.
+    const twice = Buffer.concat([
+      pkt(`shallow ${A}\n`),
+      pkt(`unshallow ${B}\n`),
+      FLUSH,
+      pkt(`ACK ${A}\n`),
+      pkt(`ACK ${B}\n`),
+      pkt(Buffer.from([1, 0x50])),
+      FLUSH,
+    ]);
+    expect(read(twice).map((e) => e.kind)).toEqual(['shallow', 'unshallow', 'pack']);
   });
 
   test.each([
