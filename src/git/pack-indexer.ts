@@ -23,6 +23,7 @@ import { DuplicateObjectError, encodePackIndex } from './pack-index-writer.js';
 import { Inflater } from './inflater.js';
 import { ObjectRing } from './object-ring.js';
 import { applyDelta, readDeltaTargetSize } from './pack-reader.js';
+import { encodeObjectHeader } from './pack-writer.js';
 import { ByteQueue } from './wire/byte-queue.js';
 
 export interface PackIndexerOptions {
@@ -655,16 +656,4 @@ export class PackIndexer {
   private corrupt(detail: string): RemoteError {
     return new RemoteError({ url: this.options.url, detail: `the pack is corrupt: ${detail}` });
   }
-}
-
-/** A pack entry's type-and-size header (git's Documentation/gitformat-pack.txt). */
-function encodeObjectHeader(type: number, size: number): Buffer {
-  const bytes = [(type << 4) | (size & 15)];
-  let rest = Math.floor(size / 16);
-  while (rest > 0) {
-    bytes[bytes.length - 1] |= 0x80;
-    bytes.push(rest & 0x7f);
-    rest = Math.floor(rest / 128);
-  }
-  return Buffer.from(bytes);
 }

@@ -32,8 +32,8 @@ export function writePack(objects: readonly GitObject[]): Buffer {
   return Buffer.concat(chunks);
 }
 
-/** The type and size of one entry. */
-function encodeObjectHeader(type: number, size: number): Buffer {
+/** The type and size of one entry (git's Documentation/gitformat-pack.txt); also the pack indexer's for appended bases. */
+export function encodeObjectHeader(type: number, size: number): Buffer {
   const bytes: number[] = [];
   let rest = Math.floor(size / 16);
   bytes.push((rest > 0 ? 0x80 : 0) | (type << 4) | (size & 0x0f));
