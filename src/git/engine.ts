@@ -329,10 +329,7 @@ async function openRemoteRepository(fs: Fs, target: RepositoryTarget, options: E
   return {
     gitdir,
     history: {
-      isBoundary: async (oid) => {
-        shallow ??= await readShallowFile(fs, gitdir);
-        return shallow.has(oid);
-      },
+      boundaries: async () => (shallow ??= await readShallowFile(fs, gitdir)),
       deepen: async () => {
         shallow = null;
         return deepenHistory(fs, gitdir, remote);
@@ -386,7 +383,7 @@ async function openLocalRepository(fs: Fs, repoPath: string, branch: string): Pr
   return {
     gitdir,
     history: {
-      isBoundary: async (oid) => (shallow ??= await readShallowFile(fs, gitdir)).has(oid),
+      boundaries: async () => (shallow ??= await readShallowFile(fs, gitdir)),
       deepen: async () => false,
     },
     readHead,

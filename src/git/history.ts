@@ -5,29 +5,32 @@
  */
 import { CommitNotFoundError, InvalidRequestError } from './errors.js';
 import { shortSha } from '../short-sha.js';
+import type { CommitSummary } from './commit-summary.js';
 import type { CommitData, ObjectStore } from './object-store.js';
 
 /** Where more history comes from when a walk reaches the edge of a shallow cache. */
 export interface HistorySource {
-  /** True when the commit's parents are missing locally (a shallow boundary). */
-  isBoundary(oid: string): Promise<boolean>;
+  /** The commits whose parents are missing locally (a shallow cache's boundary). */
+  boundaries(): Promise<ReadonlySet<string>>;
   /** Fetches more history; false when the history is already complete. */
   deepen(): Promise<boolean>;
 }
 
+const NO_BOUNDARIES: ReadonlySet<string> = new Set();
+
 /** A complete local repository: never shallow. */
 export const completeHistory: HistorySource = {
-  isBoundary: async () => false,
+  boundaries: async () => NO_BOUNDARIES,
   deepen: async () => false,
 };
 
 /** Max-heap of commits by committer time, so the walk visits newest first. */
 class CommitQueue {
-  private readonly items: CommitData[] = [];
+  private readonly items: CommitSummary[] = [];
   get size(): number {
     return this.items.length;
   }
-  push(commit: CommitData): void {
+  push(commit: CommitSummary): void {
     const items = this.items;
     items.push(commit);
     let i = items.length - 1;
@@ -38,7 +41,7 @@ class CommitQueue {
       i = up;
     }
   }
-  pop(): CommitData | undefined {
+  pop(): CommitSummary | undefined {
     const items = this.items;
     const top = items[0];
     const last = items.pop();
@@ -58,13 +61,13 @@ class CommitQueue {
     }
     return top;
   }
-  peekAll(): readonly CommitData[] {
+  peekAll(): readonly CommitSummary[] {
     return this.items;
   }
 }
 
-function isNewer(a: CommitData, b: CommitData): boolean {
-  return a.committer.timestamp > b.committer.timestamp;
+function isNewer(a: CommitSummary, b: CommitSummary): boolean {
+  return a.time > b.time;
 }
 
 export class History {
@@ -73,31 +76,48 @@ export class History {
     private readonly source: HistorySource,
   ) {}
 
-  readCommit(oid: string): Promise<CommitData> {
-    return this.store.readCommit(oid);
+  /**
+   * Walks read summaries (./commit-summary.ts): parents, time and markers, not whole commits,
+   * and synchronously: an await per commit was a tenth of a 10,000-commit walk.
+   */
+  private readSummary(oid: string): CommitSummary {
+    return this.store.readCommitSummary(oid);
   }
 
   /** Parents of a commit, deepening a shallow cache until they are present. */
-  async parentsOf(commit: CommitData): Promise<string[]> {
-    while (await this.source.isBoundary(commit.oid)) {
+  async parentsOf(commit: Pick<CommitData, 'oid' | 'parents'>): Promise<string[]> {
+    while ((await this.source.boundaries()).has(commit.oid)) {
       if (!(await this.source.deepen())) return [];
     }
     return commit.parents;
   }
 
   /**
+   * parentsOf for a walk: `boundaries` is the walk's copy of the source's, renewed only when a
+   * commit on it makes the walk deepen.
+   */
+  private async walkParents(commit: CommitSummary, walk: { boundaries: ReadonlySet<string> }): Promise<string[]> {
+    if (!walk.boundaries.has(commit.oid)) return commit.parents;
+    const parents = await this.parentsOf(commit);
+    walk.boundaries = await this.source.boundaries();
+    return parents;
+  }
+
+  /**
    * Finds each revision (a full or abbreviated sha) in the history of `head`. Returns the
-   * commits and every commit visited on the way (all commits newer than the oldest target).
+   * commits and every commit visited on the way (all commits newer than the oldest target), as
+   * summaries: read whole commits with the store when more is needed.
    * Throws CommitNotFoundError for a revision that is not in the branch's history.
    */
-  async findCommits(head: string, revisions: string[]): Promise<{ found: Map<string, CommitData>; visited: CommitData[] }> {
+  async findCommits(head: string, revisions: string[]): Promise<{ found: Map<string, CommitSummary>; visited: CommitSummary[] }> {
     for (const revision of revisions) await this.checkUnambiguous(revision);
-    const found = new Map<string, CommitData>();
+    const found = new Map<string, CommitSummary>();
     const pending = new Set(revisions);
-    const visited: CommitData[] = [];
+    const visited: CommitSummary[] = [];
     const seen = new Set<string>([head]);
     const queue = new CommitQueue();
-    queue.push(await this.readCommit(head));
+    queue.push(this.readSummary(head));
+    const walk = { boundaries: await this.source.boundaries() };
     let shallow = false;
     while (pending.size && queue.size) {
       const commit = queue.pop()!;
@@ -108,12 +128,12 @@ export class History {
           pending.delete(rev);
         }
       }
-      const parents = await this.parentsOf(commit);
+      const parents = await this.walkParents(commit, walk);
       if (parents.length < commit.parents.length) shallow = true;
       for (const parent of parents) {
         if (seen.has(parent)) continue;
         seen.add(parent);
-        queue.push(await this.readCommit(parent));
+        queue.push(this.readSummary(parent));
       }
     }
     const missing = [...pending][0];
@@ -139,7 +159,7 @@ export class History {
   async firstParentAncestor(head: string, steps: number, revision: string): Promise<string> {
     let oid = head;
     for (let i = 0; i < steps; i++) {
-      const commit = await this.readCommit(oid);
+      const commit = this.readSummary(oid);
       const parents = await this.parentsOf(commit);
       if (!parents.length) throw new CommitNotFoundError({ revision, reason: commit.parents.length ? 'shallow' : 'past-root' });
       oid = parents[0];
@@ -161,9 +181,10 @@ export class History {
     const seen = new Set<string>([from, to]);
     const walkedParents = new Map<string, string[]>();
     const queue = new CommitQueue();
-    queue.push(await this.readCommit(to));
-    queue.push(await this.readCommit(from));
-    const result: CommitData[] = [];
+    queue.push(this.readSummary(to));
+    queue.push(this.readSummary(from));
+    const walk = { boundaries: await this.source.boundaries() };
+    const result: CommitSummary[] = [];
     let oldestListed = Infinity;
     const paint = (oid: string): void => {
       const stack = [oid];
@@ -173,24 +194,24 @@ export class History {
         stack.push(...(walkedParents.get(next) ?? []));
       }
     };
-    const goOn = (): boolean =>
-      queue.peekAll().some((c) => !uninteresting.has(c.oid)) || (queue.size > 0 && queue.peekAll()[0].committer.timestamp >= oldestListed);
+    const goOn = (): boolean => queue.peekAll().some((c) => !uninteresting.has(c.oid)) || (queue.size > 0 && queue.peekAll()[0].time >= oldestListed);
     while (goOn()) {
       const commit = queue.pop()!;
       const isUninteresting = uninteresting.has(commit.oid);
       if (!isUninteresting) {
         result.push(commit);
-        oldestListed = Math.min(oldestListed, commit.committer.timestamp);
+        oldestListed = Math.min(oldestListed, commit.time);
       }
-      const parents = await this.parentsOf(commit);
+      const parents = await this.walkParents(commit, walk);
       walkedParents.set(commit.oid, parents);
       for (const parent of parents) {
         if (isUninteresting) paint(parent);
         if (seen.has(parent)) continue;
         seen.add(parent);
-        queue.push(await this.readCommit(parent));
+        queue.push(this.readSummary(parent));
       }
     }
-    return result.filter((c) => !uninteresting.has(c.oid));
+    const listed = result.filter((c) => !uninteresting.has(c.oid));
+    return Promise.all(listed.map((c) => this.store.readCommit(c.oid)));
   }
 }

@@ -8,8 +8,10 @@
 import type { TreeEntry } from 'isomorphic-git';
 import type * as nodeFs from 'node:fs';
 import { TreeLimitExceededError } from './errors.js';
+import { normalizeNewlines, parseCommit, parseTagTarget, type Person } from './commit-parse.js';
+import { summarizeCommit, type CommitSummary } from './commit-summary.js';
 import { writeLooseObject } from './loose-objects.js';
-import { MalformedTreeError, NotFoundError, ObjectTypeError, ParseError, UnsafeFilepathError } from './object-errors.js';
+import { MalformedTreeError, NotFoundError, ObjectTypeError, UnsafeFilepathError } from './object-errors.js';
 import { EMPTY_TREE_OID, ObjectDatabase, type GitObject } from './pack-reader.js';
 import type { CommitSigner } from './commit-signing.js';
 
@@ -41,6 +43,7 @@ export class ObjectStore {
   private readonly db: ObjectDatabase;
   private readonly trees = new Map<string, TreeEntry[]>();
   private readonly commits = new Map<string, CommitData>();
+  private readonly summaries = new Map<string, CommitSummary>();
   private treeEntriesVisited = 0;
   /** OIDs of objects this store wrote, in write order. */
   readonly written = new Set<string>();
@@ -121,6 +124,20 @@ export class ObjectStore {
     return commit;
   }
 
+  /** What a history walk needs of a commit (./commit-summary.ts); a tag is peeled as by readCommit. */
+  readCommitSummary(oid: string): CommitSummary {
+    let summary = this.summaries.get(oid);
+    if (!summary) {
+      let target = oid;
+      let object = this.read(target, false);
+      while (object.type === 'tag') object = this.read((target = parseTagTarget(object.body)), false);
+      if (object.type !== 'commit') throw new ObjectTypeError({ oid: target, actual: object.type, expected: 'commit' });
+      summary = summarizeCommit(target, object.body);
+      this.summaries.set(oid, summary);
+    }
+    return summary;
+  }
+
   /**
    * The commits here whose id starts with `prefix` (at most `max`): trees and blobs do not count,
    * as in git's lookup of a commit-ish. Objects not fetched yet (a shallow cache) are not seen.
@@ -134,8 +151,8 @@ export class ObjectStore {
     return this.db.has(oid);
   }
 
-  private read(oid: string): GitObject {
-    const object = this.db.read(oid);
+  private read(oid: string, keep = true): GitObject {
+    const object = this.db.read(oid, { keep });
     if (!object) throw new NotFoundError({ what: oid });
     return object;
   }
@@ -230,8 +247,6 @@ function indent(text: string): string {
 // Parsing, exactly as isomorphic-git 1.44 does it (GitTree, GitCommit, GitAnnotatedTag), so
 // that results do not change with the reader.
 
-type Person = CommitData['author'];
-
 function mode2type(mode: string): TreeEntry['type'] {
   switch (mode) {
     case '040000':
@@ -311,75 +326,4 @@ function compareStrings(a: string, b: string): number {
     }
   }
   return a.length < b.length ? -1 : a.length > b.length ? 1 : 0;
-}
-
-/** Removes CRs and leading newlines, and ends with exactly one newline. */
-function normalizeNewlines(text: string): string {
-  const body = text.replace(/\r/g, '').replace(/^\n+/, '');
-  // A loop, not /\n+$/: that regex is quadratic on a long run of newlines inside a message.
-  let end = body.length;
-  while (end > 0 && body.charCodeAt(end - 1) === 10) end--;
-  return body.slice(0, end) + '\n';
-}
-
-/** "Name <email> 1700000000 +0200" -> timezoneOffset -120 (isomorphic-git's sign: minutes west). */
-function parseAuthor(author: string): Person {
-  const match = author.match(/^(.*) <(.*)> (.*) (.*)$/);
-  if (!match) throw new ParseError({ expected: 'name <email> timestamp timezone', actual: author });
-  const [, name, email, timestamp, offset] = match;
-  return { name, email, timestamp: Number(timestamp), timezoneOffset: parseTimezoneOffset(offset) };
-}
-
-function parseTimezoneOffset(offset: string): number {
-  const match = offset.match(/(\+|-)(\d\d)(\d\d)/);
-  if (!match) throw new ParseError({ expected: 'timezone offset like +0200', actual: offset });
-  const [, sign, hours, minutes] = match;
-  const value = (sign === '+' ? 1 : -1) * (Number(hours) * 60 + Number(minutes));
-  // -0 stays -0 ("-0000"), as in isomorphic-git.
-  return value === 0 ? value : -value;
-}
-
-/** Headers (continuation lines joined with "\n") up to the first blank line. */
-function headerLines(text: string): string[] {
-  const lines: string[] = [];
-  for (const h of text.slice(0, text.indexOf('\n\n')).split('\n')) {
-    if (h[0] === ' ') lines[lines.length - 1] += '\n' + h.slice(1);
-    else lines.push(h);
-  }
-  return lines;
-}
-
-/**
- * A commit's tree (the first header), the parent lines right after it, the first author and
- * committer, and the message after the first blank line (gpgsig and other headers stay out).
- */
-export function parseCommit(body: Buffer): { tree: string; parent: string[]; author?: Person; committer?: Person; message: string } {
-  const text = body.toString('utf8');
-  const hs = headerLines(text);
-  const keyOf = (h: string) => h.slice(0, h.indexOf(' '));
-  const valueOf = (h: string) => h.slice(h.indexOf(' ') + 1);
-  if (hs.length === 0 || keyOf(hs[0]) !== 'tree') throw new ParseError({ expected: 'tree as the first commit header', actual: keyOf(hs[0] || '') });
-  const tree = valueOf(hs[0]);
-  const parent: string[] = [];
-  let index = 1;
-  while (index < hs.length && keyOf(hs[index]) === 'parent') parent.push(valueOf(hs[index++]));
-  let author: Person | undefined;
-  let committer: Person | undefined;
-  const seen = new Set(['tree', 'parent']);
-  for (; index < hs.length; index++) {
-    const key = keyOf(hs[index]);
-    if (seen.has(key)) continue;
-    seen.add(key);
-    if (key === 'author') author = parseAuthor(valueOf(hs[index]));
-    else if (key === 'committer') committer = parseAuthor(valueOf(hs[index]));
-  }
-  const message = normalizeNewlines(text.slice(text.indexOf('\n\n') + 2));
-  return { tree, parent, author, committer, message };
-}
-
-/** The object an annotated tag points at (its first `object` header). */
-function parseTagTarget(body: Buffer): string {
-  const text = body.toString('utf8');
-  for (const h of headerLines(text)) if (h.startsWith('object ')) return h.slice('object '.length);
-  throw new ParseError({ expected: 'an object header in the tag', actual: text.slice(0, 64) });
 }

@@ -158,11 +158,8 @@ export class PackIndex {
     let hi = idx.readUInt32BE(8 + first * 4);
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const at = this.oidsAt + mid * 20;
-      const cmp = idx.compare(oid, 0, 20, at, at + 20);
+      const cmp = compareOid(idx, this.oidsAt + mid * 20, oid);
       if (cmp === 0) return this.offsetOf(mid);
-      // idx.compare compares the index's bytes (target) with the oid (source) reversed:
-      // cmp > 0 means the index entry sorts after the oid.
       if (cmp > 0) hi = mid;
       else lo = mid + 1;
     }
@@ -198,6 +195,19 @@ export class PackIndex {
     const at = this.largeOffsetsAt + (small & 0x7fffffff) * 8;
     return this.idx.readUInt32BE(at) * 2 ** 32 + this.idx.readUInt32BE(at + 4);
   }
+}
+
+/**
+ * The index entry at `at` against `oid`: > 0 when the entry sorts after it. In JavaScript, not
+ * Buffer.compare: ids differ within the first bytes, and a native call per step of the search
+ * cost more than the comparison (a tenth of a long history walk).
+ */
+function compareOid(idx: Buffer, at: number, oid: Buffer): number {
+  for (let i = 0; i < 20; i++) {
+    const d = idx[at + i] - oid[i];
+    if (d !== 0) return d;
+  }
+  return 0;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -473,11 +483,16 @@ export class ObjectDatabase {
     this.scanned = false;
   }
 
-  /** The object, or null when the repository does not have it. Checks the object's id. */
-  read(oid: string): GitObject | null {
+  /**
+   * The object, or null when the repository does not have it. Checks the object's id.
+   * `keep: false` leaves it out of the process's object cache (its delta bases still go in): a
+   * history walk reads each commit once, and copying 10,000 of them into the cache only made
+   * garbage.
+   */
+  read(oid: string, { keep = true }: { keep?: boolean } = {}): GitObject | null {
     if (!OID_PATTERN.test(oid)) return null;
     if (oid === EMPTY_TREE_OID) return { type: 'tree', body: Buffer.alloc(0) };
-    const object = this.readUnverified(oid, 0);
+    const object = this.readUnverified(oid, 0, keep);
     if (object) verifyOid(oid, object);
     return object;
   }
@@ -492,16 +507,16 @@ export class ObjectDatabase {
     return this.rescan() && this.findPacked(raw) !== null;
   }
 
-  private readUnverified(oid: string, depth: number): GitObject | null {
+  private readUnverified(oid: string, depth: number, keep = true): GitObject | null {
     const raw = Buffer.from(oid, 'hex');
     let found = this.findPacked(raw);
-    if (found) return this.readPacked(found.pack, found.offset, depth);
+    if (found) return this.readPacked(found.pack, found.offset, depth, keep);
     const loose = this.readLoose(oid);
     if (loose) return loose;
     // A fetch may have added a pack since we last looked.
     if (!this.rescan()) return null;
     found = this.findPacked(raw);
-    return found ? this.readPacked(found.pack, found.offset, depth) : null;
+    return found ? this.readPacked(found.pack, found.offset, depth, keep) : null;
   }
 
   /**
@@ -580,7 +595,7 @@ export class ObjectDatabase {
     return added;
   }
 
-  private readPacked(pack: Pack, offset: number, depth: number): GitObject {
+  private readPacked(pack: Pack, offset: number, depth: number, keep: boolean): GitObject {
     // Walk down the delta chain to a whole object (or a cached one), then apply the deltas
     // back up, caching each step: neighbouring objects often share their bases.
     const deltas: { offset: number; data: Buffer }[] = [];
@@ -603,7 +618,7 @@ export class ObjectDatabase {
         break;
       } else {
         base = { type: TYPE_NAMES[entry.kind], body: entry.data };
-        objectCache.set(key, base);
+        if (keep || deltas.length) objectCache.set(key, base);
         break;
       }
     }
@@ -616,7 +631,7 @@ export class ObjectDatabase {
     }
     for (let k = deltas.length - 1; k >= 0; k--) {
       base = { type: base.type, body: applyDelta(deltas[k].data, base.body) };
-      objectCache.set(`${pack.id}:${deltas[k].offset}`, base);
+      if (keep || k > 0) objectCache.set(`${pack.id}:${deltas[k].offset}`, base);
     }
     return base;
   }

@@ -6,7 +6,8 @@
 import { checkIdentity, checkIncident } from './commit-fields.js';
 import { CommitNotFoundError, InvalidRequestError, MergeWithoutMainlineError, RevertConflictError } from './errors.js';
 import type { History } from './history.js';
-import { formatRestoreMessage, formatRevertMessage, formatSquashMessage, parseRequestId, parseRevertedCommits, type MessageContext } from './message.js';
+import type { CommitSummary } from './commit-summary.js';
+import { formatRestoreMessage, formatRevertMessage, formatSquashMessage, type MessageContext } from './message.js';
 import type { CommitData, ObjectStore } from './object-store.js';
 import { diffTreePaths, normalizePaths, readEntryAt, replaceEntryAt } from './tree-paths.js';
 import { mergeTrees } from './tree-merge.js';
@@ -145,7 +146,7 @@ async function planRestore(input: PlanInput, action: Extract<RollbackAction, { k
   const existing = findRequestCommit(visited, input.message.requestId);
   if (existing) return finishedPlan(input, 'already-reverted', { existingCommit: existing });
 
-  const good = found.get(revision)!;
+  const good = await store.readCommit(found.get(revision)!.oid);
   const headCommit = await store.readCommit(head);
   let tree: string | null = headCommit.tree;
   for (const path of paths) {
@@ -185,10 +186,11 @@ async function resolveTargets(input: PlanInput, action: Extract<RollbackAction, 
   if (!action.commits?.length) throw new InvalidRequestError('Name at least one commit to revert, or a range');
   const oids = await resolveRevisions(input, action.commits);
   const { found, visited } = await history.findCommits(head, oids);
-  const unique = [...new Map(oids.map((oid) => [found.get(oid)!.oid, found.get(oid)!])).values()];
+  const unique = [...new Set(oids.map((oid) => found.get(oid)!.oid))];
   // Newest first, whatever order they were named in: the position in the walk from head.
   const position = new Map(visited.map((c, i) => [c.oid, i]));
-  return unique.sort((a, b) => position.get(a.oid)! - position.get(b.oid)!);
+  unique.sort((a, b) => position.get(a)! - position.get(b)!);
+  return Promise.all(unique.map((oid) => input.store.readCommit(oid)));
 }
 
 /** Validates revision syntax and turns HEAD~N into a sha; hex stays (possibly abbreviated). */
@@ -248,10 +250,10 @@ async function restrictToPaths(store: ObjectStore, commitTree: string, parentTre
  * that revert is neither reverted itself nor among the commits this request reverts (reverting a
  * revert R together with the commit R reverted must revert both, as git does).
  */
-function buildRevertIndex(history: CommitData[], requested: Set<string>): (oid: string) => boolean {
+function buildRevertIndex(history: CommitSummary[], requested: Set<string>): (oid: string) => boolean {
   const revertersOf = new Map<string, string[]>();
   for (const commit of history) {
-    for (const target of parseRevertedCommits(commit.message)) {
+    for (const target of commit.reverts) {
       revertersOf.set(target, [...(revertersOf.get(target) ?? []), commit.oid]);
     }
   }
@@ -267,9 +269,9 @@ function buildRevertIndex(history: CommitData[], requested: Set<string>): (oid: 
   return (oid) => (revertersOf.get(oid) ?? []).some((reverter) => !requested.has(reverter) && !isRevertedInHistory(reverter));
 }
 
-function findRequestCommit(history: CommitData[], requestId?: string): string | undefined {
+function findRequestCommit(history: CommitSummary[], requestId?: string): string | undefined {
   if (!requestId) return undefined;
-  return history.find((c) => parseRequestId(c.message) === requestId)?.oid;
+  return history.find((c) => c.requestId === requestId)?.oid;
 }
 
 function finishedPlan(input: PlanInput, outcome: 'already-reverted' | 'empty', extra: Partial<Plan>): Plan {

@@ -11,8 +11,7 @@
  */
 import type { GitHttpRequest, GitHttpResponse } from 'isomorphic-git';
 import { once } from 'node:events';
-import * as http from 'node:http';
-import * as https from 'node:https';
+import type * as http from 'node:http';
 import { createGunzip, createInflate } from 'node:zlib';
 import { RemoteError } from './errors.js';
 import { createGuardedLookup, guardConnectedSocket, type NetworkPolicy } from './url-policy.js';
@@ -45,7 +44,9 @@ async function sendRequest(
   lookup: ReturnType<typeof createGuardedLookup>,
 ): Promise<GitHttpResponse> {
   const url = new URL(req.url);
-  const client = url.protocol === 'https:' ? https : http;
+  // Loaded on the first request: a local revert never needs them, and node:https (TLS) alone
+  // costs about 25 ms of a CLI run's start-up.
+  const client = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
   const body = req.body ? await collectBody(req.body) : undefined;
   const headers: Record<string, string> = { 'accept-encoding': 'gzip, deflate', ...req.headers };
   if (body) headers['content-length'] = String(body.length);
