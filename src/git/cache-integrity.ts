@@ -133,29 +133,9 @@ async function checkPack(fs: Fs, packPath: string, idxPath: string): Promise<str
   } finally {
     await handle.close();
   }
-  if (maxOffset(index) >= size - 20) return `pack is truncated (${size} bytes, an object at offset ${maxOffset(index)})`;
+  const maxOffset = index.maxOffset();
+  if (maxOffset >= size - 20) return `pack is truncated (${size} bytes, an object at offset ${maxOffset})`;
   return undefined;
-}
-
-/** The largest object offset a v2 index records (32-bit table, then the 64-bit one). */
-function maxOffset(index: PackIndex): number {
-  const idx = index.idx;
-  const offsetsAt = 8 + 256 * 4 + index.count * 24;
-  const largeAt = offsetsAt + index.count * 4;
-  let max = 0;
-  for (let i = 0; i < index.count; i++) {
-    const small = idx.readUInt32BE(offsetsAt + i * 4);
-    const offset = small & 0x80000000 ? largeOffset(idx, largeAt, small & 0x7fffffff) : small;
-    if (offset > max) max = offset;
-  }
-  return max;
-}
-
-function largeOffset(idx: Buffer, largeAt: number, position: number): number {
-  const at = largeAt + position * 8;
-  // Past the table: the index lies; an offset no pack reaches makes the check fail.
-  if (at + 8 > idx.length - 40) return Number.MAX_SAFE_INTEGER;
-  return idx.readUInt32BE(at) * 2 ** 32 + idx.readUInt32BE(at + 4);
 }
 
 /** Every ref and every shallow boundary names an object that is present. */

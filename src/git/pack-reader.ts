@@ -118,47 +118,129 @@ function compact(buf: Buffer): Buffer {
 
 let nextPackId = 1;
 
+/** Bytes of an index read from its file at a time (see IndexBytes): 64 KiB. */
+const INDEX_BLOCK_SHIFT = 16;
+const INDEX_BLOCK = 1 << INDEX_BLOCK_SHIFT;
+
 /**
- * A v2 pack index, kept as the raw file: 8-byte header, 256 fanout counts, the sorted ids,
- * CRCs, 32-bit offsets and the 64-bit offsets of entries past 2 GiB, then two checksums.
+ * The bytes of a pack index: a buffer, or the file read in 64 KiB blocks on first use. A
+ * 100,000-commit repository's index is 30 MB; a revert near the head looks up a few hundred
+ * objects, so reading the whole file at every start was most of such a run (and stayed in
+ * memory for the life of the process). A block once read is kept: a long walk ends up holding
+ * what the whole file held before, never more.
+ */
+export class IndexBytes {
+  private readonly blocks: (Buffer | undefined)[] = [];
+
+  private constructor(
+    readonly length: number,
+    private readonly load: (start: number, length: number) => Buffer,
+  ) {
+    // Block numbers are taken with a 32-bit shift; a v2 index that large would list 150
+    // million objects.
+    if (length >= 2 ** 32) throw new CorruptObjectError(`pack index of ${length} bytes is too large`);
+  }
+
+  static of(buffer: Buffer): IndexBytes {
+    return new IndexBytes(buffer.length, (start, length) => buffer.subarray(start, start + length));
+  }
+
+  /** The file open as `fd` (kept open by the caller while this is used), `size` bytes long. */
+  static ofFile(fs: Fs, fd: number, size: number): IndexBytes {
+    return new IndexBytes(size, (start, length) => {
+      const block = Buffer.allocUnsafeSlow(length);
+      if (fs.readSync(fd, block, 0, length, start) !== length) throw new CorruptObjectError('pack index changed while read');
+      return block;
+    });
+  }
+
+  byte(position: number): number {
+    const i = position >>> INDEX_BLOCK_SHIFT;
+    const block = this.blocks[i] ?? this.readBlock(i);
+    return block[position & (INDEX_BLOCK - 1)];
+  }
+
+  u32(position: number): number {
+    const i = position >>> INDEX_BLOCK_SHIFT;
+    const block = this.blocks[i] ?? this.readBlock(i);
+    const at = position & (INDEX_BLOCK - 1);
+    if (at + 4 <= block.length) return block.readUInt32BE(at);
+    return this.byte(position) * 0x1000000 + ((this.byte(position + 1) << 16) | (this.byte(position + 2) << 8) | this.byte(position + 3));
+  }
+
+  /**
+   * The 20-byte id at `position` against `oid`: > 0 when it sorts after. In JavaScript, not
+   * Buffer.compare: ids differ within the first bytes, and a native call per step of a binary
+   * search cost more than the comparison (a tenth of a long history walk).
+   */
+  compareId(position: number, oid: Buffer): number {
+    const i = position >>> INDEX_BLOCK_SHIFT;
+    const block = this.blocks[i] ?? this.readBlock(i);
+    const at = position & (INDEX_BLOCK - 1);
+    const inBlock = at + 20 <= block.length;
+    for (let k = 0; k < 20; k++) {
+      const d = (inBlock ? block[at + k] : this.byte(position + k)) - oid[k];
+      if (d !== 0) return d;
+    }
+    return 0;
+  }
+
+  /** A copy of `length` bytes at `position`. */
+  slice(position: number, length: number): Buffer {
+    const out = Buffer.allocUnsafe(length);
+    for (let i = 0; i < length; i++) out[i] = this.byte(position + i);
+    return out;
+  }
+
+  private readBlock(i: number): Buffer {
+    const start = i * INDEX_BLOCK;
+    const block = this.load(start, Math.min(INDEX_BLOCK, this.length - start));
+    this.blocks[i] = block;
+    return block;
+  }
+}
+
+/**
+ * A v2 pack index, read in place: 8-byte header, 256 fanout counts, the sorted ids, CRCs,
+ * 32-bit offsets and the 64-bit offsets of entries past 2 GiB, then two checksums.
  */
 export class PackIndex {
   readonly count: number;
+  /** The pack's checksum, as recorded in the index (must equal the pack's trailer). */
+  readonly packChecksum: Buffer;
+  private readonly bytes: IndexBytes;
   private readonly oidsAt = 8 + 256 * 4;
   private readonly offsetsAt: number;
   private readonly largeOffsetsAt: number;
 
   constructor(
-    readonly idx: Buffer,
+    idx: Buffer | IndexBytes,
     readonly path: string,
   ) {
-    if (idx.length < 8 + 256 * 4 + 40 || idx.readUInt32BE(0) !== 0xff744f63) {
+    const bytes = (this.bytes = idx instanceof IndexBytes ? idx : IndexBytes.of(idx));
+    if (bytes.length < 8 + 256 * 4 + 40 || bytes.u32(0) !== 0xff744f63) {
       throw new CorruptObjectError(`${path}: not a version 2 pack index`);
     }
-    const version = idx.readUInt32BE(4);
+    const version = bytes.u32(4);
     if (version !== 2) throw new CorruptObjectError(`${path}: unsupported pack index version ${version}`);
-    this.count = idx.readUInt32BE(8 + 255 * 4);
+    this.count = bytes.u32(8 + 255 * 4);
     this.offsetsAt = this.oidsAt + this.count * 24;
     this.largeOffsetsAt = this.offsetsAt + this.count * 4;
-    const extra = idx.length - (this.largeOffsetsAt + 40);
+    const extra = bytes.length - (this.largeOffsetsAt + 40);
     // A short or oddly sized file is one still being written, or a damaged one.
     if (extra < 0 || extra % 8 !== 0) throw new CorruptObjectError(`${path}: truncated pack index`);
-  }
-
-  /** The pack's checksum, as recorded in the index (must equal the pack's trailer). */
-  get packChecksum(): Buffer {
-    return this.idx.subarray(this.idx.length - 40, this.idx.length - 20);
+    this.packChecksum = bytes.slice(bytes.length - 40, 20);
   }
 
   /** Offset of the object in the pack, or -1 when this pack does not hold it. */
   find(oid: Buffer): number {
-    const idx = this.idx;
+    const bytes = this.bytes;
     const first = oid[0];
-    let lo = first === 0 ? 0 : idx.readUInt32BE(8 + (first - 1) * 4);
-    let hi = idx.readUInt32BE(8 + first * 4);
+    let lo = first === 0 ? 0 : bytes.u32(8 + (first - 1) * 4);
+    let hi = bytes.u32(8 + first * 4);
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const cmp = compareOid(idx, this.oidsAt + mid * 20, oid);
+      const cmp = this.compareAt(mid, oid);
       if (cmp === 0) return this.offsetOf(mid);
       if (cmp > 0) hi = mid;
       else lo = mid + 1;
@@ -168,46 +250,44 @@ export class PackIndex {
 
   /** Up to `max` ids (hex) that start with `prefix` (lowercase hex, 1 to 40 characters). */
   findPrefix(prefix: string, max: number): string[] {
-    const idx = this.idx;
     const first = parseInt(prefix.slice(0, 2).padEnd(2, '0'), 16);
     const low = Buffer.from(prefix.padEnd(40, '0'), 'hex');
-    let lo = first === 0 ? 0 : idx.readUInt32BE(8 + (first - 1) * 4);
+    let lo = first === 0 ? 0 : this.bytes.u32(8 + (first - 1) * 4);
     let hi = this.count;
     // The first entry not sorting before the prefix padded with zeros.
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const at = this.oidsAt + mid * 20;
-      if (idx.compare(low, 0, 20, at, at + 20) < 0) lo = mid + 1;
+      if (this.compareAt(mid, low) < 0) lo = mid + 1;
       else hi = mid;
     }
     const found: string[] = [];
     for (let i = lo; i < this.count && found.length < max; i++) {
-      const oid = idx.toString('hex', this.oidsAt + i * 20, this.oidsAt + i * 20 + 20);
+      const oid = this.bytes.slice(this.oidsAt + i * 20, 20).toString('hex');
       if (!oid.startsWith(prefix)) break;
       found.push(oid);
     }
     return found;
   }
 
-  private offsetOf(position: number): number {
-    const small = this.idx.readUInt32BE(this.offsetsAt + position * 4);
-    if (!(small & 0x80000000)) return small;
-    const at = this.largeOffsetsAt + (small & 0x7fffffff) * 8;
-    return this.idx.readUInt32BE(at) * 2 ** 32 + this.idx.readUInt32BE(at + 4);
+  /** The largest object offset recorded (32-bit table, then the 64-bit one); an integrity check's. */
+  maxOffset(): number {
+    let max = 0;
+    for (let i = 0; i < this.count; i++) max = Math.max(max, this.offsetOf(i));
+    return max;
   }
-}
 
-/**
- * The index entry at `at` against `oid`: > 0 when the entry sorts after it. In JavaScript, not
- * Buffer.compare: ids differ within the first bytes, and a native call per step of the search
- * cost more than the comparison (a tenth of a long history walk).
- */
-function compareOid(idx: Buffer, at: number, oid: Buffer): number {
-  for (let i = 0; i < 20; i++) {
-    const d = idx[at + i] - oid[i];
-    if (d !== 0) return d;
+  private compareAt(position: number, oid: Buffer): number {
+    return this.bytes.compareId(this.oidsAt + position * 20, oid);
   }
-  return 0;
+
+  private offsetOf(position: number): number {
+    const small = this.bytes.u32(this.offsetsAt + position * 4);
+    if (small < 0x80000000) return small;
+    const at = this.largeOffsetsAt + (small - 0x80000000) * 8;
+    // Past the table: the index lies; an offset no pack reaches fails the read (or the check).
+    if (at + 8 > this.bytes.length - 40) return Number.MAX_SAFE_INTEGER;
+    return this.bytes.u32(at) * 2 ** 32 + this.bytes.u32(at + 4);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -233,11 +313,16 @@ class Pack {
     readonly name: string,
     readonly packPath: string,
     readonly index: PackIndex,
+    /** The index file, read in blocks while the pack is in use (IndexBytes). */
+    private indexFd: number | null,
   ) {}
 
+  /** Closes the pack and its index for good (a closed Pack is dropped, never reopened). */
   close(): void {
     if (this.fd !== null) this.fs.closeSync(this.fd);
+    if (this.indexFd !== null) this.fs.closeSync(this.indexFd);
     this.fd = null;
+    this.indexFd = null;
     this.window = undefined;
   }
 
@@ -573,18 +658,22 @@ export class ObjectDatabase {
       if (this.packs.has(name)) continue;
       const idxPath = join(dir, name);
       const packPath = join(dir, `${name.slice(0, -'.idx'.length)}.pack`);
-      let index: PackIndex;
+      let pack: Pack;
+      let indexFd: number | null = null;
       try {
-        index = new PackIndex(this.fs.readFileSync(idxPath), idxPath);
+        indexFd = this.fs.openSync(idxPath, 'r');
+        const index = new PackIndex(IndexBytes.ofFile(this.fs, indexFd, this.fs.fstatSync(indexFd).size), idxPath);
+        pack = new Pack(this.fs, name, packPath, index, indexFd);
       } catch (error) {
+        if (indexFd !== null) this.fs.closeSync(indexFd);
         // An index being written right now looks truncated: skip it until the next scan.
         if (error instanceof CorruptObjectError || (error as NodeJS.ErrnoException).code === 'ENOENT') continue;
         throw error;
       }
-      const pack = new Pack(this.fs, name, packPath, index);
       try {
         pack.open();
       } catch (error) {
+        pack.close();
         // A pack and index that do not match yet (one still being written): next scan.
         if (error instanceof CorruptObjectError || (error as NodeJS.ErrnoException).code === 'ENOENT') continue;
         throw error;
