@@ -41,19 +41,27 @@ export interface WorkerEngineOptions extends EngineSettings {
 /** A run exceeded the operator's bounds on one engine run, or its worker died; nothing was pushed unless it was pushing. */
 export class EngineLimitExceededError extends CodedError {
   readonly code = 'EngineLimitExceededError' as const;
-  constructor(readonly data: { limit: 'deadline' | 'memory' | 'crash'; deadlineMs?: number; memoryLimitMb?: number; exit?: string }) {
+  constructor(readonly data: { limit: 'deadline' | 'memory' | 'crash'; job?: WorkerJob['type']; deadlineMs?: number; memoryLimitMb?: number; exit?: string }) {
     super(describeLimit(data));
   }
 }
 
+/** What the worker was doing, for the message: a prefetch's log must not speak of a rollback. */
+const JOB_NAMES: Record<WorkerJob['type'], string> = {
+  run: "The rollback's engine run",
+  'read-range': "The commit range read's engine run",
+  prefetch: 'The cache prefetch',
+};
+
 function describeLimit(data: EngineLimitExceededError['data']): string {
+  const what = JOB_NAMES[data.job ?? 'run'];
   switch (data.limit) {
     case 'deadline':
-      return `The rollback's engine run did not finish within ${Math.round((data.deadlineMs ?? 0) / 1000)} s and was stopped (--engine-deadline)`;
+      return `${what} did not finish within ${Math.round((data.deadlineMs ?? 0) / 1000)} s and was stopped (--engine-deadline)`;
     case 'memory':
-      return `The rollback's engine run exceeded its ${data.memoryLimitMb} MiB heap and was stopped (--engine-memory-limit)`;
+      return `${what} exceeded its ${data.memoryLimitMb} MiB heap and was stopped (--engine-memory-limit)`;
     case 'crash':
-      return `The rollback's engine worker ended unexpectedly (${data.exit ?? 'no exit status'})`;
+      return `${what} ended unexpectedly: its worker exited (${data.exit ?? 'no exit status'})`;
   }
 }
 
@@ -117,7 +125,7 @@ function runInWorker<T>(job: WorkerJob, hooks: EngineHooks, options: WorkerEngin
       if ('result' in outcome) resolve(outcome.result);
       else reject(outcome.error);
     };
-    const deadline = setTimeout(() => finish({ error: new EngineLimitExceededError({ limit: 'deadline', deadlineMs }) }), deadlineMs);
+    const deadline = setTimeout(() => finish({ error: new EngineLimitExceededError({ limit: 'deadline', job: job.type, deadlineMs }) }), deadlineMs);
     // Aborted before its push: stop now. While pushing: let the push finish and report.
     const onAbort = () => {
       if (!publishing) finish({ error: signal!.reason });
@@ -159,7 +167,9 @@ function runInWorker<T>(job: WorkerJob, hooks: EngineHooks, options: WorkerEngin
       // V8 aborts the process when the heap limit is reached.
       const outOfMemory = exitSignal === 'SIGABRT' || code === 134;
       const exit = exitSignal ? `signal ${exitSignal}` : `exit code ${code}`;
-      finish({ error: new EngineLimitExceededError(outOfMemory ? { limit: 'memory', memoryLimitMb } : { limit: 'crash', exit }) });
+      finish({
+        error: new EngineLimitExceededError(outOfMemory ? { limit: 'memory', job: job.type, memoryLimitMb } : { limit: 'crash', job: job.type, exit }),
+      });
     });
     post(job);
   });

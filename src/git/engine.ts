@@ -396,7 +396,8 @@ async function openLocalRepository(fs: Fs, repoPath: string, branch: string): Pr
       const clash =
         oldHead === ZERO_OID ? (await listRefs(fs, gitdir, 'refs/heads')).find((b) => b.startsWith(`${target}/`) || target.startsWith(`${b}/`)) : undefined;
       if (clash) throw new PushRejectedError({ ref, reason: `the name conflicts with the existing branch ${clash}` });
-      await writeRef(fs, gitdir, ref, newHead);
+      // Under git's own ref lock, checked again: a git process may be writing this repository.
+      await writeRef(fs, gitdir, ref, newHead, { expectedOld: oldHead });
     },
   };
 }

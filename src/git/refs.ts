@@ -5,12 +5,14 @@
  * Symrefs are followed at most five deep (git's SYMREF_MAXDEPTH). A write goes to
  * `<name>.lock` and is renamed over the ref, so a reader sees the old id or the new one, never
  * part of it. Names are checked as `git check-ref-format` does, and must start with `refs/`: a
- * name never climbs out of the refs directory. The engine's callers hold the repository's lock
- * (./lock.ts), so a `.lock` file found when writing is one an interrupted write left, taken over.
+ * name never climbs out of the refs directory. In the engine's own cache repositories the
+ * callers hold the repository's lock (./lock.ts), so a `.lock` file found there is one an
+ * interrupted write left, and is taken over; in a user's repository it may be a git process's at
+ * work, and the write is refused, as git refuses it.
  */
 import type { Dirent } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { InvalidRequestError } from './errors.js';
+import { InvalidRequestError, PushRejectedError } from './errors.js';
 import type { Fs } from './object-store.js';
 
 const OID = /^[0-9a-f]{40}$/;
@@ -36,12 +38,26 @@ export async function resolveRef(fs: Fs, gitdir: string, ref: string): Promise<s
   return undefined;
 }
 
+export interface WriteRefOptions {
+  /**
+   * A `<ref>.lock` already there: `take-over` in our cache repositories (we hold the repository's
+   * lock, so an interrupted write of ours left it); `refuse` (the default) elsewhere: a git
+   * process may be writing the ref (PushRejectedError, as git's "Unable to create ... .lock").
+   */
+  existingLock?: 'take-over' | 'refuse';
+  /**
+   * The id the ref must still hold once it is locked (40 zeros: it must not exist), checked
+   * under the lock as git's update-ref does; PushRejectedError (stale) otherwise.
+   */
+  expectedOld?: string;
+}
+
 /**
- * Points `ref` (`refs/...`) at `oid`, whatever it pointed at before (callers compare first when
- * it matters). Throws InvalidRequestError for a malformed name or id, the file system's error
+ * Points `ref` (`refs/...`) at `oid`. Throws InvalidRequestError for a malformed name or id,
+ * PushRejectedError when the lock is taken or the ref moved (options), the file system's error
  * otherwise (a ref named as a directory of another, `refs/heads/a` under `refs/heads/a/b`...).
  */
-export async function writeRef(fs: Fs, gitdir: string, ref: string, oid: string): Promise<void> {
+export async function writeRef(fs: Fs, gitdir: string, ref: string, oid: string, options: WriteRefOptions = {}): Promise<void> {
   if (!isValidRefName(ref)) throw new InvalidRequestError(`not a valid ref name: ${ref.slice(0, 256)}`, { ref: ref.slice(0, 256) });
   if (!OID.test(oid)) throw new InvalidRequestError(`not a full object id: ${oid.slice(0, 64)}`, { oid: oid.slice(0, 64) });
   const path = join(gitdir, ref);
@@ -51,16 +67,23 @@ export async function writeRef(fs: Fs, gitdir: string, ref: string, oid: string)
     await fs.promises.writeFile(lock, `${oid}\n`, { flag: 'wx' });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    // Left by an interrupted write: we hold the repository's lock.
+    if (options.existingLock !== 'take-over') {
+      throw new PushRejectedError({ ref, reason: `${ref}.lock exists: another git process seems to be writing this repository (if none is, remove the file)` });
+    }
     await fs.promises.writeFile(lock, `${oid}\n`);
   }
   try {
+    if (options.expectedOld !== undefined && ((await resolveRef(fs, gitdir, ref)) ?? ZERO_OID) !== options.expectedOld) {
+      throw new PushRejectedError({ ref, reason: 'stale: branch moved' });
+    }
     await fs.promises.rename(lock, path);
   } catch (error) {
     await fs.promises.rm(lock, { force: true });
     throw error;
   }
 }
+
+const ZERO_OID = '0'.repeat(40);
 
 /**
  * The names of the refs under `prefix` (e.g. `refs/heads`), loose or packed, without the prefix

@@ -164,7 +164,7 @@ async function runFetch(fs: Fs, gitdir: string, remote: ResolvedRemote, args: { 
     if (ctx.abortedWith) throw ctx.abortedWith;
     if (!ObjectDatabase.open(fs, gitdir).has(head)) throw new RemoteError({ url: remote.url, detail: "the server's pack does not hold the branch's commit" });
     await writeShallowOids(fs, gitdir, shallows, fetched);
-    await writeRef(fs, gitdir, trackingRef, head);
+    await writeRef(fs, gitdir, trackingRef, head, { existingLock: 'take-over' });
     return head;
   } catch (err) {
     throw toTypedError(err, ctx);
@@ -279,7 +279,7 @@ export async function pushBranch(fs: Fs, gitdir: string, opts: RemoteOptions & {
   } finally {
     ctx.end();
   }
-  await writeRef(fs, gitdir, `refs/remotes/${REMOTE}/${remote.branch}`, opts.newHead);
+  await writeRef(fs, gitdir, `refs/remotes/${REMOTE}/${remote.branch}`, opts.newHead, { existingLock: 'take-over' });
 }
 
 /**

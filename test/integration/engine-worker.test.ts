@@ -173,6 +173,11 @@ describe('the engine in a worker process', () => {
     const error = await slow(revert(url, 'a'.repeat(40), { identity: key.identity, password: key.passphrase, knownHosts })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EngineLimitExceededError);
     expect(error).toMatchObject({ code: 'EngineLimitExceededError', data: { limit: 'deadline', deadlineMs: 1500 } });
+    expect((error as Error).message).toBe("The rollback's engine run did not finish within 2 s and was stopped (--engine-deadline)");
+    // The same bound stops prefetches and range reads: their logs name what was stopped.
+    expect(new EngineLimitExceededError({ limit: 'deadline', job: 'prefetch', deadlineMs: 60_000 }).message).toBe(
+      'The cache prefetch did not finish within 60 s and was stopped (--engine-deadline)',
+    );
     expect(classifyError(error)).toMatchObject({ stalling: true, reason: 'EngineLimitExceeded' });
     // The next run on the same cache and URL takes the lock at once (the dead worker's pid is
     // stale) and fails on the network, not after the 120 s lock wait.

@@ -43,7 +43,11 @@ describe('IndexBytes', () => {
 
   it('reads a block from the file only when it is first used', () => {
     const reads: number[] = [];
-    const counting = { ...fs, readSync: (...args: Parameters<typeof fs.readSync>) => (reads.push(args[4] as number), fs.readSync(...args)) } as typeof fs;
+    const readSync = (fd: number, buffer: Buffer, offset: number, length: number, position: number): number => {
+      reads.push(position);
+      return fs.readSync(fd, buffer, offset, length, position);
+    };
+    const counting = { ...fs, readSync } as unknown as typeof fs;
     const bytes = IndexBytes.ofFile(counting, fd, data.length);
     bytes.u32(70_000);
     bytes.u32(70_004);

@@ -45,12 +45,36 @@ describe('refs', () => {
     git(bare, 'fsck', '--strict');
   });
 
-  test('a lock an interrupted write left behind is taken over', async () => {
+  test('in a cache repository, a lock an interrupted write left behind is taken over', async () => {
     const { bare, first } = setUp();
     fs.writeFileSync(path.join(bare, 'refs/heads/main.lock'), 'garbage');
-    await writeRef(fs, bare, 'refs/heads/main', first);
+    await writeRef(fs, bare, 'refs/heads/main', first, { existingLock: 'take-over' });
     expect(git(bare, 'rev-parse', 'main')).toBe(first);
     expect(fs.existsSync(path.join(bare, 'refs/heads/main.lock'))).toBe(false);
+  });
+
+  test('elsewhere a lock is refused, as git refuses it, and left alone (a git process may hold it)', async () => {
+    const { bare, first, second } = setUp();
+    // What git itself says about the same lock: the oracle for refusing.
+    fs.writeFileSync(path.join(bare, 'refs/heads/main.lock'), 'held');
+    expect(() => git(bare, 'update-ref', 'refs/heads/main', first)).toThrow(/main\.lock.*File exists/s);
+    await expect(writeRef(fs, bare, 'refs/heads/main', first)).rejects.toMatchObject({ code: 'PushRejectedError', data: { ref: 'refs/heads/main' } });
+    expect(fs.readFileSync(path.join(bare, 'refs/heads/main.lock'), 'utf8')).toBe('held');
+    expect(git(bare, 'rev-parse', 'main')).toBe(second);
+  });
+
+  test('expectedOld is checked under the lock: a ref that moved is not overwritten', async () => {
+    const { bare, first, second } = setUp();
+    await expect(writeRef(fs, bare, 'refs/heads/main', first, { expectedOld: first })).rejects.toMatchObject({
+      code: 'PushRejectedError',
+      data: { reason: 'stale: branch moved' },
+    });
+    expect(git(bare, 'rev-parse', 'main')).toBe(second);
+    expect(fs.existsSync(path.join(bare, 'refs/heads/main.lock'))).toBe(false);
+    await writeRef(fs, bare, 'refs/heads/main', first, { expectedOld: second });
+    expect(git(bare, 'rev-parse', 'main')).toBe(first);
+    await writeRef(fs, bare, 'refs/heads/new', first, { expectedOld: '0'.repeat(40) });
+    expect(git(bare, 'rev-parse', 'new')).toBe(first);
   });
 
   test('symrefs are followed, at most five deep', async () => {
