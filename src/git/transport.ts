@@ -12,6 +12,8 @@
 import type { GitHttpRequest, GitHttpResponse } from 'isomorphic-git';
 import { once } from 'node:events';
 import type * as http from 'node:http';
+import type * as https from 'node:https';
+import { createRequire } from 'node:module';
 import { createGunzip, createInflate } from 'node:zlib';
 import { RemoteError } from './errors.js';
 import { createGuardedLookup, guardConnectedSocket, type NetworkPolicy } from './url-policy.js';
@@ -30,6 +32,17 @@ export interface GitTransport {
  */
 const INFLATE_STEP = 1024;
 
+const requireBuiltin = createRequire(import.meta.url);
+
+/**
+ * node:http or node:https, loaded on the first request (a local revert needs neither) and
+ * through require: an ESM import of node:http builds its module namespace, whose getters load
+ * undici (Node's fetch), about 40 ms of every CLI run that fetches; require does not.
+ */
+function httpModule(protocol: string): typeof http | typeof https {
+  return protocol === 'https:' ? (requireBuiltin('node:https') as typeof https) : (requireBuiltin('node:http') as typeof http);
+}
+
 /** Smart HTTP(S) over node:http, connecting only where `policy` allows. */
 export function createHttpTransport(options: { policy: NetworkPolicy; displayUrl: string }): GitTransport {
   const { policy, displayUrl } = options;
@@ -44,9 +57,7 @@ async function sendRequest(
   lookup: ReturnType<typeof createGuardedLookup>,
 ): Promise<GitHttpResponse> {
   const url = new URL(req.url);
-  // Loaded on the first request: a local revert never needs them, and node:https (TLS) alone
-  // costs about 25 ms of a CLI run's start-up.
-  const client = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  const client = httpModule(url.protocol);
   const body = req.body ? await collectBody(req.body) : undefined;
   const headers: Record<string, string> = { 'accept-encoding': 'gzip, deflate', ...req.headers };
   if (body) headers['content-length'] = String(body.length);
