@@ -223,6 +223,42 @@ describe('ObjectDatabase against git cat-file', () => {
     expect(db.read(repo.head)?.type).toBe('commit');
   });
 
+  it("reads ahead only while a walk moves forward through the pack: few reads in a gc'd pack, small ones where commits are scattered", () => {
+    // 300 commits with a blob each, as git fast-import writes them (each commit among its tree
+    // and blob, oldest first), then the same history gc'd (commits together, newest first).
+    const scattered = path.join(root, 'scattered.git');
+    run(root, ['init', '-q', '--bare', scattered]);
+    let stream = '';
+    for (let i = 1; i <= 300; i++) {
+      const blob = `${'x'.repeat(300)} ${i}\n`;
+      const message = `change ${i}\n`;
+      stream += `commit refs/heads/main\ncommitter C <c@x> ${1700000000 + i} +0000\ndata ${message.length}\n${message}`;
+      stream += `M 100644 inline file-${i % 7}.txt\ndata ${blob.length}\n${blob}\n`;
+    }
+    run(scattered, ['fast-import', '--quiet'], { input: stream });
+    const gcd = path.join(root, 'gcd.git');
+    run(root, ['clone', '-q', '--bare', '--no-local', scattered, gcd]);
+    run(gcd, ['gc', '-q', '--aggressive']);
+    const commits = run(scattered, ['rev-list', 'main']).split('\n');
+    const walk = (gitdir: string): { reads: number; bytes: number } => {
+      const counted = { reads: 0, bytes: 0 };
+      const readSync = (fd: number, buffer: Buffer, offset: number, length: number, position: number): number => {
+        counted.reads++;
+        counted.bytes += length;
+        return fs.readSync(fd, buffer, offset, length, position);
+      };
+      const db = ObjectDatabase.open({ ...fs, readSync } as unknown as typeof fs, gitdir);
+      for (const oid of commits) expect(db.read(oid, { keep: false })?.type).toBe('commit');
+      return counted;
+    };
+    const inScattered = walk(scattered);
+    const inGcd = walk(gcd);
+    // 64 KiB per commit before (19 MB for a pack of a few hundred KiB); one 4 KiB read now.
+    expect(inScattered.bytes).toBeLessThan(commits.length * 8192);
+    // Newest first in a gc'd pack: a handful of 64 KiB windows, not a read per commit.
+    expect(inGcd.reads).toBeLessThan(commits.length / 10);
+  });
+
   it('reports a missing object as null (read) and false (has)', () => {
     const db = ObjectDatabase.open(fs, repo.gitdir);
     const missing = 'deadbeef'.repeat(5);
