@@ -194,6 +194,7 @@ export class IndexBytes {
 
   private readBlock(i: number): Buffer {
     const start = i * INDEX_BLOCK;
+    if (start >= this.length) throw new CorruptObjectError('read past the end of a pack index');
     const block = this.load(start, Math.min(INDEX_BLOCK, this.length - start));
     this.blocks[i] = block;
     return block;
@@ -229,6 +230,12 @@ export class PackIndex {
     const extra = bytes.length - (this.largeOffsetsAt + 40);
     // A short or oddly sized file is one still being written, or a damaged one.
     if (extra < 0 || extra % 8 !== 0) throw new CorruptObjectError(`${path}: truncated pack index`);
+    // As git's index check: the fanout never decreases, so every search stays inside the table.
+    for (let b = 1, previous = bytes.u32(8); b < 256; b++) {
+      const count = bytes.u32(8 + b * 4);
+      if (count < previous) throw new CorruptObjectError(`${path}: pack index fanout is not monotonic`);
+      previous = count;
+    }
     this.packChecksum = bytes.slice(bytes.length - 40, 20);
   }
 

@@ -390,6 +390,10 @@ describe('PackIndex and applyDelta', () => {
     expect(oids.map((o) => index.find(o))).toEqual(offsets);
     expect(index.find(Buffer.from('11'.repeat(20), 'hex'))).toBe(-1);
     expect(() => new PackIndex(idx.subarray(0, idx.length - 3), 'short.idx')).toThrow(CorruptObjectError);
+    // A fanout that decreases would send the search outside the id table: refused at open.
+    const bad = Buffer.from(idx);
+    bad.writeUInt32BE(3, 8 + 0x10 * 4);
+    expect(() => new PackIndex(bad, 'fanout.idx')).toThrow(/fanout is not monotonic/);
   });
 
   it('applies copy and insert instructions', () => {
