@@ -22,7 +22,7 @@ import type { Fs } from './object-store.js';
 import { DuplicateObjectError, encodePackIndex } from './pack-index-writer.js';
 import { Inflater } from './inflater.js';
 import { ObjectRing } from './object-ring.js';
-import { applyDelta, readDeltaTargetSize } from './pack-reader.js';
+import { applyDelta, declaredDeltaSize, readDeltaTargetSize } from './pack-reader.js';
 import { encodeObjectHeader } from './pack-writer.js';
 import { ByteQueue } from './wire/byte-queue.js';
 
@@ -392,20 +392,13 @@ export class PackIndexer {
 
   /** A delta starts with two sizes (base, result); the result is what resolving allocates. */
   private checkDeltaResultSize(delta: Buffer): void {
-    let at = 0;
-    const readSize = (): number => {
-      let value = 0;
-      let shift = 0;
-      for (;;) {
-        if (at >= delta.length || shift > 49) throw this.corrupt('a delta header is truncated');
-        const byte = delta[at++];
-        value += (byte & 0x7f) * 2 ** shift;
-        shift += 7;
-        if (!(byte & 0x80)) return value;
-      }
-    };
-    readSize();
-    if (readSize() > this.options.maxObjectBytes) throw this.exceeded('object', this.options.maxObjectBytes);
+    let size: number;
+    try {
+      size = declaredDeltaSize(delta);
+    } catch {
+      throw this.corrupt('a delta header is truncated');
+    }
+    if (size > this.options.maxObjectBytes) throw this.exceeded('object', this.options.maxObjectBytes);
   }
 
   private applyDelta(delta: Buffer, base: Buffer): Buffer {

@@ -477,6 +477,13 @@ function readVarint(delta: Buffer, state: { pos: number }): number {
   return result;
 }
 
+/** The size a delta says it produces (its second header number), not checked further. */
+export function declaredDeltaSize(delta: Buffer): number {
+  const state = { pos: 0 };
+  readVarint(delta, state);
+  return readVarint(delta, state);
+}
+
 /**
  * The size of the object `delta` produces, checked before anything is allocated: at most
  * MAX_OBJECT_BYTES, and no more than its instructions can write (at most 4 MiB per byte: a

@@ -224,6 +224,20 @@ describe('PackIndexer refuses, and leaves nothing behind', () => {
     expect(leftovers).toEqual([]);
   });
 
+  test('a delta whose header is cut short', async () => {
+    // A blob, then an OFS_DELTA on it (distance = the blob's entry length) whose data is one byte
+    // with the continuation bit set: the size varints end before they begin.
+    const { deflateSync } = await import('node:zlib');
+    const blob = Buffer.from('kind: Pod\n');
+    const first = Buffer.concat([Buffer.from([0x30 | blob.length]), deflateSync(blob)]);
+    const delta = Buffer.concat([Buffer.from([0x60 | 1, first.length]), deflateSync(Buffer.from([0x80]))]);
+    const body = Buffer.concat([Buffer.from('PACK\0\0\0\x02\0\0\0\x02', 'latin1'), first, delta]);
+    const { error, leftovers } = await indexError(Buffer.concat([body, createHash('sha1').update(body).digest()]));
+    expect(error).toBeInstanceOf(RemoteError);
+    expect((error as Error).message).toMatch(/a delta header is truncated/);
+    expect(leftovers).toEqual([]);
+  });
+
   test('an object twice', async () => {
     // Two copies of one blob, written as whole objects: a valid pack stream git refuses to index.
     const blob = Buffer.from('kind: Pod\n');
