@@ -595,9 +595,9 @@ export class ObjectDatabase {
 
   /**
    * The object, or null when the repository does not have it. Checks the object's id.
-   * `keep: false` leaves it out of the process's object cache (its delta bases still go in): a
-   * history walk reads each commit once, and copying 10,000 of them into the cache only made
-   * garbage.
+   * `keep: false` leaves a whole object out of the process's object cache (a delta's result and
+   * its bases still go in): a history walk reads each commit once, and copying 10,000 of them
+   * into the cache only made garbage.
    */
   read(oid: string, { keep = true }: { keep?: boolean } = {}): GitObject | null {
     if (!OID_PATTERN.test(oid)) return null;
@@ -745,7 +745,9 @@ export class ObjectDatabase {
     }
     for (let k = deltas.length - 1; k >= 0; k--) {
       base = { type: base.type, body: applyDelta(deltas[k].data, base.body) };
-      if (keep || k > 0) objectCache.set(`${pack.id}:${deltas[k].offset}`, base);
+      // Kept whatever `keep` says: in git's packs an older commit is a delta on the newer one a
+      // walk has just read, and a delta's result is its own memory (no copy to cache it).
+      objectCache.set(`${pack.id}:${deltas[k].offset}`, base);
     }
     return base;
   }
