@@ -14,7 +14,7 @@ import { withRepositoryLock } from './lock.js';
 import { parseRequestId, type MessageContext } from './message.js';
 import { ObjectStore, type Fs } from './object-store.js';
 import { ObjectDatabase } from './pack-reader.js';
-import { listRefs, resolveRef, writeRef } from './refs.js';
+import { listRefs, resolveRef, writeRef, ZERO_OID } from './refs.js';
 import { planRollback, type Plan, type PlannedCommit, type RollbackAction, type Signature } from './plan.js';
 import { cleanCacheRepo, evictCaches } from './cache-dir.js';
 import { cacheRepoPath, deepenHistory, fetchBranch, openCacheRepo, pushBranch, readRemoteBranchHead, type Credentials, type RemoteOptions } from './remote.js';
@@ -111,8 +111,6 @@ export interface RollbackResult {
 }
 
 export const DEFAULT_AUTHOR: Signature = { name: 'gitops-rollback', email: 'gitops-rollback@localhost' };
-/** The old value of a ref that does not exist yet (git's null oid). */
-const ZERO_OID = '0'.repeat(40);
 const DEFAULT_MAX_ATTEMPTS = 5;
 
 /** True when `repo` names a remote reached over smart HTTP(S) or SSH rather than a local path. */
@@ -390,13 +388,12 @@ async function openLocalRepository(fs: Fs, repoPath: string, branch: string): Pr
     readOtherBranchHead: readBranch,
     publish: async (oldHead, newHead, _objects, target = branch) => {
       const ref = `refs/heads/${target}`;
-      // Compare-and-swap under our lock: never move a branch someone else moved meanwhile.
-      if (((await readBranch(target)) ?? ZERO_OID) !== oldHead) throw new PushRejectedError({ ref, reason: 'stale: branch moved' });
       // As a git server refuses it: a new branch may not nest under an existing one, nor an existing one under it.
       const clash =
         oldHead === ZERO_OID ? (await listRefs(fs, gitdir, 'refs/heads')).find((b) => b.startsWith(`${target}/`) || target.startsWith(`${b}/`)) : undefined;
       if (clash) throw new PushRejectedError({ ref, reason: `the name conflicts with the existing branch ${clash}` });
-      // Under git's own ref lock, checked again: a git process may be writing this repository.
+      // Compare-and-swap under git's own ref lock: never move a branch someone (a git process
+      // too) moved meanwhile.
       await writeRef(fs, gitdir, ref, newHead, { expectedOld: oldHead });
     },
   };

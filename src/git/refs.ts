@@ -16,6 +16,8 @@ import { InvalidRequestError, PushRejectedError } from './errors.js';
 import type { Fs } from './object-store.js';
 
 const OID = /^[0-9a-f]{40}$/;
+/** The old value of a ref that does not exist yet (git's null oid). */
+export const ZERO_OID = '0'.repeat(40);
 /** git's SYMREF_MAXDEPTH. */
 const MAX_SYMREF_DEPTH = 5;
 
@@ -82,8 +84,6 @@ export async function writeRef(fs: Fs, gitdir: string, ref: string, oid: string,
     throw error;
   }
 }
-
-const ZERO_OID = '0'.repeat(40);
 
 /**
  * The names of the refs under `prefix` (e.g. `refs/heads`), loose or packed, without the prefix

@@ -29,7 +29,7 @@ import { discoverReceivePack, postReceivePack } from './receive-pack-client.js';
 import { startCall } from './remote-call.js';
 import { resolveRemote, type RemoteOptions, type ResolvedRemote } from './remote-endpoint.js';
 import { toTypedError } from './remote-errors.js';
-import { resolveRef, writeRef } from './refs.js';
+import { resolveRef, writeRef, ZERO_OID } from './refs.js';
 import { discoverUploadPack, fetchPack } from './upload-pack-client.js';
 import { isSshUrl, parseSshUrl } from './ssh-url.js';
 import { encodeReceivePackRequest } from './wire/receive-pack-request.js';
@@ -41,7 +41,6 @@ export const DEFAULT_FETCH_DEPTH = 50;
 const REMOTE = 'origin';
 /** Where we remember the depth of the shallow cache, to double it on deepen. */
 const DEPTH_CONFIG_KEY = 'gitopsrollback.depth';
-const ZERO_OID = '0'.repeat(40);
 const OID_PATTERN = /^[0-9a-f]{40}$/;
 /** Shallow boundary commits sent as haves, at most (a boundary is usually one commit per line of history). */
 const MAX_SHALLOW_HAVES = 256;
